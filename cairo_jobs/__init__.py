@@ -1,0 +1,1 @@
+"""Cairo job programs, the runner and the proof backends."""

@@ -1,0 +1,1 @@
+"""An embedded Starknet devnet speaking the Starknet JSON-RPC specification."""

@@ -1,0 +1,1 @@
+"""Registry and FactRegistry contracts (Cairo 1 sources, artifacts) and their Python client."""
