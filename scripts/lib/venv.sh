@@ -35,8 +35,8 @@ ensure_venv() {
     local stamp="$VENV/.installed-$(sha256sum "$ROOT/pyproject.toml" | cut -c1-16)"
     if [ ! -f "$stamp" ]; then
         echo "setup: installing dependencies into .venv (first run takes a few minutes)" >&2
-        "$VENV/bin/python" -m pip install --quiet --upgrade pip
-        "$VENV/bin/python" -m pip install --quiet -e "$ROOT[dev]"
+        "$VENV/bin/python" -m pip install -qq --upgrade pip
+        "$VENV/bin/python" -m pip install -qq -e "$ROOT[dev]"
         rm -f "$VENV"/.installed-*
         touch "$stamp"
     fi

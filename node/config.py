@@ -1,0 +1,233 @@
+"""Layered configuration: defaults < TOML file < environment (`ZETINA_…`) < command-line flags.
+
+Every setting lives in a section (`[chain]`, `[p2p]`, …) and has one name: `chain.rpc_url` in
+code and flags, `rpc_url` under `[chain]` in TOML, `ZETINA_CHAIN_RPC_URL` in the environment.
+Unknown sections, keys and `ZETINA_` variables are errors (a typo must not be silently ignored),
+and so is a value of the wrong type; each error names the setting and where it came from.
+`Config.sources` says where each value came from, for `node config show`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import tomli
+
+from node.errors import UserError
+
+ENV_PREFIX = "ZETINA_"
+ENV_CONFIG_FILE = "ZETINA_CONFIG"
+ENV_KEYSTORE_PASSWORD = "ZETINA_KEYSTORE_PASSWORD"
+NON_SETTING_ENV = {ENV_CONFIG_FILE, ENV_KEYSTORE_PASSWORD}
+
+
+class ConfigError(UserError, ValueError):
+    """A setting that cannot be used; the message names it, its source and what to do."""
+
+    exit_code = 2
+
+
+@dataclass
+class NodeSection:
+    data_dir: str = "~/.local/share/zetina"
+    log_level: str = "info"
+    log_format: str = "text"
+
+
+@dataclass
+class ChainSection:
+    rpc_url: str = "http://127.0.0.1:5050/rpc"
+    chain_id: str = "SN_SEPOLIA"
+    account: str = ""
+
+
+@dataclass
+class ContractsSection:
+    token: str = ""
+    registry: str = ""
+    fact_registry: str = ""
+
+
+@dataclass
+class KeysSection:
+    keystore: str = ""
+    """Encrypted Starknet key (starkli keystore format); default <data_dir>/keystore.json."""
+    identity: str = ""
+    """libp2p Ed25519 identity; default <data_dir>/identity.key."""
+    password_file: str = ""
+
+
+@dataclass
+class P2PSection:
+    listen: list[str] = field(default_factory=lambda: ["/ip4/127.0.0.1/tcp/0"])
+    bootstrap: list[str] = field(default_factory=list)
+
+
+@dataclass
+class DevnetSection:
+    host: str = "127.0.0.1"
+    port: int = 5050
+    seed: int = 0
+    accounts: int = 3
+    block_time: float = 0.0
+    dump_path: str = ""
+
+
+@dataclass
+class Config:
+    node: NodeSection = field(default_factory=NodeSection)
+    chain: ChainSection = field(default_factory=ChainSection)
+    contracts: ContractsSection = field(default_factory=ContractsSection)
+    keys: KeysSection = field(default_factory=KeysSection)
+    p2p: P2PSection = field(default_factory=P2PSection)
+    devnet: DevnetSection = field(default_factory=DevnetSection)
+    sources: dict[str, str] = field(default_factory=dict, compare=False)
+    """Where each non-default setting came from: a file path, `env ZETINA_…` or `flag`."""
+
+    @property
+    def data_dir(self) -> Path:
+        return Path(self.node.data_dir).expanduser()
+
+    @property
+    def keystore_path(self) -> Path:
+        return (
+            Path(self.keys.keystore).expanduser()
+            if self.keys.keystore
+            else (self.data_dir / "keystore.json")
+        )
+
+    @property
+    def identity_path(self) -> Path:
+        return (
+            Path(self.keys.identity).expanduser()
+            if self.keys.identity
+            else (self.data_dir / "identity.key")
+        )
+
+    def get(self, name: str) -> Any:
+        section, key = name.split(".", 1)
+        return getattr(getattr(self, section), key)
+
+    def as_dict(self) -> dict[str, dict[str, Any]]:
+        return {name: dataclasses.asdict(getattr(self, name)) for name in _section_names()}
+
+
+def _section_names() -> list[str]:
+    return [f.name for f in dataclasses.fields(Config) if f.name != "sources"]
+
+
+def _setting_types() -> dict[str, Any]:
+    sections = typing.get_type_hints(Config)
+    return {
+        f"{section}.{key}": kind
+        for section in _section_names()
+        for key, kind in typing.get_type_hints(sections[section]).items()
+    }
+
+
+SETTINGS: dict[str, Any] = _setting_types()
+"""Every setting's dotted name and its type."""
+
+
+def env_name(setting: str) -> str:
+    """The environment variable of a setting: chain.rpc_url -> ZETINA_CHAIN_RPC_URL."""
+    return ENV_PREFIX + setting.replace(".", "_").upper()
+
+
+_ENV_TO_SETTING = {env_name(name): name for name in SETTINGS}
+
+
+def load_config(
+    path: Path | None = None,
+    environ: Mapping[str, str] | None = None,
+    flags: Mapping[str, Any] | None = None,
+) -> Config:
+    """Build the configuration from its four layers; `path` None means $ZETINA_CONFIG or none."""
+    environ = os.environ if environ is None else environ
+    config = Config()
+    if path is None and environ.get(ENV_CONFIG_FILE):
+        path = Path(environ[ENV_CONFIG_FILE])
+    if path is not None:
+        for name, value in _read_toml(path).items():
+            _set(config, name, value, str(path), from_text=False)
+    for variable, text in environ.items():
+        if variable.startswith(ENV_PREFIX) and variable not in NON_SETTING_ENV:
+            if variable not in _ENV_TO_SETTING:
+                raise ConfigError(
+                    f"unknown environment variable {variable}; settings are "
+                    f"{', '.join(sorted(_ENV_TO_SETTING))}"
+                )
+            _set(config, _ENV_TO_SETTING[variable], text, f"env {variable}", from_text=True)
+    for name, value in (flags or {}).items():
+        if value is not None:
+            _set(config, name, value, "flag", from_text=False)
+    return config
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        document = tomli.loads(Path(path).expanduser().read_text())
+    except FileNotFoundError:
+        raise ConfigError(
+            f"config file {path} does not exist; check --config or {ENV_CONFIG_FILE}"
+        ) from None
+    except (OSError, UnicodeDecodeError, tomli.TOMLDecodeError) as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc}") from None
+    settings = {}
+    for section, table in document.items():
+        if section not in _section_names() or not isinstance(table, dict):
+            raise ConfigError(
+                f"{path}: unknown section [{section}]; sections are {', '.join(_section_names())}"
+            )
+        for key, value in table.items():
+            name = f"{section}.{key}"
+            if name not in SETTINGS:
+                known = ", ".join(
+                    s.split(".", 1)[1] for s in SETTINGS if s.startswith(section + ".")
+                )
+                raise ConfigError(f"{path}: unknown key {key!r} in [{section}]; known: {known}")
+            settings[name] = value
+    return settings
+
+
+def _set(config: Config, name: str, value: Any, source: str, *, from_text: bool) -> None:
+    if name not in SETTINGS:
+        raise ConfigError(f"unknown setting {name} (from {source})")
+    try:
+        typed = _parse_text(SETTINGS[name], value) if from_text else _check(SETTINGS[name], value)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"setting {name} from {source}: {exc}") from None
+    section, key = name.split(".", 1)
+    setattr(getattr(config, section), key, typed)
+    config.sources[name] = source
+
+
+def _parse_text(kind: Any, text: str) -> Any:
+    if kind is bool:
+        lowered = text.strip().lower()
+        if lowered not in ("1", "0", "true", "false", "yes", "no"):
+            raise ValueError(f"expected true or false, got {text!r}")
+        return lowered in ("1", "true", "yes")
+    if kind in (int, float):
+        return kind(text)
+    if kind == list[str]:
+        return [item.strip() for item in text.split(",") if item.strip()]
+    return text
+
+
+def _check(kind: Any, value: Any) -> Any:
+    if kind == list[str]:
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise TypeError(f"expected a list of strings, got {value!r}")
+        return value
+    if kind is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        raise TypeError(f"expected {kind.__name__}, got {type(value).__name__} {value!r}")
+    return value

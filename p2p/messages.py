@@ -1,0 +1,180 @@
+"""The job data model: every message the network exchanges (see DESIGN.md, "Data model").
+
+Felts are ints below the Stark prime; addresses are felts; digests are 32-byte SHA-256 values;
+times are Unix seconds. Every message is immutable, validated when built, and has one canonical
+encoding (`encode()` / `decode()`, from `p2p.codec`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+from p2p import limits
+from p2p.codec import (
+    Blob,
+    CodecError,
+    Digest,
+    FeltList,
+    JsonObject,
+    Nested,
+    Text,
+    Uint,
+    WireMessage,
+    felt,
+    wire,
+)
+
+U64 = Uint(64, "u128")
+"""A count or a time: an int on the wire, a u128 in SNIP-12."""
+
+U64_TIME = Uint(64, "timestamp")
+"""A Unix time in seconds: an int on the wire, a timestamp in SNIP-12."""
+
+U256 = Uint(256, "u256")
+"""An amount of the registry's token (u256), as 32 bytes."""
+
+VERIFICATION_MODES = ("stone", "native", "reexec")
+"""How a witness's output was established: a Stone proof, a built-in STARK, or re-execution."""
+
+
+@dataclass(frozen=True)
+class JobBody(WireMessage):
+    """What to run: a compiled Cairo program, its input and the layout. Lives in the DHT."""
+
+    TYPE = "job_body"
+    MAX_BYTES = limits.MAX_BODY_BYTES
+
+    program: bytes = wire(JsonObject(limits.MAX_PROGRAM_BYTES))
+    """The compiled program, as cairo-compile writes it (UTF-8 JSON)."""
+    program_input: bytes = wire(JsonObject(limits.MAX_PROGRAM_INPUT_BYTES))
+    """The program input (UTF-8 JSON object)."""
+    layout: str = wire(Text(limits.MAX_LAYOUT_CHARS))
+
+    @property
+    def body_id(self) -> bytes:
+        """sha256 of the canonical encoding: the body's DHT key and the header's `body_id`."""
+        return body_id(self.encode())
+
+
+def body_id(encoded_body: bytes) -> bytes:
+    """The id of an encoded body: its SHA-256."""
+    return hashlib.sha256(encoded_body).digest()
+
+
+@dataclass(frozen=True)
+class JobHeader(WireMessage):
+    """The small, signed announcement of a job, gossiped to executors."""
+
+    TYPE = "job_header"
+    MAX_BYTES = limits.MAX_SMALL_MESSAGE_BYTES
+
+    chain_id: int = wire(felt("shortstring"))
+    registry: int = wire(felt("ContractAddress"))
+    delegator: int = wire(felt("ContractAddress"))
+    body_id: bytes = wire(Digest())
+    program_hash: int = wire(felt())
+    max_steps: int = wire(U64)
+    reward: int = wire(U256)
+    deadline: int = wire(U64_TIME)
+    nonce: int = wire(felt())
+
+
+@dataclass(frozen=True)
+class Bid(WireMessage):
+    """An executor's offer to run a job for `price` (at most the reward) by `finish_by`."""
+
+    TYPE = "bid"
+    MAX_BYTES = limits.MAX_SMALL_MESSAGE_BYTES
+
+    job_hash: int = wire(felt())
+    executor: int = wire(felt("ContractAddress"))
+    price: int = wire(U256)
+    finish_by: int = wire(U64_TIME)
+
+
+@dataclass(frozen=True)
+class Assignment(WireMessage):
+    """The delegator's choice: `executor` alone may be paid for the job until `window_end`.
+
+    `attempt` counts re-assignments of the same job (0 for the first).
+    """
+
+    TYPE = "assignment"
+    MAX_BYTES = limits.MAX_SMALL_MESSAGE_BYTES
+
+    job_hash: int = wire(felt())
+    executor: int = wire(felt("ContractAddress"))
+    window_end: int = wire(U64_TIME)
+    attempt: int = wire(U64)
+
+
+@dataclass(frozen=True)
+class SignedJobHeader(WireMessage):
+    """A header with its delegator's account signature (what the jobs topic carries)."""
+
+    TYPE = "signed_job_header"
+    MAX_BYTES = limits.MAX_SMALL_MESSAGE_BYTES
+
+    header: JobHeader = wire(Nested(JobHeader))
+    signature: tuple[int, ...] = wire(FeltList(limits.MAX_SIGNATURE_FELTS))
+
+
+@dataclass(frozen=True)
+class SignedBid(WireMessage):
+    """A bid with its executor's account signature."""
+
+    TYPE = "signed_bid"
+    MAX_BYTES = limits.MAX_SMALL_MESSAGE_BYTES
+
+    bid: Bid = wire(Nested(Bid))
+    signature: tuple[int, ...] = wire(FeltList(limits.MAX_SIGNATURE_FELTS))
+
+
+@dataclass(frozen=True)
+class SignedAssignment(WireMessage):
+    """An assignment with its delegator's account signature."""
+
+    TYPE = "signed_assignment"
+    MAX_BYTES = limits.MAX_SMALL_MESSAGE_BYTES
+
+    assignment: Assignment = wire(Nested(Assignment))
+    signature: tuple[int, ...] = wire(FeltList(limits.MAX_SIGNATURE_FELTS))
+
+
+class VerificationMode(Text):
+    """One of VERIFICATION_MODES."""
+
+    def check(self, value: object, field: str) -> None:
+        super().check(value, field)
+        if value not in VERIFICATION_MODES:
+            raise CodecError(field, f"expected one of {', '.join(VERIFICATION_MODES)}")
+
+
+@dataclass(frozen=True)
+class JobWitness(WireMessage):
+    """What an executor produced: the output and how it was established.
+
+    The proof travels inline (`proof`) or by reference to a DHT record (`proof_id`), not both;
+    a re-execution witness carries neither and 0 security bits.
+    """
+
+    TYPE = "job_witness"
+    MAX_BYTES = limits.MAX_WITNESS_BYTES
+
+    job_hash: int = wire(felt())
+    executor: int = wire(felt("ContractAddress"))
+    output: tuple[int, ...] = wire(FeltList(limits.MAX_OUTPUT_FELTS))
+    mode: str = wire(VerificationMode(limits.MAX_MODE_CHARS))
+    security_bits: int = wire(Uint(8, None))
+    proof: bytes = wire(Blob(limits.MAX_PROOF_BYTES))
+    proof_id: bytes = wire(Digest(optional=True))
+    run_ms: int = wire(U64)
+    prove_ms: int = wire(U64)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.proof and self.proof_id:
+            raise CodecError(f"{self.TYPE}.proof_id", "a proof travels inline or by id, not both")
+        if self.mode == "reexec" and (self.proof or self.proof_id or self.security_bits):
+            raise CodecError(f"{self.TYPE}.mode", "a re-execution witness has no proof and 0 bits")

@@ -1,0 +1,98 @@
+"""Signing and checking headers, bids and assignments.
+
+Who signs what: the delegator signs its job headers and assignments, the executor its bids; each
+signs the SNIP-12 hash of the message with its account address as signer. The job's identity, the
+*job hash*, is the SNIP-12 hash of its header.
+
+Checking asks a `SignatureChecker` whether an account accepts a signature. `KnownPublicKeys` answers
+from Stark public keys known locally (an account whose signature is plain ECDSA over its key, as the
+standard accounts do); a checker that asks the account contract's `is_valid_signature` (SRC-6) on
+chain plugs in the same way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Protocol
+
+from p2p import stark
+from p2p.messages import (
+    Assignment,
+    Bid,
+    JobHeader,
+    SignedAssignment,
+    SignedBid,
+    SignedJobHeader,
+)
+from p2p.snip12 import message_hash
+from p2p.stark import StarkKeyPair
+
+
+class SignatureChecker(Protocol):
+    """Whether `account` accepts `signature` over `message_hash` (SRC-6 semantics)."""
+
+    async def is_valid_signature(
+        self, account: int, message_hash: int, signature: Sequence[int]
+    ) -> bool: ...
+
+
+class KnownPublicKeys:
+    """Checks signatures against Stark public keys known for each account."""
+
+    def __init__(self, public_keys: Mapping[int, int]) -> None:
+        self._public_keys = dict(public_keys)
+
+    async def is_valid_signature(
+        self, account: int, message_hash: int, signature: Sequence[int]
+    ) -> bool:
+        public_key = self._public_keys.get(account)
+        return public_key is not None and stark.verify(public_key, message_hash, signature)
+
+
+def job_hash(header: JobHeader) -> int:
+    """The job's identity: the SNIP-12 hash of its header, signed by the delegator."""
+    return message_hash(header, header.chain_id, header.delegator)
+
+
+def bid_hash(bid: Bid, chain_id: int) -> int:
+    """The SNIP-12 hash of a bid, signed by its executor."""
+    return message_hash(bid, chain_id, bid.executor)
+
+
+def assignment_hash(assignment: Assignment, chain_id: int, delegator: int) -> int:
+    """The SNIP-12 hash of an assignment, signed by the job's delegator."""
+    return message_hash(assignment, chain_id, delegator)
+
+
+def sign_header(header: JobHeader, key: StarkKeyPair) -> SignedJobHeader:
+    return SignedJobHeader(header, key.sign(job_hash(header)))
+
+
+def sign_bid(bid: Bid, chain_id: int, key: StarkKeyPair) -> SignedBid:
+    return SignedBid(bid, key.sign(bid_hash(bid, chain_id)))
+
+
+def sign_assignment(
+    assignment: Assignment, chain_id: int, delegator: int, key: StarkKeyPair
+) -> SignedAssignment:
+    return SignedAssignment(assignment, key.sign(assignment_hash(assignment, chain_id, delegator)))
+
+
+async def header_is_signed(signed: SignedJobHeader, checker: SignatureChecker) -> bool:
+    """Whether the header's delegator signed it."""
+    header = signed.header
+    return await checker.is_valid_signature(header.delegator, job_hash(header), signed.signature)
+
+
+async def bid_is_signed(signed: SignedBid, chain_id: int, checker: SignatureChecker) -> bool:
+    """Whether the bid's executor signed it for this chain."""
+    bid = signed.bid
+    return await checker.is_valid_signature(bid.executor, bid_hash(bid, chain_id), signed.signature)
+
+
+async def assignment_is_signed(
+    signed: SignedAssignment, chain_id: int, delegator: int, checker: SignatureChecker
+) -> bool:
+    """Whether the job's delegator signed the assignment for this chain."""
+    digest = assignment_hash(signed.assignment, chain_id, delegator)
+    return await checker.is_valid_signature(delegator, digest, signed.signature)

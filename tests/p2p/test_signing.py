@@ -1,0 +1,131 @@
+"""Signatures over headers, bids and assignments; Stark ECDSA against starknet-py."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from starknet_py.hash.utils import message_signature, private_to_stark_key
+
+from p2p import stark
+from p2p.messages import Assignment, Bid, SignedJobHeader
+from p2p.signing import (
+    KnownPublicKeys,
+    assignment_is_signed,
+    bid_is_signed,
+    header_is_signed,
+    job_hash,
+    sign_assignment,
+    sign_bid,
+    sign_header,
+)
+from p2p.stark import EC_ORDER, STARK_PRIME, StarkKeyPair
+from tests.p2p.test_codec import HEADER
+
+DELEGATOR_KEY = StarkKeyPair.from_private_key(0x1234567890ABCDEF)
+EXECUTOR_KEY = StarkKeyPair.from_private_key(0xFEDCBA0987654321)
+EXECUTOR = 0xE0
+KEYS = KnownPublicKeys(
+    {HEADER.delegator: DELEGATOR_KEY.public_key, EXECUTOR: EXECUTOR_KEY.public_key}
+)
+CHAIN = HEADER.chain_id
+
+
+@given(st.integers(1, EC_ORDER - 1), st.integers(1, 2**251 - 1))  # starknet-py fails on 0
+@settings(max_examples=5, deadline=None)
+def test_signatures_equal_starknet_py(private_key: int, message_hash: int) -> None:
+    assert stark.public_key_of(private_key) == private_to_stark_key(private_key)
+    assert stark.sign(private_key, message_hash) == message_signature(
+        message_hash, private_key, seed=None
+    )
+
+
+async def test_signed_header_verifies_and_survives_the_wire() -> None:
+    signed = sign_header(HEADER, DELEGATOR_KEY)
+    assert await header_is_signed(SignedJobHeader.decode(signed.encode()), KEYS)
+
+
+async def test_tampered_signature_is_rejected() -> None:
+    signed = sign_header(HEADER, DELEGATOR_KEY)
+    r, s = signed.signature
+    for bad in [(r, s + 1), (r + 1, s), (s, r), (r,), (r, s, 0), ()]:
+        assert not await header_is_signed(SignedJobHeader(HEADER, bad), KEYS)
+
+
+async def test_tampered_header_is_rejected() -> None:
+    signed = sign_header(HEADER, DELEGATOR_KEY)
+    for field, value in [
+        ("reward", HEADER.reward + 1),
+        ("max_steps", 1),
+        ("nonce", 8),
+        ("body_id", b"\x08" * 32),
+        ("registry", 0x1235),
+    ]:
+        forged = SignedJobHeader(dataclasses.replace(HEADER, **{field: value}), signed.signature)
+        assert not await header_is_signed(forged, KEYS), field
+
+
+async def test_header_signed_for_another_chain_is_rejected() -> None:
+    other_chain = dataclasses.replace(HEADER, chain_id=HEADER.chain_id + 1)
+    signed = sign_header(other_chain, DELEGATOR_KEY)
+    assert not await header_is_signed(SignedJobHeader(HEADER, signed.signature), KEYS)
+    assert await header_is_signed(signed, KEYS)
+
+
+async def test_header_signed_by_someone_else_is_rejected() -> None:
+    forged = sign_header(HEADER, EXECUTOR_KEY)
+    assert not await header_is_signed(forged, KEYS)
+    unknown = dataclasses.replace(HEADER, delegator=0xDEAD)
+    assert not await header_is_signed(sign_header(unknown, DELEGATOR_KEY), KEYS)
+
+
+async def test_bid_is_bound_to_chain_and_executor() -> None:
+    bid = Bid(job_hash=job_hash(HEADER), executor=EXECUTOR, price=10**17, finish_by=1_800_000_100)
+    signed = sign_bid(bid, CHAIN, EXECUTOR_KEY)
+    assert await bid_is_signed(signed, CHAIN, KEYS)
+    assert not await bid_is_signed(signed, CHAIN + 1, KEYS)
+    assert not await bid_is_signed(sign_bid(bid, CHAIN, DELEGATOR_KEY), CHAIN, KEYS)
+
+
+async def test_assignment_is_bound_to_chain_and_delegator() -> None:
+    assignment = Assignment(job_hash(HEADER), EXECUTOR, window_end=1_800_000_200, attempt=0)
+    signed = sign_assignment(assignment, CHAIN, HEADER.delegator, DELEGATOR_KEY)
+    assert await assignment_is_signed(signed, CHAIN, HEADER.delegator, KEYS)
+    assert not await assignment_is_signed(signed, CHAIN + 1, HEADER.delegator, KEYS)
+    assert not await assignment_is_signed(signed, CHAIN, EXECUTOR, KEYS)
+
+
+ints = st.one_of(
+    st.integers(-(2**300), 2**300),
+    st.sampled_from([0, 1, STARK_PRIME - 1, STARK_PRIME, EC_ORDER - 1, EC_ORDER, 2**251, 2**256]),
+    st.integers(2**251 - 2**10, EC_ORDER + 2**10),  # s near the bounds, where w = 1/s can overflow
+)
+
+
+@given(ints, ints, st.lists(ints, max_size=3))
+@settings(max_examples=1000, deadline=None)
+def test_verify_never_raises_on_garbage(public_key: int, message_hash: int, signature) -> None:
+    assert stark.verify(public_key, message_hash, signature) in (True, False)
+
+
+def test_invalid_private_keys_are_refused() -> None:
+    for bad in (0, EC_ORDER, -1, 2**256):
+        with pytest.raises(stark.InvalidKeyError):
+            stark.public_key_of(bad)
+    with pytest.raises(ValueError, match="message hash"):
+        stark.sign(1, 2**251)
+
+
+def test_key_pair_repr_hides_the_private_key() -> None:
+    assert f"{DELEGATOR_KEY.private_key:x}" not in repr(DELEGATOR_KEY)
+
+
+def test_public_key_off_the_curve_is_refused_not_fatal() -> None:
+    generator_x = 0x1EF15C18599971B7BECED415A40F0C7DEACFD9B0D1819E03D723D8BC943CFCA
+    assert stark.is_on_curve(generator_x)
+    off_curve = [x for x in range(1, 40) if not stark.is_on_curve(x)]
+    assert off_curve, "about half of all x have no point"
+    for x in off_curve:
+        assert stark.verify(x, 1, (1, 1)) is False

@@ -1,0 +1,66 @@
+"""SNIP-12 revision 1 hashes, checked against starknet-py's TypedData."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from starknet_py.cairo.felt import encode_shortstring
+from starknet_py.utils.typed_data import TypedData
+
+from p2p.messages import Assignment, Bid, JobHeader
+from p2p.snip12 import message_hash, struct_type, typed_data
+from tests.strategies import assignments, bids, felts, headers
+
+SN_SEPOLIA = encode_shortstring("SN_SEPOLIA")
+
+
+def reference_hash(message, chain_id: int, signer: int) -> int:
+    return TypedData.from_dict(typed_data(message, chain_id)).message_hash(signer)
+
+
+@given(headers)
+@settings(max_examples=25, deadline=None)
+def test_header_hash_equals_starknet_py(header: JobHeader) -> None:
+    expected = reference_hash(header, header.chain_id, header.delegator)
+    assert message_hash(header, header.chain_id, header.delegator) == expected
+
+
+@given(bids, felts)
+@settings(max_examples=15, deadline=None)
+def test_bid_hash_equals_starknet_py(bid: Bid, chain_id: int) -> None:
+    assert message_hash(bid, chain_id, bid.executor) == reference_hash(bid, chain_id, bid.executor)
+
+
+@given(assignments, felts, felts)
+@settings(max_examples=15, deadline=None)
+def test_assignment_hash_equals_starknet_py(assignment: Assignment, chain_id: int, signer: int):
+    expected = reference_hash(assignment, chain_id, signer)
+    assert message_hash(assignment, chain_id, signer) == expected
+
+
+def test_header_type_is_the_documented_struct() -> None:
+    # The Registry contract recomputes this hash on chain: this string is part of the protocol.
+    assert struct_type(JobHeader) == (
+        '"JobHeader"("chain_id":"shortstring","registry":"ContractAddress",'
+        '"delegator":"ContractAddress","body_id":"u256","program_hash":"felt",'
+        '"max_steps":"u128","reward":"u256","deadline":"timestamp","nonce":"felt")'
+        '"u256"("low":"u128","high":"u128")'
+    )
+
+
+@given(headers, st.data())
+@settings(max_examples=10, deadline=None)
+def test_hash_depends_on_chain_signer_and_every_field(header: JobHeader, data) -> None:
+    base = message_hash(header, SN_SEPOLIA, header.delegator)
+    assert message_hash(header, SN_SEPOLIA + 1, header.delegator) != base
+    assert message_hash(header, SN_SEPOLIA, header.delegator ^ 1) != base
+    field = data.draw(st.sampled_from([f.name for f in dataclasses.fields(header)]))
+    value = getattr(header, field)
+    if isinstance(value, bytes):
+        changed = bytes([value[0] ^ 1]) + value[1:]
+    else:
+        changed = value - 1 if value else 1
+    other = JobHeader(**{**header.__dict__, field: changed})
+    assert message_hash(other, SN_SEPOLIA, header.delegator) != base

@@ -1,0 +1,88 @@
+"""Hypothesis strategies for every wire message."""
+
+from __future__ import annotations
+
+import json
+
+from hypothesis import strategies as st
+
+from p2p import limits
+from p2p.messages import (
+    VERIFICATION_MODES,
+    Assignment,
+    Bid,
+    JobBody,
+    JobHeader,
+    JobWitness,
+    SignedAssignment,
+    SignedBid,
+    SignedJobHeader,
+)
+from p2p.stark import STARK_PRIME
+
+felts = st.integers(0, STARK_PRIME - 1)
+u64 = st.integers(0, 2**64 - 1)
+u256 = st.integers(0, 2**256 - 1)
+digests = st.binary(min_size=32, max_size=32)
+signatures = st.lists(felts, max_size=limits.MAX_SIGNATURE_FELTS).map(tuple)
+json_objects = st.dictionaries(
+    st.text(max_size=8), st.integers(-(2**70), 2**70) | st.text(max_size=8), max_size=6
+).map(lambda d: json.dumps(d).encode())
+layouts = st.text(
+    st.characters(min_codepoint=32, max_codepoint=126), max_size=limits.MAX_LAYOUT_CHARS
+)
+
+headers = st.builds(
+    JobHeader,
+    chain_id=felts,
+    registry=felts,
+    delegator=felts,
+    body_id=digests,
+    program_hash=felts,
+    max_steps=u64,
+    reward=u256,
+    deadline=u64,
+    nonce=felts,
+)
+bodies = st.builds(JobBody, program=json_objects, program_input=json_objects, layout=layouts)
+bids = st.builds(Bid, job_hash=felts, executor=felts, price=u256, finish_by=u64)
+assignments = st.builds(Assignment, job_hash=felts, executor=felts, window_end=u64, attempt=u64)
+
+
+@st.composite
+def witnesses(draw: st.DrawFn) -> JobWitness:
+    mode = draw(st.sampled_from(VERIFICATION_MODES))
+    proof, proof_id, bits = b"", b"", 0
+    if mode != "reexec":
+        bits = draw(st.integers(0, 255))
+        if draw(st.booleans()):
+            proof = draw(st.binary(max_size=256))
+        else:
+            proof_id = draw(digests)
+    return JobWitness(
+        job_hash=draw(felts),
+        executor=draw(felts),
+        output=tuple(draw(st.lists(felts, max_size=20))),
+        mode=mode,
+        security_bits=bits,
+        proof=proof,
+        proof_id=proof_id,
+        run_ms=draw(u64),
+        prove_ms=draw(u64),
+    )
+
+
+signed_headers = st.builds(SignedJobHeader, header=headers, signature=signatures)
+signed_bids = st.builds(SignedBid, bid=bids, signature=signatures)
+signed_assignments = st.builds(SignedAssignment, assignment=assignments, signature=signatures)
+
+ALL_MESSAGES = {
+    JobBody: bodies,
+    JobHeader: headers,
+    Bid: bids,
+    Assignment: assignments,
+    SignedJobHeader: signed_headers,
+    SignedBid: signed_bids,
+    SignedAssignment: signed_assignments,
+    JobWitness: witnesses(),
+}
