@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from starknet_py.hash.utils import message_signature, private_to_stark_key
+from starknet_py.utils.typed_data import TypedData
 
 from p2p import stark
 from p2p.messages import Assignment, Bid, SignedJobHeader
@@ -21,6 +22,7 @@ from p2p.signing import (
     sign_bid,
     sign_header,
 )
+from p2p.snip12 import typed_data
 from p2p.stark import EC_ORDER, STARK_PRIME, StarkKeyPair
 from tests.p2p.test_codec import HEADER
 
@@ -72,6 +74,16 @@ async def test_header_signed_for_another_chain_is_rejected() -> None:
     signed = sign_header(other_chain, DELEGATOR_KEY)
     assert not await header_is_signed(SignedJobHeader(HEADER, signed.signature), KEYS)
     assert await header_is_signed(signed, KEYS)
+
+
+async def test_signature_under_another_domain_is_rejected() -> None:
+    # Same struct and values under another application's domain: the signature must not carry over.
+    document = typed_data(HEADER, HEADER.chain_id)
+    document["domain"]["name"] = "OtherApp"
+    other_hash = TypedData.from_dict(document).message_hash(HEADER.delegator)
+    assert other_hash != job_hash(HEADER)
+    forged = SignedJobHeader(HEADER, DELEGATOR_KEY.sign(other_hash))
+    assert not await header_is_signed(forged, KEYS)
 
 
 async def test_header_signed_by_someone_else_is_rejected() -> None:
