@@ -1,6 +1,6 @@
 """Structured logging: one line per event, as key=value text or as JSON, on stderr.
 
-Pass context as `extra={"fields": {...}}`; it is printed as key=value pairs or JSON members.
+Pass context as `extra={"job": ..., "peer": ...}`; it is printed as key=value pairs or JSON members.
 """
 
 from __future__ import annotations
@@ -12,13 +12,23 @@ import time
 
 LEVELS = ("debug", "info", "warning", "error")
 
+_STANDARD_ATTRIBUTES = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {
+    "message",
+    "asctime",
+    "taskName",
+}
+
+
+def _fields(record: logging.LogRecord) -> dict[str, object]:
+    """The event's own context: every attribute `extra=` added to the record."""
+    return {k: v for k, v in vars(record).items() if k not in _STANDARD_ATTRIBUTES}
+
 
 class _TextFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
         parts = [f"{stamp}Z", record.levelname.lower(), record.name, record.getMessage()]
-        fields = getattr(record, "fields", {})
-        parts += [f"{key}={_text(value)}" for key, value in fields.items()]
+        parts += [f"{key}={_text(value)}" for key, value in _fields(record).items()]
         if record.exc_info:
             parts.append(self.formatException(record.exc_info))
         return " ".join(parts)
@@ -31,7 +41,7 @@ class _JsonFormatter(logging.Formatter):
             "level": record.levelname.lower(),
             "logger": record.name,
             "msg": record.getMessage(),
-            **getattr(record, "fields", {}),
+            **_fields(record),
         }
         if record.exc_info:
             event["exception"] = self.formatException(record.exc_info)

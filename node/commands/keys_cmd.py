@@ -72,7 +72,7 @@ def keys_new(args: argparse.Namespace, config: Config) -> dict[str, Any]:
     stark_key = StarkKeyPair.generate()
     write_keystore(keystore, stark_key, password, force=args.force)
     peer = new_identity(identity, force=args.force)
-    log.info("keys created", extra={"fields": {"keystore": keystore, "identity": identity}})
+    log.info("keys created", extra={"keystore": keystore, "identity": identity})
     return _describe(keystore, stark_key, identity, peer_id_of(peer))
 
 

@@ -12,9 +12,7 @@ from node import logs
 
 def emit(capsys: pytest.CaptureFixture[str], json_format: bool) -> str:
     logs.configure("info", json_format=json_format)
-    logging.getLogger("node.test").info(
-        "job dropped", extra={"fields": {"reason": "bad sig", "peer": "12D3"}}
-    )
+    logging.getLogger("node.test").info("job dropped", extra={"reason": "bad sig", "peer": "12D3"})
     logging.getLogger("node.test").debug("not shown")
     return capsys.readouterr().err
 
