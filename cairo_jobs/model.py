@@ -106,12 +106,13 @@ class ProofArtifacts:
 
 @dataclass(frozen=True)
 class Timings:
-    """Seconds spent in each phase of a run, measured inside the worker."""
+    """Wall-clock seconds of each phase of a run, measured inside the worker, and CPU seconds."""
 
     load: float
     run: float
     artifacts: float
     total: float
+    cpu: float
 
 
 @dataclass(frozen=True)

@@ -162,7 +162,16 @@ class RunnerPool:
 
     async def _call(self, worker: _Worker, message: dict[str, Any], timeout: float) -> dict:
         with trio.move_on_after(timeout):
-            reply = await worker.call(message)
+            try:
+                reply = await worker.call(message)
+            except wire.FrameError as err:
+                await worker.kill()
+                raise self._count_failure(
+                    RunFailure(
+                        FailureReason.WORKER_CRASHED,
+                        f"the worker broke the pipe protocol ({err}); the pool has replaced it",
+                    )
+                ) from None
             if reply is not None:
                 return reply
             status = await worker.kill()

@@ -33,7 +33,7 @@ SUPPORTED_LAYOUTS = tuple(name for name in LAYOUTS if name != "dynamic")
 
 def execute(request: RunRequest) -> RunResult:
     """Loads, hashes and runs the program; in proof mode also writes the prover's input files."""
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     program, hash_value = _load(request.program_text())
     loaded = time.perf_counter()
     runner = _run(program, _layout(request.layout), request)
@@ -47,7 +47,11 @@ def execute(request: RunRequest) -> RunResult:
         program_hash=hash_value,
         layout=request.layout,
         timings=Timings(
-            load=loaded - started, run=ran - loaded, artifacts=done - ran, total=done - started
+            load=loaded - started,
+            run=ran - loaded,
+            artifacts=done - ran,
+            total=done - started,
+            cpu=time.process_time() - cpu_started,
         ),
         artifacts=artifacts,
     )

@@ -29,13 +29,19 @@ async def expect_failure(pool: RunnerPool, request: RunRequest, reason: FailureR
     return caught.value.message
 
 
-async def wait_for_busy_worker(idle: set[int]) -> int:
-    """The pid of the first worker process that is not in `idle`."""
+def cpu_ticks(pid: int) -> int:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])  # utime + stime
+
+
+async def wait_for_busy_worker(pids: set[int]) -> int:
+    """The first of `pids` to burn CPU (idle workers sleep on their pipe)."""
+    start = {pid: cpu_ticks(pid) for pid in pids}
     while True:
-        busy = worker_pids() - idle
-        if busy:
-            return busy.pop()
-        await trio.sleep(0.05)
+        await trio.sleep(0.1)
+        for pid in pids:
+            if cpu_ticks(pid) - start[pid] >= 20:
+                return pid
 
 
 async def test_infinite_loop_hits_the_timeout_and_the_pool_serves_on(tmp_path: Path):
@@ -78,7 +84,7 @@ async def test_sigkill_of_a_busy_worker_is_a_crash_and_the_pool_serves_on(tmp_pa
         assert len(idle) == 2
         async with trio.open_nursery() as nursery:
             nursery.start_soon(expect_failure, pool, loop, FailureReason.WORKER_CRASHED)
-            victim = await wait_for_busy_worker(idle - {min(idle)})
+            victim = await wait_for_busy_worker(idle)
             os.kill(victim, signal.SIGKILL)
         await still_serves(pool)
         await still_serves(pool)
@@ -152,3 +158,40 @@ async def test_closed_pool_refuses_runs_and_leaves_no_workers():
     await pool.aclose()
     assert worker_pids() == set()
     await expect_failure(pool, RunRequest(program=FIB), FailureReason.POOL_CLOSED)
+
+
+PIPE_JUNK = """
+func main() {
+    %{
+        import os
+        for fd in map(int, os.listdir("/proc/self/fd")):
+            try:
+                if fd > 2 and os.readlink(f"/proc/self/fd/{fd}").startswith("pipe:"):
+                    os.write(fd, b"\\xff\\xff\\xff\\xffjunk")
+            except OSError:
+                pass
+    %}
+    return ();
+}
+"""
+
+
+async def test_worker_writing_junk_on_its_pipe_is_replaced(tmp_path: Path):
+    junk = RunRequest(program=compile_snippet(tmp_path, PIPE_JUNK), timeout=30)
+    async with RunnerPool(workers=1) as pool:
+        (before,) = worker_pids()
+        message = await expect_failure(pool, junk, FailureReason.WORKER_CRASHED)
+        assert "protocol" in message
+        await still_serves(pool)
+        assert before not in worker_pids()
+
+
+async def test_a_hint_that_kills_its_own_worker_is_a_crash(tmp_path: Path):
+    source = (
+        "func main() {\n    %{\n        import os\n        os._exit(3)\n    %}\n    return ();\n}\n"
+    )
+    suicide = RunRequest(program=compile_snippet(tmp_path, source))
+    async with RunnerPool(workers=1) as pool:
+        message = await expect_failure(pool, suicide, FailureReason.WORKER_CRASHED)
+        assert "exit status 3" in message
+        await still_serves(pool)
