@@ -18,6 +18,7 @@ class FailureReason(str, enum.Enum):
     TIMEOUT = "timeout"
     MEMORY_LIMIT = "memory_limit"
     HINT_ERROR = "hint_error"
+    FORBIDDEN_HINT = "forbidden_hint"
     EXECUTION_ERROR = "execution_error"
     WORKER_CRASHED = "worker_crashed"
     POOL_CLOSED = "pool_closed"

@@ -22,7 +22,8 @@ class RunRequest:
 
     `program` is the compiled program JSON as produced by cairo-compile (bytes or str), or the
     same already parsed into a dict. In proof mode the artifacts go to `work_dir` (a fresh
-    temporary directory when None; the caller owns it and deletes it).
+    temporary directory when None; the caller owns it and deletes it). `allowed_hints` lists
+    the hint codes the program may contain (None: any hint runs; only for trusted programs).
     """
 
     program: bytes | str | Mapping[str, Any]
@@ -33,6 +34,7 @@ class RunRequest:
     timeout: float = DEFAULT_TIMEOUT_S
     memory_cap: int = DEFAULT_MEMORY_CAP
     work_dir: Path | None = None
+    allowed_hints: frozenset[str] | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.program_input, Mapping):
@@ -86,12 +88,17 @@ class RunRequest:
             "timeout": self.timeout,
             "memory_cap": self.memory_cap,
             "work_dir": None if self.work_dir is None else str(self.work_dir),
+            "allowed_hints": None if self.allowed_hints is None else sorted(self.allowed_hints),
         }
 
     @classmethod
     def from_wire(cls, data: dict[str, Any]) -> RunRequest:
-        work_dir = data.pop("work_dir")
-        return cls(**data, work_dir=None if work_dir is None else Path(work_dir))
+        work_dir, allowed_hints = data.pop("work_dir"), data.pop("allowed_hints")
+        return cls(
+            **data,
+            work_dir=None if work_dir is None else Path(work_dir),
+            allowed_hints=None if allowed_hints is None else frozenset(allowed_hints),
+        )
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,7 @@ from starkware.cairo.lang.vm.utils import ResourcesError, RunResources
 from starkware.cairo.lang.vm.vm_exceptions import HintException, VmException
 
 from cairo_jobs.failures import FailureReason, RunFailure
+from cairo_jobs.hints import check_hints
 from cairo_jobs.model import ProofArtifacts, RunRequest, RunResult, Timings
 from cairo_jobs.program import load_program, program_hash
 
@@ -35,6 +36,8 @@ def execute(request: RunRequest) -> RunResult:
     """Loads, hashes and runs the program; in proof mode also writes the prover's input files."""
     started, cpu_started = time.perf_counter(), time.process_time()
     program, hash_value = _load(request.program_text())
+    if request.allowed_hints is not None:
+        check_hints(program, request.allowed_hints)
     loaded = time.perf_counter()
     runner = _run(program, _layout(request.layout), request)
     ran = time.perf_counter()

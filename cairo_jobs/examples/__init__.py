@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cairo_jobs.program import compile_source
+from cairo_jobs.hints import hint_codes
+from cairo_jobs.program import compile_source, load_program
 
 SOURCE_DIR = Path(__file__).parent
 
@@ -44,6 +45,12 @@ EXAMPLES: dict[str, Example] = {
         Example("long_loop", "small", {"n": 1000, "x": 3}),
     )
 }
+
+
+@functools.cache
+def example_hints() -> frozenset[str]:
+    """Every hint code the examples use (theirs and the library's): a vetted allow-list."""
+    return frozenset().union(*(hint_codes(load_program(compiled(n).decode())) for n in EXAMPLES))
 
 
 @functools.cache
