@@ -9,17 +9,25 @@ from starkware.cairo.bootloaders.hash_program import HashFunction, compute_progr
 from starkware.cairo.lang.cairo_constants import DEFAULT_PRIME
 from starkware.cairo.lang.compiler.cairo_compile import compile_cairo, get_start_code
 from starkware.cairo.lang.compiler.constants import START_FILE_NAME
+from starkware.cairo.lang.compiler.error_handling import LocationError
 from starkware.cairo.lang.compiler.program import Program
 
 from cairo_jobs.failures import FailureReason, RunFailure
 
 
+class CompileError(ValueError):
+    """Cairo source that does not compile; the message is the compiler's, with the location."""
+
+
 def compile_source(source: str, name: str = "program.cairo", proof_mode: bool = True) -> bytes:
-    """Compiles Cairo 0 source to the JSON `cairo-compile [--proof_mode]` writes (no debug info)."""
+    """Compiles Cairo 0 source to the JSON `cairo-compile --no_debug_info [--proof_mode]` writes."""
     codes = [(source, name)]
     if proof_mode:
         codes.insert(0, (get_start_code(), START_FILE_NAME))
-    program = compile_cairo(code=codes, prime=DEFAULT_PRIME)
+    try:
+        program = compile_cairo(code=codes, prime=DEFAULT_PRIME)
+    except LocationError as err:
+        raise CompileError(str(err)) from None
     text = json.dumps(Program.Schema().dump(program), indent=4, sort_keys=True)
     return (text + "\n").encode()
 

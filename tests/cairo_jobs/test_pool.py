@@ -69,7 +69,7 @@ async def test_vm_memory_growth_hits_the_memory_cap(tmp_path: Path):
     loop = RunRequest(
         program=compile_snippet(tmp_path, INFINITE_LOOP),
         max_steps=10**9,
-        memory_cap=48 * 2**20,
+        memory_cap=24 * 2**20,
         timeout=60,
     )
     async with RunnerPool(workers=1) as pool:
