@@ -52,10 +52,10 @@ class _Worker:
     def alive(self) -> bool:
         return self.process.poll() is None
 
-    async def call(self, message: dict[str, Any]) -> dict[str, Any] | None:
-        """Sends one request and waits for its reply; None when the worker died."""
+    async def call(self, frame: bytes) -> dict[str, Any] | None:
+        """Sends one request frame and waits for the reply; None when the worker died."""
         try:
-            await self.process.stdin.send_all(wire.encode(message))
+            await self.process.stdin.send_all(frame)
         except (trio.BrokenResourceError, trio.ClosedResourceError):
             return None
         return await self.receive()
@@ -122,11 +122,11 @@ class RunnerPool:
 
     async def run(self, request: RunRequest) -> RunResult:
         """Runs one request; raises `RunFailure` when it fails, the pool serving on regardless."""
-        message = request.to_wire()
+        frame = _request_frame(request)
         async with self._slots:
             worker = await self._checkout()
             try:
-                reply = await self._call(worker, message, request.timeout)
+                reply = await self._call(worker, frame, request.timeout)
             except BaseException:
                 await self._discard(worker)
                 raise
@@ -160,10 +160,10 @@ class RunnerPool:
         for worker in workers:
             await worker.kill()
 
-    async def _call(self, worker: _Worker, message: dict[str, Any], timeout: float) -> dict:
+    async def _call(self, worker: _Worker, frame: bytes, timeout: float) -> dict:
         with trio.move_on_after(timeout):
             try:
-                reply = await worker.call(message)
+                reply = await worker.call(frame)
             except wire.FrameError as err:
                 await worker.kill()
                 raise self._count_failure(
@@ -232,3 +232,13 @@ class RunnerPool:
             "cairo run failed", extra={"reason": failure.reason.value, "detail": failure.message}
         )
         return failure
+
+
+def _request_frame(request: RunRequest) -> bytes:
+    try:
+        return wire.encode(request.to_wire())
+    except (wire.FrameError, TypeError, ValueError) as err:
+        raise RunFailure(
+            FailureReason.BAD_REQUEST,
+            f"the request cannot be sent to a worker ({err}); program input must be plain JSON",
+        ) from None

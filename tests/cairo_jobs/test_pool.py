@@ -118,6 +118,7 @@ async def test_bad_requests_each_fail_clearly_and_the_pool_serves_on():
         for request, reason in [
             (RunRequest(program=b"{not json"), FailureReason.MALFORMED_PROGRAM),
             (RunRequest(program=b"\xff\xfe"), FailureReason.MALFORMED_PROGRAM),
+            (RunRequest(program=FIB, program_input={"n": {1, 2}}), FailureReason.BAD_REQUEST),
             (RunRequest(program=FIB, program_input={"m": 1}), FailureReason.HINT_ERROR),
             (
                 RunRequest(program=FIB, program_input={"n": 10**5}, max_steps=1000),
