@@ -3,6 +3,8 @@
 Runs the long_loop example. The baseline (one worker) is measured in the same run as the pool,
 so the ratio holds on whatever machine this runs on. "busy" is the workers' CPU time over
 wall time x workers: below 1.0 the machine's other load, not the pool, held the workers back.
+"machine_speedup" is the same ratio for bare CPU-bound processes, measured alongside: the
+ceiling on this machine at that moment; "pool_vs_machine" is the pool's share of it.
 Usage:
     .venv/bin/python bench/cairo_runner.py [--jobs 6] [--n 2000] [--repeats 3] [--json]
 """
@@ -14,6 +16,7 @@ import json
 import os
 import shutil
 import statistics
+import sys
 import time
 from dataclasses import dataclass
 
@@ -61,6 +64,20 @@ async def throughput(pool: RunnerPool, jobs: int, n: int) -> Throughput:
     )
 
 
+async def machine_speedup(workers: int, iterations: int = 20_000_000) -> float:
+    """Speed-up of `workers` bare CPU-bound processes over one: this machine's ceiling now."""
+    spin = [sys.executable, "-c", f"for _ in range({iterations}): pass"]
+
+    async def wall(copies: int) -> float:
+        started = time.perf_counter()
+        async with trio.open_nursery() as nursery:
+            for _ in range(copies):
+                nursery.start_soon(trio.run_process, spin)
+        return time.perf_counter() - started
+
+    return workers * await wall(1) / await wall(workers)
+
+
 async def proof_overhead(pool: RunnerPool, n: int) -> tuple[float, float, int]:
     """Wall seconds of one run in plain and in proof mode, and the padded trace length."""
     started = time.perf_counter()
@@ -75,7 +92,7 @@ async def proof_overhead(pool: RunnerPool, n: int) -> tuple[float, float, int]:
 
 
 async def main(args: argparse.Namespace) -> dict:
-    one, many, plain, proof = [], [], [], []
+    one, many, plain, proof, machine = [], [], [], [], []
     async with RunnerPool(workers=1) as single, RunnerPool(workers=args.workers) as pool:
         # Warm each worker's program cache, so that both sides measure runs only.
         await throughput(single, 1, 10)
@@ -83,6 +100,7 @@ async def main(args: argparse.Namespace) -> dict:
         for _ in range(args.repeats):
             one.append(await throughput(single, args.jobs, args.n))
             many.append(await throughput(pool, args.jobs, args.n))
+            machine.append(await machine_speedup(args.workers))
             plain_s, proof_s, trace_steps = await proof_overhead(single, args.n)
             plain.append(plain_s)
             proof.append(proof_s)
@@ -97,6 +115,8 @@ async def main(args: argparse.Namespace) -> dict:
         "pool_busy": round(statistics.median(t.busy for t in many), 2),
         "pool_speedup": round(pool_median / one_median, 2),
         "pool_goal_met": pool_median / one_median >= POOL_GOAL,
+        "machine_speedup": round(statistics.median(machine), 2),
+        "pool_vs_machine": round(pool_median / one_median / statistics.median(machine), 2),
         "plain_run_s": round(statistics.median(plain), 3),
         "proof_run_s": round(statistics.median(proof), 3),
         "proof_overhead": round(statistics.median(proof) / statistics.median(plain), 2),

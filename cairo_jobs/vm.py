@@ -21,7 +21,7 @@ from starkware.cairo.lang.vm.cairo_runner import CairoRunner
 from starkware.cairo.lang.vm.memory_dict import MemoryDict
 from starkware.cairo.lang.vm.security import verify_secure_runner
 from starkware.cairo.lang.vm.utils import ResourcesError, RunResources
-from starkware.cairo.lang.vm.vm_exceptions import HintException, VmException
+from starkware.cairo.lang.vm.vm_exceptions import HintException, SecurityError, VmException
 
 from cairo_jobs.failures import FailureReason, RunFailure
 from cairo_jobs.hints import check_hints
@@ -95,6 +95,11 @@ def _run(program: Program, layout: CairoLayout, request: RunRequest) -> CairoRun
             verify_secure_runner(runner)
     except VmException as err:
         raise _vm_failure(err, request) from None
+    except SecurityError as err:
+        raise RunFailure(
+            FailureReason.EXECUTION_ERROR,
+            f"the run failed cairo-run's security check ({err}); a bootloader would refuse it",
+        ) from None
     except (AssertionError, ValueError, KeyError) as err:
         raise RunFailure(FailureReason.EXECUTION_ERROR, f"the run was rejected: {err}") from None
     runner.relocate()

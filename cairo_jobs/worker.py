@@ -12,6 +12,7 @@ import contextlib
 import os
 import resource
 import sys
+import traceback
 from collections.abc import Iterator
 from typing import Any, BinaryIO
 
@@ -44,6 +45,13 @@ def handle(message: dict[str, Any]) -> tuple[dict[str, Any], bool]:
         return {"error": failure.to_wire()}, failure.reason is FailureReason.MEMORY_LIMIT
     except MemoryError:
         return {"error": memory_limit_failure(message.get("memory_cap", 0)).to_wire()}, True
+    except Exception as err:  # Last resort: any other error fails this run, not the worker.
+        traceback.print_exc(file=sys.stderr)
+        failure = RunFailure(
+            FailureReason.EXECUTION_ERROR,
+            f"the run failed unexpectedly ({type(err).__name__}: {err}); check the program",
+        )
+        return {"error": failure.to_wire()}, False
     return {"result": result.to_wire()}, False
 
 
