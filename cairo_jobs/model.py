@@ -58,7 +58,7 @@ class RunRequest:
         """Builds a request from a job body's parts (program JSON bytes, input JSON bytes)."""
         try:
             parsed_input = json.loads(program_input)
-        except (ValueError, TypeError) as err:
+        except (ValueError, TypeError, RecursionError) as err:
             raise RunFailure(
                 FailureReason.BAD_INPUT, f"program input is not valid JSON: {err}"
             ) from None

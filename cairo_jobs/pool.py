@@ -237,7 +237,7 @@ class RunnerPool:
 def _request_frame(request: RunRequest) -> bytes:
     try:
         return wire.encode(request.to_wire())
-    except (wire.FrameError, TypeError, ValueError) as err:
+    except (wire.FrameError, TypeError, ValueError, RecursionError) as err:
         raise RunFailure(
             FailureReason.BAD_REQUEST,
             f"the request cannot be sent to a worker ({err}); program input must be plain JSON",

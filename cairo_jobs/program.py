@@ -36,7 +36,7 @@ def load_program(text: str) -> Program:
     """Parses compiled program JSON; raises MALFORMED_PROGRAM with the reason when it is not one."""
     try:
         data: Any = json.loads(text)
-    except ValueError as err:
+    except (ValueError, RecursionError) as err:
         raise _malformed(f"not valid JSON: {err}") from None
     if not isinstance(data, dict):
         raise _malformed(f"expected a JSON object, got {type(data).__name__}")

@@ -54,6 +54,7 @@ def test_program_given_as_dict_or_text_gives_the_same_result():
         json.dumps({**json.loads(FIB), "data": ["zz"]}).encode(),
         json.dumps({**json.loads(FIB), "prime": "0x7"}).encode(),
         FIB[: len(FIB) // 2],
+        b"[" * 100_000,
     ],
     ids=[
         "empty",
@@ -64,6 +65,7 @@ def test_program_given_as_dict_or_text_gives_the_same_result():
         "bad-data",
         "wrong-prime",
         "truncated",
+        "deeply-nested",
     ],
 )
 def test_malformed_program_is_reported_as_such(program):
@@ -83,9 +85,10 @@ def test_wrong_input_shape_is_a_hint_error_naming_the_problem(program_input):
 
 def test_input_that_is_not_a_json_object_is_bad_input():
     fails_with(FailureReason.BAD_INPUT, program_input=[1, 2])
-    with pytest.raises(RunFailure) as caught:
-        RunRequest.from_body(FIB, b"{not json", "small")
-    assert caught.value.reason is FailureReason.BAD_INPUT
+    for body_input in (b"{not json", b'{"n":' * 100_000, b"\xff"):
+        with pytest.raises(RunFailure) as caught:
+            RunRequest.from_body(FIB, body_input, "small")
+        assert caught.value.reason is FailureReason.BAD_INPUT
 
 
 def test_from_body_parses_the_input_bytes():
