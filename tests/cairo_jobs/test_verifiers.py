@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from cairo_jobs import air
+from cairo_jobs.backends import make_prover, make_verifier
 from cairo_jobs.examples import EXAMPLES, compiled
 from cairo_jobs.proving import Claim, Proof, VerificationMode
 from cairo_jobs.reexecution import ReexecutionVerifier
@@ -143,3 +144,17 @@ async def test_stone_verifier_checks_the_claim_before_calling_the_binary(tmp_pat
         verdict = await verdict_for(output, proof_document)
         assert not verdict.valid and reason in verdict.reason, (reason, verdict)
     assert (await verdict_for([3, 2], document)).security_bits == 80
+
+
+async def test_without_a_proof_backend_validators_reexecute_with_zero_bits(tmp_path: Path):
+    assert make_prover(None) is None
+    async with RunnerPool(workers=1) as pool:
+        verifier = make_verifier(pool, None)
+        request = RunRequest(program=FIB, program_input={"n": 6})
+        verdict = await verifier.verify(Claim(request, execute(request).program_hash, [6, 8]))
+    assert verdict.valid and verdict.mode is VerificationMode.REEXECUTION
+    assert verdict.security_bits == 0
+    with pytest.raises(StoneNotInstalled):
+        make_verifier(pool, StoneConfig(verifier=tmp_path / "missing"))
+    with pytest.raises(StoneNotInstalled):
+        make_prover(StoneConfig(prover=tmp_path / "missing"))
