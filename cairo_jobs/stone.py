@@ -43,6 +43,10 @@ class StoneError(RuntimeError):
     """A Stone binary failed; the message carries its output."""
 
 
+class StoneTimeout(StoneError):
+    """A Stone binary ran past the configured timeout and was killed."""
+
+
 @dataclass(frozen=True)
 class StoneConfig:
     """Where the binaries are (None: look on PATH), the security target and time limits."""
@@ -124,8 +128,15 @@ def find_binary(name: str, configured: Path | None) -> Path:
 
 async def _run_binary(role: str, args: list[str], timeout: float) -> None:
     """Runs a Stone binary (`role` names it in errors); StoneError when it fails."""
-    with trio.fail_after(timeout):
-        done = await trio.run_process(args, capture_stdout=True, capture_stderr=True, check=False)
+    try:
+        with trio.fail_after(timeout):
+            done = await trio.run_process(
+                args, capture_stdout=True, capture_stderr=True, check=False
+            )
+    except trio.TooSlowError:
+        raise StoneTimeout(
+            f"{role} ran longer than {timeout:g} s and was stopped; raise the stone timeout"
+        ) from None
     if done.returncode != 0:
         output = (done.stderr or done.stdout).decode(errors="replace").strip()[-2000:]
         raise StoneError(f"{role} failed (exit {done.returncode}): {output or 'no output'}")
@@ -166,6 +177,8 @@ class StoneVerifier:
             return self._verdict(False, bits, problem)
         try:
             await self.check_proof(claim.proof.path)
+        except StoneTimeout:
+            raise  # Undecided: this machine's limit, not the proof's fault.
         except StoneError as err:
             return self._verdict(False, bits, str(err))
         return self._verdict(True, bits, "the Stone verifier accepted the proof")

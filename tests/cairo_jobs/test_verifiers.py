@@ -18,6 +18,7 @@ from cairo_jobs.stone import (
     StoneConfig,
     StoneNotInstalled,
     StoneProver,
+    StoneTimeout,
     StoneVerifier,
     fri_parameters,
 )
@@ -158,3 +159,27 @@ async def test_without_a_proof_backend_validators_reexecute_with_zero_bits(tmp_p
         make_verifier(pool, StoneConfig(verifier=tmp_path / "missing"))
     with pytest.raises(StoneNotInstalled):
         make_prover(StoneConfig(prover=tmp_path / "missing"))
+
+
+async def test_a_stone_binary_past_its_timeout_is_stopped_and_undecided(tmp_path: Path):
+    # A hung verifier is a fault real Stone cannot be made to show on demand: a script stands in.
+    hung = tmp_path / "hung_verifier"
+    hung.write_text("#!/bin/sh\nexec sleep 60\n")
+    hung.chmod(0o755)
+    config = StoneConfig(verifier=hung, timeout=0.5)
+    request = RunRequest(program=FIB, program_input={"n": 3}, proof_mode=True, work_dir=tmp_path)
+    result = execute(request)
+    assert result.artifacts is not None
+    document = {
+        "public_input": json.loads(result.artifacts.public_input.read_text()),
+        "proof_parameters": {
+            "stark": {"fri": {"n_queries": 14, "proof_of_work_bits": 24}, "log_n_cosets": 4}
+        },
+    }
+    proof_path = tmp_path / "proof.json"
+    proof_path.write_text(json.dumps(document))
+    claim = Claim(
+        request, result.program_hash, result.output, Proof(VerificationMode.STONE, proof_path, 80)
+    )
+    with pytest.raises(StoneTimeout, match=r"0\.5 s"):
+        await StoneVerifier(config).verify(claim)
