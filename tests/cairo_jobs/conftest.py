@@ -25,7 +25,7 @@ def cli(tool: str, *args: str | Path) -> str:
     """
     script = Path(sys.executable).parent / tool
     stdout, stderr = io.StringIO(), io.StringIO()
-    argv = sys.argv
+    argv, path = sys.argv, list(sys.path)
     sys.argv = [tool, *map(str, args)]
     try:
         with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
@@ -34,7 +34,7 @@ def cli(tool: str, *args: str | Path) -> str:
     except SystemExit as exit_:
         status = exit_.code
     finally:
-        sys.argv = argv
+        sys.argv, sys.path[:] = argv, path
     assert not status, f"{tool} failed ({status}): {stderr.getvalue()}"
     return stdout.getvalue()
 
