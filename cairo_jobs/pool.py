@@ -130,15 +130,12 @@ class RunnerPool:
             except BaseException:
                 await self._discard(worker)
                 raise
-            if "error" not in reply:
-                self._checkin(worker)
+            if reply.get("retire"):
+                await self._discard(worker)  # It exits after this reply.
             else:
-                failure = RunFailure.from_wire(reply["error"])
-                if failure.reason is FailureReason.MEMORY_LIMIT:
-                    await self._discard(worker)  # It exits after a MemoryError.
-                else:
-                    self._checkin(worker)
-                raise self._count_failure(failure)
+                self._checkin(worker)
+            if "error" in reply:
+                raise self._count_failure(RunFailure.from_wire(reply["error"]))
         result = RunResult.from_wire(reply["result"])
         self.counters["runs_ok"] += 1
         log.info(

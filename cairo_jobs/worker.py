@@ -2,8 +2,8 @@
 
 Started by `RunnerPool` as `python -m cairo_jobs.worker`. Program hints and cairo-lang print to
 stdout, so the protocol moves to a private copy of fd 1 and fd 1 is pointed at stderr. Each run
-gets an address-space cap; after a MemoryError the worker answers and exits, so that the pool
-starts a clean one.
+gets an address-space cap. After a MemoryError, or once it holds more than RETIRE_RSS, the
+worker answers with "retire" set and exits; the pool starts a clean one.
 """
 
 from __future__ import annotations
@@ -21,6 +21,9 @@ from cairo_jobs.failures import FailureReason, RunFailure
 from cairo_jobs.model import RunRequest
 from cairo_jobs.vm import execute, memory_limit_failure
 
+# Python keeps the memory a big run used; a worker this large retires and is replaced.
+RETIRE_RSS = 1024**3
+
 
 def main() -> int:
     protocol_out = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
@@ -28,15 +31,16 @@ def main() -> int:
     protocol_in = sys.stdin.buffer
     _send(protocol_out, {"ready": os.getpid()})
     while (message := wire.read_frame(protocol_in)) is not None:
-        reply, must_exit = handle(message)
-        _send(protocol_out, reply)
-        if must_exit:
+        reply, retire = handle(message)
+        retire = retire or _resident_bytes() > RETIRE_RSS
+        _send(protocol_out, {**reply, "retire": retire})
+        if retire:
             return 0
     return 0
 
 
 def handle(message: dict[str, Any]) -> tuple[dict[str, Any], bool]:
-    """Runs one request; returns the reply and whether this worker must exit afterwards."""
+    """Runs one request; returns the reply and whether this worker must retire (exit) after it."""
     try:
         request = RunRequest.from_wire(message)
         with _address_space_cap(request.memory_cap):
@@ -67,6 +71,12 @@ def _address_space_cap(extra: int) -> Iterator[None]:
         yield
     finally:
         resource.setrlimit(resource.RLIMIT_AS, saved)
+
+
+def _resident_bytes() -> int:
+    with open("/proc/self/statm") as statm:
+        pages = int(statm.read().split()[1])
+    return pages * os.sysconf("SC_PAGE_SIZE")
 
 
 def _address_space_now() -> int:

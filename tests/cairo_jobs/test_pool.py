@@ -196,3 +196,24 @@ async def test_a_hint_that_kills_its_own_worker_is_a_crash(tmp_path: Path):
         message = await expect_failure(pool, suicide, FailureReason.WORKER_CRASHED)
         assert "exit status 3" in message
         await still_serves(pool)
+
+
+HOARD = """
+func main() {
+    %{
+        import builtins
+        builtins.hoard = b"x" * (1100 * 2**20)
+    %}
+    return ();
+}
+"""
+
+
+async def test_a_worker_left_holding_much_memory_is_replaced_after_its_run(tmp_path: Path):
+    hoard = RunRequest(program=compile_snippet(tmp_path, HOARD), memory_cap=2 * 2**30)
+    async with RunnerPool(workers=1) as pool:
+        (before,) = worker_pids()
+        assert (await pool.run(hoard)).output == []
+        await still_serves(pool)
+        assert before not in worker_pids()
+        assert pool.counters["worker_restarts"] == 1
