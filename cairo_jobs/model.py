@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -15,6 +15,9 @@ DEFAULT_LAYOUT = "small"
 DEFAULT_TIMEOUT_S = 60.0
 DEFAULT_MEMORY_CAP = 2 * 1024**3
 
+ProgressCallback = Callable[[int], None]
+"""Called with the number of steps run so far."""
+
 
 @dataclass(frozen=True)
 class RunRequest:
@@ -24,6 +27,7 @@ class RunRequest:
     same already parsed into a dict. In proof mode the artifacts go to `work_dir` (a fresh
     temporary directory when None; the caller owns it and deletes it). `allowed_hints` lists
     the hint codes the program may contain (None: any hint runs; only for trusted programs).
+    The pool reports progress every `progress_every` steps.
     """
 
     program: bytes | str | Mapping[str, Any]
@@ -35,6 +39,7 @@ class RunRequest:
     memory_cap: int = DEFAULT_MEMORY_CAP
     work_dir: Path | None = None
     allowed_hints: frozenset[str] | None = None
+    progress_every: int = 100_000
 
     def __post_init__(self) -> None:
         if not isinstance(self.program_input, Mapping):
@@ -42,7 +47,7 @@ class RunRequest:
                 FailureReason.BAD_INPUT,
                 f"program input must be a JSON object, got {type(self.program_input).__name__}",
             )
-        for name in ("max_steps", "memory_cap"):
+        for name in ("max_steps", "memory_cap", "progress_every"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
                 raise RunFailure(FailureReason.BAD_REQUEST, f"{name} must be a positive integer")
@@ -89,6 +94,7 @@ class RunRequest:
             "memory_cap": self.memory_cap,
             "work_dir": None if self.work_dir is None else str(self.work_dir),
             "allowed_hints": None if self.allowed_hints is None else sorted(self.allowed_hints),
+            "progress_every": self.progress_every,
         }
 
     @classmethod

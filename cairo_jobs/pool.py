@@ -18,7 +18,7 @@ import trio
 
 from cairo_jobs import wire
 from cairo_jobs.failures import FailureReason, RunFailure
-from cairo_jobs.model import RunRequest, RunResult
+from cairo_jobs.model import ProgressCallback, RunRequest, RunResult
 
 log = logging.getLogger("cairo_jobs.pool")
 
@@ -52,13 +52,21 @@ class _Worker:
     def alive(self) -> bool:
         return self.process.poll() is None
 
-    async def call(self, frame: bytes) -> dict[str, Any] | None:
-        """Sends one request frame and waits for the reply; None when the worker died."""
+    async def call(
+        self, frame: bytes, on_progress: ProgressCallback | None
+    ) -> dict[str, Any] | None:
+        """Sends one request frame and waits for the reply; None when the worker died.
+
+        Progress frames that come before the reply go to `on_progress`.
+        """
         try:
             await self.process.stdin.send_all(frame)
         except (trio.BrokenResourceError, trio.ClosedResourceError):
             return None
-        return await self.receive()
+        while (reply := await self.receive()) is not None and "progress" in reply:
+            if on_progress is not None:
+                on_progress(reply["progress"])
+        return reply
 
     async def receive(self) -> dict[str, Any] | None:
         """The next frame from the worker; None at end of stream."""
@@ -120,13 +128,18 @@ class RunnerPool:
             for _ in range(self.workers - len(self._idle)):
                 nursery.start_soon(self._start_idle_worker)
 
-    async def run(self, request: RunRequest) -> RunResult:
-        """Runs one request; raises `RunFailure` when it fails, the pool serving on regardless."""
+    async def run(
+        self, request: RunRequest, on_progress: ProgressCallback | None = None
+    ) -> RunResult:
+        """Runs one request; raises `RunFailure` when it fails, the pool serving on regardless.
+
+        `on_progress(steps)` is called every `request.progress_every` steps of the run.
+        """
         frame = _request_frame(request)
         async with self._slots:
             worker = await self._checkout()
             try:
-                reply = await self._call(worker, frame, request.timeout)
+                reply = await self._call(worker, frame, request.timeout, on_progress)
             except BaseException:
                 await self._discard(worker)
                 raise
@@ -157,10 +170,16 @@ class RunnerPool:
         for worker in workers:
             await worker.kill()
 
-    async def _call(self, worker: _Worker, frame: bytes, timeout: float) -> dict:
+    async def _call(
+        self,
+        worker: _Worker,
+        frame: bytes,
+        timeout: float,
+        on_progress: ProgressCallback | None,
+    ) -> dict:
         with trio.move_on_after(timeout):
             try:
-                reply = await worker.call(frame)
+                reply = await worker.call(frame, on_progress)
             except wire.FrameError as err:
                 await worker.kill()
                 raise self._count_failure(

@@ -20,26 +20,28 @@ from starkware.cairo.lang.vm.cairo_run import (
 from starkware.cairo.lang.vm.cairo_runner import CairoRunner
 from starkware.cairo.lang.vm.memory_dict import MemoryDict
 from starkware.cairo.lang.vm.security import verify_secure_runner
-from starkware.cairo.lang.vm.utils import ResourcesError, RunResources
 from starkware.cairo.lang.vm.vm_exceptions import HintException, SecurityError, VmException
 
 from cairo_jobs.failures import FailureReason, RunFailure
 from cairo_jobs.hints import check_hints
-from cairo_jobs.model import ProofArtifacts, RunRequest, RunResult, Timings
+from cairo_jobs.model import ProgressCallback, ProofArtifacts, RunRequest, RunResult, Timings
 from cairo_jobs.program import load_program, program_hash
 
 # "dynamic" needs a layout-parameters file that a job body does not carry.
 SUPPORTED_LAYOUTS = tuple(name for name in LAYOUTS if name != "dynamic")
 
 
-def execute(request: RunRequest) -> RunResult:
-    """Loads, hashes and runs the program; in proof mode also writes the prover's input files."""
+def execute(request: RunRequest, on_progress: ProgressCallback | None = None) -> RunResult:
+    """Loads, hashes and runs the program; in proof mode also writes the prover's input files.
+
+    `on_progress(steps)` is called every `request.progress_every` steps.
+    """
     started, cpu_started = time.perf_counter(), time.process_time()
     program, hash_value = _load(request.program_text())
     if request.allowed_hints is not None:
         check_hints(program, request.allowed_hints)
     loaded = time.perf_counter()
-    runner = _run(program, _layout(request.layout), request)
+    runner = _run(program, _layout(request.layout), request, on_progress)
     ran = time.perf_counter()
     artifacts = _write_artifacts(runner, request) if request.proof_mode else None
     done = time.perf_counter()
@@ -75,14 +77,18 @@ def _layout(name: str) -> CairoLayout:
     return LAYOUTS[name]
 
 
-def _run(program: Program, layout: CairoLayout, request: RunRequest) -> CairoRunner:
+def _run(
+    program: Program,
+    layout: CairoLayout,
+    request: RunRequest,
+    on_progress: ProgressCallback | None,
+) -> CairoRunner:
     runner = _new_runner(program, layout, request.proof_mode)
     try:
         end = runner.initialize_main_entrypoint()
         runner.initialize_zero_segment()
         runner.initialize_vm(hint_locals={"program_input": dict(request.program_input)})
-        extra_step = 1 if request.proof_mode else 0
-        runner.run_until_pc(end, run_resources=RunResources(n_steps=request.max_steps - extra_step))
+        _run_until(runner, end, request, on_progress)
         if request.proof_mode:
             # One more step so that the last executed pc is __end__ (as cairo-run does).
             runner.run_for_steps(1)
@@ -104,6 +110,24 @@ def _run(program: Program, layout: CairoLayout, request: RunRequest) -> CairoRun
         raise RunFailure(FailureReason.EXECUTION_ERROR, f"the run was rejected: {err}") from None
     runner.relocate()
     return runner
+
+
+def _run_until(
+    runner: CairoRunner, end: int, request: RunRequest, on_progress: ProgressCallback | None
+) -> None:
+    """Steps the VM until `end` (as `CairoRunner.run_until_pc`), within the step limit."""
+    limit = request.max_steps - (1 if request.proof_mode else 0)  # Proof mode adds one step.
+    vm = runner.vm
+    while vm.run_context.pc != end:
+        if vm.current_step >= limit:
+            raise RunFailure(
+                FailureReason.STEP_LIMIT,
+                f"the program did not end within {request.max_steps} steps; "
+                "raise max_steps or shrink the input",
+            )
+        runner.vm_step()
+        if on_progress is not None and vm.current_step % request.progress_every == 0:
+            on_progress(vm.current_step)
 
 
 def _new_runner(program: Program, layout: CairoLayout, proof_mode: bool) -> CairoRunner:
@@ -139,12 +163,6 @@ def _check_provable(program: Program) -> None:
 
 def _vm_failure(err: VmException, request: RunRequest) -> RunFailure:
     inner = err.inner_exc
-    if isinstance(inner, ResourcesError):
-        return RunFailure(
-            FailureReason.STEP_LIMIT,
-            f"the program did not end within {request.max_steps} steps; "
-            "raise max_steps or shrink the input",
-        )
     if isinstance(inner, HintException):
         detail = err.notes[-1].strip().splitlines()[-1] if err.notes else str(inner)
         if detail.startswith("MemoryError"):

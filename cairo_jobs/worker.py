@@ -18,7 +18,7 @@ from typing import Any, BinaryIO
 
 from cairo_jobs import wire
 from cairo_jobs.failures import FailureReason, RunFailure
-from cairo_jobs.model import RunRequest
+from cairo_jobs.model import ProgressCallback, RunRequest
 from cairo_jobs.vm import execute, memory_limit_failure
 
 # Python keeps the memory a big run used; a worker this large retires and is replaced.
@@ -31,7 +31,7 @@ def main() -> int:
     protocol_in = sys.stdin.buffer
     _send(protocol_out, {"ready": os.getpid()})
     while (message := wire.read_frame(protocol_in)) is not None:
-        reply, retire = handle(message)
+        reply, retire = handle(message, lambda steps: _send(protocol_out, {"progress": steps}))
         retire = retire or _resident_bytes() > RETIRE_RSS
         _send(protocol_out, {**reply, "retire": retire})
         if retire:
@@ -39,12 +39,12 @@ def main() -> int:
     return 0
 
 
-def handle(message: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+def handle(message: dict[str, Any], on_progress: ProgressCallback) -> tuple[dict[str, Any], bool]:
     """Runs one request; returns the reply and whether this worker must retire (exit) after it."""
     try:
         request = RunRequest.from_wire(message)
         with _address_space_cap(request.memory_cap):
-            result = execute(request)
+            result = execute(request, on_progress)
     except RunFailure as failure:
         return {"error": failure.to_wire()}, failure.reason is FailureReason.MEMORY_LIMIT
     except MemoryError:

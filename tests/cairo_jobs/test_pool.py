@@ -217,3 +217,14 @@ async def test_a_worker_left_holding_much_memory_is_replaced_after_its_run(tmp_p
         await still_serves(pool)
         assert before not in worker_pids()
         assert pool.counters["worker_restarts"] == 1
+
+
+async def test_progress_is_reported_while_a_long_run_goes_on():
+    seen: list[int] = []
+    request = RunRequest(
+        program=compiled("long_loop"), program_input={"n": 2000, "x": 3}, progress_every=4000
+    )
+    async with RunnerPool(workers=1) as pool:
+        result = await pool.run(request, on_progress=seen.append)
+    assert result.steps == 20_021
+    assert seen == [4000, 8000, 12000, 16000, 20000]

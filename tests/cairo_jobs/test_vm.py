@@ -104,6 +104,7 @@ def test_from_body_parses_the_input_bytes():
         {"max_steps": 1.5},
         {"timeout": 0},
         {"memory_cap": 0},
+        {"progress_every": 0},
         {"layout": 3},
     ],
 )
