@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 from pathlib import Path
 
@@ -228,3 +229,12 @@ async def test_progress_is_reported_while_a_long_run_goes_on():
         result = await pool.run(request, on_progress=seen.append)
     assert result.steps == 20_021
     assert seen == [4000, 8000, 12000, 16000, 20000]
+
+
+async def test_a_python_that_cannot_start_workers_is_named():
+    pool = RunnerPool(workers=1, python=shutil.which("false"))
+    with pytest.raises(RunFailure) as caught:
+        await pool.run(RunRequest(program=FIB))
+    assert caught.value.reason is FailureReason.WORKER_CRASHED
+    assert "did not start" in caught.value.message
+    await pool.aclose()
