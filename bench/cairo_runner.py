@@ -3,8 +3,9 @@
 Runs the long_loop example. The baseline (one worker) is measured in the same run as the pool,
 so the ratio holds on whatever machine this runs on. "busy" is the workers' CPU time over
 wall time x workers: below 1.0 the machine's other load, not the pool, held the workers back.
-"machine_speedup" is the same ratio for bare CPU-bound processes, measured alongside: the
-ceiling on this machine at that moment; "pool_vs_machine" is the pool's share of it.
+"machine_speedup" is the same ratio for the same runs in bare processes (cairo_jobs.vm without
+the pool), measured alongside: the ceiling on this machine at that moment; "pool_vs_machine"
+is the pool's share of it.
 Usage:
     .venv/bin/python bench/cairo_runner.py [--jobs 6] [--n 2000] [--repeats 3] [--json]
 """
@@ -64,18 +65,41 @@ async def throughput(pool: RunnerPool, jobs: int, n: int) -> Throughput:
     )
 
 
-async def machine_speedup(workers: int, iterations: int = 20_000_000) -> float:
-    """Speed-up of `workers` bare CPU-bound processes over one: this machine's ceiling now."""
-    spin = [sys.executable, "-c", f"for _ in range({iterations}): pass"]
+BARE_RUNS = """
+import sys, time
+from cairo_jobs.examples import compiled
+from cairo_jobs.model import RunRequest
+from cairo_jobs.vm import execute
+runs, n = int(sys.argv[1]), int(sys.argv[2])
+request = RunRequest(program=compiled("long_loop"), program_input={"n": n, "x": 3})
+execute(RunRequest(program=compiled("long_loop"), program_input={"n": 1, "x": 3}))
+started = time.perf_counter()
+for _ in range(runs):
+    execute(request)
+print(time.perf_counter() - started)
+"""
 
-    async def wall(copies: int) -> float:
-        started = time.perf_counter()
+
+async def machine_speedup(workers: int, runs: int, n: int) -> float:
+    """Speed-up of `workers` bare processes (same runs, no pool) over one: the ceiling now."""
+
+    async def slowest(copies: int) -> float:
+        walls: list[float] = []
+
+        async def one() -> None:
+            done = await trio.run_process(
+                [sys.executable, "-c", BARE_RUNS, str(runs), str(n)],
+                capture_stdout=True,
+                capture_stderr=True,
+            )
+            walls.append(float(done.stdout))
+
         async with trio.open_nursery() as nursery:
             for _ in range(copies):
-                nursery.start_soon(trio.run_process, spin)
-        return time.perf_counter() - started
+                nursery.start_soon(one)
+        return max(walls)
 
-    return workers * await wall(1) / await wall(workers)
+    return workers * await slowest(1) / await slowest(workers)
 
 
 async def proof_overhead(pool: RunnerPool, n: int) -> tuple[float, float, int]:
@@ -100,7 +124,7 @@ async def main(args: argparse.Namespace) -> dict:
         for _ in range(args.repeats):
             one.append(await throughput(single, args.jobs, args.n))
             many.append(await throughput(pool, args.jobs, args.n))
-            machine.append(await machine_speedup(args.workers))
+            machine.append(await machine_speedup(args.workers, args.jobs // args.workers, args.n))
             plain_s, proof_s, trace_steps = await proof_overhead(single, args.n)
             plain.append(plain_s)
             proof.append(proof_s)
