@@ -38,9 +38,13 @@ class _Worker:
             [python, "-m", "cairo_jobs.worker"], stdin=subprocess.PIPE, stdout=subprocess.PIPE
         )
         worker = cls(process)
-        with trio.move_on_after(WORKER_START_TIMEOUT_S):
-            if await worker.receive() is not None:
-                return worker
+        try:
+            with trio.move_on_after(WORKER_START_TIMEOUT_S):
+                if await worker.receive() is not None:
+                    return worker
+        except BaseException:  # Cancelled (or a broken frame) while starting: no orphan.
+            await worker.kill()
+            raise
         await worker.kill()
         raise RunFailure(
             FailureReason.WORKER_CRASHED,

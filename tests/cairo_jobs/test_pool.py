@@ -238,3 +238,11 @@ async def test_a_python_that_cannot_start_workers_is_named():
     assert caught.value.reason is FailureReason.WORKER_CRASHED
     assert "did not start" in caught.value.message
     await pool.aclose()
+
+
+async def test_cancelling_while_workers_start_leaves_no_orphans():
+    pool = RunnerPool(workers=2)
+    with trio.move_on_after(0.3):
+        await pool.start()
+    await pool.aclose()
+    assert worker_pids() == set()
