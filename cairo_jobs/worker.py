@@ -12,6 +12,8 @@ import contextlib
 import os
 import resource
 import sys
+import threading
+import time
 import traceback
 from collections.abc import Iterator
 from typing import Any, BinaryIO
@@ -21,11 +23,14 @@ from cairo_jobs.failures import FailureReason, RunFailure
 from cairo_jobs.model import ProgressCallback, RunRequest
 from cairo_jobs.vm import execute, memory_limit_failure
 
+PARENT_CHECK_S = 0.5
+
 # Python keeps the memory a big run used; a worker this large retires and is replaced.
 RETIRE_RSS = 1024**3
 
 
 def main() -> int:
+    _exit_with_parent()
     protocol_out = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
     protocol_in = sys.stdin.buffer
@@ -57,6 +62,18 @@ def handle(message: dict[str, Any], on_progress: ProgressCallback) -> tuple[dict
         )
         return {"error": failure.to_wire()}, False
     return {"result": result.to_wire()}, False
+
+
+def _exit_with_parent() -> None:
+    """Exits this worker, even mid-run, once the process that owns the pool is gone."""
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(PARENT_CHECK_S)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
 
 @contextlib.contextmanager

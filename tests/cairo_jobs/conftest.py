@@ -76,8 +76,9 @@ func main{output_ptr: felt*}() {
 """
 
 
-def worker_pids() -> set[int]:
-    """Pids of this process's live cairo_jobs.worker children."""
+def worker_pids(parent: int | None = None) -> set[int]:
+    """Pids of the live cairo_jobs.worker children of `parent` (default: this process)."""
+    parent = os.getpid() if parent is None else parent
     pids = set()
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
@@ -89,6 +90,6 @@ def worker_pids() -> set[int]:
             continue
         fields = stat.rsplit(")", 1)[1].split()
         state, ppid = fields[0], int(fields[1])
-        if ppid == os.getpid() and state != "Z" and b"cairo_jobs.worker" in cmdline:
+        if ppid == parent and state != "Z" and b"cairo_jobs.worker" in cmdline:
             pids.add(int(entry.name))
     return pids

@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import shutil
 import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -246,3 +248,39 @@ async def test_cancelling_while_workers_start_leaves_no_orphans():
         await pool.start()
     await pool.aclose()
     assert worker_pids() == set()
+
+
+ORPHANING_PARENT = """
+import sys, trio
+from cairo_jobs.examples import compiled
+from cairo_jobs.runner import RunnerPool, RunRequest
+
+async def main():
+    async with RunnerPool(workers=1) as pool:
+        print("ready", flush=True)
+        program = sys.stdin.buffer.read()
+        await pool.run(
+            RunRequest(program=program, max_steps=10**9, timeout=600, progress_every=10**9)
+        )
+
+trio.run(main)
+"""
+
+
+async def test_workers_die_with_the_process_that_owns_the_pool(tmp_path: Path):
+    loop = compile_snippet(tmp_path, INFINITE_LOOP)
+    parent = subprocess.Popen(
+        [sys.executable, "-c", ORPHANING_PARENT], stdin=subprocess.PIPE, stdout=subprocess.PIPE
+    )
+    try:
+        assert parent.stdout.readline() == b"ready\n"
+        (worker,) = worker_pids(parent.pid)
+        parent.stdin.write(loop)
+        parent.stdin.close()
+        await wait_for_busy_worker({worker})
+    finally:
+        parent.kill()
+        parent.wait()
+    with trio.fail_after(10):
+        while Path(f"/proc/{worker}").exists():
+            await trio.sleep(0.05)
