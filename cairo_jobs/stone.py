@@ -170,7 +170,10 @@ class StoneVerifier:
         if program_hash(program) != claim.program_hash:
             return self._verdict(False, 0, "the claimed program hash is not the body's")
         bits = _proof_security_bits(document)
-        problem = air.mismatch(document.get("public_input"), program.data, claim.output)
+        public_input = document.get("public_input")
+        problem = air.mismatch(public_input, program.data, claim.output)
+        if problem is None and public_input.get("layout") != claim.request.layout:
+            problem = f"the proof is for layout {public_input.get('layout')!r}, not the job's"
         if problem is None and bits < self.config.security_bits:
             problem = f"the proof gives {bits} bits, less than the {self.config.security_bits}"
         if problem is not None:

@@ -139,6 +139,7 @@ async def test_stone_verifier_checks_the_claim_before_calling_the_binary(tmp_pat
         ([3, 5], document, "different output"),
         ([3, 2], {"proof_parameters": parameters}, "malformed"),
         ([3, 2], weak, "less than the 80"),
+        ([3, 2], {**document, "public_input": {**public_input, "layout": "dex"}}, "'dex'"),
         ([3, 2], document, "cpu_air_verifier failed"),
     ]
     for output, proof_document, reason in cases:
