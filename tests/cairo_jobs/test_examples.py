@@ -1,0 +1,65 @@
+"""Each example computes what its one-line description says (checked against plain Python)."""
+
+from __future__ import annotations
+
+import pytest
+from fast_stark_crypto import pedersen_hash
+from starknet_py.hash.hash_method import HashMethod
+
+from cairo_jobs.examples import EXAMPLES, compiled
+from cairo_jobs.facts import STARK_PRIME
+from cairo_jobs.runner import FailureReason, RunFailure, RunRequest
+from cairo_jobs.vm import execute
+
+
+def run(name: str, program_input: dict) -> list[int]:
+    request = RunRequest(
+        program=compiled(name), program_input=program_input, layout=EXAMPLES[name].layout
+    )
+    return execute(request).output
+
+
+def test_fibonacci():
+    fib = [0, 1]
+    while len(fib) <= 90:
+        fib.append(fib[-1] + fib[-2])
+    assert run("fibonacci", {"n": 0}) == [0, 0]
+    assert run("fibonacci", {"n": 90}) == [90, fib[90]]
+
+
+def test_poseidon_chain():
+    h = 12345
+    for i in range(7):
+        h = HashMethod.POSEIDON.hash(h, i)
+    assert run("poseidon_chain", {"seed": 12345, "n": 7}) == [7, h]
+
+
+def test_pedersen_range():
+    values, h = [0, 5, 2**64, 999], 0
+    for value in values:
+        h = pedersen_hash(h, value)
+    assert run("pedersen_range", {"values": values, "bound": 2**64}) == [4, 2**64, h]
+
+
+def test_merkle_root():
+    leaves = list(range(100, 116))
+    layer = leaves
+    while len(layer) > 1:
+        layer = [pedersen_hash(layer[i], layer[i + 1]) for i in range(0, len(layer), 2)]
+    assert run("merkle_root", {"leaves": leaves}) == [16, layer[0]]
+    assert run("merkle_root", {"leaves": [7]}) == [1, 7]
+
+
+@pytest.mark.parametrize("leaves", [[], [1, 2, 3]])
+def test_merkle_root_refuses_a_non_power_of_two(leaves):
+    with pytest.raises(RunFailure) as caught:
+        run("merkle_root", {"leaves": leaves})
+    assert caught.value.reason is FailureReason.HINT_ERROR
+    assert "power of 2" in caught.value.message
+
+
+def test_long_loop():
+    x = 3
+    for i in range(50):
+        x = (x**3 + i + 1) % STARK_PRIME
+    assert run("long_loop", {"n": 50, "x": 3}) == [50, x]
