@@ -1,9 +1,10 @@
 """The main job, as far as the network exists today.
 
 Now: a delegator's keys are created with `node keys new`, a real Cairo program is compiled, its job
-body and signed header are built and put through the wire codec, and an executor-side check decodes
-them and verifies the body id, the program hash and the delegator's signature.
-Later issues add the devnet, the p2p network, execution, proving and payment to this script.
+body and signed header are built and put through the wire codec; an executor decodes them, checks
+the body id, the program hash and the delegator's signature, runs the program in the worker pool
+(proof mode) and computes the fact a verifier would register.
+Later issues add the devnet, the p2p network, proving and payment to this script.
 """
 
 from __future__ import annotations
@@ -18,34 +19,14 @@ import time
 from pathlib import Path
 
 import trio
-from starkware.cairo.bootloaders.hash_program import HashFunction, compute_program_hash_chain
-from starkware.cairo.lang.compiler.program import Program
-from starkware.cairo.lang.vm.crypto import get_crypto_lib_context_manager
 
+from cairo_jobs.examples import compiled, example_hints
+from cairo_jobs.facts import fact_hash
+from cairo_jobs.program import load_program, program_hash
+from cairo_jobs.runner import RunnerPool, RunRequest, RunResult
 from node.keys import read_keystore
 from p2p.messages import JobBody, JobHeader, SignedJobHeader, body_id
 from p2p.signing import KnownPublicKeys, header_is_signed, job_hash, sign_header
-
-FIBONACCI = """
-%builtins output
-from starkware.cairo.common.serialize import serialize_word
-
-func fib(a: felt, b: felt, n: felt) -> felt {
-    if (n == 0) {
-        return a;
-    }
-    return fib(b, a + b, n - 1);
-}
-
-func main{output_ptr: felt*}() {
-    alloc_locals;
-    local n;
-    %{ ids.n = program_input["n"] %}
-    let result = fib(0, 1, n);
-    serialize_word(result);
-    return ();
-}
-"""
 
 SN_SEPOLIA = int.from_bytes(b"SN_SEPOLIA", "big")
 
@@ -82,25 +63,11 @@ def run(work: Path, started: float) -> dict[str, object]:
     delegator_key = read_keystore(work / "keystore.json", env["ZETINA_KEYSTORE_PASSWORD"])
     step("delegator keys created", started, public_key=hex(delegator_key.public_key)[:18] + "…")
 
-    source = work / "fib.cairo"
-    source.write_text(FIBONACCI)
-    compiled = work / "fib.json"
-    subprocess.run(
-        [
-            str(Path(sys.executable).with_name("cairo-compile")),
-            str(source),
-            "--output",
-            str(compiled),
-            "--proof_mode",
-        ],
-        check=True,
-    )
-    program = Program.load(data=json.loads(compiled.read_text()))
-    with get_crypto_lib_context_manager("pedersen"):
-        program_hash = compute_program_hash_chain(program, HashFunction.PEDERSEN)
+    program = compiled("fibonacci")
+    program_hash = compute_program_hash(program)
     step("program compiled", started, program_hash=hex(program_hash)[:18] + "…")
 
-    body = JobBody(program=compiled.read_bytes(), program_input=b'{"n": 10}', layout="small")
+    body = JobBody(program=program, program_input=b'{"n": 10}', layout="small")
     encoded_body = body.encode()
     delegator_account = 0x5A1
     header = JobHeader(
@@ -122,14 +89,19 @@ def run(work: Path, started: float) -> dict[str, object]:
     checker = KnownPublicKeys({delegator_account: delegator_key.public_key})
     signature_ok = trio.run(header_is_signed, received, checker)
     body_ok = body_id(encoded_body) == received.header.body_id
-    hash_ok = compute_program_hash(received_body) == received.header.program_hash
+    hash_ok = compute_program_hash(received_body.program) == received.header.program_hash
     step("executor checks", started, signature=signature_ok, body_id=body_ok, program_hash=hash_ok)
     if not (signature_ok and body_ok and hash_ok):
         raise SystemExit("demo failed: an executor check did not pass")
+    result = trio.run(execute, received_body, received.header.max_steps, work)
+    step("job executed", started, output=list(result.output), steps=result.steps)
     return {
         "job_hash": hex(job_hash(received.header)),
         "body_id": received.header.body_id.hex(),
         "program_hash": hex(program_hash),
+        "output": list(result.output),
+        "steps": result.steps,
+        "fact": hex(fact_hash(received.header.program_hash, result.output)),
         "header_bytes": len(wire_header),
         "body_bytes": len(encoded_body),
         "checks": "signature, body id and program hash verified",
@@ -137,10 +109,23 @@ def run(work: Path, started: float) -> dict[str, object]:
     }
 
 
-def compute_program_hash(body: JobBody) -> int:
-    program = Program.load(data=json.loads(body.program))
-    with get_crypto_lib_context_manager("pedersen"):
-        return compute_program_hash_chain(program, HashFunction.PEDERSEN)
+async def execute(body: JobBody, max_steps: int, work: Path) -> RunResult:
+    """Run the job as an executor does: in the worker pool, proof mode, vetted hints only."""
+    request = RunRequest.from_body(
+        body.program,
+        body.program_input,
+        body.layout,
+        max_steps=max_steps,
+        proof_mode=True,
+        work_dir=work,
+        allowed_hints=example_hints(),
+    )
+    async with RunnerPool(workers=1) as pool:
+        return await pool.run(request)
+
+
+def compute_program_hash(program_json: bytes) -> int:
+    return program_hash(load_program(program_json.decode()))
 
 
 if __name__ == "__main__":

@@ -23,4 +23,5 @@ def test_demo_runs_the_main_job() -> None:
     summary = json.loads(result.stdout)
     assert summary["checks"] == "signature, body id and program hash verified"
     assert len(bytes.fromhex(summary["body_id"])) == 32
+    assert summary["output"] == [10, 55]  # fibonacci: [n, fib(n)] for n = 10
     assert "executor checks signature=True" in result.stderr
