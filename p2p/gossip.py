@@ -7,7 +7,7 @@ in p2p.params lose gossip, forwarding and finally every RPC (graylist).
 
 py-libp2p 0.8.1 behaviours worked around here (each has a test in tests/p2p/test_gossip.py):
 - spam protection counts our own publishes: above 10/s per topic they are silently not sent;
-- score thresholds default to -inf, so scoring never acts;
+- scoring never acts and forgets peers on disconnect (see p2p.scoring);
 - heartbeat defaults to 120 s (spec: 1 s);
 - subscription and per-peer outbound queues hold 32 messages and drop bursts;
 - an undecodable RPC (protobuf DecodeError) escapes the stream handler and stops the node.
@@ -28,19 +28,16 @@ from libp2p.peer.id import ID
 from libp2p.pubsub.gossipsub import GossipSub
 from libp2p.pubsub.pb import rpc_pb2
 from libp2p.pubsub.pubsub import Pubsub
-from libp2p.pubsub.score import PeerScorer, ScoreParams, TopicScoreParams
+from libp2p.pubsub.score import PeerScorer
 from libp2p.pubsub.validators import signature_validator
 from libp2p.tools.anyio_service import background_trio_service
 
 from p2p import params
 from p2p.bufstream import BufferedStream
+from p2p.scoring import PenaltyLedger, SpecScorer, score_params
 from p2p.validation import DropLog, Outcome, TopicValidator, Verdict, run_validator
 
 logger = logging.getLogger(__name__)
-
-# Behaviour penalty for a peer whose stream carried bytes that are not a pubsub RPC.
-GARBAGE_STREAM_PENALTY = 50.0
-
 
 @dataclass(frozen=True)
 class GossipMessage:
@@ -49,23 +46,6 @@ class GossipMessage:
     topic: str
     data: bytes
     origin: ID
-
-
-def score_params() -> ScoreParams:
-    """Scoring in which invalid messages and spam cost score and thresholds act."""
-    return ScoreParams(
-        p4_invalid_messages=TopicScoreParams(
-            weight=params.INVALID_MESSAGE_WEIGHT,
-            cap=params.INVALID_MESSAGE_CAP,
-            decay=params.INVALID_MESSAGE_DECAY,
-        ),
-        p5_behavior_penalty_weight=params.SPAM_PENALTY_WEIGHT,
-        p5_behavior_penalty_decay=params.INVALID_MESSAGE_DECAY,
-        publish_threshold=params.PUBLISH_THRESHOLD,
-        gossip_threshold=params.GOSSIP_THRESHOLD,
-        graylist_threshold=params.GRAYLIST_THRESHOLD,
-        accept_px_threshold=0.0,
-    )
 
 
 class HardenedGossipSub(GossipSub):
@@ -88,18 +68,19 @@ class HardenedGossipSub(GossipSub):
         return super()._check_spam_protection(peer_id, msg)
 
 
-def make_router() -> HardenedGossipSub:
+def make_router(ledger: PenaltyLedger) -> HardenedGossipSub:
     """A GossipSub router with the spec's 1 s heartbeat and acting scores."""
-    return HardenedGossipSub(
+    router = HardenedGossipSub(
         protocols=[TProtocol(p) for p in params.GOSSIPSUB_PROTOCOLS],
         degree=params.MESH_DEGREE,
         degree_low=params.MESH_DEGREE_LOW,
         degree_high=params.MESH_DEGREE_HIGH,
         heartbeat_interval=params.HEARTBEAT_INTERVAL,
         heartbeat_initial_delay=params.HEARTBEAT_INITIAL_DELAY,
-        score_params=score_params(),
         max_messages_per_topic_per_second=params.MAX_MESSAGES_PER_PEER_PER_SECOND,
     )
+    router.scorer = SpecScorer(score_params(ledger))
+    return router
 
 
 class GuardedPubsub(Pubsub):
@@ -110,7 +91,11 @@ class GuardedPubsub(Pubsub):
     """
 
     def __init__(
-        self, host: IHost, router: HardenedGossipSub, validators: Mapping[str, TopicValidator]
+        self,
+        host: IHost,
+        router: HardenedGossipSub,
+        validators: Mapping[str, TopicValidator],
+        ledger: PenaltyLedger,
     ) -> None:
         super().__init__(
             host,
@@ -121,6 +106,7 @@ class GuardedPubsub(Pubsub):
             allowed_topics=set(validators),
         )
         self.validators = dict(validators)
+        self.ledger = ledger
         self.drops = DropLog()
         self.deliveries: dict[str, trio.MemorySendChannel[GossipMessage]] = {}
         self.undelivered = 0
@@ -149,13 +135,12 @@ class GuardedPubsub(Pubsub):
             return True
         self.drops.record(forwarder, topic, verdict)
         if verdict.outcome is Outcome.REJECT and forwarder != self.my_id:
-            for t in topics:
-                self.scorer.on_invalid_message(forwarder, t)
+            self.ledger.add(forwarder, params.INVALID_MESSAGE_PENALTY)
         return False
 
     def _check(self, forwarder: ID, msg: rpc_pb2.Message, topics: list[str]) -> Verdict:
-        if self.scorer.is_graylisted(forwarder, topics):
-            return Verdict.ignore("peer graylisted")
+        if forwarder != self.my_id and not self.scorer.allow_publish(forwarder, topics):
+            return Verdict.ignore("peer score below publish threshold")
         if len(topics) != 1 or topics[0] not in self.validators:
             return Verdict.reject(f"unexpected topics {topics!r}")
         try:
@@ -189,7 +174,7 @@ class GuardedPubsub(Pubsub):
             await super().stream_handler(BufferedStream(stream))  # type: ignore[arg-type]
         except Exception as exc:
             self.drops.record(peer, "", Verdict.reject(f"undecodable RPC: {type(exc).__name__}"))
-            self.scorer.penalize_behavior(peer, GARBAGE_STREAM_PENALTY)
+            self.ledger.add(peer, params.GARBAGE_STREAM_PENALTY)
             try:
                 await stream.reset()
             except Exception:
@@ -207,8 +192,9 @@ class Gossip:
     """The node's gossip service: subscribe with a validator per topic, publish, read."""
 
     def __init__(self, host: IHost, validators: Mapping[str, TopicValidator]) -> None:
-        self.router = make_router()
-        self.pubsub = GuardedPubsub(host, self.router, validators)
+        self.ledger = PenaltyLedger()
+        self.router = make_router(self.ledger)
+        self.pubsub = GuardedPubsub(host, self.router, validators, self.ledger)
 
     @asynccontextmanager
     async def run(self) -> AsyncIterator[Gossip]:

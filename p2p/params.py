@@ -53,9 +53,9 @@ SUBSCRIPTION_QUEUE: Final = 4096
 SEEN_TTL: Final = 120  # seconds a message id is remembered (duplicate suppression)
 
 # Peer scoring. py-libp2p's thresholds default to -inf, i.e. scoring never acts.
-INVALID_MESSAGE_WEIGHT: Final = 10.0  # score lost per invalid message (P4, linear here)
-INVALID_MESSAGE_CAP: Final = 1000.0
-INVALID_MESSAGE_DECAY: Final = 0.99  # per heartbeat (half-life about 70 s)
+INVALID_MESSAGE_PENALTY: Final = 10.0  # score lost per rejected message
+GARBAGE_STREAM_PENALTY: Final = 50.0  # score lost per stream carrying bytes that are no RPC
+PENALTY_DECAY_PER_SECOND: Final = 0.99  # half-life about 70 s
 GOSSIP_THRESHOLD: Final = -10.0  # below: no gossip to or from the peer
 PUBLISH_THRESHOLD: Final = -20.0  # below: we do not forward its messages nor publish to it
 GRAYLIST_THRESHOLD: Final = -40.0  # below: all its RPCs are ignored
@@ -67,5 +67,4 @@ DHT_GET_TIMEOUT: Final = 10.0
 FETCH_TIMEOUT: Final = 10.0
 # py-libp2p's per-peer outbound RPC queue holds 32 RPCs and drops the rest.
 OUTBOUND_QUEUE: Final = 4096
-SPAM_PENALTY_WEIGHT: Final = 1.0  # P5: score lost per unit of behaviour penalty (rate-limit hits)
 IDONTWANT_THRESHOLD: Final = 1024  # bytes; go-libp2p's IDontWantMessageThreshold

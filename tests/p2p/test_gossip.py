@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 import trio
 from libp2p.custom_types import TProtocol
 from libp2p.pubsub.gossipsub import GossipSub
@@ -10,6 +13,7 @@ from libp2p.tools.anyio_service import background_trio_service
 
 from p2p import params
 from p2p.gossip import make_router
+from p2p.scoring import PenaltyLedger, SpecScorer
 from tests.p2p.nodes import (
     connect,
     connect_chain,
@@ -62,55 +66,67 @@ async def test_large_messages_arrive_intact():
             assert {m.data for m in await receive_all(channel, 6)} == sent
 
 
+@asynccontextmanager
+async def stock_pubsub(host) -> AsyncIterator[Pubsub]:
+    """py-libp2p's own pubsub without validators: it publishes whatever it is given."""
+    router = GossipSub(
+        [TProtocol(p) for p in params.GOSSIPSUB_PROTOCOLS], 6, 4, 12, heartbeat_interval=1
+    )
+    pubsub = Pubsub(host, router)
+    async with background_trio_service(pubsub), background_trio_service(router):
+        await pubsub.wait_until_ready()
+        await pubsub.subscribe(TOPIC)
+        yield pubsub
+
+
 async def test_invalid_headers_are_dropped_not_forwarded_and_cost_the_sender_score():
-    async with running_hosts(3) as (attacker_host, victim_host, observer_host):
-        attacker_router = GossipSub(
-            [TProtocol(p) for p in params.GOSSIPSUB_PROTOCOLS], 6, 4, 12, heartbeat_interval=1
-        )
-        attacker = Pubsub(attacker_host, attacker_router)  # stock: no validators
-        async with background_trio_service(attacker), background_trio_service(attacker_router):
-            await attacker.wait_until_ready()
-            await attacker.subscribe(TOPIC)
-            async with running_gossip([victim_host, observer_host], TOPIC, validate_header) as (
-                (victim, _),
-                (observer, observed),
-            ):
-                await connect(attacker_host, victim_host)
-                await connect(observer_host, victim_host)
-                await wait_for_mesh([victim, observer], TOPIC)
-                attacker_id = attacker_host.get_id()
+    async with (
+        running_hosts(4) as (host_a, host_b, victim_host, observer_host),
+        stock_pubsub(host_a) as attacker_a,
+        stock_pubsub(host_b) as attacker_b,
+        running_gossip([victim_host, observer_host], TOPIC, validate_header) as (
+            (victim, _),
+            (observer, observed),
+        ),
+    ):
+        for host in (host_a, host_b, observer_host):
+            await connect(host, victim_host)
+        await wait_for_mesh([victim, observer], TOPIC)
 
-                await attacker.publish(TOPIC, make_header(1))
-                assert header_number((await receive_all(observed, 1))[0].data) == 1
+        await attacker_a.publish(TOPIC, make_header(1))
+        assert header_number((await receive_all(observed, 1))[0].data) == 1
 
-                for bad in (
-                    make_header(2, key=b"forged"),
-                    make_header(3, chain="SN_MAIN"),
-                    make_header(4, ttl=-10),
-                    b"\x00\xffgarbage",
-                ):
-                    await attacker.publish(TOPIC, bad)
-                with trio.fail_after(10):
-                    while victim.drops.total < 4:
-                        await trio.sleep(0.05)
-                assert set(victim.drops.counts) == {
-                    "bad signature", "wrong chain", "expired", "undecodable header"
-                }
-                assert victim.score(attacker_id) < params.PUBLISH_THRESHOLD
-                assert await nothing_more(observed, 1.0)
+        await attacker_a.publish(TOPIC, make_header(2, key=b"forged"))
+        await attacker_a.publish(TOPIC, make_header(3, chain="SN_MAIN"))
+        await attacker_b.publish(TOPIC, make_header(4, ttl=-10))
+        await attacker_b.publish(TOPIC, b"\x00\xffgarbage")
+        with trio.fail_after(10):
+            while victim.drops.total < 4:
+                await trio.sleep(0.05)
+        assert victim.drops.counts == {
+            "bad signature": 1, "wrong chain": 1, "expired": 1, "undecodable header": 1
+        }
+        for attacker_host in (host_a, host_b):
+            assert victim.score(attacker_host.get_id()) < 0
+        assert await nothing_more(observed, 1.0)
 
-                # The score now acts: even a valid header from the attacker is not forwarded,
-                # while the victim's own headers still flow.
-                await attacker.publish(TOPIC, make_header(5))
-                await victim.publish(TOPIC, make_header(6))
-                got = await receive_all(observed, 1)
-                assert header_number(got[0].data) == 6
-                assert await nothing_more(observed, 1.0)
+        # One more offence takes A below the publish threshold: from then on even its valid
+        # headers are neither delivered nor forwarded, while other peers' headers flow.
+        await attacker_a.publish(TOPIC, make_header(5, key=b"forged"))
+        with trio.fail_after(10):
+            while victim.score(host_a.get_id()) >= params.PUBLISH_THRESHOLD:
+                await trio.sleep(0.05)
+        await attacker_a.publish(TOPIC, make_header(6))
+        await attacker_b.publish(TOPIC, make_header(7))
+        got = await receive_all(observed, 1)
+        assert header_number(got[0].data) == 7
+        assert await nothing_more(observed, 1.0)
+        assert victim.drops.counts["peer score below publish threshold"] == 1
 
 
-def test_router_uses_spec_heartbeat_and_finite_thresholds():
-    router = make_router()
+def test_router_uses_spec_heartbeat_and_acting_thresholds():
+    router = make_router(PenaltyLedger())
     assert router.heartbeat_interval == 1
+    assert isinstance(router.scorer, SpecScorer)
     scores = router.scorer.params
     assert scores.graylist_threshold < scores.publish_threshold < scores.gossip_threshold < 0
-    assert scores.p4_invalid_messages.weight > 0
