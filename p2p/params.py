@@ -27,8 +27,13 @@ DHT_NAMESPACES: Final = (NS_BODY, NS_WITNESS)
 
 # Size limits.
 MAX_GOSSIP_MESSAGE: Final = 1 * 1024 * 1024  # one pubsub RPC; headers are a few hundred bytes
-MAX_DHT_VALUE: Final = 16 * 1024 * 1024  # a job body or witness
+# A value stored in DHT records. py-libp2p (like go-libp2p) refuses DHT messages above 4 MiB
+# and records above 1 MiB, so larger values are announced with a provider record only and
+# fetched over FETCH_PROTOCOL.
+MAX_DHT_RECORD: Final = 1024 * 1024 - 4096
+MAX_VALUE: Final = 16 * 1024 * 1024  # a job body or witness, fetched directly
 MAX_FETCH_KEY: Final = 256  # a fetch request is one namespaced key
+LOCAL_STORE_BYTES: Final = 512 * 1024 * 1024  # values kept to serve others (oldest evicted)
 
 # Connections. max_connections_per_peer=1: the default 3 makes every outgoing dial wait for
 # the 250 ms "happy eyeballs" fallback timer.
