@@ -14,17 +14,14 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 
 import trio
-from libp2p.abc import IHost, INetConn, INetStream, INetwork, INotifee
-from libp2p.kad_dht.kad_dht import DHTMode, KadDHT
+from libp2p.abc import IHost
 from libp2p.peer.id import ID
-from libp2p.records.validator import NamespacedValidator
 from libp2p.tools.anyio_service import background_trio_service
-from multiaddr import Multiaddr
 
 from p2p import fetch, params
+from p2p.dht import make_dht, routing_table_feeder
 from p2p.records import (
     RecordError,
-    Sha256Validator,
     check_record,
     content_multihash,
     record_key,
@@ -61,44 +58,6 @@ class LocalStore:
         return self._values.get(key)
 
 
-class _RoutingTableFeeder(INotifee):
-    """Adds every connected peer to the DHT routing table (py-libp2p does not)."""
-
-    def __init__(self, dht: KadDHT) -> None:
-        self.dht = dht
-
-    async def connected(self, network: INetwork, conn: INetConn) -> None:
-        try:
-            await self.dht.add_peer(conn.muxed_conn.peer_id, skip_server_mode_check=True)
-        except Exception as exc:
-            logger.debug("routing table add failed", extra={"error": repr(exc)})
-
-    async def disconnected(self, network: INetwork, conn: INetConn) -> None:
-        return None
-
-    async def opened_stream(self, network: INetwork, stream: INetStream) -> None:
-        return None
-
-    async def closed_stream(self, network: INetwork, stream: INetStream) -> None:
-        return None
-
-    async def listen(self, network: INetwork, multiaddr: Multiaddr) -> None:
-        return None
-
-    async def listen_close(self, network: INetwork, multiaddr: Multiaddr) -> None:
-        return None
-
-
-def make_dht(host: IHost, namespaces: Sequence[str] = params.DHT_NAMESPACES) -> KadDHT:
-    """A server-mode Kad-DHT that accepts only content-addressed records in `namespaces`."""
-    validator = NamespacedValidator(
-        {ns: Sha256Validator(ns) for ns in namespaces}, strict_validation=True
-    )
-    return KadDHT(
-        host, DHTMode.SERVER, validator=validator, validator_changed=True, strict_validation=True
-    )
-
-
 class ContentStore:
     """Put and get content-addressed values over the DHT and direct fetch."""
 
@@ -108,7 +67,7 @@ class ContentStore:
         self.dht = make_dht(host, self.namespaces)
         self.local = LocalStore()
         self._published: list[str] = []
-        host.get_network().register_notifee(_RoutingTableFeeder(self.dht))
+        host.get_network().register_notifee(routing_table_feeder(self.dht))
         fetch.serve(host, self.local.get)
 
     @asynccontextmanager

@@ -11,6 +11,7 @@ from libp2p.crypto.ed25519 import create_new_key_pair
 from libp2p.crypto.keys import KeyPair
 from libp2p.host.ping import PingService
 
+from p2p.content import ContentStore
 from p2p.gossip import Gossip, GossipMessage
 from p2p.host import (
     GuardedHost,
@@ -96,3 +97,13 @@ async def nothing_more(channel: trio.MemoryReceiveChannel[GossipMessage], wait: 
         await channel.receive()
         return False
     return True
+
+
+@asynccontextmanager
+async def content_stores(hosts: list[GuardedHost]) -> AsyncIterator[list[ContentStore]]:
+    """A running ContentStore on every host."""
+    async with AsyncExitStack() as stack:
+        stores = [ContentStore(host) for host in hosts]
+        for store in stores:
+            await stack.enter_async_context(store.run())
+        yield stores

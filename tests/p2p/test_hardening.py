@@ -8,12 +8,15 @@ import pytest
 import trio
 from libp2p.custom_types import TProtocol
 from libp2p.identity.identify.identify import ID as IDENTIFY_PROTOCOL
+from libp2p.kad_dht.common import PROTOCOL_ID as KAD_PROTOCOL
 from libp2p.utils import encode_varint_prefixed
 
 from p2p import params
+from p2p.fetch import PROTOCOL as FETCH_PROTOCOL
 from p2p.host import connect_with_backoff, p2p_addr, peer_info
 from tests.p2p.nodes import (
     connect,
+    content_stores,
     ping_ok,
     running_gossip,
     running_hosts,
@@ -53,11 +56,16 @@ async def _still_gossips(nodes, sender: int, receiver: int, n: int) -> None:
             pass
 
 
-@pytest.mark.parametrize("protocol", [MESHSUB, IDENTIFY_PROTOCOL, TProtocol("/ipfs/ping/1.0.0")])
+@pytest.mark.parametrize(
+    "protocol",
+    [MESHSUB, KAD_PROTOCOL, FETCH_PROTOCOL, IDENTIFY_PROTOCOL, TProtocol("/ipfs/ping/1.0.0")],
+)
 async def test_garbage_on_a_protocol_stream_does_not_stop_the_node(protocol):
-    async with running_hosts(3) as hosts, running_gossip(
-        hosts, TOPIC, validate_header
-    ) as nodes:
+    async with (
+        running_hosts(3) as hosts,
+        running_gossip(hosts, TOPIC, validate_header) as nodes,
+        content_stores(hosts) as stores,
+    ):
         attacker, victim, honest = hosts
         await connect(attacker, victim)
         await connect(honest, victim)
@@ -67,6 +75,9 @@ async def test_garbage_on_a_protocol_stream_does_not_stop_the_node(protocol):
         assert await ping_ok(honest, victim)
         await _still_gossips(nodes, 2, 1, 7)
         await _still_gossips(nodes, 1, 2, 8)
+        key = await stores[2].put(params.NS_BODY, b"still serving")
+        with trio.fail_after(30):
+            assert await stores[1].get(key) == b"still serving"
         if protocol == MESHSUB:
             victim_gossip = nodes[1][0]
             assert victim_gossip.drops.total >= 1
