@@ -8,7 +8,8 @@ one muxer (Yamux with whole-payload writes, see p2p.yamux), so a plaintext diale
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
 import multiaddr
@@ -39,13 +40,30 @@ class HostConfig:
 
 
 class GuardedHost(BasicHost):
-    """A BasicHost on which no protocol handler can take the node down.
+    """A BasicHost on which no protocol handler can take the node down, and that hangs up.
 
     py-libp2p runs each inbound stream's handler without catching its errors; an uncaught one
     (e.g. protobuf's DecodeError on a garbage gossipsub frame) cancels the host's nursery and
     the whole node stops. Here every handler error is logged, the stream is reset and the
     node carries on.
+
+    py-libp2p also closes its connections only after cancelling its tasks, so the close is
+    itself cancelled and peers keep talking to a node that has stopped; when it restarts with
+    the same identity, they do not re-announce their subscriptions. `run` closes the swarm
+    first, shielded from cancellation.
     """
+
+    @asynccontextmanager
+    async def run(  # type: ignore[override]
+        self, listen_addrs: Sequence[multiaddr.Multiaddr]
+    ) -> AsyncIterator[None]:
+        """Listen on `listen_addrs` for the duration of the block, then hang up cleanly."""
+        async with super().run(listen_addrs):
+            try:
+                yield
+            finally:
+                with trio.CancelScope(shield=True), trio.move_on_after(params.CLOSE_TIMEOUT):
+                    await self.get_network().close()
 
     async def _swarm_stream_handler(self, net_stream: INetStream) -> None:
         try:
