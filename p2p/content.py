@@ -1,8 +1,11 @@
 """Job bodies and witnesses: content-addressed values in the Kad-DHT, with a direct-fetch path.
 
 `put` stores a value locally, puts it in the DHT when it fits a DHT record, and announces this
-node as a provider. `get` tries the local store, the DHT, the publishing peer (if known), then
-every provider the DHT names; each value is checked against its key before it is returned.
+node as a provider. `get` tries the local store, then races the DHT value lookup, the providers
+the DHT names and the publishing peer (if known), and returns the first value that checks out
+against its key; the slower paths are cancelled. A DHT lookup costs a few hundred ms under
+py-libp2p, a direct fetch one round of dial and transfer, so the race keeps the fast path fast
+without giving up the fallbacks.
 Values we published are put and announced again every params.REPUBLISH_INTERVAL.
 """
 
@@ -10,8 +13,9 @@ from __future__ import annotations
 
 import logging
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
+from functools import partial
 
 import trio
 from libp2p.abc import IHost
@@ -97,11 +101,10 @@ class ContentStore:
         namespace, _ = split_record_key(key)
         value = self.local.get(key)
         if value is None:
-            value = await self._from_dht(key, namespace)
-        if value is None and publisher is not None:
-            value = await self._from_peer(publisher, key)
-        if value is None:
-            value = await self._from_providers(key)
+            sources = [partial(self._from_dht, key, namespace), partial(self._from_providers, key)]
+            if publisher is not None:
+                sources.append(partial(self._from_peer, publisher, key))
+            value = await _first_value(sources)
         if value is None:
             raise NotFound(f"no peer holds a valid value for {key}; is its publisher online?")
         self.local.put(key, value)
@@ -139,7 +142,10 @@ class ContentStore:
     async def _from_providers(self, key: str) -> bytes | None:
         providers = []
         with trio.move_on_after(params.DHT_GET_TIMEOUT):
-            providers = await self.dht.find_providers(provider_key(key))
+            try:
+                providers = await self.dht.find_providers(provider_key(key))
+            except Exception as exc:
+                logger.info("provider lookup failed", extra={"key": key, "error": repr(exc)})
         for provider in providers:
             if provider.peer_id == self.host.get_id():
                 continue
@@ -160,6 +166,22 @@ class ContentStore:
                     await self._announce(key, value)
                 except Exception as exc:
                     logger.warning("re-publish failed", extra={"key": key, "error": repr(exc)})
+
+
+async def _first_value(sources: list[Callable[[], Awaitable[bytes | None]]]) -> bytes | None:
+    """Run all `sources` at once; the first non-None result wins and cancels the rest."""
+    winner: list[bytes] = []
+
+    async def attempt(source: Callable[[], Awaitable[bytes | None]]) -> None:
+        value = await source()
+        if value is not None and not winner:
+            winner.append(value)
+            nursery.cancel_scope.cancel()
+
+    async with trio.open_nursery() as nursery:
+        for source in sources:
+            nursery.start_soon(attempt, source)
+    return winner[0] if winner else None
 
 
 def provider_key(key: str) -> str:
