@@ -25,12 +25,16 @@ async def measure(size: int, variant: str, count: int, rate: float) -> dict:
                 await trio.sleep(0.2)
         await trio.sleep(1)
         await nodes[0].call("publish", count=count, rate=rate, size=HEADER_SIZE)
-        latencies: list[float] = []
-        delivered = 0
-        for node in nodes[1:]:
-            result = await node.call("collect", count=count, timeout=10)
-            latencies += result["latencies"]
-            delivered += result["distinct"]
+        results: list[dict] = []
+
+        async def collect(node) -> None:
+            results.append(await node.call("collect", count=count, timeout=10))
+
+        async with trio.open_nursery() as nursery:
+            for node in nodes[1:]:
+                nursery.start_soon(collect, node)
+        latencies = [lat for result in results for lat in result["latencies"]]
+        delivered = sum(result["distinct"] for result in results)
     return {
         "p50_ms": 1000 * percentile(latencies, 0.5) if latencies else float("nan"),
         "p99_ms": 1000 * percentile(latencies, 0.99) if latencies else float("nan"),

@@ -65,8 +65,14 @@ class LocalStore:
 class ContentStore:
     """Put and get content-addressed values over the DHT and direct fetch."""
 
-    def __init__(self, host: IHost, namespaces: Sequence[str] = params.DHT_NAMESPACES) -> None:
+    def __init__(
+        self,
+        host: IHost,
+        namespaces: Sequence[str] = params.DHT_NAMESPACES,
+        republish_interval: float = params.REPUBLISH_INTERVAL,
+    ) -> None:
         self.host = host
+        self.republish_interval = republish_interval
         self.namespaces = tuple(namespaces)
         self.dht = make_dht(host, self.namespaces)
         self.local = LocalStore()
@@ -118,7 +124,7 @@ class ContentStore:
     async def _from_dht(self, key: str, namespace: str) -> bytes | None:
         with trio.move_on_after(params.DHT_GET_TIMEOUT):
             try:
-                value = await self.dht.get_value(key)
+                value = await self.dht.get_value(key, quorum=1)  # any valid record is the value
             except Exception as exc:
                 logger.info("DHT get failed", extra={"key": key, "error": repr(exc)})
                 return None
@@ -157,7 +163,7 @@ class ContentStore:
 
     async def _republish_forever(self) -> None:
         while True:
-            await trio.sleep(params.REPUBLISH_INTERVAL)
+            await trio.sleep(self.republish_interval)
             for key in list(self._published):
                 value = self.local.get(key)
                 if value is None:

@@ -2,8 +2,9 @@
 
 Each topic has a caller-supplied validator (p2p.validation.TopicValidator). A message is
 forwarded only after its validator accepts it; a rejected one is dropped, counted, logged once
-per peer and lowers the forwarding peer's score. Peers whose score falls below the thresholds
-in p2p.params lose gossip, forwarding and finally every RPC (graylist).
+per peer and lowers the forwarding peer's score. Below the gossip threshold a peer gets no
+IHAVE/IWANT gossip; below the publish threshold its messages are neither delivered nor
+forwarded and it is sent none; below the graylist threshold its GRAFTs are refused too.
 
 py-libp2p 0.8.1 behaviours worked around here (each has a test in tests/p2p/test_gossip.py):
 - spam protection counts our own publishes: above 10/s per topic they are silently not sent;
@@ -38,6 +39,7 @@ from p2p.scoring import PenaltyLedger, SpecScorer, score_params
 from p2p.validation import DropLog, Outcome, TopicValidator, Verdict, run_validator
 
 logger = logging.getLogger(__name__)
+
 
 @dataclass(frozen=True)
 class GossipMessage:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from contextlib import suppress
+from contextlib import AsyncExitStack, suppress
 
 import pytest
 import trio
@@ -13,7 +13,7 @@ from libp2p.network.stream.exceptions import StreamEOF
 from libp2p.utils import encode_varint_prefixed
 
 from p2p import fetch, params
-from p2p.content import NotFound
+from p2p.content import ContentStore, NotFound
 from p2p.records import RecordError, record_key
 from tests.p2p.nodes import connect, connect_chain, content_stores, running_host, running_hosts
 
@@ -107,3 +107,20 @@ async def test_put_refuses_unknown_namespace_and_oversize_value():
             await store.put("other", b"v")
         with pytest.raises(ValueError, match="exceeds"):
             await store.put(NS, b"x" * (params.MAX_VALUE + 1))
+
+
+async def test_published_values_are_put_again_after_the_dht_lost_them():
+    async with running_hosts(3) as hosts:
+        await connect_chain(hosts)
+        async with AsyncExitStack() as stack:
+            publisher = await stack.enter_async_context(
+                ContentStore(hosts[0], republish_interval=0.5).run()
+            )
+            others = [await stack.enter_async_context(ContentStore(h).run()) for h in hosts[1:]]
+            body = os.urandom(2000)
+            key = await publisher.put(NS, body)
+            for store in others:  # the records expire everywhere else
+                store.dht.value_store.remove(key.encode())
+            with trio.fail_after(20):
+                while not all(s.dht.value_store.has(key.encode()) for s in others):
+                    await trio.sleep(0.1)

@@ -8,8 +8,10 @@ from contextlib import asynccontextmanager
 import trio
 from libp2p.custom_types import TProtocol
 from libp2p.pubsub.gossipsub import GossipSub
+from libp2p.pubsub.pb import rpc_pb2
 from libp2p.pubsub.pubsub import Pubsub
 from libp2p.tools.anyio_service import background_trio_service
+from libp2p.utils import encode_varint_prefixed
 
 from p2p import params
 from p2p.gossip import make_router
@@ -130,3 +132,34 @@ def test_router_uses_spec_heartbeat_and_acting_thresholds():
     assert isinstance(router.scorer, SpecScorer)
     scores = router.scorer.params
     assert scores.graylist_threshold < scores.publish_threshold < scores.gossip_threshold < 0
+
+
+async def test_message_with_a_forged_pubsub_signature_is_rejected():
+    """A peer relays a header under someone else's peer id with a made-up signature."""
+    async with (
+        running_hosts(3) as (attacker, victim_host, observer_host),
+        running_gossip([victim_host, observer_host], TOPIC, validate_header) as (
+            (victim, _),
+            (observer, observed),
+        ),
+    ):
+        await connect(observer_host, victim_host)
+        await connect(attacker, victim_host)
+        await wait_for_mesh([victim, observer], TOPIC)
+        forged = rpc_pb2.Message(
+            from_id=observer_host.get_id().to_bytes(),
+            data=make_header(1),
+            seqno=(1).to_bytes(8, "big"),
+            topicIDs=[TOPIC],
+            signature=b"\x01" * 64,
+        )
+        stream = await attacker.new_stream(
+            victim_host.get_id(), [TProtocol(params.GOSSIPSUB_PROTOCOLS[0])]
+        )
+        rpc = rpc_pb2.RPC(publish=[forged])
+        await stream.write(encode_varint_prefixed(rpc.SerializeToString()))
+        with trio.fail_after(10):
+            while victim.drops.counts["bad pubsub signature"] < 1:
+                await trio.sleep(0.05)
+        assert victim.score(attacker.get_id()) < 0
+        assert await nothing_more(observed, 1.0)

@@ -7,11 +7,15 @@ import pytest
 import trio
 from libp2p import new_host
 from libp2p.crypto.ed25519 import create_new_key_pair
+from libp2p.crypto.x25519 import create_new_key_pair as create_x25519
 from libp2p.custom_types import TProtocol
 from libp2p.host.ping import ID as PING_PROTOCOL
 from libp2p.peer.id import ID
 from libp2p.peer.peerinfo import PeerInfo
 from libp2p.security.insecure.transport import PLAINTEXT_PROTOCOL_ID, InsecureTransport
+from libp2p.security.noise.transport import PROTOCOL_ID as NOISE_PROTOCOL_ID
+from libp2p.security.noise.transport import Transport as NoiseTransport
+from libp2p.stream_muxer.mplex.mplex import MPLEX_PROTOCOL_ID, Mplex
 
 from p2p import params
 from p2p.host import bootstrap, connect_with_backoff, connection_config, p2p_addr, peer_info
@@ -51,6 +55,21 @@ async def test_plaintext_dialer_is_refused_and_host_keeps_running():
             assert plain.get_id() not in ours.get_network().connections
         await connect(other, ours)
         assert await ping_ok(other, ours)
+
+
+async def test_mplex_only_dialer_is_refused():
+    """py-libp2p's mplex resets streams on large transfers; our hosts offer Yamux only."""
+    key_pair = create_new_key_pair()
+    mplex_only = new_host(
+        key_pair=key_pair,
+        sec_opt={NOISE_PROTOCOL_ID: NoiseTransport(key_pair, create_x25519().private_key)},
+        muxer_opt={TProtocol(MPLEX_PROTOCOL_ID): Mplex},
+    )
+    async with running_host() as ours:
+        async with mplex_only.run([multiaddr.Multiaddr("/ip4/127.0.0.1/tcp/0")]):
+            with pytest.raises(Exception), trio.fail_after(15):  # noqa: B017 - any dial error
+                await mplex_only.connect(peer_info(p2p_addr(ours)))
+        assert mplex_only.get_id() not in ours.get_network().connections
 
 
 async def test_dial_to_dead_address_retries_then_gives_up():
