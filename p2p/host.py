@@ -8,6 +8,7 @@ one muxer (Yamux with whole-payload writes, see p2p.yamux), so a plaintext diale
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -47,11 +48,27 @@ class GuardedHost(BasicHost):
     the whole node stops. Here every handler error is logged, the stream is reset and the
     node carries on.
 
+    `get_addrs` rebuilds and re-parses every multiaddr on each call, and py-libp2p calls it for
+    every pubsub RPC it sends (to attach the signed peer record): about 0.7 ms each. It is
+    cached here for params.ADDRS_CACHE_SECONDS.
+
     py-libp2p also closes its connections only after cancelling its tasks, so the close is
     itself cancelled and peers keep talking to a node that has stopped; when it restarts with
     the same identity, they do not re-announce their subscriptions. `run` closes the swarm
     first, shielded from cancellation.
     """
+
+    _addrs_cache: tuple[float, list[multiaddr.Multiaddr]] | None = None
+
+    def get_addrs(self) -> list[multiaddr.Multiaddr]:
+        """The addresses we advertise, with /p2p/<our id> (recomputed at most once a second)."""
+        now = time.monotonic()
+        if self._addrs_cache is None or now - self._addrs_cache[0] > params.ADDRS_CACHE_SECONDS:
+            addrs = super().get_addrs()
+            if not addrs:  # not listening yet
+                return addrs
+            self._addrs_cache = (now, addrs)
+        return list(self._addrs_cache[1])
 
     @asynccontextmanager
     async def run(  # type: ignore[override]

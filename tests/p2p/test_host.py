@@ -18,7 +18,16 @@ from libp2p.security.noise.transport import Transport as NoiseTransport
 from libp2p.stream_muxer.mplex.mplex import MPLEX_PROTOCOL_ID, Mplex
 
 from p2p import params
-from p2p.host import bootstrap, connect_with_backoff, connection_config, p2p_addr, peer_info
+from p2p.host import (
+    HostConfig,
+    bootstrap,
+    connect_with_backoff,
+    connection_config,
+    listen_multiaddrs,
+    make_host,
+    p2p_addr,
+    peer_info,
+)
 from p2p.yamux import SerialYamux
 from tests.p2p.nodes import connect, ping_ok, running_host, running_hosts
 
@@ -103,3 +112,12 @@ def test_connection_limits_come_from_params():
     config = connection_config()
     assert config.max_connections == params.MAX_CONNECTIONS
     assert config.max_connections_per_peer == 1
+
+
+async def test_advertised_address_is_available_as_soon_as_the_host_listens():
+    """The address cache must not keep the empty list seen before listening."""
+    host = make_host(create_new_key_pair())
+    assert host.get_addrs() == []
+    async with host.run(listen_multiaddrs(HostConfig())):
+        assert p2p_addr(host).endswith(f"/p2p/{host.get_id()}")
+        assert host.get_addrs() == host.get_addrs()
