@@ -1,4 +1,7 @@
-"""Host factory: TCP, Noise only, Yamux only, identify and ping, a persistent Ed25519 identity.
+"""Host factory: TCP, Noise only, Yamux only, identify and ping, the node's Ed25519 identity.
+
+The identity is the KeyPair the caller loaded from the node's key file, so the peer id survives
+restarts.
 
 Unlike `libp2p.new_host`, which offers TLS, SECIO and *plaintext* besides Noise and keeps up to
 three connections per peer, a host built here offers exactly one security protocol (Noise) and
@@ -16,7 +19,7 @@ from dataclasses import dataclass, field
 import multiaddr
 import trio
 from libp2p import new_swarm
-from libp2p.crypto.keys import KeyPair
+from libp2p.crypto.keys import KeyPair, KeyType
 from libp2p.crypto.x25519 import create_new_key_pair as new_x25519_key_pair
 from libp2p.custom_types import TProtocol
 from libp2p.host.basic_host import BasicHost
@@ -116,6 +119,9 @@ def connection_config(max_connections: int = params.MAX_CONNECTIONS) -> Connecti
 
 def make_host(key_pair: KeyPair, config: HostConfig = HostConfig()) -> GuardedHost:
     """Build (not start) a host with identity `key_pair`; start it with `host.run(...)`."""
+    key_type = key_pair.private_key.get_type()
+    if key_type != KeyType.Ed25519:
+        raise ValueError(f"the libp2p identity must be an Ed25519 key, not {key_type.name}")
     swarm = new_swarm(
         key_pair=key_pair,
         sec_opt={

@@ -7,6 +7,7 @@ import pytest
 import trio
 from libp2p import new_host
 from libp2p.crypto.ed25519 import create_new_key_pair
+from libp2p.crypto.secp256k1 import create_new_key_pair as create_secp256k1_key_pair
 from libp2p.crypto.x25519 import create_new_key_pair as create_x25519
 from libp2p.custom_types import TProtocol
 from libp2p.host.ping import ID as PING_PROTOCOL
@@ -121,3 +122,8 @@ async def test_advertised_address_is_available_as_soon_as_the_host_listens():
     async with host.run(listen_multiaddrs(HostConfig())):
         assert p2p_addr(host).endswith(f"/p2p/{host.get_id()}")
         assert host.get_addrs() == host.get_addrs()
+
+
+def test_non_ed25519_identity_is_refused():
+    with pytest.raises(ValueError, match="Ed25519"):
+        make_host(create_secp256k1_key_pair())

@@ -1,4 +1,4 @@
-"""Whole nodes: bootstrap from config, restart with the same identity and rejoin."""
+"""Whole nodes: bootstrap from config, restart with the same identity and port, rejoin."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ from libp2p.crypto.ed25519 import create_new_key_pair
 
 from p2p import params
 from p2p.host import HostConfig, p2p_addr
-from p2p.identity import load_keypair
 from p2p.node import run_node
 from tests.p2p.nodes import wait_for_mesh
 from tests.p2p.testmsg import header_number, make_header, validate_header
@@ -31,9 +30,8 @@ async def receive_header(node, n: int) -> None:
             pass
 
 
-async def test_node_restarts_with_same_identity_and_rejoins(tmp_path):
-    key_file = tmp_path / "node.key"
-    key_file.write_bytes(create_new_key_pair().private_key.serialize())
+async def test_node_restarts_with_same_identity_and_rejoins():
+    identity = create_new_key_pair()  # the node's key file, as node.keys reads it
     port = free_port()
     seed_config = HostConfig()
     async with run_node(create_new_key_pair(), seed_config, VALIDATORS) as seed:
@@ -41,12 +39,12 @@ async def test_node_restarts_with_same_identity_and_rejoins(tmp_path):
         config = HostConfig(
             listen_addrs=(f"/ip4/127.0.0.1/tcp/{port}",), bootstrap=(p2p_addr(seed.host),)
         )
-        async with run_node(load_keypair(key_file), config, VALIDATORS) as first_run:
+        async with run_node(identity, config, VALIDATORS) as first_run:
             first_id = first_run.host.get_id()
             await first_run.gossip.subscribe(TOPIC)
             await wait_for_mesh([seed.gossip, first_run.gossip], TOPIC)
 
-        async with run_node(load_keypair(key_file), config, VALIDATORS) as second_run:
+        async with run_node(identity, config, VALIDATORS) as second_run:
             assert second_run.host.get_id() == first_id
             channel = await second_run.gossip.subscribe(TOPIC)
             await wait_for_mesh([seed.gossip, second_run.gossip], TOPIC)
