@@ -152,12 +152,17 @@ class Node:
             return {"key": key, "error": repr(exc)[:200]}
         return {"key": key, "seconds": time.perf_counter() - started}
 
-    async def cmd_get(self, key: str) -> dict:
+    async def cmd_get(self, key: str, publisher: str | None = None) -> dict:
         started = time.perf_counter()
         try:
             with trio.fail_after(60):
                 if self.variant == "ours":
-                    value = await self.content.get(key)
+                    hint = None
+                    if publisher is not None:
+                        info = peer_info(publisher)
+                        self.host.get_peerstore().add_addrs(info.peer_id, info.addrs, 600)
+                        hint = info.peer_id
+                    value = await self.content.get(key, publisher=hint)
                 else:
                     value = await self.dht.get_value(key)
         except Exception as exc:

@@ -76,7 +76,7 @@ class ContentStore:
         self.namespaces = tuple(namespaces)
         self.dht = make_dht(host, self.namespaces)
         self.local = LocalStore()
-        self._published: list[str] = []
+        self._published: set[str] = set()
         host.get_network().register_notifee(routing_table_feeder(self.dht))
         fetch.serve(host, self.local.get)
 
@@ -98,7 +98,7 @@ class ContentStore:
             raise ValueError(f"value of {len(value)} bytes exceeds {params.MAX_VALUE} bytes")
         key = record_key(namespace, value)
         self.local.put(key, value)
-        self._published.append(key)
+        self._published.add(key)
         await self._announce(key, value)
         return key
 
@@ -155,7 +155,8 @@ class ContentStore:
         for provider in providers:
             if provider.peer_id == self.host.get_id():
                 continue
-            self.host.get_peerstore().add_addrs(provider.peer_id, provider.addrs, 600)
+            peerstore = self.host.get_peerstore()
+            peerstore.add_addrs(provider.peer_id, provider.addrs, params.PEER_ADDR_TTL)
             value = await self._from_peer(provider.peer_id, key)
             if value is not None:
                 return value

@@ -140,7 +140,15 @@ def make_host(key_pair: KeyPair, config: HostConfig = HostConfig()) -> GuardedHo
 
 def listen_multiaddrs(config: HostConfig) -> list[multiaddr.Multiaddr]:
     """The configured listen addresses, parsed; a bad one raises ValueError naming it."""
-    return [_parse_multiaddr(addr, "listen address") for addr in config.listen_addrs]
+    addrs = [_parse_multiaddr(addr, "listen address") for addr in config.listen_addrs]
+    for text, addr in zip(config.listen_addrs, addrs, strict=True):
+        names = {proto.name for proto in addr.protocols()}
+        if "tcp" not in names or not names & {"ip4", "ip6", "dns", "dns4", "dns6"}:
+            raise ValueError(
+                f"bad listen address {text!r}: it needs an IP and a TCP port, "
+                "e.g. /ip4/127.0.0.1/tcp/4001"
+            )
+    return addrs
 
 
 def _parse_multiaddr(text: str, what: str) -> multiaddr.Multiaddr:

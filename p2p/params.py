@@ -72,6 +72,7 @@ DHT_PROTOCOL_PREFIX: Final = "/ipfs"  # the standard /ipfs/kad/1.0.0
 REPUBLISH_INTERVAL: Final = 3600.0  # seconds between re-puts of the values we published
 DHT_GET_TIMEOUT: Final = 10.0
 FETCH_TIMEOUT: Final = 10.0
+PEER_ADDR_TTL: Final = 600  # seconds a provider's addresses stay in the peerstore
 # py-libp2p's per-peer outbound RPC queue holds 32 RPCs and drops the rest.
 OUTBOUND_QUEUE: Final = 4096
 IDONTWANT_THRESHOLD: Final = 1024  # bytes; go-libp2p's IDontWantMessageThreshold

@@ -109,6 +109,12 @@ def test_bad_peer_address_is_a_clear_error(addr):
         peer_info(addr)
 
 
+@pytest.mark.parametrize("addr", ["", "tcp/4001", "/ip4/999.1.1.1/tcp/1", "/ip4/127.0.0.1/tcp/x"])
+def test_bad_listen_address_is_a_clear_error(addr):
+    with pytest.raises(ValueError, match="bad listen address"):
+        make_host(create_new_key_pair(), HostConfig(listen_addrs=(addr,)))
+
+
 def test_connection_limits_come_from_params():
     config = connection_config()
     assert config.max_connections == params.MAX_CONNECTIONS

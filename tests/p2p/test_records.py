@@ -7,6 +7,7 @@ import hashlib
 import pytest
 
 from p2p import params
+from p2p.content import LocalStore
 from p2p.records import RecordError, Sha256Validator, content_multihash, record_key
 
 NS = params.NS_BODY
@@ -44,3 +45,11 @@ def test_validator_refuses_oversize_values_even_with_the_right_key():
     value = b"x" * 1001
     with pytest.raises(RecordError, match="exceeds"):
         Sha256Validator(NS, max_size=1000).validate(record_key(NS, value), value)
+
+
+def test_local_store_keeps_within_its_byte_budget_dropping_the_oldest():
+    store = LocalStore(max_bytes=250)
+    for n in range(4):
+        store.put(f"k{n}", bytes([n]) * 100)
+    assert store.get("k0") is None and store.get("k1") is None
+    assert store.get("k2") == bytes([2]) * 100 and store.get("k3") == bytes([3]) * 100
