@@ -65,10 +65,9 @@ GARBAGE_STREAM_PENALTY: Final = 50.0  # score lost per stream carrying bytes tha
 PENALTY_DECAY_PER_SECOND: Final = 0.99  # half-life about 70 s
 GOSSIP_THRESHOLD: Final = -10.0  # below: no gossip to or from the peer
 PUBLISH_THRESHOLD: Final = -20.0  # below: we do not forward its messages nor publish to it
-GRAYLIST_THRESHOLD: Final = -40.0  # below: all its RPCs are ignored
+GRAYLIST_THRESHOLD: Final = -40.0  # below: its GRAFTs are refused as well
 
 # Kad-DHT.
-DHT_PROTOCOL_PREFIX: Final = "/ipfs"  # the standard /ipfs/kad/1.0.0
 REPUBLISH_INTERVAL: Final = 3600.0  # seconds between re-puts of the values we published
 DHT_GET_TIMEOUT: Final = 10.0
 FETCH_TIMEOUT: Final = 10.0
