@@ -1,0 +1,199 @@
+"""One p2p node in its own process, driven by JSON-line commands on stdin (bench helper).
+
+--variant ours : p2p.host / p2p.gossip / p2p.content as the node runs them.
+--variant stock: py-libp2p 0.8.1 defaults: libp2p.new_host(), Pubsub + GossipSub(6, 4, 12) with
+                 default parameters, KadDHT(SERVER) with its default validator. Connected peers
+                 are added to the stock DHT's routing table (it does not do so itself).
+Replies are JSON lines on stdout; the first is {"addr": <multiaddr with /p2p/>}.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import struct
+import sys
+import time
+
+import multiaddr
+import trio
+from libp2p import new_host
+from libp2p.crypto.ed25519 import create_new_key_pair
+from libp2p.custom_types import TProtocol
+from libp2p.kad_dht.kad_dht import DHTMode, KadDHT
+from libp2p.pubsub.gossipsub import GossipSub
+from libp2p.pubsub.pubsub import Pubsub
+from libp2p.tools.anyio_service import background_trio_service
+
+from p2p import params
+from p2p.content import ContentStore
+from p2p.gossip import Gossip
+from p2p.host import (
+    HostConfig,
+    connect_with_backoff,
+    listen_multiaddrs,
+    make_host,
+    p2p_addr,
+    peer_info,
+)
+from p2p.records import record_key
+from p2p.validation import Verdict
+
+TOPIC = params.TOPIC_JOBS
+STAMP = struct.Struct("!dI")  # send time (epoch seconds), sequence number
+
+
+def accept_all(data: bytes, origin: object) -> Verdict:
+    return Verdict.accept()
+
+
+class Node:
+    """The node under test, in either variant, with a uniform interface."""
+
+    def __init__(self, variant: str) -> None:
+        self.variant = variant
+        self.received: list[tuple[int, float]] = []  # (seq, latency seconds)
+        self.got_all = trio.Event()
+        self.expected = 0
+
+    async def run(self, commands: trio.abc.ReceiveStream) -> None:
+        if self.variant == "ours":
+            self.host = make_host(create_new_key_pair())
+            listen = listen_multiaddrs(HostConfig())
+        else:
+            self.host = new_host(key_pair=create_new_key_pair())
+            listen = [multiaddr.Multiaddr("/ip4/127.0.0.1/tcp/0")]
+        async with self.host.run(listen), trio.open_nursery() as nursery:
+            await self._start_services(nursery)
+            reply({"addr": p2p_addr(self.host)})
+            await self._serve(commands)
+            nursery.cancel_scope.cancel()
+
+    async def _start_services(self, nursery: trio.Nursery) -> None:
+        if self.variant == "ours":
+            self.gossip = Gossip(self.host, {TOPIC: accept_all})
+            self.content = ContentStore(self.host)
+            await nursery.start(_hold, self.gossip.run())
+            await nursery.start(_hold, self.content.run())
+            channel = await self.gossip.subscribe(TOPIC)
+            nursery.start_soon(self._consume, (m.data async for m in channel))
+        else:
+            self.router = GossipSub([TProtocol(p) for p in params.GOSSIPSUB_PROTOCOLS], 6, 4, 12)
+            self.pubsub = Pubsub(self.host, self.router)
+            self.dht = KadDHT(self.host, DHTMode.SERVER)
+            for service in (self.pubsub, self.router, self.dht):
+                await nursery.start(_hold, background_trio_service(service))
+            await self.pubsub.wait_until_ready()
+            subscription = await self.pubsub.subscribe(TOPIC)
+            nursery.start_soon(self._consume, (m.data async for m in subscription))
+
+    async def _consume(self, messages) -> None:
+        async for data in messages:
+            sent, seq = STAMP.unpack_from(data)
+            self.received.append((seq, time.time() - sent))
+            if self.expected and len(self.received) >= self.expected:
+                self.got_all.set()
+
+    async def _serve(self, commands: trio.abc.ReceiveStream) -> None:
+        buffer = b""
+        while True:
+            chunk = await commands.receive_some(65536)
+            if not chunk:
+                return
+            buffer += chunk
+            while b"\n" in buffer:
+                line, buffer = buffer.split(b"\n", 1)
+                command = json.loads(line)
+                if command["cmd"] == "quit":
+                    return
+                reply(await getattr(self, "cmd_" + command["cmd"])(**command.get("args", {})))
+
+    async def cmd_connect(self, addr: str) -> dict:
+        info = peer_info(addr)
+        ok = await connect_with_backoff(self.host, info, retries=3)
+        if self.variant == "stock":
+            await self.dht.add_peer(info.peer_id, skip_server_mode_check=True)
+        return {"ok": ok}
+
+    async def cmd_mesh(self) -> dict:
+        router = self.gossip.router if self.variant == "ours" else self.router
+        return {"mesh": len(router.mesh.get(TOPIC, ()))}
+
+    async def cmd_publish(self, count: int, rate: float, size: int) -> dict:
+        publish = self.gossip.publish if self.variant == "ours" else self.pubsub.publish
+        started = time.perf_counter()
+        for seq in range(count):
+            await trio.sleep_until(_deadline(started, seq / rate))
+            await publish(TOPIC, STAMP.pack(time.time(), seq) + b"h" * (size - STAMP.size))
+        return {"published": count}
+
+    async def cmd_collect(self, count: int, timeout: float) -> dict:
+        self.expected = count
+        if len(self.received) >= count:
+            self.got_all.set()
+        with trio.move_on_after(timeout):
+            await self.got_all.wait()
+        seqs = {seq for seq, _ in self.received}
+        return {"latencies": [lat for _, lat in self.received], "distinct": len(seqs)}
+
+    async def cmd_put(self, size: int) -> dict:
+        value = os.urandom(size)
+        key = record_key(params.NS_BODY, value)
+        started = time.perf_counter()
+        try:
+            with trio.fail_after(60):
+                if self.variant == "ours":
+                    key = await self.content.put(params.NS_BODY, value)
+                else:
+                    await self.dht.put_value(key, value)
+        except Exception as exc:
+            return {"key": key, "error": repr(exc)[:200]}
+        return {"key": key, "seconds": time.perf_counter() - started}
+
+    async def cmd_get(self, key: str, publisher: str | None = None) -> dict:
+        started = time.perf_counter()
+        try:
+            with trio.fail_after(60):
+                if self.variant == "ours":
+                    hint = None
+                    if publisher is not None:
+                        info = peer_info(publisher)
+                        self.host.get_peerstore().add_addrs(info.peer_id, info.addrs, 600)
+                        hint = info.peer_id
+                    value = await self.content.get(key, publisher=hint)
+                else:
+                    value = await self.dht.get_value(key)
+        except Exception as exc:
+            return {"error": repr(exc)[:200]}
+        ok = value is not None and record_key(params.NS_BODY, value) == key
+        return {"ok": ok, "seconds": time.perf_counter() - started}
+
+
+def _deadline(started: float, offset: float) -> float:
+    return trio.current_time() + max(0.0, started + offset - time.perf_counter())
+
+
+async def _hold(context, task_status=trio.TASK_STATUS_IGNORED) -> None:
+    async with context:
+        task_status.started()
+        await trio.sleep_forever()
+
+
+def reply(obj: dict) -> None:
+    sys.stdout.write(json.dumps(obj) + "\n")
+    sys.stdout.flush()
+
+
+def main() -> None:
+    logging.getLogger().setLevel(logging.ERROR)  # keep the bench output readable
+    logging.getLogger("libp2p").setLevel(logging.ERROR)
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--variant", choices=("ours", "stock"), required=True)
+    args = parser.parse_args()
+    trio.run(Node(args.variant).run, trio.lowlevel.FdStream(os.dup(0)))
+
+
+if __name__ == "__main__":
+    main()
