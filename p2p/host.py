@@ -92,8 +92,11 @@ class GuardedHost(BasicHost):
             peer = net_stream.muxed_conn.peer_id
             logger.warning(
                 "stream handler failed; stream reset",
-                extra={"peer": str(peer), "protocol": net_stream.get_protocol(),
-                       "error": repr(exc)},
+                extra={
+                    "peer": str(peer),
+                    "protocol": net_stream.get_protocol(),
+                    "error": repr(exc),
+                },
             )
             await _reset_quietly(net_stream)
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Final
 
+from p2p import limits
+
 # Gossip topics (versioned; a breaking change to a message layout bumps the number).
 TOPIC_JOBS: Final = "/zetina/1/jobs"
 TOPIC_BIDS: Final = "/zetina/1/bids"
@@ -31,7 +33,7 @@ MAX_GOSSIP_MESSAGE: Final = 1 * 1024 * 1024  # one pubsub RPC; headers are a few
 # and records above 1 MiB, so larger values are announced with a provider record only and
 # fetched over FETCH_PROTOCOL.
 MAX_DHT_RECORD: Final = 1024 * 1024 - 4096
-MAX_VALUE: Final = 16 * 1024 * 1024  # a job body or witness, fetched directly
+MAX_VALUE: Final = max(limits.MAX_BODY_BYTES, limits.MAX_WITNESS_BYTES)  # fetched directly
 MAX_FETCH_KEY: Final = 256  # a fetch request is one namespaced key
 LOCAL_STORE_BYTES: Final = 512 * 1024 * 1024  # values kept to serve others (oldest evicted)
 

@@ -82,8 +82,12 @@ class DropLog:
         self._logged.add(peer)
         logger.warning(
             "gossip message dropped (further drops from this peer are only counted)",
-            extra={"peer": str(peer), "topic": topic, "outcome": verdict.outcome.value,
-                   "reason": verdict.reason},
+            extra={
+                "peer": str(peer),
+                "topic": topic,
+                "outcome": verdict.outcome.value,
+                "reason": verdict.reason,
+            },
         )
 
     @property

@@ -25,7 +25,14 @@ from tests.p2p.nodes import (
     running_hosts,
     wait_for_mesh,
 )
-from tests.p2p.testmsg import header_number, make_header, validate_header
+from tests.p2p.testmsg import (
+    FORGED,
+    header_number,
+    make_header,
+    make_large_payload,
+    validate_header,
+    validate_intact,
+)
 
 TOPIC = params.TOPIC_JOBS
 
@@ -57,10 +64,10 @@ async def test_burst_of_500_headers_is_delivered_in_full():
 
 async def test_large_messages_arrive_intact():
     """Messages above 64 KiB span several Yamux frames; they must not interleave."""
-    async with running_hosts(3) as hosts, running_gossip(hosts, TOPIC, validate_header) as nodes:
+    async with running_hosts(3) as hosts, running_gossip(hosts, TOPIC, validate_intact) as nodes:
         await connect_chain(hosts)
         await wait_for_mesh([g for g, _ in nodes], TOPIC)
-        sent = {make_header(n, pad=150_000) for n in range(6)}
+        sent = {make_large_payload(n, 150_000) for n in range(6)}
         async with trio.open_nursery() as nursery:
             for data in sent:
                 nursery.start_soon(nodes[0][0].publish, TOPIC, data)
@@ -98,15 +105,18 @@ async def test_invalid_headers_are_dropped_not_forwarded_and_cost_the_sender_sco
         await attacker_a.publish(TOPIC, make_header(1))
         assert header_number((await receive_all(observed, 1))[0].data) == 1
 
-        await attacker_a.publish(TOPIC, make_header(2, key=b"forged"))
+        await attacker_a.publish(TOPIC, make_header(2, key=FORGED))
         await attacker_a.publish(TOPIC, make_header(3, chain="SN_MAIN"))
-        await attacker_b.publish(TOPIC, make_header(4, ttl=-10))
+        await attacker_b.publish(TOPIC, make_header(4, ttl=-100))
         await attacker_b.publish(TOPIC, b"\x00\xffgarbage")
         with trio.fail_after(10):
             while victim.drops.total < 4:
                 await trio.sleep(0.05)
         assert victim.drops.counts == {
-            "bad signature": 1, "wrong chain": 1, "expired": 1, "undecodable header": 1
+            "bad signature": 1,
+            "wrong chain": 1,
+            "expired": 1,
+            "undecodable header": 1,
         }
         for attacker_host in (host_a, host_b):
             assert victim.score(attacker_host.get_id()) < 0
@@ -114,7 +124,7 @@ async def test_invalid_headers_are_dropped_not_forwarded_and_cost_the_sender_sco
 
         # One more offence takes A below the publish threshold: from then on even its valid
         # headers are neither delivered nor forwarded, while other peers' headers flow.
-        await attacker_a.publish(TOPIC, make_header(5, key=b"forged"))
+        await attacker_a.publish(TOPIC, make_header(5, key=FORGED))
         with trio.fail_after(10):
             while victim.score(host_a.get_id()) >= params.PUBLISH_THRESHOLD:
                 await trio.sleep(0.05)

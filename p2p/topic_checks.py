@@ -1,0 +1,111 @@
+"""The gossip validators of the job topics: decode and check every message before it is forwarded.
+
+Each returns a `TopicValidator` for `p2p.gossip.Gossip`. A message that can never be valid
+(undecodable, wrong chain or registry, expired, bad signature) is rejected, which costs the
+forwarding peer score; one that cannot be judged here (an account whose public key is not known
+yet, a bid for a job this node has not seen) is ignored without blame.
+
+Signatures are checked against Stark public keys looked up synchronously (`PublicKeys`), since
+gossip validation must not wait on the chain; the roles fill that lookup from the accounts'
+on-chain keys.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from libp2p.peer.id import ID
+
+from p2p import stark
+from p2p.codec import CodecError
+from p2p.messages import JobHeader, SignedAssignment, SignedBid, SignedJobHeader
+from p2p.signing import assignment_hash, bid_hash, job_hash
+from p2p.validation import TopicValidator, Verdict
+
+PublicKeys = Callable[[int], "int | None"]
+"""An account address -> its Stark public key, or None when not known (yet)."""
+
+KnownHeaders = Callable[[int], "JobHeader | None"]
+"""A job hash -> the header this node accepted for it, or None."""
+
+EXPIRY_GRACE_S = 30.0
+"""A header this little past its deadline is ignored (clock skew, propagation), not rejected."""
+
+
+@dataclass(frozen=True)
+class NetworkContext:
+    """What every message must agree with: this network's chain and registry, and the clock."""
+
+    chain_id: int
+    registry: int
+    clock: Callable[[], float] = field(default=time.time)
+
+
+def header_validator(context: NetworkContext, public_keys: PublicKeys) -> TopicValidator:
+    """Checks a SignedJobHeader: encoding, chain, registry, deadline, delegator's signature."""
+
+    def validate(data: bytes, origin: ID) -> Verdict:
+        try:
+            signed = SignedJobHeader.decode(data)
+        except CodecError:
+            return Verdict.reject("undecodable header")
+        header = signed.header
+        if header.chain_id != context.chain_id:
+            return Verdict.reject("wrong chain")
+        if header.registry != context.registry:
+            return Verdict.reject("wrong registry")
+        late = context.clock() - header.deadline
+        if late > EXPIRY_GRACE_S:
+            return Verdict.reject("expired")
+        if late > 0:
+            return Verdict.ignore("deadline just passed")
+        return _signature_verdict(public_keys, header.delegator, job_hash(header), signed.signature)
+
+    return validate
+
+
+def bid_validator(context: NetworkContext, public_keys: PublicKeys) -> TopicValidator:
+    """Checks a SignedBid: encoding and the executor's signature for this chain."""
+
+    def validate(data: bytes, origin: ID) -> Verdict:
+        try:
+            signed = SignedBid.decode(data)
+        except CodecError:
+            return Verdict.reject("undecodable bid")
+        bid = signed.bid
+        digest = bid_hash(bid, context.chain_id)
+        return _signature_verdict(public_keys, bid.executor, digest, signed.signature)
+
+    return validate
+
+
+def assignment_validator(
+    context: NetworkContext, public_keys: PublicKeys, headers: KnownHeaders
+) -> TopicValidator:
+    """Checks a SignedAssignment: encoding, a known job, and its delegator's signature."""
+
+    def validate(data: bytes, origin: ID) -> Verdict:
+        try:
+            signed = SignedAssignment.decode(data)
+        except CodecError:
+            return Verdict.reject("undecodable assignment")
+        header = headers(signed.assignment.job_hash)
+        if header is None:
+            return Verdict.ignore("assignment for an unknown job")
+        digest = assignment_hash(signed.assignment, context.chain_id, header.delegator)
+        return _signature_verdict(public_keys, header.delegator, digest, signed.signature)
+
+    return validate
+
+
+def _signature_verdict(
+    public_keys: PublicKeys, account: int, digest: int, signature: tuple[int, ...]
+) -> Verdict:
+    public_key = public_keys(account)
+    if public_key is None:
+        return Verdict.ignore("signer's public key not known")
+    if not stark.verify(public_key, digest, signature):
+        return Verdict.reject("bad signature")
+    return Verdict.accept()

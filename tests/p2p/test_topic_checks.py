@@ -1,0 +1,108 @@
+"""The job topics' validators: every way a header, bid or assignment can be wrong."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+from libp2p.peer.id import ID
+
+from p2p.messages import Assignment, Bid, JobHeader, SignedJobHeader
+from p2p.signing import job_hash, sign_assignment, sign_bid, sign_header
+from p2p.stark import StarkKeyPair
+from p2p.topic_checks import (
+    EXPIRY_GRACE_S,
+    NetworkContext,
+    assignment_validator,
+    bid_validator,
+    header_validator,
+)
+from p2p.validation import Outcome
+
+NOW = 1_800_000_000
+CHAIN, REGISTRY, DELEGATOR, EXECUTOR = 0x534E, 0x1234, 0xD1, 0xE1
+DELEGATOR_KEY = StarkKeyPair.from_private_key(0xD1D1)
+EXECUTOR_KEY = StarkKeyPair.from_private_key(0xE1E1)
+KEYS = {DELEGATOR: DELEGATOR_KEY.public_key, EXECUTOR: EXECUTOR_KEY.public_key}.get
+CONTEXT = NetworkContext(CHAIN, REGISTRY, clock=lambda: NOW)
+ORIGIN = ID(b"\x00\x01peer")
+HEADER = JobHeader(
+    chain_id=CHAIN,
+    registry=REGISTRY,
+    delegator=DELEGATOR,
+    body_id=b"\x01" * 32,
+    program_hash=0x55,
+    max_steps=10**6,
+    reward=10**15,
+    deadline=NOW + 600,
+    nonce=1,
+)
+
+
+def judge_header(header: JobHeader, key: StarkKeyPair = DELEGATOR_KEY, keys=KEYS):
+    return header_validator(CONTEXT, keys)(sign_header(header, key).encode(), ORIGIN)
+
+
+def test_valid_header_is_accepted() -> None:
+    assert judge_header(HEADER).outcome is Outcome.ACCEPT
+
+
+@pytest.mark.parametrize(
+    ("change", "outcome", "reason"),
+    [
+        ({"chain_id": CHAIN + 1}, Outcome.REJECT, "wrong chain"),
+        ({"registry": REGISTRY + 1}, Outcome.REJECT, "wrong registry"),
+        ({"deadline": NOW - int(EXPIRY_GRACE_S) - 1}, Outcome.REJECT, "expired"),
+        ({"deadline": NOW - 1}, Outcome.IGNORE, "deadline just passed"),
+        ({"delegator": 0xABC}, Outcome.IGNORE, "signer's public key not known"),
+    ],
+)
+def test_header_checks(change: dict, outcome: Outcome, reason: str) -> None:
+    verdict = judge_header(dataclasses.replace(HEADER, **change))
+    assert (verdict.outcome, verdict.reason) == (outcome, reason)
+
+
+def test_forged_and_tampered_headers_are_rejected() -> None:
+    assert judge_header(HEADER, key=EXECUTOR_KEY).reason == "bad signature"
+    signed = sign_header(HEADER, DELEGATOR_KEY)
+    tampered = SignedJobHeader(dataclasses.replace(HEADER, reward=10**18), signed.signature)
+    verdict = header_validator(CONTEXT, KEYS)(tampered.encode(), ORIGIN)
+    assert (verdict.outcome, verdict.reason) == (Outcome.REJECT, "bad signature")
+
+
+@pytest.mark.parametrize(
+    "data", [b"", b"\xc0", b"garbage", sign_header(HEADER, DELEGATOR_KEY).encode()[:-1]]
+)
+def test_undecodable_messages_are_rejected_on_every_topic(data: bytes) -> None:
+    validators = {
+        "undecodable header": header_validator(CONTEXT, KEYS),
+        "undecodable bid": bid_validator(CONTEXT, KEYS),
+        "undecodable assignment": assignment_validator(CONTEXT, KEYS, {}.get),
+    }
+    for reason, validate in validators.items():
+        assert (validate(data, ORIGIN).outcome, validate(data, ORIGIN).reason) == (
+            Outcome.REJECT,
+            reason,
+        )
+
+
+def test_bids_are_checked_against_the_executor_and_chain() -> None:
+    bid = Bid(job_hash=job_hash(HEADER), executor=EXECUTOR, price=10**14, finish_by=NOW + 60)
+    validate = bid_validator(CONTEXT, KEYS)
+    assert validate(sign_bid(bid, CHAIN, EXECUTOR_KEY).encode(), ORIGIN).outcome is Outcome.ACCEPT
+    assert (
+        validate(sign_bid(bid, CHAIN + 1, EXECUTOR_KEY).encode(), ORIGIN).reason == "bad signature"
+    )
+    assert validate(sign_bid(bid, CHAIN, DELEGATOR_KEY).encode(), ORIGIN).reason == "bad signature"
+
+
+def test_assignments_need_a_known_job_and_its_delegator() -> None:
+    assignment = Assignment(job_hash(HEADER), EXECUTOR, window_end=NOW + 120, attempt=0)
+    known = {job_hash(HEADER): HEADER}.get
+    validate = assignment_validator(CONTEXT, KEYS, known)
+    good = sign_assignment(assignment, CHAIN, DELEGATOR, DELEGATOR_KEY).encode()
+    assert validate(good, ORIGIN).outcome is Outcome.ACCEPT
+    by_executor = sign_assignment(assignment, CHAIN, DELEGATOR, EXECUTOR_KEY).encode()
+    assert validate(by_executor, ORIGIN).reason == "bad signature"
+    unknown = assignment_validator(CONTEXT, KEYS, {}.get)(good, ORIGIN)
+    assert (unknown.outcome, unknown.reason) == (Outcome.IGNORE, "assignment for an unknown job")
