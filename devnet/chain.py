@@ -119,7 +119,7 @@ class Chain:
     # Genesis.
     def create_genesis(self) -> None:
         """Declare the built-in classes, predeploy token, deployer and funded accounts."""
-        for name in ("erc20", "account", "udc", "sample"):
+        for name in ("erc20", "account", "udc"):
             declared = builtin_class(name)
             self.state.add_class(declared.class_hash, declared.compiled_class_hash,
                                  declared.sierra, declared.casm)

@@ -6,6 +6,7 @@ cache, and `commit` writes the cache's changes back once the transaction is acce
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 from starkware.starknet.business_logic.state.state import CachedSyncState, StateCache
@@ -65,7 +66,8 @@ class ChainState(SyncStateReader):
                   casm: dict[str, Any]) -> None:
         """Declare a class: its Sierra form for `getClass`, its CASM form for execution."""
         self.compiled_class_hashes[class_hash] = compiled_class_hash
-        self.compiled_classes[compiled_class_hash] = CompiledClass.load(casm)
+        # `load` rewrites parts of the dict it is given; keep the original intact.
+        self.compiled_classes[compiled_class_hash] = CompiledClass.load(copy.deepcopy(casm))
         self.sierra_classes[class_hash] = sierra
         self.casm_classes[class_hash] = casm
 
