@@ -22,14 +22,13 @@ from starkware.starknet.core.os.contract_address.contract_address import (
 )
 from starkware.starknet.definitions.chain_ids import StarknetChainId
 from starkware.starknet.definitions.general_config import StarknetGeneralConfig
-from starkware.starknet.public.abi import get_storage_var_address
 from starkware.starknet.services.api.contract_class.contract_class import EntryPointType
 
 from devnet import fees
 from devnet.classes import builtin_class
 from devnet.errors import DuplicateTx
 from devnet.execution import run_entry_point
-from devnet.sequencer import CONSTRUCTOR_SELECTOR, L1, Outcome, Sequencer, balance_key
+from devnet.sequencer import CONSTRUCTOR_SELECTOR, Outcome, Sequencer
 from devnet.state import ChainState
 from devnet.transactions import Transaction
 
@@ -43,7 +42,6 @@ SEQUENCER_ADDRESS = 0x1000
 ACCOUNT_SALT = 20
 STARKNET_VERSION = "0.14.0"
 DUMP_FORMAT = 1
-SUPPLY_VAR = "total_supply"
 
 
 @dataclass(frozen=True)
@@ -151,18 +149,10 @@ class Chain:
 
     def mint(self, address: int, amount: int) -> int:
         """Credit `amount` fee tokens to `address` (devnet only); return the new balance."""
-        balance = self.sequencer.balance(self.state, address) + amount
-        key = balance_key(address)
-        self._write_u256(key, balance)
-        supply_key = get_storage_var_address(SUPPLY_VAR)
-        supply = (self.state.get_storage_at(L1, FEE_TOKEN_ADDRESS, supply_key)
-                  + (self.state.get_storage_at(L1, FEE_TOKEN_ADDRESS, supply_key + 1) << 128))
-        self._write_u256(supply_key, supply + amount)
+        view = self.state.begin(self.block_info())
+        balance = self.sequencer.fee_token.mint(view, address, amount)
+        self.state.commit(view.cache)
         return balance
-
-    def _write_u256(self, key: int, value: int) -> None:
-        self.state.storage[(FEE_TOKEN_ADDRESS, key)] = value % 2**128
-        self.state.storage[(FEE_TOKEN_ADDRESS, key + 1)] = value >> 128
 
     # Blocks.
     @property

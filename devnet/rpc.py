@@ -389,10 +389,8 @@ def _invocation(call_info: CallInfo | None) -> dict[str, Any] | None:
 def _trace(tx_type: str, traces: dict[str, CallInfo | None], revert_reason: str | None,
            gas: fees.GasUsage) -> dict[str, Any]:
     trace: dict[str, Any] = {"type": tx_type, "execution_resources": gas.to_resources()}
-    for name, key in (("validate", "validate_invocation"),
-                      ("fee_transfer", "fee_transfer_invocation")):
-        if traces.get(name) is not None:
-            trace[key] = _invocation(traces[name])
+    if traces.get("validate") is not None:
+        trace["validate_invocation"] = _invocation(traces["validate"])
     if tx_type == "INVOKE":
         trace["execute_invocation"] = ({"revert_reason": revert_reason} if revert_reason
                                        else _invocation(traces.get("execute")))

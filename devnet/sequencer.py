@@ -21,7 +21,7 @@ from starkware.starknet.definitions.constants import VALIDATE_RETDATA
 from starkware.starknet.definitions.data_availability_mode import DataAvailabilityMode
 from starkware.starknet.definitions.execution_mode import ExecutionMode
 from starkware.starknet.definitions.general_config import StarknetGeneralConfig
-from starkware.starknet.public.abi import get_selector_from_name, get_storage_var_address
+from starkware.starknet.public.abi import get_selector_from_name
 from starkware.starknet.services.api.contract_class.contract_class import EntryPointType
 
 from devnet.classes import DeclaredClass, compile_casm, compiled_class_hash
@@ -34,6 +34,7 @@ from devnet.errors import (
     ValidationFailure,
 )
 from devnet.execution import MAX_CALL_GAS, ExecutionFailed, TxContext, run_entry_point
+from devnet.fee_token import FeeToken
 from devnet.fees import DATA_GAS_PER_WORD, DECLARE_L2_GAS_PER_PROGRAM_WORD, L2_GAS_PRICE, GasUsage
 from devnet.state import ChainState
 from devnet.transactions import Transaction
@@ -41,14 +42,12 @@ from devnet.transactions import Transaction
 logger = logging.getLogger(__name__)
 
 L1 = DataAvailabilityMode.L1
-BALANCES_VAR = "balances"
 VALIDATE_SELECTORS = {
     "INVOKE": get_selector_from_name("__validate__"),
     "DECLARE": get_selector_from_name("__validate_declare__"),
     "DEPLOY_ACCOUNT": get_selector_from_name("__validate_deploy__"),
 }
 EXECUTE_SELECTOR = get_selector_from_name("__execute__")
-TRANSFER_SELECTOR = get_selector_from_name("transfer")
 CONSTRUCTOR_SELECTOR = get_selector_from_name("constructor")
 
 
@@ -90,11 +89,6 @@ def events_of(call_info: CallInfo | None) -> list[Event]:
     return [event for _, event in ordered]
 
 
-def balance_key(address: int) -> int:
-    """Storage key of the low half of `address`'s balance in the devnet's ERC20."""
-    return get_storage_var_address(BALANCES_VAR, address)
-
-
 class Sequencer:
     """Checks and runs transactions against a `ChainState`."""
 
@@ -102,15 +96,8 @@ class Sequencer:
                  casm_cache: Path | None = None) -> None:
         self.state = state
         self.config = config
-        self.fee_token = fee_token
+        self.fee_token = FeeToken(fee_token)
         self.casm_cache = casm_cache
-
-    def balance(self, view: CachedSyncState | ChainState, address: int) -> int:
-        """The fee-token balance of `address`."""
-        key = balance_key(address)
-        low = view.get_storage_at(L1, self.fee_token, key)
-        high = view.get_storage_at(L1, self.fee_token, key + 1)
-        return low + (high << 128)
 
     def run(self, tx: Transaction, block_info: BlockInfo, *, validate: bool = True,
             charge_fee: bool = True) -> Outcome:
@@ -137,10 +124,10 @@ class Sequencer:
         fee = min(gas.fee, tx.max_fee) if charge_fee else gas.fee
         outcome = Outcome(tx, view, gas, fee, revert_reason=revert_reason,
                           declared=declared, traces=traces)
-        if charge_fee:
-            traces["fee_transfer"] = self._charge_fee(outcome, context)
-        outcome.events = [e for name in ("constructor", "validate", "execute", "fee_transfer")
+        outcome.events = [e for name in ("constructor", "validate", "execute")
                           for e in events_of(traces.get(name))]
+        if charge_fee:
+            outcome.events.append(self._charge_fee(outcome))
         return outcome
 
     def _check_nonce(self, view: CachedSyncState, tx: Transaction) -> None:
@@ -156,7 +143,7 @@ class Sequencer:
         if l2_price < L2_GAS_PRICE or l2_amount == 0:
             raise InsufficientResourcesForValidate(
                 f"l2_gas bounds ({l2_amount} at {l2_price}) do not cover the price {L2_GAS_PRICE}")
-        balance = self.balance(view, tx.sender)
+        balance = self.fee_token.balance(view, tx.sender)
         if tx.max_fee > balance:
             raise InsufficientAccountBalance(
                 f"max fee {tx.max_fee} exceeds the balance {balance} of {hex(tx.sender)}")
@@ -229,20 +216,21 @@ class Sequencer:
             l2_gas += DECLARE_L2_GAS_PER_PROGRAM_WORD * len(declared.sierra["sierra_program"])
         return GasUsage(l1_gas=0, l1_data_gas=DATA_GAS_PER_WORD * words, l2_gas=l2_gas)
 
-    def _charge_fee(self, outcome: Outcome, context: TxContext) -> CallInfo:
-        """Transfer the fee from the account to the sequencer through the token contract."""
-        sender, fee = outcome.tx.sender, outcome.fee
-        if self.balance(outcome.view, sender) < fee and outcome.revert_reason is None:
+    def _charge_fee(self, outcome: Outcome) -> Event:
+        """Move the fee from the account to the sequencer in the fee token."""
+        sender = outcome.tx.sender
+        if self.fee_token.balance(outcome.view, sender) < outcome.fee:
             # Execution spent the funds the fee needs: revert it and charge on the state before.
             outcome.revert_reason = "Insufficient fee-token balance to pay the fee after execution"
             outcome.view = self._rerun_without_execute(outcome)
         sequencer = outcome.view.block_info.sequencer_address or 0
-        return run_entry_point(
-            outcome.view, self.config, contract=self.fee_token, selector=TRANSFER_SELECTOR,
-            calldata=[sequencer, fee % 2**128, fee >> 128], caller=sender, context=context)
+        keys, data = self.fee_token.transfer(outcome.view, sender, sequencer, outcome.fee)
+        return Event(self.fee_token.address, keys, data)
 
     def _rerun_without_execute(self, outcome: Outcome) -> CachedSyncState:
         view = self.state.begin(outcome.view.block_info)
         view.increment_nonce(L1, outcome.tx.sender)
         outcome.traces.pop("execute", None)
+        outcome.events = [e for name in ("constructor", "validate")
+                          for e in events_of(outcome.traces.get(name))]
         return view
