@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from devnet import check
-from tests.devnet.conftest import DevnetProcess
+from devnet.spawn import DevnetProcess
 
 
 @pytest.fixture(scope="module")
