@@ -365,6 +365,15 @@ class RpcApi:
         self.chain.dump(target)
         return {"path": str(target)}
 
+    def _dev_load(self, path: Any) -> dict[str, Any]:
+        if not isinstance(path, str) or not path:
+            raise InvalidParams("path: expected a file path")
+        try:
+            self.chain = Chain.load(Path(path), self.chain.config)
+        except (OSError, ValueError) as exc:
+            raise InvalidParams(f"path: {exc}") from None
+        return {"block_number": self.chain.latest.number}
+
 
 
 def _invocation(call_info: CallInfo | None) -> dict[str, Any] | None:

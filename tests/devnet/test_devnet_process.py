@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from starknet_py.hash.selector import get_selector_from_name
 
 from devnet import check
 from devnet.spawn import DevnetProcess
@@ -91,6 +92,32 @@ def test_batch_answers_each_request(devnet: DevnetProcess) -> None:
     assert replies[1]["error"]["code"] == -32601
 
 
+def test_events_filtered_by_keys_and_blocks(devnet: DevnetProcess) -> None:
+    transfer_key = hex(get_selector_from_name("Transfer"))
+    latest = rpc(devnet.url, call("starknet_blockNumber", []))[1]["result"]
+    everything = {"from_block": {"block_number": 0}, "to_block": "latest", "chunk_size": 1000}
+    all_events = rpc(devnet.url, call("starknet_getEvents", [everything]))[1]["result"]["events"]
+    by_key = {**everything, "keys": [[transfer_key]]}
+    transfers = rpc(devnet.url, call("starknet_getEvents", [by_key]))[1]["result"]["events"]
+    assert transfers and all(e["keys"][0] == transfer_key for e in transfers)
+    assert len(transfers) == sum(e["keys"][0] == transfer_key for e in all_events)
+    unknown = {**everything, "keys": [["0x1234"]]}
+    assert rpc(devnet.url, call("starknet_getEvents", [unknown]))[1]["result"]["events"] == []
+    last = {**everything, "from_block": {"block_number": latest}}
+    tail = rpc(devnet.url, call("starknet_getEvents", [last]))[1]["result"]["events"]
+    assert tail and all(e["block_number"] == latest for e in tail)
+
+
+def test_mint_credits_the_fee_token(devnet: DevnetProcess, context: check.Context) -> None:
+    before = asyncio.run(context.account.get_balance())
+    params = {"address": hex(context.account.address), "amount": 10**18}
+    reply = rpc(devnet.url, call("devnet_mint", params))[1]["result"]
+    assert int(reply["new_balance"]) == before + 10**18
+    assert asyncio.run(context.account.get_balance()) == before + 10**18
+    bad = rpc(devnet.url, call("devnet_mint", {"address": "0x1", "amount": -5}))[1]
+    assert bad["error"]["code"] == -32602
+
+
 def test_restart_from_dump_keeps_chain(devnet: DevnetProcess, dump_path: Path,
                                        context: check.Context) -> None:
     block_number = rpc(devnet.url, call("starknet_blockNumber", []))[1]["result"]
@@ -105,5 +132,9 @@ def test_restart_from_dump_keeps_chain(devnet: DevnetProcess, dump_path: Path,
                                              context.account.signer.private_key))
         assert asyncio.run(ctx.account.get_balance()) == balance
         asyncio.run(check.check_invoke_transfer(ctx))
+        reloaded = rpc(restarted.url, call("devnet_load", {"path": str(dump_path)}))[1]["result"]
+        assert reloaded["block_number"] == block_number, "devnet_load restores the dumped chain"
+        missing = rpc(restarted.url, call("devnet_load", {"path": str(dump_path) + ".absent"}))
+        assert missing[1]["error"]["code"] == -32602
     finally:
         restarted.stop()
