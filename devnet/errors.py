@@ -35,8 +35,6 @@ InternalError = _error("InternalError", -32603, "Internal error")
 
 # Starknet API errors.
 ContractNotFound = _error("ContractNotFound", 20, "Contract not found")
-EntrypointNotFound = _error(
-    "EntrypointNotFound", 21, "Requested entrypoint does not exist in the contract")
 BlockNotFound = _error("BlockNotFound", 24, "Block not found")
 InvalidTxnIndex = _error("InvalidTxnIndex", 27, "Invalid transaction index in a block")
 ClassHashNotFound = _error("ClassHashNotFound", 28, "Class hash not found")
@@ -59,7 +57,6 @@ InsufficientAccountBalance = _error(
     "each resource's limit x max price)")
 ValidationFailure = _error("ValidationFailure", 55, "Account validation failed")
 CompilationFailed = _error("CompilationFailed", 56, "Compilation failed")
-NonAccount = _error("NonAccount", 58, "Sender address is not an account contract")
 DuplicateTx = _error(
     "DuplicateTx", 59, "A transaction with the same hash already exists in the mempool")
 CompiledClassHashMismatch = _error(
@@ -69,4 +66,3 @@ UnsupportedTxVersion = _error(
     "UnsupportedTxVersion", 61, "the transaction version is not supported")
 UnsupportedContractClassVersion = _error(
     "UnsupportedContractClassVersion", 62, "the contract class version is not supported")
-UnexpectedError = _error("UnexpectedError", 63, "An unexpected error occurred")

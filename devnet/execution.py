@@ -89,7 +89,3 @@ def run_entry_point(
         raise ExecutionFailed(decode_failure(call_info.retdata), call_info)
     return call_info
 
-
-def total_gas(call_info: CallInfo) -> int:
-    """Sierra gas consumed by a call, its inner calls included."""
-    return call_info.gas_consumed

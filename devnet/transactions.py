@@ -17,13 +17,14 @@ from starkware.starknet.definitions.fields import Resource, ResourceBounds
 from starkware.starknet.services.api.contract_class.contract_class import ContractClass
 
 from devnet.classes import sierra_class_hash
-from devnet.errors import InvalidParams, UnsupportedTxVersion
+from devnet.errors import InvalidParams, UnsupportedContractClassVersion, UnsupportedTxVersion
 
 FIELD_PRIME = 2**251 + 17 * 2**192 + 1
 QUERY_VERSION_BASE = 2**128
 RESOURCES = {"l1_gas": Resource.L1_GAS, "l2_gas": Resource.L2_GAS,
              "l1_data_gas": Resource.L1_DATA_GAS}
 TX_TYPES = ("INVOKE", "DECLARE", "DEPLOY_ACCOUNT")
+SIERRA_CLASS_VERSION = "0.1.0"
 
 
 def felt(value: Any, name: str) -> int:
@@ -168,6 +169,10 @@ def _declare(data: dict[str, Any], common: dict[str, Any]) -> Transaction:
     contract_class = field_of(data, "contract_class")
     if not isinstance(contract_class, dict) or not isinstance(contract_class.get("abi"), str):
         raise InvalidParams("contract_class: expected a Sierra class with a string abi")
+    if contract_class.get("contract_class_version") != SIERRA_CLASS_VERSION:
+        raise UnsupportedContractClassVersion(
+            f"contract_class_version {contract_class.get('contract_class_version')!r:.40}; "
+            f"this devnet accepts {SIERRA_CLASS_VERSION}")
     try:
         class_hash = sierra_class_hash(contract_class)
     except Exception as exc:  # the schema names what is wrong

@@ -47,6 +47,15 @@ def call(method: str, params: Any) -> bytes:
     return json.dumps({"jsonrpc": "2.0", "id": 1, "method": method, "params": params}).encode()
 
 
+ZERO_BOUND = {"max_amount": "0x0", "max_price_per_unit": "0x0"}
+FUTURE_DECLARE = {
+    "type": "DECLARE", "version": "0x3", "nonce": "0x0", "signature": [], "sender_address": "0x1",
+    "resource_bounds": {"l1_gas": ZERO_BOUND, "l2_gas": ZERO_BOUND, "l1_data_gas": ZERO_BOUND},
+    "compiled_class_hash": "0x1",
+    "contract_class": {"abi": "[]", "contract_class_version": "0.9.0", "sierra_program": [],
+                       "entry_points_by_type": {}},
+}
+
 MALFORMED = [
     (b"{not json", -32700),
     (b"[]", -32600),
@@ -64,6 +73,7 @@ MALFORMED = [
     (call("starknet_getTransactionReceipt", ["0x1234"]), 29),
     (call("starknet_addInvokeTransaction", [{"type": "INVOKE"}]), -32602),
     (call("starknet_addInvokeTransaction", [{"type": "INVOKE", "version": "0x1"}]), 61),
+    (call("starknet_addDeclareTransaction", [FUTURE_DECLARE]), 62),
     (call("starknet_getEvents", [{"chunk_size": 5000}]), 31),
     (call("starknet_getEvents", [{"chunk_size": 5, "continuation_token": "x"}]), 33),
     (call("starknet_call", [{"contract_address": hex(check.FEE_TOKEN),
