@@ -214,6 +214,23 @@ async def check_insufficient_balance(ctx: Context) -> None:
     await expect_client_error(ctx.client.send_transaction(tx), 54)
 
 
+async def check_simulate(ctx: Context) -> None:
+    recipient = secrets.randbits(200)
+    call = Call(to_addr=FEE_TOKEN, selector=TRANSFER, calldata=[recipient, 5, 0])
+    tx = await ctx.account.sign_invoke_v3([call], resource_bounds=GENEROUS_BOUNDS)
+    (simulated,) = await ctx.client.simulate_transactions([tx])
+    inner = simulated.transaction_trace.execute_invocation.calls[0]
+    assert inner.contract_address == FEE_TOKEN and inner.events, inner
+    assert simulated.fee_estimation.overall_fee > 0
+    token = await Contract.from_address(FEE_TOKEN, provider=ctx.account)
+    assert await token.functions["balance_of"].call(recipient) == (0,), "simulation wrote state"
+    overdraft = Call(to_addr=FEE_TOKEN, selector=TRANSFER, calldata=[recipient, 2**127, 0])
+    tx = await ctx.account.sign_invoke_v3([overdraft], resource_bounds=GENEROUS_BOUNDS)
+    (simulated,) = await ctx.client.simulate_transactions([tx], skip_validate=True)
+    reason = simulated.transaction_trace.execute_invocation.revert_reason
+    assert "insufficient balance" in reason, reason
+
+
 async def check_deploy_account(ctx: Context) -> None:
     key_pair = KeyPair.from_private_key(secrets.randbits(240) + 1)
     class_hash = await ctx.client.get_class_hash_at(ctx.account.address)
@@ -232,7 +249,7 @@ async def check_deploy_account(ctx: Context) -> None:
 CHECKS: list[Callable[[Context], Awaitable[None]]] = [
     check_chain, check_invoke_transfer, check_declare, check_deploy_and_call,
     check_multicall_events, check_revert, check_bad_nonce, check_bad_signature,
-    check_insufficient_balance, check_deploy_account,
+    check_insufficient_balance, check_simulate, check_deploy_account,
 ]
 
 
