@@ -195,6 +195,7 @@ class Chain:
         """Check, execute and include `tx`; mine at once unless a block time is set."""
         if tx.hash in self.transactions:
             raise DuplicateTx(hex(tx.hash))
+        started = time.perf_counter()
         outcome = self.sequencer.run(tx, self.block_info())
         self.state.commit(outcome.view.cache)
         if outcome.declared is not None:
@@ -205,8 +206,9 @@ class Chain:
             tx.hash, tx.type, outcome.fee, outcome.gas, [e.to_rpc() for e in outcome.events],
             outcome.revert_reason, tx.sender if tx.type == "DEPLOY_ACCOUNT" else None)
         self.pending.append(tx.hash)
-        logger.info("transaction accepted", extra={"tx_hash": hex(tx.hash), "type": tx.type,
-                                                   "reverted": outcome.revert_reason is not None})
+        logger.info("transaction accepted", extra={
+            "tx_hash": hex(tx.hash), "type": tx.type, "reverted": outcome.revert_reason is not None,
+            "ms": round((time.perf_counter() - started) * 1000)})
         if self.config.block_time is None:
             self.mine()
         return tx.hash
