@@ -50,8 +50,8 @@ class RpcServer:
             return web.json_response(_error_response(error), status=413)
         try:
             payload = json.loads(body)
-        except (ValueError, UnicodeDecodeError) as exc:
-            return web.json_response(_error_response(ParseError(str(exc))))
+        except (ValueError, RecursionError) as exc:  # UnicodeDecodeError is a ValueError
+            return web.json_response(_error_response(ParseError(str(exc)[:200])))
         if isinstance(payload, list):
             if not payload or len(payload) > MAX_BATCH:
                 error = InvalidRequest(f"a batch holds 1 to {MAX_BATCH} requests")

@@ -58,6 +58,8 @@ FUTURE_DECLARE = {
 
 MALFORMED = [
     (b"{not json", -32700),
+    (b"\xff\xfe\x00garbage", -32700),
+    (b"[" * 200_000 + b"]" * 200_000, -32700),
     (b"[]", -32600),
     (b'"just a string"', -32600),
     (b'{"jsonrpc": "1.0", "id": 1, "method": "starknet_chainId"}', -32600),
