@@ -26,7 +26,7 @@ from starkware.starknet.services.api.contract_class.contract_class import EntryP
 
 from devnet import fees
 from devnet.classes import builtin_class
-from devnet.errors import DuplicateTx
+from devnet.errors import DuplicateTx, RpcError
 from devnet.execution import run_entry_point
 from devnet.sequencer import CONSTRUCTOR_SELECTOR, Outcome, Sequencer
 from devnet.state import ChainState
@@ -54,6 +54,15 @@ class DevnetConfig:
     chain_id: StarknetChainId = StarknetChainId.TESTNET_SEPOLIA
     block_time: float | None = None
     casm_cache: Path | None = None
+
+
+class SimulationRejected(Exception):
+    """Transaction `index` of a simulated batch was rejected with `error`."""
+
+    def __init__(self, index: int, error: RpcError) -> None:
+        super().__init__(f"transaction {index}: {error}")
+        self.index = index
+        self.error = error
 
 
 @dataclass(frozen=True)
@@ -185,11 +194,22 @@ class Chain:
         return block
 
     # Transactions.
-    def simulate(self, tx: Transaction, *, validate: bool = True,
-                 charge_fee: bool = True) -> Outcome:
-        """Run `tx` on the newest state without committing anything."""
-        return self.sequencer.run(tx, self.block_info(), validate=validate,
-                                  charge_fee=charge_fee)
+    def simulate(self, txs: list[Transaction], *, validate: bool = True,
+                 charge_fee: bool = True) -> list[Outcome]:
+        """Run `txs` one after the other on the newest state without committing anything.
+
+        A rejected transaction raises `SimulationRejected` naming its index.
+        """
+        outcomes: list[Outcome] = []
+        for index, tx in enumerate(txs):
+            after = outcomes[-1].view if outcomes else None
+            try:
+                outcomes.append(self.sequencer.run(
+                    tx, self.block_info(), validate=validate,
+                    charge_fee=charge_fee and not tx.is_query, after=after))
+            except RpcError as exc:
+                raise SimulationRejected(index, exc) from exc
+        return outcomes
 
     def add(self, tx: Transaction) -> int:
         """Check, execute and include `tx`; mine at once unless a block time is set."""

@@ -231,6 +231,18 @@ async def check_simulate(ctx: Context) -> None:
     assert "insufficient balance" in reason, reason
 
 
+async def check_estimate_batch(ctx: Context) -> None:
+    """Several transactions are estimated in order: the second uses the first's nonce + 1."""
+    nonce = await ctx.account.get_nonce()
+    call = Call(to_addr=FEE_TOKEN, selector=TRANSFER, calldata=[secrets.randbits(200), 5, 0])
+    txs = [await ctx.account.sign_invoke_v3([call], nonce=nonce + i,
+                                            resource_bounds=GENEROUS_BOUNDS) for i in range(2)]
+    estimates = await ctx.client.estimate_fee(txs)
+    assert len(estimates) == 2 and all(e.overall_fee > 0 for e in estimates), estimates
+    error = await expect_client_error(ctx.client.estimate_fee(txs[1:]), 41)
+    assert "nonce" in error.message.lower(), error.message
+
+
 async def check_deploy_account(ctx: Context) -> None:
     key_pair = KeyPair.from_private_key(secrets.randbits(240) + 1)
     class_hash = await ctx.client.get_class_hash_at(ctx.account.address)
@@ -249,7 +261,8 @@ async def check_deploy_account(ctx: Context) -> None:
 CHECKS: list[Callable[[Context], Awaitable[None]]] = [
     check_chain, check_invoke_transfer, check_declare, check_deploy_and_call,
     check_multicall_events, check_revert, check_bad_nonce, check_bad_signature,
-    check_insufficient_balance, check_simulate, check_deploy_account,
+    check_insufficient_balance, check_simulate, check_estimate_batch,
+    check_deploy_account,
 ]
 
 

@@ -15,7 +15,14 @@ from typing import Any
 from starkware.starknet.business_logic.execution.objects import CallInfo
 
 from devnet import events, fees
-from devnet.chain import SEQUENCER_ADDRESS, STARKNET_VERSION, Block, Chain, Receipt
+from devnet.chain import (
+    SEQUENCER_ADDRESS,
+    STARKNET_VERSION,
+    Block,
+    Chain,
+    Receipt,
+    SimulationRejected,
+)
 from devnet.errors import (
     BlockNotFound,
     ClassHashNotFound,
@@ -24,11 +31,11 @@ from devnet.errors import (
     InvalidParams,
     InvalidTxnIndex,
     MethodNotFound,
-    RpcError,
     TransactionExecutionError,
     TxnHashNotFound,
 )
 from devnet.execution import ExecutionFailed, run_entry_point
+from devnet.sequencer import Outcome
 from devnet.transactions import felt, felts, parse_transaction
 
 SPEC_VERSION = "0.10.2"
@@ -271,29 +278,26 @@ class RpcApi:
             raise InvalidParams(f"simulation_flags: expected a list of {allowed}")
         return set(flags)
 
-    def _simulate_all(self, transactions: Any, flags: set[str]) -> list[Any]:
+    def _simulate_all(self, transactions: Any, flags: set[str]) -> list[Outcome]:
         if not isinstance(transactions, list) or not transactions:
             raise InvalidParams("expected a non-empty list of transactions")
-        if len(transactions) > 1:
-            raise InvalidParams("this devnet estimates one transaction per request")
-        tx = parse_transaction(transactions[0], self.chain.chain_id)
+        txs = [parse_transaction(t, self.chain.chain_id) for t in transactions]
         try:
-            outcome = self.chain.simulate(tx, validate="SKIP_VALIDATE" not in flags,
-                                          charge_fee="SKIP_FEE_CHARGE" not in flags
-                                          and not tx.is_query)
-        except RpcError as exc:
+            return self.chain.simulate(txs, validate="SKIP_VALIDATE" not in flags,
+                                       charge_fee="SKIP_FEE_CHARGE" not in flags)
+        except SimulationRejected as exc:
             raise TransactionExecutionError(
-                {"transaction_index": 0, "execution_error": exc.data or exc.message}) from exc
-        return [(tx, outcome)]
+                {"transaction_index": exc.index,
+                 "execution_error": exc.error.data or exc.error.message}) from exc
 
     def _rpc_estimateFee(self, request: Any, simulation_flags: Any, block_id: Any) -> list[Any]:
         self._block(block_id)
         flags = self._flags(simulation_flags, ("SKIP_VALIDATE",))
         estimates = []
-        for _, outcome in self._simulate_all(request, flags | {"SKIP_FEE_CHARGE"}):
+        for index, outcome in enumerate(self._simulate_all(request, flags | {"SKIP_FEE_CHARGE"})):
             if outcome.revert_reason is not None:
                 raise TransactionExecutionError(
-                    {"transaction_index": 0, "execution_error": outcome.revert_reason})
+                    {"transaction_index": index, "execution_error": outcome.revert_reason})
             estimates.append(outcome.gas.to_estimate())
         return estimates
 
@@ -301,10 +305,10 @@ class RpcApi:
                                   simulation_flags: Any) -> list[Any]:
         self._block(block_id)
         flags = self._flags(simulation_flags, ("SKIP_VALIDATE", "SKIP_FEE_CHARGE"))
-        return [{"transaction_trace": _trace(tx.type, outcome.traces, outcome.revert_reason,
-                                             outcome.gas),
+        return [{"transaction_trace": _trace(outcome.tx.type, outcome.traces,
+                                             outcome.revert_reason, outcome.gas),
                  "fee_estimation": outcome.gas.to_estimate()}
-                for tx, outcome in self._simulate_all(transactions, flags)]
+                for outcome in self._simulate_all(transactions, flags)]
 
     # Events.
     def _rpc_getEvents(self, filter: Any) -> dict[str, Any]:

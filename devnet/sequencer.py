@@ -76,6 +76,7 @@ class Outcome:
     revert_reason: str | None = None
     declared: DeclaredClass | None = None
     traces: dict[str, CallInfo | None] = field(default_factory=dict)
+    after: CachedSyncState | None = None
 
 
 def events_of(call_info: CallInfo | None) -> list[Event]:
@@ -100,14 +101,15 @@ class Sequencer:
         self.casm_cache = casm_cache
 
     def run(self, tx: Transaction, block_info: BlockInfo, *, validate: bool = True,
-            charge_fee: bool = True) -> Outcome:
-        """Check and execute `tx` on a fresh view; raise an RpcError if it must be rejected."""
-        view = self.state.begin(block_info)
+            charge_fee: bool = True, after: CachedSyncState | None = None) -> Outcome:
+        """Check and execute `tx` on a fresh view (on top of the uncommitted view `after`, if
+        given); raise an RpcError if it must be rejected."""
+        view = self._begin(block_info, after)
         self._check_nonce(view, tx)
         if charge_fee:
             self._check_bounds(view, tx)
         traces: dict[str, CallInfo | None] = {}
-        declared = self._prepare_declare(tx) if tx.type == "DECLARE" else None
+        declared = self._prepare_declare(view, tx) if tx.type == "DECLARE" else None
         context = TxContext(account=tx.sender, tx_hash=tx.hash, signature=tx.signature,
                             nonce=tx.nonce, version=tx.version)
         if tx.type == "DEPLOY_ACCOUNT":
@@ -123,12 +125,15 @@ class Sequencer:
         gas = self._gas_usage(view, traces, declared)
         fee = min(gas.fee, tx.max_fee) if charge_fee else gas.fee
         outcome = Outcome(tx, view, gas, fee, revert_reason=revert_reason,
-                          declared=declared, traces=traces)
+                          declared=declared, traces=traces, after=after)
         outcome.events = [e for name in ("constructor", "validate", "execute")
                           for e in events_of(traces.get(name))]
         if charge_fee:
             outcome.events.append(self._charge_fee(outcome))
         return outcome
+
+    def _begin(self, block_info: BlockInfo, after: CachedSyncState | None) -> CachedSyncState:
+        return self.state.begin(block_info) if after is None else after._copy()
 
     def _check_nonce(self, view: CachedSyncState, tx: Transaction) -> None:
         if tx.type != "DEPLOY_ACCOUNT" and view.get_class_hash_at(tx.sender) == 0:
@@ -148,8 +153,8 @@ class Sequencer:
             raise InsufficientAccountBalance(
                 f"max fee {tx.max_fee} exceeds the balance {balance} of {hex(tx.sender)}")
 
-    def _prepare_declare(self, tx: Transaction) -> DeclaredClass:
-        if self.state.is_declared(tx.class_hash):
+    def _prepare_declare(self, view: CachedSyncState, tx: Transaction) -> DeclaredClass:
+        if view.get_compiled_class_hash(tx.class_hash) != 0:
             raise ClassAlreadyDeclared(f"class {hex(tx.class_hash)} is already declared")
         assert tx.contract_class is not None
         casm = compile_casm(tx.contract_class, self.casm_cache)
@@ -161,7 +166,7 @@ class Sequencer:
 
     def _deploy_account(self, view: CachedSyncState, tx: Transaction,
                         context: TxContext) -> CallInfo:
-        if not self.state.is_declared(tx.class_hash):
+        if view.get_compiled_class_hash(tx.class_hash) == 0:
             raise ValidationFailure(f"class {hex(tx.class_hash)} is not declared")
         if view.get_class_hash_at(tx.sender) != 0:
             raise ValidationFailure(f"an account is already deployed at {hex(tx.sender)}")
@@ -228,7 +233,7 @@ class Sequencer:
         return Event(self.fee_token.address, keys, data)
 
     def _rerun_without_execute(self, outcome: Outcome) -> CachedSyncState:
-        view = self.state.begin(outcome.view.block_info)
+        view = self._begin(outcome.view.block_info, outcome.after)
         view.increment_nonce(L1, outcome.tx.sender)
         outcome.traces.pop("execute", None)
         outcome.events = [e for name in ("constructor", "validate")

@@ -59,9 +59,6 @@ class ChainState(SyncStateReader):
         return self.storage.get((contract_address, key), 0)
 
     # Devnet interface.
-    def is_declared(self, class_hash: int) -> bool:
-        return class_hash in self.compiled_class_hashes
-
     def add_class(self, class_hash: int, compiled_class_hash: int, sierra: dict[str, Any],
                   casm: dict[str, Any]) -> None:
         """Declare a class: its Sierra form for `getClass`, its CASM form for execution."""
