@@ -30,6 +30,7 @@ from devnet.errors import DuplicateTx, RpcError
 from devnet.execution import run_entry_point
 from devnet.sequencer import CONSTRUCTOR_SELECTOR, Outcome, Sequencer
 from devnet.state import ChainState
+from devnet.state_diff import StateDiff
 from devnet.transactions import Transaction
 
 logger = logging.getLogger(__name__)
@@ -93,6 +94,7 @@ class Receipt:
     revert_reason: str | None
     contract_address: int | None = None
     block_number: int | None = None
+    state_diff: StateDiff = field(default_factory=StateDiff)
 
 
 def account_keys(seed: int, index: int) -> tuple[int, int]:
@@ -217,6 +219,7 @@ class Chain:
             raise DuplicateTx(hex(tx.hash))
         started = time.perf_counter()
         outcome = self.sequencer.run(tx, self.block_info())
+        state_diff = StateDiff.from_cache(outcome.view.cache)
         self.state.commit(outcome.view.cache)
         if outcome.declared is not None:
             d = outcome.declared
@@ -224,7 +227,8 @@ class Chain:
         self.transactions[tx.hash] = tx.to_rpc()
         self.receipts[tx.hash] = Receipt(
             tx.hash, tx.type, outcome.fee, outcome.gas, [e.to_rpc() for e in outcome.events],
-            outcome.revert_reason, tx.sender if tx.type == "DEPLOY_ACCOUNT" else None)
+            outcome.revert_reason, tx.sender if tx.type == "DEPLOY_ACCOUNT" else None,
+            state_diff=state_diff)
         self.pending.append(tx.hash)
         logger.info("transaction accepted", extra={
             "tx_hash": hex(tx.hash), "type": tx.type, "reverted": outcome.revert_reason is not None,
@@ -232,6 +236,13 @@ class Chain:
         if self.config.block_time is None:
             self.mine()
         return tx.hash
+
+    def state_diff(self, tx_hashes: list[int]) -> StateDiff:
+        """The combined state diff of `tx_hashes`, in order."""
+        combined = StateDiff()
+        for tx_hash in tx_hashes:
+            combined = combined.merge(self.receipts[tx_hash].state_diff)
+        return combined
 
     # Dump and load.
     def dump(self, path: Path) -> None:
@@ -282,11 +293,12 @@ def _receipt_to_json(receipt: Receipt) -> dict[str, Any]:
             "revert_reason": receipt.revert_reason,
             "contract_address": None if receipt.contract_address is None
             else hex(receipt.contract_address),
-            "block_number": receipt.block_number}
+            "block_number": receipt.block_number, "state_diff": receipt.state_diff.to_json()}
 
 
 def _receipt_from_json(data: dict[str, Any]) -> Receipt:
     address = data["contract_address"]
     return Receipt(int(data["tx_hash"], 16), data["type"], int(data["fee"], 16),
                    fees.GasUsage(**data["gas"]), data["events"], data["revert_reason"],
-                   None if address is None else int(address, 16), data["block_number"])
+                   None if address is None else int(address, 16), data["block_number"],
+                   StateDiff.from_json(data["state_diff"]))

@@ -141,6 +141,10 @@ async def check_deploy_and_call(ctx: Context) -> None:
     ctx.sample = await Contract.from_address(deployed.deployed_contract.address,
                                              provider=ctx.account)
     assert await ctx.client.get_class_hash_at(ctx.sample.address) == ctx.sample_class_hash
+    receipt = await ctx.client.get_transaction_receipt(deployed.hash)
+    update = await ctx.client.get_state_update(block_number=receipt.block_number)
+    assert any(d.address == ctx.sample.address and d.class_hash == ctx.sample_class_hash
+               for d in update.state_diff.deployed_contracts), update.state_diff
     invocation = await ctx.sample.functions["set"].invoke_v3(7, 42, auto_estimate=True)
     await invocation.wait_for_acceptance()
     assert await ctx.sample.functions["get"].call(7) == (42,)

@@ -115,7 +115,8 @@ class RpcApi:
             "new_root": "0x0", "event_commitment": "0x0", "transaction_commitment": "0x0",
             "receipt_commitment": "0x0", "state_diff_commitment": "0x0",
             "event_count": sum(len(r.events) for r in receipts),
-            "transaction_count": len(block.tx_hashes), "state_diff_length": 0,
+            "transaction_count": len(block.tx_hashes),
+            "state_diff_length": len(chain.state_diff(block.tx_hashes)),
             "status": "ACCEPTED_ON_L2",
         }
 
@@ -177,6 +178,14 @@ class RpcApi:
             {"transaction": self.chain.transactions[t],
              "receipt": self._receipt(self.chain.receipts[t], with_block=False)}
             for t in tx_hashes]}
+
+    def _rpc_getStateUpdate(self, block_id: Any) -> dict[str, Any]:
+        block, tx_hashes = self._block_txs(block_id)
+        update: dict[str, Any] = {"old_root": "0x0",
+                                  "state_diff": self.chain.state_diff(tx_hashes).to_rpc()}
+        if block is not None:
+            update.update(block_hash=hex(block.hash), new_root="0x0")
+        return update
 
     def _rpc_getBlockTransactionCount(self, block_id: Any) -> int:
         return len(self._block_txs(block_id)[1])
