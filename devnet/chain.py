@@ -1,7 +1,8 @@
 """The devnet chain: genesis with predeployed contracts, blocks, receipts, events, dump and load.
 
 Blocks are mined at once after each transaction, or every `block_time` seconds (transactions then
-wait in the pre-confirmed block). Calls and estimates always run on the newest state.
+wait in the pre-confirmed block). Receipts keep the values each transaction overwrote, so the
+state after any block can be rebuilt for queries.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any
 
 from starkware.cairo.lang.vm.crypto import poseidon_hash_many
 from starkware.crypto.signature.signature import EC_ORDER, private_to_stark_key
+from starkware.starknet.business_logic.state.state_api import SyncStateReader
 from starkware.starknet.business_logic.state.state_api_objects import BlockInfo, ResourcePrice
 from starkware.starknet.core.os.contract_address.contract_address import (
     calculate_contract_address_from_hash,
@@ -28,6 +30,7 @@ from devnet import fees
 from devnet.classes import builtin_class
 from devnet.errors import DuplicateTx, RpcError
 from devnet.execution import run_entry_point
+from devnet.history import HistoricalState
 from devnet.sequencer import CONSTRUCTOR_SELECTOR, Outcome, Sequencer
 from devnet.state import ChainState
 from devnet.state_diff import StateDiff
@@ -95,6 +98,7 @@ class Receipt:
     contract_address: int | None = None
     block_number: int | None = None
     state_diff: StateDiff = field(default_factory=StateDiff)
+    previous_values: StateDiff = field(default_factory=StateDiff)
 
 
 def account_keys(seed: int, index: int) -> tuple[int, int]:
@@ -220,6 +224,7 @@ class Chain:
         started = time.perf_counter()
         outcome = self.sequencer.run(tx, self.block_info())
         state_diff = StateDiff.from_cache(outcome.view.cache)
+        previous_values = state_diff.previous_values(self.state)
         self.state.commit(outcome.view.cache)
         if outcome.declared is not None:
             d = outcome.declared
@@ -228,7 +233,7 @@ class Chain:
         self.receipts[tx.hash] = Receipt(
             tx.hash, tx.type, outcome.fee, outcome.gas, [e.to_rpc() for e in outcome.events],
             outcome.revert_reason, tx.sender if tx.type == "DEPLOY_ACCOUNT" else None,
-            state_diff=state_diff)
+            state_diff=state_diff, previous_values=previous_values)
         self.pending.append(tx.hash)
         logger.info("transaction accepted", extra={
             "tx_hash": hex(tx.hash), "type": tx.type, "reverted": outcome.revert_reason is not None,
@@ -243,6 +248,15 @@ class Chain:
         for tx_hash in tx_hashes:
             combined = combined.merge(self.receipts[tx_hash].state_diff)
         return combined
+
+    def state_after(self, block: Block | None) -> SyncStateReader:
+        """The state after `block` was mined; the newest state (pending included) for None."""
+        if block is None:
+            return self.state
+        later = [tx for b in self.blocks[block.number + 1:] for tx in b.tx_hashes] + self.pending
+        if not later:
+            return self.state
+        return HistoricalState(self.state, [self.receipts[t].previous_values for t in later])
 
     # Dump and load.
     def dump(self, path: Path) -> None:
@@ -293,7 +307,8 @@ def _receipt_to_json(receipt: Receipt) -> dict[str, Any]:
             "revert_reason": receipt.revert_reason,
             "contract_address": None if receipt.contract_address is None
             else hex(receipt.contract_address),
-            "block_number": receipt.block_number, "state_diff": receipt.state_diff.to_json()}
+            "block_number": receipt.block_number, "state_diff": receipt.state_diff.to_json(),
+            "previous_values": receipt.previous_values.to_json()}
 
 
 def _receipt_from_json(data: dict[str, Any]) -> Receipt:
@@ -301,4 +316,5 @@ def _receipt_from_json(data: dict[str, Any]) -> Receipt:
     return Receipt(int(data["tx_hash"], 16), data["type"], int(data["fee"], 16),
                    fees.GasUsage(**data["gas"]), data["events"], data["revert_reason"],
                    None if address is None else int(address, 16), data["block_number"],
-                   StateDiff.from_json(data["state_diff"]))
+                   StateDiff.from_json(data["state_diff"]),
+                   StateDiff.from_json(data["previous_values"]))

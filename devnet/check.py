@@ -111,6 +111,11 @@ async def check_invoke_transfer(ctx: Context) -> None:
     token = await Contract.from_address(FEE_TOKEN, provider=ctx.account)
     (balance,) = await token.functions["balance_of"].call(recipient)
     assert balance == 1234, balance
+    before_block = receipt.block_number - 1
+    (earlier,) = await token.functions["balance_of"].call(recipient, block_number=before_block)
+    assert earlier == 0, f"balance at block {before_block} should not see the transfer"
+    nonce = await ctx.account.get_nonce(block_number=receipt.block_number)
+    assert await ctx.account.get_nonce(block_number=before_block) == nonce - 1
     after = await ctx.account.get_balance()
     assert after == before - 1234 - receipt.actual_fee.amount, (before, after)
 

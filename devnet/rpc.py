@@ -1,8 +1,7 @@
 """Starknet JSON-RPC methods (spec 0.10.2) over a `Chain`, plus devnet extras.
 
 Every method takes its parameters by name or by position, as the specification allows. State
-queries accept any existing block id and answer from the newest state (the devnet keeps no
-history of states).
+queries answer for the block they name; estimates and simulations run on the newest state.
 """
 
 from __future__ import annotations
@@ -13,6 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from starkware.starknet.business_logic.execution.objects import CallInfo
+from starkware.starknet.business_logic.state.state import CachedSyncState
+from starkware.starknet.business_logic.state.state_api import SyncStateReader
 
 from devnet import events, fees
 from devnet.chain import (
@@ -35,7 +36,7 @@ from devnet.errors import (
     TxnHashNotFound,
 )
 from devnet.execution import ExecutionFailed, run_entry_point
-from devnet.sequencer import Outcome
+from devnet.sequencer import L1, Outcome
 from devnet.transactions import felt, felts, parse_transaction
 
 SPEC_VERSION = "0.10.2"
@@ -238,42 +239,49 @@ class RpcApi:
         return tx
 
     # State.
-    def _contract(self, block_id: Any, contract_address: Any) -> int:
-        self._block(block_id)
+    def _reader(self, block_id: Any) -> SyncStateReader:
+        return self.chain.state_after(self._block(block_id))
+
+    def _contract(self, state: SyncStateReader, contract_address: Any) -> int:
         address = felt(contract_address, "contract_address")
-        if self.chain.state.get_class_hash_at(address) == 0:
+        if state.get_class_hash_at(address) == 0:
             raise ContractNotFound()
         return address
 
     def _rpc_getNonce(self, block_id: Any, contract_address: Any) -> str:
-        address = self._contract(block_id, contract_address)
-        return hex(self.chain.state.nonces.get(address, 0))
+        state = self._reader(block_id)
+        return hex(state.get_nonce_at(L1, self._contract(state, contract_address)))
 
     def _rpc_getClassHashAt(self, block_id: Any, contract_address: Any) -> str:
-        return hex(self.chain.state.get_class_hash_at(self._contract(block_id, contract_address)))
+        state = self._reader(block_id)
+        return hex(state.get_class_hash_at(self._contract(state, contract_address)))
 
     def _rpc_getClassAt(self, block_id: Any, contract_address: Any) -> dict[str, Any]:
-        class_hash = self.chain.state.get_class_hash_at(self._contract(block_id, contract_address))
+        state = self._reader(block_id)
+        class_hash = state.get_class_hash_at(self._contract(state, contract_address))
         return self.chain.state.sierra_classes[class_hash]
 
     def _rpc_getClass(self, block_id: Any, class_hash: Any) -> dict[str, Any]:
-        self._block(block_id)
-        sierra = self.chain.state.sierra_classes.get(felt(class_hash, "class_hash"))
-        if sierra is None:
+        state = self._reader(block_id)
+        wanted = felt(class_hash, "class_hash")
+        if state.get_compiled_class_hash(wanted) == 0:
             raise ClassHashNotFound()
-        return sierra
+        return self.chain.state.sierra_classes[wanted]
 
     def _rpc_getStorageAt(self, contract_address: Any, key: Any, block_id: Any) -> str:
-        address = self._contract(block_id, contract_address)
-        return hex(self.chain.state.storage.get((address, felt(key, "key")), 0))
+        state = self._reader(block_id)
+        address = self._contract(state, contract_address)
+        return hex(state.get_storage_at(L1, address, felt(key, "key")))
 
     def _rpc_call(self, request: Any, block_id: Any) -> list[str]:
         if not isinstance(request, dict):
             raise InvalidParams("request: expected an object")
-        address = self._contract(block_id, request.get("contract_address"))
+        state = self._reader(block_id)
+        address = self._contract(state, request.get("contract_address"))
         selector = felt(request.get("entry_point_selector"), "entry_point_selector")
         calldata = felts(request.get("calldata", []), "calldata")
-        view = self.chain.state.begin(self.chain.block_info())
+        view = CachedSyncState(self.chain.block_info(), state,
+                               compiled_class_cache=self.chain.state.compiled_classes)
         try:
             call_info = run_entry_point(view, self.chain.general_config, contract=address,
                                         selector=selector, calldata=calldata)

@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from starkware.starknet.business_logic.state.state import StateCache
+from starkware.starknet.business_logic.state.state_api import SyncStateReader
+from starkware.starknet.definitions.data_availability_mode import DataAvailabilityMode
 
 
 @dataclass
@@ -21,6 +23,15 @@ class StateDiff:
     def from_cache(cls, cache: StateCache) -> StateDiff:
         return cls(dict(cache._storage_writes), dict(cache._nonce_writes),
                    dict(cache._class_hash_writes), dict(cache._compiled_class_hash_writes))
+
+    def previous_values(self, state: SyncStateReader) -> StateDiff:
+        """The values the cells of this diff hold in `state` (before the diff applies)."""
+        l1 = DataAvailabilityMode.L1
+        return StateDiff(
+            {(a, k): state.get_storage_at(l1, a, k) for a, k in self.storage},
+            {a: state.get_nonce_at(l1, a) for a in self.nonces},
+            {a: state.get_class_hash_at(a) for a in self.deployed},
+            {c: state.get_compiled_class_hash(c) for c in self.declared})
 
     def merge(self, later: StateDiff) -> StateDiff:
         """This diff followed by `later`."""
