@@ -192,6 +192,19 @@ async def check_revert(ctx: Context) -> None:
     assert await ctx.sample.functions["counter"].call() == (6,), "revert kept a write"
 
 
+async def check_nested_call(ctx: Context) -> None:
+    """The sample contract calls a contract (itself) that emits; the event names the callee."""
+    assert ctx.sample is not None
+    (before,) = await ctx.sample.functions["counter"].call()
+    invocation = await ctx.sample.functions["increase_other"].invoke_v3(
+        ctx.sample.address, 4, auto_estimate=True)
+    await invocation.wait_for_acceptance()
+    assert await ctx.sample.functions["counter"].call() == (before + 4,)
+    receipt = await ctx.client.get_transaction_receipt(invocation.hash)
+    increased = [e for e in receipt.events if e.from_address == ctx.sample.address]
+    assert increased and increased[0].keys[1] == ctx.sample.address, "caller is the contract"
+
+
 async def check_bad_nonce(ctx: Context) -> None:
     nonce = await ctx.account.get_nonce()
     call = Call(to_addr=FEE_TOKEN, selector=TRANSFER, calldata=[1, 1, 0])
@@ -269,7 +282,7 @@ async def check_deploy_account(ctx: Context) -> None:
 
 CHECKS: list[Callable[[Context], Awaitable[None]]] = [
     check_chain, check_invoke_transfer, check_declare, check_deploy_and_call,
-    check_multicall_events, check_revert, check_bad_nonce, check_bad_signature,
+    check_multicall_events, check_revert, check_nested_call, check_bad_nonce, check_bad_signature,
     check_insufficient_balance, check_simulate, check_estimate_batch,
     check_deploy_account,
 ]

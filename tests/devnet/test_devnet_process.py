@@ -120,6 +120,14 @@ def test_events_filtered_by_keys_and_blocks(devnet: DevnetProcess) -> None:
     assert tail and all(e["block_number"] == latest for e in tail)
 
 
+def test_create_block_mines_an_empty_block(devnet: DevnetProcess) -> None:
+    before = rpc(devnet.url, call("starknet_blockNumber", []))[1]["result"]
+    created = rpc(devnet.url, call("devnet_createBlock", []))[1]["result"]
+    latest = rpc(devnet.url, call("starknet_getBlockWithTxHashes", ["latest"]))[1]["result"]
+    assert latest["block_number"] == before + 1 and latest["block_hash"] == created["block_hash"]
+    assert latest["transactions"] == [] and latest["parent_hash"] != "0x0"
+
+
 def test_mint_credits_the_fee_token(devnet: DevnetProcess, context: check.Context) -> None:
     before = asyncio.run(context.account.get_balance())
     params = {"address": hex(context.account.address), "amount": 10**18}
