@@ -49,6 +49,7 @@ VALIDATE_SELECTORS = {
 }
 EXECUTE_SELECTOR = get_selector_from_name("__execute__")
 CONSTRUCTOR_SELECTOR = get_selector_from_name("constructor")
+FEE_TRANSFER_WORDS = 2  # the sender's and the sequencer's balance, written after gas is counted
 
 
 @dataclass
@@ -215,7 +216,7 @@ class Sequencer:
                    declared: DeclaredClass | None) -> GasUsage:
         l2_gas = sum(c.gas_consumed for c in traces.values() if c is not None)
         cache = view.cache
-        words = (len(cache._storage_writes) + len(cache._nonce_writes) + 1
+        words = (len(cache._storage_writes) + len(cache._nonce_writes) + FEE_TRANSFER_WORDS
                  + len(cache._class_hash_writes) + 2 * len(cache._compiled_class_hash_writes))
         if declared is not None:
             l2_gas += DECLARE_L2_GAS_PER_PROGRAM_WORD * len(declared.sierra["sierra_program"])
@@ -233,6 +234,7 @@ class Sequencer:
         return Event(self.fee_token.address, keys, data)
 
     def _rerun_without_execute(self, outcome: Outcome) -> CachedSyncState:
+        """A view with only the nonce increment (writes of `__validate__` are dropped too)."""
         view = self._begin(outcome.view.block_info, outcome.after)
         view.increment_nonce(L1, outcome.tx.sender)
         outcome.traces.pop("execute", None)
