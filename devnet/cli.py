@@ -9,7 +9,6 @@ import logging
 import signal
 import sys
 import time
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -79,7 +78,7 @@ def build_chain(settings: dict[str, Any]) -> Chain:
         chain = Chain.load(Path(dump_path), config)
         logger.info("chain loaded", extra={"path": dump_path, "blocks": len(chain.blocks)})
         return chain
-    chain = Chain(replace(config))
+    chain = Chain(config)
     chain.create_genesis()
     return chain
 
