@@ -8,6 +8,7 @@ that cairo-lang's Python VM can run the result.
 
     python -m devnet.toolchain build   # compile devnet/contracts/src/*.cairo into build/
     python -m devnet.toolchain check   # exit 1 if the committed artifacts differ from the sources
+    python -m devnet.toolchain build --src DIR --out DIR   # any other contracts' directory
 """
 
 from __future__ import annotations
@@ -100,11 +101,12 @@ def _dump(obj: dict) -> str:
     return json.dumps(obj, indent=1, sort_keys=True) + "\n"
 
 
-def build(compiler: Path, build_dir: Path = BUILD_DIR) -> list[str]:
-    """Compile every source into `build_dir`; return the contract names."""
+def build(compiler: Path, sources_dir: Path = SOURCES_DIR,
+          build_dir: Path = BUILD_DIR) -> list[str]:
+    """Compile every `*.cairo` of `sources_dir` into `build_dir`; return the contract names."""
     build_dir.mkdir(parents=True, exist_ok=True)
     names = []
-    for source in sorted(SOURCES_DIR.glob("*.cairo")):
+    for source in sorted(sources_dir.glob("*.cairo")):
         sierra, casm = compile_contract(source, compiler)
         sierra_path, casm_path = artifact_paths(source.stem, build_dir)
         sierra_path.write_text(_dump(sierra))
@@ -114,14 +116,15 @@ def build(compiler: Path, build_dir: Path = BUILD_DIR) -> list[str]:
     return names
 
 
-def stale_artifacts(compiler: Path) -> list[str]:
+def stale_artifacts(compiler: Path, sources_dir: Path = SOURCES_DIR,
+                    build_dir: Path = BUILD_DIR) -> list[str]:
     """Names of contracts whose committed artifacts differ from a fresh compilation."""
     with tempfile.TemporaryDirectory() as tmp:
-        build(compiler, Path(tmp))
+        build(compiler, sources_dir, Path(tmp))
         stale = []
-        for source in sorted(SOURCES_DIR.glob("*.cairo")):
+        for source in sorted(sources_dir.glob("*.cairo")):
             fresh = artifact_paths(source.stem, Path(tmp))
-            committed = artifact_paths(source.stem)
+            committed = artifact_paths(source.stem, build_dir)
             if any(not c.is_file() or c.read_text() != f.read_text()
                    for f, c in zip(fresh, committed, strict=True)):
                 stale.append(source.stem)
@@ -134,19 +137,22 @@ def main(argv: list[str] | None = None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("command", choices=["build", "check"])
     parser.add_argument("--cache-dir", type=Path, default=DEFAULT_CACHE)
+    parser.add_argument("--src", type=Path, default=SOURCES_DIR, help="directory of *.cairo")
+    parser.add_argument("--out", type=Path, default=BUILD_DIR, help="artifacts directory")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
     try:
         compiler = ensure_compiler(args.cache_dir)
         if args.command == "build":
-            print("built:", ", ".join(build(compiler)))
+            print("built:", ", ".join(build(compiler, args.src, args.out)))
             return 0
-        stale = stale_artifacts(compiler)
+        stale = stale_artifacts(compiler, args.src, args.out)
     except ToolchainError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     if stale:
-        print("stale artifacts (run `python -m devnet.toolchain build`):", ", ".join(stale))
+        print("stale artifacts (run `python -m devnet.toolchain build` with the same --src and"
+              " --out):", ", ".join(stale))
         return 1
     print("artifacts match their sources")
     return 0
