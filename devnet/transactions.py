@@ -140,6 +140,8 @@ def parse_transaction(data: Any, chain_id: int) -> Transaction:
     tx_type = field_of(data, "type")
     if tx_type not in TX_TYPES:
         raise InvalidParams(f"type: expected one of {', '.join(TX_TYPES)}")
+    if data.get("proof_facts"):
+        raise InvalidParams("proof_facts: transactions with proofs are not supported")
     for mode in ("nonce_data_availability_mode", "fee_data_availability_mode"):
         if data.get(mode, "L1") != "L1":
             raise InvalidParams(f"{mode}: only L1 is supported")
