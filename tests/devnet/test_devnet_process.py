@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 import urllib.error
 import urllib.request
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 from starknet_py.hash.selector import get_selector_from_name
 
@@ -94,6 +96,32 @@ def test_huge_body_is_refused_and_server_keeps_serving(devnet: DevnetProcess) ->
     status, reply = rpc(devnet.url, b"[" + b"1," * (9 * 1024 * 1024) + b"1]")
     assert status == 413 and reply["error"]["code"] == -32600
     assert rpc(devnet.url, call("starknet_blockNumber", []))[1]["result"] >= 0
+
+
+def test_garbage_connections_do_not_stop_the_server(devnet: DevnetProcess) -> None:
+    host, port = devnet.url.removeprefix("http://").split(":")
+    for garbage in (b"\x00\x01\x02 not http\r\n\r\n", b"POST / HTTP/1.1\r\nContent-Length: 99"
+                    b"\r\n\r\n{", b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"):
+        with socket.create_connection((host, int(port)), timeout=10) as connection:
+            connection.sendall(garbage)
+            connection.shutdown(socket.SHUT_WR)
+            connection.recv(4096)
+    assert rpc(devnet.url, call("starknet_chainId", []))[1]["result"] == devnet.info["chain_id"]
+
+
+def test_concurrent_clients_all_get_answers(devnet: DevnetProcess) -> None:
+    async def many() -> list[Any]:
+        async with aiohttp.ClientSession() as session:
+            async def one(i: int) -> Any:
+                body = {"jsonrpc": "2.0", "id": i, "method": "starknet_getBlockWithTxHashes",
+                        "params": {"block_id": "latest"}}
+                async with session.post(devnet.url, json=body) as reply:
+                    return await reply.json()
+            return await asyncio.gather(*(one(i) for i in range(40)))
+
+    replies = asyncio.run(many())
+    assert sorted(r["id"] for r in replies) == list(range(40))
+    assert all("block_hash" in r["result"] for r in replies)
 
 
 def test_batch_answers_each_request(devnet: DevnetProcess) -> None:
