@@ -24,8 +24,6 @@ class EventFilter:
     to_block: int
     address: int | None
     keys: list[list[int]]
-    chunk_size: int
-    start: int
 
     def matches(self, event: dict[str, Any]) -> bool:
         if self.address is not None and int(event["from_address"], 16) != self.address:

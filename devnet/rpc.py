@@ -341,24 +341,26 @@ class RpcApi:
         parsed_keys = [felts(k, f"keys[{i}]") for i, k in enumerate(keys)]
         events.check_keys(parsed_keys)
         address = filter.get("address")
+        pending = len(self.chain.blocks)  # the pre-confirmed block's position
         query = events.EventFilter(
-            from_block=0 if from_block is None else from_block.number,
-            to_block=len(self.chain.blocks) - 1 if to_block is None else to_block.number,
+            from_block=pending if from_block is None else from_block.number,
+            to_block=pending if to_block is None else to_block.number,
             address=None if address is None else felt(address, "address"),
-            keys=parsed_keys, chunk_size=chunk_size, start=start)
+            keys=parsed_keys)
         return events.page(self._matching_events(query), chunk_size, start)
 
     def _matching_events(self, query: events.EventFilter) -> list[dict[str, Any]]:
         matching = []
-        for block in self.chain.blocks[query.from_block:query.to_block + 1]:
-            for index, tx_hash in enumerate(block.tx_hashes):
+        blocks: list[Block | None] = [*self.chain.blocks, None]
+        for block in blocks[query.from_block:query.to_block + 1]:
+            tx_hashes = self.chain.pending if block is None else block.tx_hashes
+            where = {} if block is None else {"block_hash": hex(block.hash),
+                                              "block_number": block.number}
+            for index, tx_hash in enumerate(tx_hashes):
                 for event_index, event in enumerate(self.chain.receipts[tx_hash].events):
                     if query.matches(event):
-                        matching.append({**event, "block_hash": hex(block.hash),
-                                         "block_number": block.number,
-                                         "transaction_hash": hex(tx_hash),
-                                         "transaction_index": index,
-                                         "event_index": event_index})
+                        matching.append({**event, **where, "transaction_hash": hex(tx_hash),
+                                         "transaction_index": index, "event_index": event_index})
         return matching
 
     # Devnet extras (named as starknet-devnet names them).

@@ -22,6 +22,10 @@ async def transfer_then_mined(url: str, address: int, private_key: int) -> None:
     pending = await ctx.client.get_block_with_tx_hashes("pre_confirmed")
     if receipt.finality_status == TransactionFinalityStatus.PRE_CONFIRMED:
         assert result.transaction_hash in pending.transactions
+        chunk = await ctx.client.get_events(from_block_number="pre_confirmed",
+                                            to_block_number="pre_confirmed", chunk_size=10)
+        mine = [e for e in chunk.events if e.transaction_hash == result.transaction_hash]
+        assert mine and mine[0].block_number is None, chunk.events
     deadline = time.monotonic() + 4 * BLOCK_TIME_S
     while receipt.finality_status != TransactionFinalityStatus.ACCEPTED_ON_L2:
         assert time.monotonic() < deadline, "the block interval did not mine the transaction"
