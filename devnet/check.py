@@ -16,7 +16,7 @@ import secrets
 import sys
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
@@ -57,9 +57,9 @@ class Context:
 
     client: FullNodeClient
     account: Account
+    chain_id: int
     sample_class_hash: int = 0
     sample: Contract | None = None
-    notes: dict[str, Any] = field(default_factory=dict)
 
 
 async def predeployed_account(url: str) -> tuple[int, int]:
@@ -72,10 +72,10 @@ async def predeployed_account(url: str) -> tuple[int, int]:
 
 async def make_context(url: str, address: int, private_key: int) -> Context:
     client = FullNodeClient(node_url=url)
-    chain = await client.get_chain_id()
+    chain_id = int(await client.get_chain_id(), 16)
     account = Account(client=client, address=address,
-                      key_pair=KeyPair.from_private_key(private_key), chain=int(chain, 16))
-    return Context(client, account)
+                      key_pair=KeyPair.from_private_key(private_key), chain=chain_id)
+    return Context(client, account, chain_id)
 
 
 async def transfer(account: Account, recipient: int, amount: int, **options: Any) -> Any:
@@ -219,7 +219,7 @@ async def check_bad_nonce(ctx: Context) -> None:
 async def check_bad_signature(ctx: Context) -> None:
     forger = Account(client=ctx.client, address=ctx.account.address,
                      key_pair=KeyPair.from_private_key(secrets.randbits(240) + 1),
-                     chain=ctx.account._chain_id)
+                     chain=ctx.chain_id)
     call = Call(to_addr=FEE_TOKEN, selector=TRANSFER, calldata=[forger.address, 1, 0])
     tx = await forger.sign_invoke_v3([call], resource_bounds=GENEROUS_BOUNDS)
     await expect_client_error(ctx.client.send_transaction(tx), 55)
