@@ -34,6 +34,7 @@ from devnet.history import HistoricalState
 from devnet.sequencer import CONSTRUCTOR_SELECTOR, Outcome, Sequencer
 from devnet.state import ChainState
 from devnet.state_diff import StateDiff
+from devnet.traces import transaction_trace
 from devnet.transactions import Transaction
 
 logger = logging.getLogger(__name__)
@@ -123,6 +124,7 @@ class Chain:
         self.pending_timestamp = int(time.time())
         self.transactions: dict[int, dict[str, Any]] = {}
         self.receipts: dict[int, Receipt] = {}
+        self.traces: dict[int, dict[str, Any]] = {}
         self.accounts: list[PredeployedAccount] = []
 
     @property
@@ -234,6 +236,7 @@ class Chain:
             tx.hash, tx.type, outcome.fee, outcome.gas, [e.to_rpc() for e in outcome.events],
             outcome.revert_reason, tx.sender if tx.type == "DEPLOY_ACCOUNT" else None,
             state_diff=state_diff, previous_values=previous_values)
+        self.traces[tx.hash] = transaction_trace(outcome)
         self.pending.append(tx.hash)
         logger.info("transaction accepted", extra={
             "tx_hash": hex(tx.hash), "type": tx.type, "reverted": outcome.revert_reason is not None,

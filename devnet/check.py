@@ -190,6 +190,10 @@ async def check_revert(ctx: Context) -> None:
     assert "boom" in (receipt.revert_reason or ""), receipt.revert_reason
     assert receipt.actual_fee.amount > 0
     assert await ctx.sample.functions["counter"].call() == (6,), "revert kept a write"
+    trace = await ctx.client.trace_transaction(sent.transaction_hash)
+    assert "boom" in trace.execute_invocation.revert_reason
+    (block_trace,) = await ctx.client.trace_block_transactions(block_number=receipt.block_number)
+    assert block_trace.transaction_hash == sent.transaction_hash
 
 
 async def check_nested_call(ctx: Context) -> None:

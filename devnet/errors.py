@@ -34,6 +34,7 @@ InvalidParams = _error("InvalidParams", -32602, "Invalid params")
 InternalError = _error("InternalError", -32603, "Internal error")
 
 # Starknet API errors.
+NoTraceAvailable = _error("NoTraceAvailable", 10, "No trace available for transaction")
 ContractNotFound = _error("ContractNotFound", 20, "Contract not found")
 BlockNotFound = _error("BlockNotFound", 24, "Block not found")
 InvalidTxnIndex = _error("InvalidTxnIndex", 27, "Invalid transaction index in a block")

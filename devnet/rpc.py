@@ -11,7 +11,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from starkware.starknet.business_logic.execution.objects import CallInfo
 from starkware.starknet.business_logic.state.state import CachedSyncState
 from starkware.starknet.business_logic.state.state_api import SyncStateReader
 
@@ -32,19 +31,17 @@ from devnet.errors import (
     InvalidParams,
     InvalidTxnIndex,
     MethodNotFound,
+    NoTraceAvailable,
     TransactionExecutionError,
     TxnHashNotFound,
 )
 from devnet.execution import ExecutionFailed, run_entry_point
 from devnet.sequencer import L1, Outcome
-from devnet.transactions import felt, felts, parse_transaction
+from devnet.traces import transaction_trace
+from devnet.transactions import felt, felts, hexes, parse_transaction
 
 SPEC_VERSION = "0.10.2"
 BLOCK_TAGS = ("latest", "pre_confirmed", "l1_accepted")
-
-
-def _hexes(values: list[int]) -> list[str]:
-    return [hex(v) for v in values]
 
 
 class RpcApi:
@@ -166,7 +163,7 @@ class RpcApi:
 
     def _rpc_getBlockWithTxHashes(self, block_id: Any) -> dict[str, Any]:
         block, tx_hashes = self._block_txs(block_id)
-        return {**self._header(block), "transactions": _hexes(tx_hashes)}
+        return {**self._header(block), "transactions": hexes(tx_hashes)}
 
     def _rpc_getBlockWithTxs(self, block_id: Any) -> dict[str, Any]:
         block, tx_hashes = self._block_txs(block_id)
@@ -206,6 +203,16 @@ class RpcApi:
         if not isinstance(index, int) or isinstance(index, bool) or not 0 <= index < len(tx_hashes):
             raise InvalidTxnIndex()
         return self.chain.transactions[tx_hashes[index]]
+
+    def _rpc_traceTransaction(self, transaction_hash: Any) -> dict[str, Any]:
+        trace = self.chain.traces.get(self._tx_hash(transaction_hash))
+        if trace is None:
+            raise NoTraceAvailable("traces are kept in memory; this transaction predates a load")
+        return trace
+
+    def _rpc_traceBlockTransactions(self, block_id: Any) -> list[dict[str, Any]]:
+        return [{"transaction_hash": hex(t), "trace_root": self._rpc_traceTransaction(hex(t))}
+                for t in self._block_txs(block_id)[1]]
 
     def _rpc_getTransactionReceipt(self, transaction_hash: Any) -> dict[str, Any]:
         return self._receipt(self.chain.receipts[self._tx_hash(transaction_hash)])
@@ -287,7 +294,7 @@ class RpcApi:
                                         selector=selector, calldata=calldata)
         except ExecutionFailed as exc:
             raise ContractError({"revert_error": exc.reason}) from exc
-        return _hexes(call_info.retdata)
+        return hexes(call_info.retdata)
 
     # Estimates and simulations.
     def _flags(self, flags: Any, allowed: tuple[str, ...]) -> set[str]:
@@ -322,8 +329,7 @@ class RpcApi:
                                   simulation_flags: Any) -> list[Any]:
         self._block(block_id)
         flags = self._flags(simulation_flags, ("SKIP_VALIDATE", "SKIP_FEE_CHARGE"))
-        return [{"transaction_trace": _trace(outcome.tx.type, outcome.traces,
-                                             outcome.revert_reason, outcome.gas),
+        return [{"transaction_trace": transaction_trace(outcome),
                  "fee_estimation": outcome.gas.to_estimate()}
                 for outcome in self._simulate_all(transactions, flags)]
 
@@ -398,34 +404,3 @@ class RpcApi:
         return {"block_number": self.chain.latest.number}
 
 
-
-def _invocation(call_info: CallInfo | None) -> dict[str, Any] | None:
-    if call_info is None:
-        return None
-    return {
-        "contract_address": hex(call_info.contract_address),
-        "entry_point_selector": hex(call_info.entry_point_selector or 0),
-        "calldata": _hexes(call_info.calldata), "caller_address": hex(call_info.caller_address),
-        "class_hash": hex(call_info.class_hash or 0),
-        "entry_point_type": call_info.entry_point_type.name if call_info.entry_point_type
-        else "EXTERNAL",
-        "call_type": "CALL", "result": _hexes(call_info.retdata),
-        "calls": [_invocation(c) for c in call_info.internal_calls],
-        "events": [{"order": e.order, "keys": _hexes(list(e.keys)), "data": _hexes(list(e.data))}
-                   for e in call_info.events],
-        "messages": [], "execution_resources": {"l1_gas": 0, "l2_gas": call_info.gas_consumed},
-        "is_reverted": bool(call_info.failure_flag),
-    }
-
-
-def _trace(tx_type: str, traces: dict[str, CallInfo | None], revert_reason: str | None,
-           gas: fees.GasUsage) -> dict[str, Any]:
-    trace: dict[str, Any] = {"type": tx_type, "execution_resources": gas.to_resources()}
-    if traces.get("validate") is not None:
-        trace["validate_invocation"] = _invocation(traces["validate"])
-    if tx_type == "INVOKE":
-        trace["execute_invocation"] = ({"revert_reason": revert_reason} if revert_reason
-                                       else _invocation(traces.get("execute")))
-    if tx_type == "DEPLOY_ACCOUNT":
-        trace["constructor_invocation"] = _invocation(traces.get("constructor"))
-    return trace

@@ -46,6 +46,11 @@ def felts(value: Any, name: str) -> list[int]:
     return [felt(item, f"{name}[{i}]") for i, item in enumerate(value)]
 
 
+def hexes(values: list[int]) -> list[str]:
+    """Field elements in their RPC hex form."""
+    return [hex(v) for v in values]
+
+
 def bounded(value: Any, name: str, bits: int) -> int:
     number = felt(value, name)
     if number >= 2**bits:
@@ -92,21 +97,21 @@ class Transaction:
         """The transaction as `starknet_getTransactionByHash` returns it."""
         out: dict[str, Any] = {
             "transaction_hash": hex(self.hash), "type": self.type, "version": hex(self.version),
-            "nonce": hex(self.nonce), "signature": [hex(s) for s in self.signature],
+            "nonce": hex(self.nonce), "signature": hexes(self.signature),
             "resource_bounds": {
                 name: {"max_amount": hex(a), "max_price_per_unit": hex(p)}
                 for name, (a, p) in self.resource_bounds.items()},
-            "tip": hex(self.tip), "paymaster_data": [hex(p) for p in self.paymaster_data],
+            "tip": hex(self.tip), "paymaster_data": hexes(self.paymaster_data),
             "nonce_data_availability_mode": "L1", "fee_data_availability_mode": "L1",
         }
         if self.type == "DEPLOY_ACCOUNT":
             out.update(class_hash=hex(self.class_hash), contract_address_salt=hex(self.salt),
-                       constructor_calldata=[hex(c) for c in self.calldata])
+                       constructor_calldata=hexes(self.calldata))
             return out
         out.update(sender_address=hex(self.sender),
-                   account_deployment_data=[hex(d) for d in self.account_deployment_data])
+                   account_deployment_data=hexes(self.account_deployment_data))
         if self.type == "INVOKE":
-            out["calldata"] = [hex(c) for c in self.calldata]
+            out["calldata"] = hexes(self.calldata)
         else:
             out.update(class_hash=hex(self.class_hash),
                        compiled_class_hash=hex(self.compiled_class_hash))

@@ -169,6 +169,8 @@ def test_mint_credits_the_fee_token(devnet: DevnetProcess, context: check.Contex
 def test_restart_from_dump_keeps_chain(devnet: DevnetProcess, dump_path: Path,
                                        context: check.Context) -> None:
     block_number = rpc(devnet.url, call("starknet_blockNumber", []))[1]["result"]
+    old_tx = rpc(devnet.url, call("starknet_getBlockWithTxHashes", [{"block_number": 1}]))[1]
+    old_tx_hash = old_tx["result"]["transactions"][0]
     balance = asyncio.run(context.account.get_balance())
     devnet.stop()
     assert dump_path.is_file()
@@ -176,6 +178,10 @@ def test_restart_from_dump_keeps_chain(devnet: DevnetProcess, dump_path: Path,
     try:
         assert restarted.info["accounts"] == devnet.info["accounts"]
         assert rpc(restarted.url, call("starknet_blockNumber", []))[1]["result"] == block_number
+        receipt = rpc(restarted.url, call("starknet_getTransactionReceipt", [old_tx_hash]))[1]
+        assert receipt["result"]["block_number"] == 1
+        no_trace = rpc(restarted.url, call("starknet_traceTransaction", [old_tx_hash]))[1]
+        assert no_trace["error"]["code"] == 10, "traces are not part of the dump"
         ctx = asyncio.run(check.make_context(restarted.url, context.account.address,
                                              context.account.signer.private_key))
         assert asyncio.run(ctx.account.get_balance()) == balance
