@@ -80,22 +80,30 @@ def main() -> None:
     presigned = iter([signed_transfer(chain, nonce) for nonce in range(2 * n)])
     workloads = {"entry point balance_of": balance_of, "account __validate__ (ECDSA)": validate,
                  "transfer transaction (Chain.add)": lambda: chain.add(next(presigned))}
-    stock = measure(workloads, n, speedups=False)
-    devnet = measure(workloads, n, speedups=True)
-    for name in workloads:
-        print(f"{name:34} stock {stock[name]:8.1f} ms  devnet {devnet[name]:8.1f} ms  "
-              f"x{stock[name] / devnet[name]:4.2f}", flush=True)
+    for name, action in workloads.items():
+        stock, devnet = interleaved_medians(action, n)
+        print(f"{name:34} stock {stock:8.1f} ms  devnet {devnet:8.1f} ms  x{stock / devnet:4.2f}",
+              flush=True)
 
 
-def measure(workloads: dict[str, Callable[[], Any]], n: int, speedups: bool) -> dict[str, float]:
-    """Median milliseconds per workload, with or without the devnet's speed-ups."""
-    if speedups:
+def use_speedups(enabled: bool) -> None:
+    """Switch between stock cairo-lang and the devnet's speed-ups."""
+    if enabled:
         accel.install()
     else:
         accel.uninstall()
-    DevnetEntryPoint.skip_security_scan = speedups
-    return {name: median_ms(action, n) for name, action in workloads.items()}
+    DevnetEntryPoint.skip_security_scan = enabled
 
+
+def interleaved_medians(action: Callable[[], Any], n: int) -> tuple[float, float]:
+    """Median ms of `action` stock and with speed-ups, alternating runs so load drifts cancel."""
+    samples: dict[bool, list[float]] = {False: [], True: []}
+    for _ in range(n):
+        for enabled in (False, True):
+            use_speedups(enabled)
+            samples[enabled].append(median_ms(action, 1))
+    use_speedups(True)
+    return statistics.median(samples[False]), statistics.median(samples[True])
 
 if __name__ == "__main__":
     main()
