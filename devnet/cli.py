@@ -108,9 +108,11 @@ def print_summary(info: dict[str, Any], as_json: bool) -> None:
     print("\n".join(lines), flush=True)
 
 
-async def run(chain: Chain, settings: dict[str, Any], as_json: bool) -> None:
+async def run(chain: Chain, settings: dict[str, Any], as_json: bool) -> RpcApi:
+    """Serve until SIGINT/SIGTERM; return the API (whose chain `devnet_load` may have replaced)."""
     dump_path = Path(settings["dump_path"]) if settings["dump_path"] else None
-    server = RpcServer(RpcApi(chain, dump_path), settings["block_time"])
+    api = RpcApi(chain, dump_path)
+    server = RpcServer(api, settings["block_time"])
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -120,9 +122,21 @@ async def run(chain: Chain, settings: dict[str, Any], as_json: bool) -> None:
         print_summary(summary(chain, f"http://{settings['host']}:{port}"), as_json)
 
     await server.serve(settings["host"], settings["port"], ready, stop)
-    if dump_path is not None:
-        chain.dump(dump_path)
-        logger.info("chain dumped", extra={"path": str(dump_path)})
+    return api
+
+
+def dump_on_exit(api: RpcApi) -> int:
+    """Write the chain to the dump path, if any; 1 if that fails."""
+    if api.dump_path is None:
+        return 0
+    try:
+        api.chain.dump(api.dump_path)
+    except OSError as exc:
+        logger.error("chain not dumped: check the path and free space",
+                     extra={"path": str(api.dump_path), "error": str(exc)})
+        return 1
+    logger.info("chain dumped", extra={"path": str(api.dump_path)})
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -138,9 +152,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     logger.info("devnet ready", extra={"seconds": round(time.monotonic() - started, 2)})
     try:
-        asyncio.run(run(chain, settings, args.json))
+        api = asyncio.run(run(chain, settings, args.json))
     except OSError as exc:
         print(f"error: cannot listen on {settings['host']}:{settings['port']}: {exc}",
               file=sys.stderr)
         return 2
-    return 0
+    return dump_on_exit(api)

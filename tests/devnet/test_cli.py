@@ -1,5 +1,6 @@
 """`node devnet` refuses bad configuration and bad dump files with a clear message."""
 
+import socket
 from pathlib import Path
 
 import pytest
@@ -34,3 +35,12 @@ def test_bad_dump_file_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[
     assert main(["--dump-path", str(dump)]) == 2
     assert capsys.readouterr().err.startswith("error:")
     assert dump.read_text() == content, "a refused dump must not be overwritten"
+
+
+def test_busy_port_is_reported(capsys: pytest.CaptureFixture[str]) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        assert main(["--port", str(port), "--accounts", "0"]) == 2
+    assert f"cannot listen on 127.0.0.1:{port}" in capsys.readouterr().err
