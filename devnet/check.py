@@ -136,6 +136,8 @@ async def check_declare(ctx: Context) -> None:
     sierra = await ctx.client.get_class_by_hash(ctx.sample_class_hash)
     expected = [int(felt, 16) for felt in json.loads(sierra_path.read_text())["sierra_program"]]
     assert sierra.sierra_program == expected, "getClass returned another program"
+    casm = await ctx.client.get_compiled_casm(ctx.sample_class_hash)
+    assert compute_casm_class_hash(casm) == casm_hash, "getCompiledCasm returned another CASM"
 
 
 async def check_deploy_and_call(ctx: Context) -> None:

@@ -275,6 +275,12 @@ class RpcApi:
             raise ClassHashNotFound()
         return self.chain.state.sierra_classes[wanted]
 
+    def _rpc_getCompiledCasm(self, class_hash: Any) -> dict[str, Any]:
+        casm = self.chain.state.casm_classes.get(felt(class_hash, "class_hash"))
+        if casm is None:
+            raise ClassHashNotFound()
+        return {key: value for key, value in casm.items() if key != "pythonic_hints"}
+
     def _rpc_getStorageAt(self, contract_address: Any, key: Any, block_id: Any) -> str:
         state = self._reader(block_id)
         address = self._contract(state, contract_address)
