@@ -44,6 +44,7 @@ from devnet.toolchain import artifact_paths
 FEE_TOKEN = int(STRK_FEE_CONTRACT_ADDRESS, 16)
 TRANSFER = get_selector_from_name("transfer")
 CLASS_ALREADY_DECLARED = 51
+POLL_S = 0.2  # receipt polling interval (starknet-py's default is 2 s)
 GENEROUS_BOUNDS = ResourceBoundsMapping(
     l1_gas=ResourceBounds(max_amount=0, max_price_per_unit=10**12),
     l1_data_gas=ResourceBounds(max_amount=10**5, max_price_per_unit=10**12),
@@ -83,7 +84,7 @@ async def transfer(account: Account, recipient: int, amount: int, **options: Any
     if "resource_bounds" not in options:
         options["auto_estimate"] = True
     sent = await account.execute_v3(calls=[call], **options)
-    return await account.client.wait_for_tx(sent.transaction_hash)
+    return await account.client.wait_for_tx(sent.transaction_hash, check_interval=POLL_S)
 
 
 async def expect_client_error(action: Awaitable[Any], code: int) -> ClientError:
@@ -127,7 +128,7 @@ async def check_declare(ctx: Context) -> None:
         declared = await ctx.account.sign_declare_v3(
             sierra_path.read_text(), casm_hash, auto_estimate=True)
         result = await ctx.client.declare(declared)
-        await ctx.client.wait_for_tx(result.transaction_hash)
+        await ctx.client.wait_for_tx(result.transaction_hash, check_interval=POLL_S)
         ctx.sample_class_hash = result.class_hash
     except ClientError as error:  # another run declared it already
         if error.code != CLASS_ALREADY_DECLARED and "already declared" not in error.message:
@@ -144,7 +145,7 @@ async def check_deploy_and_call(ctx: Context) -> None:
     abi = json.loads(artifact_paths("sample")[0].read_text())["abi"]
     deployed = await Contract.deploy_contract_v3(
         account=ctx.account, class_hash=ctx.sample_class_hash, abi=abi, auto_estimate=True)
-    await deployed.wait_for_acceptance()
+    await deployed.wait_for_acceptance(check_interval=POLL_S)
     ctx.sample = await Contract.from_address(deployed.deployed_contract.address,
                                              provider=ctx.account)
     assert await ctx.client.get_class_hash_at(ctx.sample.address) == ctx.sample_class_hash
@@ -153,7 +154,7 @@ async def check_deploy_and_call(ctx: Context) -> None:
     assert any(d.address == ctx.sample.address and d.class_hash == ctx.sample_class_hash
                for d in update.state_diff.deployed_contracts), update.state_diff
     invocation = await ctx.sample.functions["set"].invoke_v3(7, 42, auto_estimate=True)
-    await invocation.wait_for_acceptance()
+    await invocation.wait_for_acceptance(check_interval=POLL_S)
     assert await ctx.sample.functions["get"].call(7) == (42,)
 
 
@@ -162,7 +163,7 @@ async def check_multicall_events(ctx: Context) -> None:
     increase = get_selector_from_name("increase")
     calls = [Call(to_addr=ctx.sample.address, selector=increase, calldata=[n]) for n in (1, 2, 3)]
     sent = await ctx.account.execute_v3(calls=calls, auto_estimate=True)
-    receipt = await ctx.client.wait_for_tx(sent.transaction_hash)
+    receipt = await ctx.client.wait_for_tx(sent.transaction_hash, check_interval=POLL_S)
     assert await ctx.sample.functions["counter"].call() == (6,)
     first = await ctx.client.get_events(address=ctx.sample.address, chunk_size=2,
                                         from_block_number=receipt.block_number,
@@ -186,7 +187,7 @@ async def check_revert(ctx: Context) -> None:
     assert "boom" in error.message, error.message
     sent = await ctx.account.execute_v3(calls=[fail], resource_bounds=GENEROUS_BOUNDS)
     with contextlib.suppress(TransactionRevertedError):
-        await ctx.client.wait_for_tx(sent.transaction_hash, check_interval=0.2)
+        await ctx.client.wait_for_tx(sent.transaction_hash, check_interval=POLL_S)
     receipt = await ctx.client.get_transaction_receipt(sent.transaction_hash)
     assert receipt.execution_status == TransactionExecutionStatus.REVERTED
     assert "boom" in (receipt.revert_reason or ""), receipt.revert_reason
@@ -204,7 +205,7 @@ async def check_nested_call(ctx: Context) -> None:
     (before,) = await ctx.sample.functions["counter"].call()
     invocation = await ctx.sample.functions["increase_other"].invoke_v3(
         ctx.sample.address, 4, auto_estimate=True)
-    await invocation.wait_for_acceptance()
+    await invocation.wait_for_acceptance(check_interval=POLL_S)
     assert await ctx.sample.functions["counter"].call() == (before + 4,)
     receipt = await ctx.client.get_transaction_receipt(invocation.hash)
     increased = [e for e in receipt.events if e.from_address == ctx.sample.address]
@@ -281,7 +282,7 @@ async def check_deploy_account(ctx: Context) -> None:
     sent = await Account.deploy_account_v3(
         address=address, class_hash=class_hash, salt=salt, key_pair=key_pair,
         client=ctx.client, constructor_calldata=[key_pair.public_key], auto_estimate=True)
-    await sent.wait_for_acceptance()
+    await sent.wait_for_acceptance(check_interval=POLL_S)
     assert await ctx.client.get_class_hash_at(address) == class_hash
     assert await sent.account.get_nonce() == 1
 
