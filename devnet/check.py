@@ -141,6 +141,20 @@ async def check_declare(ctx: Context) -> None:
     assert compute_casm_class_hash(casm) == casm_hash, "getCompiledCasm returned another CASM"
 
 
+async def check_declare_refusals(ctx: Context) -> None:
+    """Declaring again is refused (51); a wrong compiled class hash is refused (60)."""
+    sierra_path, casm_path = artifact_paths("sample")
+    casm_hash = compute_casm_class_hash(create_casm_class(casm_path.read_text()))
+    again = await ctx.account.sign_declare_v3(sierra_path.read_text(), casm_hash,
+                                              resource_bounds=GENEROUS_BOUNDS)
+    await expect_client_error(ctx.client.declare(again), CLASS_ALREADY_DECLARED)
+    sierra = json.loads(sierra_path.read_text())
+    sierra["abi"] = list(reversed(sierra["abi"]))  # same program, another class hash
+    wrong = await ctx.account.sign_declare_v3(json.dumps(sierra), casm_hash + 1,
+                                              resource_bounds=GENEROUS_BOUNDS)
+    await expect_client_error(ctx.client.declare(wrong), 60)
+
+
 async def check_deploy_and_call(ctx: Context) -> None:
     abi = json.loads(artifact_paths("sample")[0].read_text())["abi"]
     deployed = await Contract.deploy_contract_v3(
@@ -288,7 +302,8 @@ async def check_deploy_account(ctx: Context) -> None:
 
 
 CHECKS: list[Callable[[Context], Awaitable[None]]] = [
-    check_chain, check_invoke_transfer, check_declare, check_deploy_and_call,
+    check_chain, check_invoke_transfer, check_declare, check_declare_refusals,
+    check_deploy_and_call,
     check_multicall_events, check_revert, check_nested_call, check_bad_nonce, check_bad_signature,
     check_insufficient_balance, check_simulate, check_estimate_batch,
     check_deploy_account,
