@@ -3,9 +3,10 @@
 Profiling an invoke showed its ECDSA check dominating: the Cairo 1 `check_ecdsa_signature` hints
 call `starkware.python.math_utils.sqrt` / `is_quad_residue`, and the EC-op builtin computes
 slopes with `div_mod`, all through sympy (about 40 ms per square root modulo the Stark prime,
-whose p - 1 has 2^192 as a factor). The replacements give the same results: Tonelli-Shanks with
-a precomputed table of 2-power roots of unity for the Stark prime, Euler's criterion, and
-Python's built-in modular inverse. Other moduli fall back to cairo-lang's own functions.
+whose p - 1 has 2^192 as a factor). The replacements give the same results: for the Stark prime, a
+square root from the discrete logarithm of n^q in the 2^192-order subgroup, found 8 bits at a
+time with precomputed tables (about 2,300 squarings instead of sympy's ~18,000); Euler's
+criterion; Python's built-in modular inverse. Other moduli fall back to cairo-lang's own functions.
 """
 
 from __future__ import annotations
@@ -16,8 +17,25 @@ STARK_PRIME = 2**251 + 17 * 2**192 + 1
 TWO_ADICITY = 192
 ODD_PART = (STARK_PRIME - 1) >> TWO_ADICITY
 NON_RESIDUE = 3
-# ROOTS[k] = g^(2^k) with g = NON_RESIDUE^ODD_PART, a generator of the 2^192-order subgroup.
-ROOTS = [pow(NON_RESIDUE, ODD_PART << k, STARK_PRIME) for k in range(TWO_ADICITY)]
+WINDOW = 8
+GENERATOR = pow(NON_RESIDUE, ODD_PART, STARK_PRIME)  # order 2^192
+_INVERSE = pow(GENERATOR, -1, STARK_PRIME)
+
+
+def _powers(base: int) -> list[int]:
+    """base^0 .. base^255 modulo the Stark prime."""
+    powers = [1]
+    for _ in range((1 << WINDOW) - 1):
+        powers.append(powers[-1] * base % STARK_PRIME)
+    return powers
+
+
+# The 2^8-th roots of unity, by exponent: GENERATOR^(k * 2^184) -> k.
+DIGIT_OF = {root: k for k, root in enumerate(
+    _powers(pow(GENERATOR, 1 << (TWO_ADICITY - WINDOW), STARK_PRIME)))}
+# UNDO[j][d] = GENERATOR^(-d * 2^(8j)), to strip digit d at position j from an exponent.
+UNDO = [_powers(pow(_INVERSE, 1 << (WINDOW * j), STARK_PRIME))
+        for j in range(TWO_ADICITY // WINDOW)]
 
 _original_sqrt = math_utils.sqrt
 _original_is_quad_residue = math_utils.is_quad_residue
@@ -49,16 +67,16 @@ def sqrt(n: int, p: int) -> int:
         return 0
     if pow(n, (p - 1) // 2, p) != 1:
         raise ValueError(f"{n} is not a square modulo the Stark prime")
-    root = pow(n, (ODD_PART + 1) // 2, p)
-    t = pow(n, ODD_PART, p)
-    while t != 1:
-        i, t_power = 0, t
-        while t_power != 1:
-            t_power = t_power * t_power % p
-            i += 1
-        b = ROOTS[TWO_ADICITY - i - 1]
-        t = t * b * b % p
-        root = root * b % p
+    # n^q = GENERATOR^x with x even; the root is n^((q+1)/2) * GENERATOR^(-x/2).
+    x, rest = 0, pow(n, ODD_PART, p)
+    for position in range(TWO_ADICITY // WINDOW):
+        probe = rest
+        for _ in range(TWO_ADICITY - WINDOW * (position + 1)):
+            probe = probe * probe % p
+        digit = DIGIT_OF[probe]
+        x += digit << (WINDOW * position)
+        rest = rest * UNDO[position][digit] % p
+    root = pow(n, (ODD_PART + 1) // 2, p) * pow(_INVERSE, x // 2, p) % p
     return min(root, p - root)
 
 

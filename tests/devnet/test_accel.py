@@ -38,3 +38,9 @@ def test_edge_cases() -> None:
     with pytest.raises(AssertionError):
         accel.div_mod(1, P, P)
     assert accel.sqrt(4, 7) == 2, "other moduli use cairo-lang's own function"
+
+
+@settings(max_examples=500, deadline=None)
+@given(felts)
+def test_sqrt_of_a_square_is_its_smaller_root(x: int) -> None:
+    assert accel.sqrt(x * x % P, P) == min(x, P - x)
