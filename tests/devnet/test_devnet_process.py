@@ -109,6 +109,11 @@ def test_garbage_connections_do_not_stop_the_server(devnet: DevnetProcess) -> No
     assert rpc(devnet.url, call("starknet_chainId", []))[1]["result"] == devnet.info["chain_id"]
 
 
+def test_is_alive_answers_like_starknet_devnet(devnet: DevnetProcess) -> None:
+    with urllib.request.urlopen(devnet.url + "/is_alive", timeout=10) as reply:
+        assert reply.status == 200 and reply.read() == b"Alive!!!"
+
+
 def test_concurrent_clients_all_get_answers(devnet: DevnetProcess) -> None:
     async def many() -> list[Any]:
         async with aiohttp.ClientSession() as session:
