@@ -4,34 +4,29 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import json
 import logging
+import os
 import signal
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
-import tomli
-
 from devnet.chain import FEE_TOKEN_ADDRESS, UDC_ADDRESS, Chain, DevnetConfig
 from devnet.classes import builtin_class
-from devnet.logs import setup_logging
 from devnet.rpc import SPEC_VERSION, RpcApi
 from devnet.server import RpcServer
 from devnet.toolchain import REPO_ROOT
+from node import logs
+from node.config import load_config
 
 logger = logging.getLogger(__name__)
 
-CONFIG_KEYS = {"host": str, "port": int, "seed": int, "accounts": int, "dump_path": str,
-               "block_time": float, "initial_balance": int}
-DEFAULTS: dict[str, Any] = {"host": "127.0.0.1", "port": 5050, "seed": 0, "accounts": 10,
-                            "dump_path": None, "block_time": None, "initial_balance": 10**21}
-
-
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="node devnet", description=__doc__)
-    parser.add_argument("--config", type=Path, help="devnet.toml ([devnet] table) with defaults")
+    parser.add_argument("--config", type=Path, help="config file (devnet.toml)")
     parser.add_argument("--host", help="listen address (default 127.0.0.1)")
     parser.add_argument("--port", type=int, help="listen port, 0 for any free port (default 5050)")
     parser.add_argument("--seed", type=int, help="seed of the predeployed accounts' keys")
@@ -43,27 +38,19 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+FLAG_SETTINGS = ("host", "port", "seed", "accounts", "initial_balance", "dump_path", "block_time")
+
+
 def load_settings(args: argparse.Namespace) -> dict[str, Any]:
-    """Defaults, then the config file's [devnet] table, then command-line options."""
-    settings = dict(DEFAULTS)
-    if args.config is not None:
-        table = tomli.loads(args.config.read_text()).get("devnet", {})
-        for key, value in table.items():
-            expected = CONFIG_KEYS.get(key)
-            if expected is None:
-                raise ValueError(f"{args.config}: unknown key {key!r} in [devnet]")
-            if not isinstance(value, expected) and not (expected is float
-                                                         and isinstance(value, int)):
-                raise ValueError(f"{args.config}: {key} must be a {expected.__name__}")
-            settings[key] = value
-    for key in CONFIG_KEYS:
-        value = getattr(args, key)
-        if value is not None:
-            settings[key] = value
+    """The [devnet] settings: defaults < config file < ZETINA_DEVNET_* < command-line options."""
+    flags = {f"devnet.{name}": getattr(args, name) for name in FLAG_SETTINGS}
+    settings = dataclasses.asdict(load_config(args.config, os.environ, flags).devnet)
     if settings["accounts"] < 0 or settings["port"] < 0:
         raise ValueError("accounts and port must not be negative")
-    if settings["block_time"] is not None and settings["block_time"] <= 0:
-        raise ValueError("block time must be positive")
+    if settings["block_time"] < 0:
+        raise ValueError("block time must be positive (0 mines a block per transaction)")
+    settings["block_time"] = settings["block_time"] or None
+    settings["dump_path"] = settings["dump_path"] or None
     return settings
 
 
@@ -142,12 +129,12 @@ def dump_on_exit(api: RpcApi) -> int:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of `node devnet`; returns the process exit code."""
     args = parse_args(argv)
-    setup_logging()
+    logs.configure()
     started = time.monotonic()
     try:
         settings = load_settings(args)
         chain = build_chain(settings)
-    except (OSError, ValueError, tomli.TOMLDecodeError) as exc:
+    except (OSError, ValueError) as exc:  # ConfigError is a ValueError
         print(f"error: {exc}", file=sys.stderr)
         return 2
     logger.info("devnet ready", extra={"seconds": round(time.monotonic() - started, 2)})

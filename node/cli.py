@@ -42,6 +42,9 @@ def build_parser() -> argparse.ArgumentParser:
     common = _common_options()
     version = commands.add_parser("version", parents=[common], help="print the version")
     version.set_defaults(handler=_version)
+    commands.add_parser(
+        "devnet", add_help=False, help="run the embedded Starknet devnet (node devnet --help)"
+    )
     keys_cmd.register(commands, common)
     config_cmd.register(commands, common)
     return parser
@@ -52,6 +55,11 @@ def _version(args: argparse.Namespace, config: Config) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["devnet"]:  # a program of its own, with its own options
+        from devnet.cli import main as devnet_main
+
+        return devnet_main(argv[1:])
     args = build_parser().parse_args(argv)
     try:
         config = load_config(args.config, os.environ, _flags(args))

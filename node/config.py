@@ -74,8 +74,11 @@ class DevnetSection:
     host: str = "127.0.0.1"
     port: int = 5050
     seed: int = 0
-    accounts: int = 3
+    accounts: int = 10
+    initial_balance: int = 10**21
+    """Fee tokens (FRI) minted to each predeployed account."""
     block_time: float = 0.0
+    """Seconds between blocks; 0 mines a block per transaction."""
     dump_path: str = ""
 
 

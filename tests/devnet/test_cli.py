@@ -9,7 +9,7 @@ from devnet.cli import main
 
 
 @pytest.mark.parametrize(("toml", "message"), [
-    ("[devnet]\nport = 'high'\n", "port must be a int"),
+    ("[devnet]\nport = 'high'\n", "devnet.port"),
     ("[devnet]\ncolour = 'blue'\n", "unknown key 'colour'"),
     ("[devnet\n", "error"),
     ("[devnet]\nblock_time = -1\n", "block time must be positive"),
