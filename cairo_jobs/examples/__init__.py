@@ -1,0 +1,60 @@
+"""Example Cairo 0 job programs, their input formats and a sample input for each.
+
+Each program's first source line documents its input and output. `compiled(name)` compiles it in
+proof mode (so it runs in both modes) to the JSON a job body carries.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from cairo_jobs.hints import hint_codes
+from cairo_jobs.program import compile_source, load_program
+
+SOURCE_DIR = Path(__file__).parent
+
+
+@dataclass(frozen=True)
+class Example:
+    """One example program: its name, the layout it needs and a sample input."""
+
+    name: str
+    layout: str
+    sample_input: dict[str, Any] = field(hash=False)
+
+    @property
+    def path(self) -> Path:
+        return SOURCE_DIR / f"{self.name}.cairo"
+
+    @property
+    def summary(self) -> str:
+        """The one-line description (input and output format) from the source's first line."""
+        return self.path.read_text().splitlines()[0].removeprefix("// ")
+
+
+EXAMPLES: dict[str, Example] = {
+    example.name: example
+    for example in (
+        Example("fibonacci", "small", {"n": 10}),
+        Example("poseidon_chain", "recursive_with_poseidon", {"seed": 7, "n": 10}),
+        Example("pedersen_range", "small", {"values": [1, 2, 3, 100], "bound": 1000}),
+        Example("merkle_root", "small", {"leaves": [1, 2, 3, 4, 5, 6, 7, 8]}),
+        Example("long_loop", "small", {"n": 1000, "x": 3}),
+    )
+}
+
+
+@functools.cache
+def example_hints() -> frozenset[str]:
+    """Every hint code the examples use (theirs and the library's): a vetted allow-list."""
+    return frozenset().union(*(hint_codes(load_program(compiled(n).decode())) for n in EXAMPLES))
+
+
+@functools.cache
+def compiled(name: str) -> bytes:
+    """The example's compiled program JSON (proof mode, no debug info)."""
+    example = EXAMPLES[name]
+    return compile_source(example.path.read_text(), name=example.path.name)
