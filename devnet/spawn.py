@@ -1,0 +1,47 @@
+"""Start a devnet in a child process (`python -m devnet`) for tests, benchmarks and demos."""
+
+from __future__ import annotations
+
+import json
+import select
+import subprocess
+import sys
+from typing import Any
+
+START_TIMEOUT_S = 120
+STOP_TIMEOUT_S = 60
+
+
+class DevnetProcess:
+    """A running devnet on 127.0.0.1 (any free port) and the summary it printed at start-up."""
+
+    def __init__(self, *args: str) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "devnet", "--port", "0", "--json", *args],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        ready, _, _ = select.select([self.process.stdout], [], [], START_TIMEOUT_S)
+        if not ready:
+            self.stop()
+            raise RuntimeError(f"devnet did not start within {START_TIMEOUT_S}s")
+        line = self.process.stdout.readline()  # type: ignore[union-attr]
+        if not line:
+            raise RuntimeError(f"devnet exited: {self.stop()}")
+        self.info: dict[str, Any] = json.loads(line)
+        self.url: str = self.info["rpc_url"]
+
+    def stop(self) -> str:
+        """Stop with SIGTERM (the devnet dumps on exit if it has a dump path); return stderr."""
+        if self.process.poll() is None:
+            self.process.terminate()
+        try:
+            _, stderr = self.process.communicate(timeout=STOP_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            _, stderr = self.process.communicate()
+        return stderr
+
+    def __enter__(self) -> DevnetProcess:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

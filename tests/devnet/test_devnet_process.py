@@ -1,0 +1,150 @@
+"""The devnet process driven by starknet-py (the same checks as `scripts/devnet-check`)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import pytest
+from starknet_py.hash.selector import get_selector_from_name
+
+from devnet import check
+from devnet.spawn import DevnetProcess
+
+
+@pytest.fixture(scope="module")
+def context(devnet: DevnetProcess) -> check.Context:
+    account = devnet.info["accounts"][0]
+    return asyncio.run(check.make_context(devnet.url, int(account["address"], 16),
+                                          int(account["private_key"], 16)))
+
+
+def test_start_up_summary_lists_funded_accounts(devnet: DevnetProcess) -> None:
+    assert len(devnet.info["accounts"]) == 2
+    assert devnet.info["fee_token"] == hex(check.FEE_TOKEN)
+    assert devnet.info["chain_id"] == hex(int.from_bytes(b"SN_SEPOLIA", "big"))
+
+
+@pytest.mark.parametrize("step", check.CHECKS, ids=lambda c: c.__name__)
+def test_starknet_py(step: Any, context: check.Context) -> None:
+    asyncio.run(step(context))
+
+
+def rpc(url: str, body: bytes) -> tuple[int, Any]:
+    request = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as reply:
+            return reply.status, json.loads(reply.read() or b"null")
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+
+
+def call(method: str, params: Any) -> bytes:
+    return json.dumps({"jsonrpc": "2.0", "id": 1, "method": method, "params": params}).encode()
+
+
+ZERO_BOUND = {"max_amount": "0x0", "max_price_per_unit": "0x0"}
+FUTURE_DECLARE = {
+    "type": "DECLARE", "version": "0x3", "nonce": "0x0", "signature": [], "sender_address": "0x1",
+    "resource_bounds": {"l1_gas": ZERO_BOUND, "l2_gas": ZERO_BOUND, "l1_data_gas": ZERO_BOUND},
+    "compiled_class_hash": "0x1",
+    "contract_class": {"abi": "[]", "contract_class_version": "0.9.0", "sierra_program": [],
+                       "entry_points_by_type": {}},
+}
+
+MALFORMED = [
+    (b"{not json", -32700),
+    (b"[]", -32600),
+    (b'"just a string"', -32600),
+    (b'{"jsonrpc": "1.0", "id": 1, "method": "starknet_chainId"}', -32600),
+    (call("starknet_noSuchMethod", []), -32601),
+    (call("starknet_getNonce", ["latest"]), -32602),
+    (call("starknet_getNonce", {"block_id": "latest", "contract_addr": "0x1"}), -32602),
+    (call("starknet_getNonce", ["latest", "not-hex"]), -32602),
+    (call("starknet_getNonce", ["latest", hex(2**252)]), -32602),
+    (call("starknet_getNonce", ["yesterday", "0x1"]), -32602),
+    (call("starknet_getNonce", [{"block_number": 10**6}, "0x1"]), 24),
+    (call("starknet_getNonce", ["latest", "0x1234"]), 20),
+    (call("starknet_getClass", ["latest", "0x1234"]), 28),
+    (call("starknet_getTransactionReceipt", ["0x1234"]), 29),
+    (call("starknet_addInvokeTransaction", [{"type": "INVOKE"}]), -32602),
+    (call("starknet_addInvokeTransaction", [{"type": "INVOKE", "version": "0x1"}]), 61),
+    (call("starknet_addDeclareTransaction", [FUTURE_DECLARE]), 62),
+    (call("starknet_getEvents", [{"chunk_size": 5000}]), 31),
+    (call("starknet_getEvents", [{"chunk_size": 5, "continuation_token": "x"}]), 33),
+    (call("starknet_call", [{"contract_address": hex(check.FEE_TOKEN),
+                             "entry_point_selector": "0x1", "calldata": []}, "latest"]), 40),
+]
+
+
+@pytest.mark.parametrize(("body", "code"), MALFORMED)
+def test_malformed_request_gets_spec_error(devnet: DevnetProcess, body: bytes, code: int) -> None:
+    _, reply = rpc(devnet.url, body)
+    assert reply["error"]["code"] == code, reply
+    assert rpc(devnet.url, call("starknet_chainId", []))[1]["result"] == devnet.info["chain_id"]
+
+
+def test_huge_body_is_refused_and_server_keeps_serving(devnet: DevnetProcess) -> None:
+    status, reply = rpc(devnet.url, b"[" + b"1," * (9 * 1024 * 1024) + b"1]")
+    assert status == 413 and reply["error"]["code"] == -32600
+    assert rpc(devnet.url, call("starknet_blockNumber", []))[1]["result"] >= 0
+
+
+def test_batch_answers_each_request(devnet: DevnetProcess) -> None:
+    body = json.dumps([json.loads(call("starknet_chainId", [])),
+                       json.loads(call("starknet_nope", []))]).encode()
+    _, replies = rpc(devnet.url, body)
+    assert replies[0]["result"] == devnet.info["chain_id"]
+    assert replies[1]["error"]["code"] == -32601
+
+
+def test_events_filtered_by_keys_and_blocks(devnet: DevnetProcess) -> None:
+    transfer_key = hex(get_selector_from_name("Transfer"))
+    latest = rpc(devnet.url, call("starknet_blockNumber", []))[1]["result"]
+    everything = {"from_block": {"block_number": 0}, "to_block": "latest", "chunk_size": 1000}
+    all_events = rpc(devnet.url, call("starknet_getEvents", [everything]))[1]["result"]["events"]
+    by_key = {**everything, "keys": [[transfer_key]]}
+    transfers = rpc(devnet.url, call("starknet_getEvents", [by_key]))[1]["result"]["events"]
+    assert transfers and all(e["keys"][0] == transfer_key for e in transfers)
+    assert len(transfers) == sum(e["keys"][0] == transfer_key for e in all_events)
+    unknown = {**everything, "keys": [["0x1234"]]}
+    assert rpc(devnet.url, call("starknet_getEvents", [unknown]))[1]["result"]["events"] == []
+    last = {**everything, "from_block": {"block_number": latest}}
+    tail = rpc(devnet.url, call("starknet_getEvents", [last]))[1]["result"]["events"]
+    assert tail and all(e["block_number"] == latest for e in tail)
+
+
+def test_mint_credits_the_fee_token(devnet: DevnetProcess, context: check.Context) -> None:
+    before = asyncio.run(context.account.get_balance())
+    params = {"address": hex(context.account.address), "amount": 10**18}
+    reply = rpc(devnet.url, call("devnet_mint", params))[1]["result"]
+    assert int(reply["new_balance"]) == before + 10**18
+    assert asyncio.run(context.account.get_balance()) == before + 10**18
+    bad = rpc(devnet.url, call("devnet_mint", {"address": "0x1", "amount": -5}))[1]
+    assert bad["error"]["code"] == -32602
+
+
+def test_restart_from_dump_keeps_chain(devnet: DevnetProcess, dump_path: Path,
+                                       context: check.Context) -> None:
+    block_number = rpc(devnet.url, call("starknet_blockNumber", []))[1]["result"]
+    balance = asyncio.run(context.account.get_balance())
+    devnet.stop()
+    assert dump_path.is_file()
+    restarted = DevnetProcess("--dump-path", str(dump_path))
+    try:
+        assert restarted.info["accounts"] == devnet.info["accounts"]
+        assert rpc(restarted.url, call("starknet_blockNumber", []))[1]["result"] == block_number
+        ctx = asyncio.run(check.make_context(restarted.url, context.account.address,
+                                             context.account.signer.private_key))
+        assert asyncio.run(ctx.account.get_balance()) == balance
+        asyncio.run(check.check_invoke_transfer(ctx))
+        reloaded = rpc(restarted.url, call("devnet_load", {"path": str(dump_path)}))[1]["result"]
+        assert reloaded["block_number"] == block_number, "devnet_load restores the dumped chain"
+        missing = rpc(restarted.url, call("devnet_load", {"path": str(dump_path) + ".absent"}))
+        assert missing[1]["error"]["code"] == -32602
+    finally:
+        restarted.stop()
