@@ -1,0 +1,36 @@
+"""A read-buffering view of a libp2p stream.
+
+py-libp2p's varint reader asks the stream for one byte at a time, and every Yamux read takes
+two locks and may send a window update; a pubsub stream then reads a few dozen messages per
+second under load. `BufferedStream` takes whatever the muxer has buffered in one read and
+serves small reads from memory. Everything except `read` is delegated to the wrapped stream.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from libp2p.network.stream.net_stream import INetStream
+
+
+class BufferedStream:
+    """Wraps an INetStream; `read(n)` returns at most n bytes, served from a local buffer."""
+
+    def __init__(self, stream: INetStream) -> None:
+        self.stream = stream
+        self._buffer = bytearray()
+
+    async def read(self, n: int | None = None) -> bytes:
+        """Read up to `n` bytes (all buffered bytes if n is None or negative)."""
+        if not self._buffer:
+            self._buffer += await self.stream.read()
+        if n is None or n < 0 or n >= len(self._buffer):
+            data = bytes(self._buffer)
+            self._buffer.clear()
+            return data
+        data = bytes(self._buffer[:n])
+        del self._buffer[:n]
+        return data
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.stream, name)

@@ -1,0 +1,99 @@
+"""Kad-DHT set up for content-addressed records (standard /ipfs/kad/1.0.0 protocol).
+
+py-libp2p 0.8.1 defects worked around here (tests in tests/p2p/test_content.py):
+- its FIND_NODE handler ignores keys longer than 50 bytes that are not multihashes, so a
+  lookup for a namespaced record key (/zetina-body/<64 hex>, 77 bytes) gets no closer peers
+  from py-libp2p servers and puts/gets reach only the peers one already knows.
+  `RecordKeyRouting` looks such keys up under their sha2-256 multihash instead; GET_VALUE and
+  PUT_VALUE still carry the real key, and every node of ours looks up the same target.
+- connected peers are never added to the routing table; `routing_table_feeder` does it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Sequence
+
+from libp2p.abc import IHost, INetConn, INetStream, INetwork, INotifee
+from libp2p.kad_dht.kad_dht import DHTMode, KadDHT
+from libp2p.kad_dht.peer_routing import PeerRouting
+from libp2p.peer.id import ID
+from libp2p.records.validator import NamespacedValidator
+from multiaddr import Multiaddr
+
+from p2p import params
+from p2p.records import Sha256Validator
+
+logger = logging.getLogger(__name__)
+
+
+def lookup_target(key: bytes) -> bytes:
+    """The FIND_NODE target for a DHT key: namespaced keys become a sha2-256 multihash."""
+    if key.startswith(b"/"):
+        return bytes([0x12, 0x20]) + hashlib.sha256(key).digest()
+    return key
+
+
+class RecordKeyRouting(PeerRouting):
+    """Peer routing whose network lookups use `lookup_target` keys."""
+
+    async def find_closest_peers_network(self, target_key: bytes, count: int = 20) -> list[ID]:
+        """The `count` peers closest to the key's lookup target."""
+        return await super().find_closest_peers_network(lookup_target(target_key), count)
+
+
+class RecordDHT(KadDHT):
+    """A server-mode Kad-DHT accepting only content-addressed records in its namespaces."""
+
+    def __init__(self, host: IHost, namespaces: Sequence[str]) -> None:
+        validator = NamespacedValidator(
+            {ns: Sha256Validator(ns) for ns in namespaces}, strict_validation=True
+        )
+        super().__init__(
+            host,
+            DHTMode.SERVER,
+            validator=validator,
+            validator_changed=True,
+            strict_validation=True,
+        )
+        self.peer_routing = RecordKeyRouting(host, self.routing_table)
+        self.provider_store.peer_routing = self.peer_routing
+
+
+def make_dht(host: IHost, namespaces: Sequence[str] = params.DHT_NAMESPACES) -> RecordDHT:
+    """The node's DHT for `namespaces`."""
+    return RecordDHT(host, namespaces)
+
+
+class _RoutingTableFeeder(INotifee):
+    """Adds every connected peer to the DHT routing table (py-libp2p does not)."""
+
+    def __init__(self, dht: KadDHT) -> None:
+        self.dht = dht
+
+    async def connected(self, network: INetwork, conn: INetConn) -> None:
+        try:
+            await self.dht.add_peer(conn.muxed_conn.peer_id, skip_server_mode_check=True)
+        except Exception as exc:
+            logger.debug("routing table add failed", extra={"error": repr(exc)})
+
+    async def disconnected(self, network: INetwork, conn: INetConn) -> None:
+        return None
+
+    async def opened_stream(self, network: INetwork, stream: INetStream) -> None:
+        return None
+
+    async def closed_stream(self, network: INetwork, stream: INetStream) -> None:
+        return None
+
+    async def listen(self, network: INetwork, multiaddr: Multiaddr) -> None:
+        return None
+
+    async def listen_close(self, network: INetwork, multiaddr: Multiaddr) -> None:
+        return None
+
+
+def routing_table_feeder(dht: KadDHT) -> INotifee:
+    """A network notifee that adds each newly connected peer to `dht`'s routing table."""
+    return _RoutingTableFeeder(dht)

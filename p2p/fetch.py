@@ -1,0 +1,108 @@
+"""Direct fetch: ask one peer for a content-addressed value over our request/response protocol.
+
+The second path when a DHT lookup fails, and the only path for values too large for DHT
+records. Wire format on FETCH_PROTOCOL (one request per stream):
+    request:  uvarint length + key (UTF-8, /<namespace>/<hex sha256>)
+    response: one status byte (0 found, 1 not found, 2 bad request),
+              then, if found, uvarint length + value
+The client checks that the value hashes to the key before returning it.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+from collections.abc import Callable
+
+import trio
+from libp2p.abc import IHost
+from libp2p.custom_types import TProtocol
+from libp2p.network.stream.net_stream import INetStream
+from libp2p.peer.id import ID
+from libp2p.utils import encode_varint_prefixed
+from libp2p.utils.varint import read_varint_prefixed_bytes_limited
+
+from p2p import params
+from p2p.bufstream import BufferedStream
+from p2p.records import RecordError, check_record, split_record_key
+
+logger = logging.getLogger(__name__)
+
+PROTOCOL = TProtocol(params.FETCH_PROTOCOL)
+
+Lookup = Callable[[str], bytes | None]
+"""Returns the locally held value for a key, or None."""
+
+
+class Status(enum.IntEnum):
+    """First byte of a fetch response."""
+
+    FOUND = 0
+    NOT_FOUND = 1
+    BAD_REQUEST = 2
+
+
+class FetchError(Exception):
+    """A direct fetch did not produce a valid value."""
+
+
+def serve(host: IHost, lookup: Lookup) -> None:
+    """Answer fetch requests on `host` from `lookup`."""
+
+    async def handler(stream: INetStream) -> None:
+        peer = stream.muxed_conn.peer_id
+        try:
+            with trio.fail_after(params.FETCH_TIMEOUT):
+                await _answer(BufferedStream(stream), lookup)
+            await stream.close()
+        except Exception as exc:
+            logger.info("fetch request failed", extra={"peer": str(peer), "error": repr(exc)})
+            await stream.reset()
+
+    host.set_stream_handler(PROTOCOL, handler)
+
+
+async def _answer(stream: BufferedStream, lookup: Lookup) -> None:
+    raw_key = await read_varint_prefixed_bytes_limited(stream, params.MAX_FETCH_KEY)
+    try:
+        key = raw_key.decode()
+        split_record_key(key)
+    except (UnicodeDecodeError, RecordError):
+        await stream.write(bytes([Status.BAD_REQUEST]))
+        return
+    value = lookup(key)
+    if value is None:
+        await stream.write(bytes([Status.NOT_FOUND]))
+        return
+    await stream.write(bytes([Status.FOUND]) + encode_varint_prefixed(value))
+
+
+async def fetch(host: IHost, peer: ID, key: str, max_size: int = params.MAX_VALUE) -> bytes:
+    """Fetch the value of `key` from `peer`; FetchError if absent, invalid or too slow."""
+    namespace, _ = split_record_key(key)
+    try:
+        with trio.fail_after(params.FETCH_TIMEOUT):
+            stream = await host.new_stream(peer, [PROTOCOL])
+            try:
+                await stream.write(encode_varint_prefixed(key.encode()))
+                value = await _read_response(BufferedStream(stream), key, max_size)
+            finally:
+                await stream.close()
+    except FetchError:
+        raise
+    except Exception as exc:
+        raise FetchError(f"fetching {key} from {peer} failed: {exc!r}") from exc
+    try:
+        check_record(key, value, namespace, max_size)
+    except RecordError as exc:
+        raise FetchError(f"peer {peer} sent a bad value for {key}: {exc}") from exc
+    return value
+
+
+async def _read_response(stream: BufferedStream, key: str, max_size: int) -> bytes:
+    status = await stream.read(1)
+    if status == bytes([Status.FOUND]):
+        return await read_varint_prefixed_bytes_limited(stream, max_size)
+    if status == bytes([Status.NOT_FOUND]):
+        raise FetchError(f"peer does not hold {key}")
+    raise FetchError(f"peer answered {status!r} to the request for {key}")

@@ -1,0 +1,187 @@
+"""Host factory: TCP, Noise only, Yamux only, identify and ping, a persistent Ed25519 identity.
+
+Unlike `libp2p.new_host`, which offers TLS, SECIO and *plaintext* besides Noise and keeps up to
+three connections per peer, a host built here offers exactly one security protocol (Noise) and
+one muxer (Yamux with whole-payload writes, see p2p.yamux), so a plaintext dialer is refused.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+
+import multiaddr
+import trio
+from libp2p import new_swarm
+from libp2p.crypto.keys import KeyPair
+from libp2p.crypto.x25519 import create_new_key_pair as new_x25519_key_pair
+from libp2p.custom_types import TProtocol
+from libp2p.host.basic_host import BasicHost
+from libp2p.network.config import ConnectionConfig, RetryConfig
+from libp2p.network.stream.net_stream import INetStream
+from libp2p.peer.peerinfo import PeerInfo, info_from_p2p_addr
+from libp2p.security.noise.transport import PROTOCOL_ID as NOISE_PROTOCOL_ID
+from libp2p.security.noise.transport import Transport as NoiseTransport
+
+from p2p import params, yamux
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class HostConfig:
+    """Per-node network settings (from the node's config file)."""
+
+    listen_addrs: Sequence[str] = ("/ip4/127.0.0.1/tcp/0",)
+    bootstrap: Sequence[str] = field(default_factory=tuple)
+    max_connections: int = params.MAX_CONNECTIONS
+
+
+class GuardedHost(BasicHost):
+    """A BasicHost on which no protocol handler can take the node down, and that hangs up.
+
+    py-libp2p runs each inbound stream's handler without catching its errors; an uncaught one
+    (e.g. protobuf's DecodeError on a garbage gossipsub frame) cancels the host's nursery and
+    the whole node stops. Here every handler error is logged, the stream is reset and the
+    node carries on.
+
+    py-libp2p also closes its connections only after cancelling its tasks, so the close is
+    itself cancelled and peers keep talking to a node that has stopped; when it restarts with
+    the same identity, they do not re-announce their subscriptions. `run` closes the swarm
+    first, shielded from cancellation.
+    """
+
+    @asynccontextmanager
+    async def run(  # type: ignore[override]
+        self, listen_addrs: Sequence[multiaddr.Multiaddr]
+    ) -> AsyncIterator[None]:
+        """Listen on `listen_addrs` for the duration of the block, then hang up cleanly."""
+        async with super().run(listen_addrs):
+            try:
+                yield
+            finally:
+                with trio.CancelScope(shield=True), trio.move_on_after(params.CLOSE_TIMEOUT):
+                    await self.get_network().close()
+
+    async def _swarm_stream_handler(self, net_stream: INetStream) -> None:
+        try:
+            await super()._swarm_stream_handler(net_stream)
+        except Exception as exc:  # any bytes from any peer must not stop the node
+            peer = net_stream.muxed_conn.peer_id
+            logger.warning(
+                "stream handler failed; stream reset",
+                extra={"peer": str(peer), "protocol": net_stream.get_protocol(),
+                       "error": repr(exc)},
+            )
+            await _reset_quietly(net_stream)
+
+
+async def _reset_quietly(stream: INetStream) -> None:
+    try:
+        await stream.reset()
+    except Exception:  # the stream may already be gone with its connection
+        logger.debug("stream reset failed", extra={"peer": str(stream.muxed_conn.peer_id)})
+
+
+def connection_config(max_connections: int = params.MAX_CONNECTIONS) -> ConnectionConfig:
+    """Connection limits for our hosts (one connection per peer: no 250 ms dial delay)."""
+    return ConnectionConfig(
+        max_connections=max_connections,
+        min_connections=0,
+        low_watermark=0,
+        high_watermark=max_connections,
+        max_connections_per_peer=params.MAX_CONNECTIONS_PER_PEER,
+        dial_timeout=params.DIAL_TIMEOUT,
+    )
+
+
+def make_host(key_pair: KeyPair, config: HostConfig = HostConfig()) -> GuardedHost:
+    """Build (not start) a host with identity `key_pair`; start it with `host.run(...)`."""
+    swarm = new_swarm(
+        key_pair=key_pair,
+        sec_opt={
+            NOISE_PROTOCOL_ID: NoiseTransport(
+                key_pair, noise_privkey=new_x25519_key_pair().private_key
+            )
+        },
+        muxer_opt={TProtocol(yamux.PROTOCOL_ID): yamux.SerialYamux},
+        listen_addrs=listen_multiaddrs(config),
+        connection_config=connection_config(config.max_connections),
+        retry_config=RetryConfig(max_retries=0),
+    )
+    yamux.install(swarm)
+    return GuardedHost(network=swarm)
+
+
+def listen_multiaddrs(config: HostConfig) -> list[multiaddr.Multiaddr]:
+    """The configured listen addresses, parsed; a bad one raises ValueError naming it."""
+    return [_parse_multiaddr(addr, "listen address") for addr in config.listen_addrs]
+
+
+def _parse_multiaddr(text: str, what: str) -> multiaddr.Multiaddr:
+    try:
+        return multiaddr.Multiaddr(text)
+    except Exception as exc:
+        raise ValueError(
+            f"bad {what} {text!r}: {exc}; expected e.g. /ip4/127.0.0.1/tcp/4001"
+        ) from exc
+
+
+def peer_info(addr: str) -> PeerInfo:
+    """Parse a bootstrap multiaddr that ends in /p2p/<peer id>."""
+    parsed = _parse_multiaddr(addr, "peer address")
+    try:
+        return info_from_p2p_addr(parsed)
+    except Exception as exc:
+        raise ValueError(
+            f"bad peer address {addr!r}: {exc}; it must end in /p2p/<peer id>"
+        ) from exc
+
+
+def p2p_addr(host: BasicHost) -> str:
+    """The host's first listen address with its /p2p/<peer id> suffix."""
+    return str(host.get_addrs()[0])
+
+
+async def connect_with_backoff(
+    host: BasicHost,
+    info: PeerInfo,
+    retries: int = params.CONNECT_RETRIES,
+    initial_delay: float = params.CONNECT_BACKOFF_INITIAL,
+) -> bool:
+    """Dial `info`, retrying with exponential backoff; True once connected."""
+    delay = initial_delay
+    for attempt in range(1, retries + 1):
+        try:
+            with trio.fail_after(params.DIAL_TIMEOUT):
+                await host.connect(info)
+            return True
+        except Exception as exc:
+            logger.info(
+                "dial failed",
+                extra={"peer": str(info.peer_id), "attempt": attempt, "error": repr(exc)},
+            )
+        if attempt < retries:
+            await trio.sleep(delay)
+            delay = min(delay * 2, params.CONNECT_BACKOFF_MAX)
+    logger.warning(
+        "peer unreachable; check its address and that it is running",
+        extra={"peer": str(info.peer_id), "attempts": retries},
+    )
+    return False
+
+
+async def bootstrap(host: BasicHost, addrs: Sequence[str]) -> int:
+    """Connect to every bootstrap peer concurrently; returns how many answered."""
+    infos = [peer_info(addr) for addr in addrs]
+    connected: list[bool] = []
+
+    async def dial(info: PeerInfo) -> None:
+        connected.append(await connect_with_backoff(host, info))
+
+    async with trio.open_nursery() as nursery:
+        for info in infos:
+            nursery.start_soon(dial, info)
+    return sum(connected)

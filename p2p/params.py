@@ -1,0 +1,76 @@
+"""Every protocol id, topic name and tunable of the transport layer, in one place.
+
+py-libp2p 0.8.1 defaults that are unsafe or slow for this network are overridden here; each
+override names the default it replaces.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+# Gossip topics (versioned; a breaking change to a message layout bumps the number).
+TOPIC_JOBS: Final = "/zetina/1/jobs"
+TOPIC_BIDS: Final = "/zetina/1/bids"
+TOPIC_ASSIGNMENTS: Final = "/zetina/1/assignments"
+TOPIC_DONE: Final = "/zetina/1/done"
+ALL_TOPICS: Final = (TOPIC_JOBS, TOPIC_BIDS, TOPIC_ASSIGNMENTS, TOPIC_DONE)
+
+# Standard libp2p protocol ids, so go-, rust- and js-libp2p peers interoperate.
+GOSSIPSUB_PROTOCOLS: Final = ("/meshsub/1.2.0", "/meshsub/1.1.0", "/meshsub/1.0.0")
+# Our own request/response protocol: fetch a DHT value straight from the peer that published it.
+FETCH_PROTOCOL: Final = "/zetina/fetch/1.0.0"
+
+# DHT namespaces: keys are /<namespace>/<hex sha256(value)>.
+NS_BODY: Final = "zetina-body"
+NS_WITNESS: Final = "zetina-witness"
+DHT_NAMESPACES: Final = (NS_BODY, NS_WITNESS)
+
+# Size limits.
+MAX_GOSSIP_MESSAGE: Final = 1 * 1024 * 1024  # one pubsub RPC; headers are a few hundred bytes
+# A value stored in DHT records. py-libp2p (like go-libp2p) refuses DHT messages above 4 MiB
+# and records above 1 MiB, so larger values are announced with a provider record only and
+# fetched over FETCH_PROTOCOL.
+MAX_DHT_RECORD: Final = 1024 * 1024 - 4096
+MAX_VALUE: Final = 16 * 1024 * 1024  # a job body or witness, fetched directly
+MAX_FETCH_KEY: Final = 256  # a fetch request is one namespaced key
+LOCAL_STORE_BYTES: Final = 512 * 1024 * 1024  # values kept to serve others (oldest evicted)
+
+# Connections. max_connections_per_peer=1: the default 3 makes every outgoing dial wait for
+# the 250 ms "happy eyeballs" fallback timer.
+MAX_CONNECTIONS: Final = 200
+MAX_CONNECTIONS_PER_PEER: Final = 1
+DIAL_TIMEOUT: Final = 5.0
+CLOSE_TIMEOUT: Final = 5.0  # seconds allowed for hanging up all connections on shutdown
+CONNECT_RETRIES: Final = 5
+CONNECT_BACKOFF_INITIAL: Final = 0.2  # seconds, doubled after each failure
+CONNECT_BACKOFF_MAX: Final = 5.0
+
+# GossipSub mesh (spec defaults D=6, Dlo=4, Dhi=12).
+MESH_DEGREE: Final = 6
+MESH_DEGREE_LOW: Final = 4
+MESH_DEGREE_HIGH: Final = 12
+# py-libp2p default heartbeat is 120 s; the gossipsub spec says 1 s.
+HEARTBEAT_INTERVAL: Final = 1
+HEARTBEAT_INITIAL_DELAY: Final = 0.1
+# Per remote peer and topic. py-libp2p defaults to 10/s and applies it to our own publishes too.
+MAX_MESSAGES_PER_PEER_PER_SECOND: Final = 2000.0
+# py-libp2p's subscription queue holds 32 messages and drops the rest silently.
+SUBSCRIPTION_QUEUE: Final = 4096
+SEEN_TTL: Final = 120  # seconds a message id is remembered (duplicate suppression)
+
+# Peer scoring. py-libp2p's thresholds default to -inf, i.e. scoring never acts.
+INVALID_MESSAGE_PENALTY: Final = 10.0  # score lost per rejected message
+GARBAGE_STREAM_PENALTY: Final = 50.0  # score lost per stream carrying bytes that are no RPC
+PENALTY_DECAY_PER_SECOND: Final = 0.99  # half-life about 70 s
+GOSSIP_THRESHOLD: Final = -10.0  # below: no gossip to or from the peer
+PUBLISH_THRESHOLD: Final = -20.0  # below: we do not forward its messages nor publish to it
+GRAYLIST_THRESHOLD: Final = -40.0  # below: all its RPCs are ignored
+
+# Kad-DHT.
+DHT_PROTOCOL_PREFIX: Final = "/ipfs"  # the standard /ipfs/kad/1.0.0
+REPUBLISH_INTERVAL: Final = 3600.0  # seconds between re-puts of the values we published
+DHT_GET_TIMEOUT: Final = 10.0
+FETCH_TIMEOUT: Final = 10.0
+# py-libp2p's per-peer outbound RPC queue holds 32 RPCs and drops the rest.
+OUTBOUND_QUEUE: Final = 4096
+IDONTWANT_THRESHOLD: Final = 1024  # bytes; go-libp2p's IDontWantMessageThreshold

@@ -1,0 +1,75 @@
+"""Yamux with whole-message writes: one write() on a stream is never interleaved with another.
+
+py-libp2p 0.8.1 defect worked around here: `YamuxStream.write` splits a payload into 64 KiB
+frames and takes the stream's write lock once per frame, not once per payload. When two tasks
+write to the same stream (GossipSub forwards and publishes from several tasks onto one stream
+per peer), the frames of two messages interleave and the receiver reads garbage: every gossip
+message above ~64 KiB can arrive corrupted. `SerialYamux` makes each stream hold one lock for
+the whole payload. The muxer protocol id and wire format are unchanged (plain /yamux/1.0.0).
+
+A second defect: py-libp2p's `MuxerMultistream.new_conn` ignores the muxer class it is given
+for /yamux/1.0.0 and always builds its own `Yamux`. `MuxerSelector` builds the class that was
+negotiated; `install(swarm)` puts it into a swarm's upgrader.
+
+The fix adopts each stream py-libp2p creates (its constructor is called inside long methods of
+`Yamux` that we do not copy) by switching the object's class to `SerialYamuxStream`, which only
+adds the lock; tests/p2p/test_yamux.py keeps a test that fails on the unfixed class.
+"""
+
+from __future__ import annotations
+
+import trio
+from libp2p.abc import IMuxedConn, IMuxedStream, ISecureConn
+from libp2p.custom_types import TProtocol
+from libp2p.network.swarm import Swarm
+from libp2p.peer.id import ID
+from libp2p.stream_muxer.muxer_multistream import MuxerMultistream
+from libp2p.stream_muxer.yamux.yamux import PROTOCOL_ID, Yamux, YamuxStream
+
+__all__ = ["PROTOCOL_ID", "MuxerSelector", "SerialYamux", "SerialYamuxStream", "install"]
+
+
+class SerialYamuxStream(YamuxStream):
+    """A YamuxStream whose write() sends one payload's frames without interleaving."""
+
+    _payload_lock: trio.Lock
+
+    async def write(self, data: bytes) -> None:
+        """Write `data` as consecutive frames; concurrent writers wait their turn."""
+        async with self._payload_lock:
+            await super().write(data)
+
+
+def _adopt(stream: YamuxStream) -> SerialYamuxStream:
+    if not isinstance(stream, SerialYamuxStream):
+        stream.__class__ = SerialYamuxStream
+        stream._payload_lock = trio.Lock()
+    return stream  # type: ignore[return-value]
+
+
+class SerialYamux(Yamux):
+    """Yamux connection whose streams (opened or accepted) are SerialYamuxStreams."""
+
+    async def open_stream(self) -> SerialYamuxStream:
+        """Open an outbound stream with whole-payload writes."""
+        return _adopt(await super().open_stream())
+
+    async def accept_stream(self) -> IMuxedStream:
+        """Accept an inbound stream with whole-payload writes."""
+        return _adopt(await super().accept_stream())  # type: ignore[arg-type]
+
+
+class MuxerSelector(MuxerMultistream):
+    """Muxer negotiation that builds the negotiated class (py-libp2p hard-codes `Yamux`)."""
+
+    async def new_conn(self, conn: ISecureConn, peer_id: ID) -> IMuxedConn:
+        """Negotiate a muxer over `conn` and wrap it in the class registered for it."""
+        protocol, muxer_class = await self._selector.select(
+            conn, conn.is_initiator, self.negotiate_timeout
+        )
+        return self._annotate_connection(muxer_class(conn, peer_id), conn, protocol)
+
+
+def install(swarm: Swarm) -> None:
+    """Make `swarm` offer only Yamux, as SerialYamux."""
+    swarm.upgrader.muxer_multistream = MuxerSelector({TProtocol(PROTOCOL_ID): SerialYamux})

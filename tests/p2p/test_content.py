@@ -1,0 +1,109 @@
+"""Job bodies through the Kad-DHT and direct fetch, between real hosts."""
+
+from __future__ import annotations
+
+import os
+from contextlib import suppress
+
+import pytest
+import trio
+from libp2p.kad_dht.common import PROTOCOL_ID as KAD_PROTOCOL
+from libp2p.kad_dht.pb.kademlia_pb2 import Message, Record
+from libp2p.network.stream.exceptions import StreamEOF
+from libp2p.utils import encode_varint_prefixed
+
+from p2p import fetch, params
+from p2p.content import NotFound
+from p2p.records import RecordError, record_key
+from tests.p2p.nodes import connect, connect_chain, content_stores, running_host, running_hosts
+
+NS = params.NS_BODY
+
+
+async def test_get_from_a_late_joiner_after_the_publisher_has_left():
+    """The joiner connects to one peer after the publisher is gone; the DHT holds the body."""
+    async with running_hosts(4) as hosts, content_stores(hosts):
+        await connect_chain(hosts)
+        body = os.urandom(1024)
+        async with running_host() as publisher, content_stores([publisher]) as (store,):
+            await connect(publisher, hosts[0])
+            key = await store.put(NS, body)
+        async with running_host() as joiner, content_stores([joiner]) as (joiner_store,):
+            await connect(joiner, hosts[3])
+            with trio.fail_after(30):
+                assert await joiner_store.get(key) == body
+
+
+async def test_ten_megabyte_body_is_fetched_from_its_provider():
+    async with running_hosts(4) as hosts:
+        await connect_chain(hosts)
+        async with content_stores(hosts) as stores:
+            body = os.urandom(10 * 1024 * 1024)
+            key = await stores[0].put(NS, body)
+            with trio.fail_after(60):
+                assert await stores[3].get(key) == body
+
+
+async def test_record_whose_key_is_not_its_hash_is_refused_by_every_node():
+    async with running_hosts(3) as hosts:
+        await connect_chain(hosts)
+        async with content_stores(hosts) as stores:
+            forged_key = record_key(NS, b"the real body")
+            with pytest.raises(RecordError):
+                await stores[0].dht.put_value(forged_key, b"something else")
+            # A peer that skips its own validation sends the forged record anyway.
+            stream = await hosts[0].new_stream(hosts[1].get_id(), [KAD_PROTOCOL])
+            put = Message(
+                type=Message.MessageType.PUT_VALUE,
+                key=forged_key.encode(),
+                record=Record(key=forged_key.encode(), value=b"something else"),
+            )
+            await stream.write(encode_varint_prefixed(put.SerializeToString()))
+            with suppress(StreamEOF), trio.move_on_after(2):
+                await stream.read(1)
+            assert stores[1].dht.value_store.get(forged_key.encode()) is None
+            with pytest.raises(NotFound):
+                await stores[2].get(forged_key)
+
+
+async def test_direct_fetch_from_the_publisher_when_the_dht_has_nothing():
+    async with running_hosts(2) as hosts:
+        await connect(hosts[1], hosts[0])
+        async with content_stores(hosts) as (publisher, reader):
+            body = os.urandom(50_000)
+            key = record_key(NS, body)
+            publisher.local.put(key, body)  # held, never announced in the DHT
+            with trio.fail_after(30):
+                assert await reader.get(key, publisher=hosts[0].get_id()) == body
+
+
+async def test_fetch_of_an_unknown_key_is_a_clear_error():
+    async with running_hosts(2) as hosts:
+        await connect(hosts[1], hosts[0])
+        async with content_stores(hosts):
+            with pytest.raises(fetch.FetchError, match="does not hold"):
+                await fetch.fetch(hosts[1], hosts[0].get_id(), record_key(NS, b"absent"))
+            with pytest.raises(RecordError):
+                await fetch.fetch(hosts[1], hosts[0].get_id(), "/not/a-key")
+
+
+async def test_fetch_refuses_a_value_that_does_not_match_its_key():
+    async with running_hosts(2) as (liar, reader):
+        await connect(reader, liar)
+
+        async def lying_handler(stream) -> None:
+            await stream.read(100)
+            await stream.write(bytes([fetch.Status.FOUND]) + encode_varint_prefixed(b"forged"))
+            await stream.close()
+
+        liar.set_stream_handler(fetch.PROTOCOL, lying_handler)
+        with pytest.raises(fetch.FetchError, match="bad value"):
+            await fetch.fetch(reader, liar.get_id(), record_key(NS, b"the real body"))
+
+
+async def test_put_refuses_unknown_namespace_and_oversize_value():
+    async with running_hosts(1) as hosts, content_stores(hosts) as (store,):
+        with pytest.raises(ValueError, match="unknown namespace"):
+            await store.put("other", b"v")
+        with pytest.raises(ValueError, match="exceeds"):
+            await store.put(NS, b"x" * (params.MAX_VALUE + 1))

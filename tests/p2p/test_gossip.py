@@ -1,0 +1,132 @@
+"""GossipSub between real hosts: delivery, validation before forwarding, scores that act."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import trio
+from libp2p.custom_types import TProtocol
+from libp2p.pubsub.gossipsub import GossipSub
+from libp2p.pubsub.pubsub import Pubsub
+from libp2p.tools.anyio_service import background_trio_service
+
+from p2p import params
+from p2p.gossip import make_router
+from p2p.scoring import PenaltyLedger, SpecScorer
+from tests.p2p.nodes import (
+    connect,
+    connect_chain,
+    nothing_more,
+    receive_all,
+    running_gossip,
+    running_hosts,
+    wait_for_mesh,
+)
+from tests.p2p.testmsg import header_number, make_header, validate_header
+
+TOPIC = params.TOPIC_JOBS
+
+
+async def test_header_reaches_every_subscriber():
+    async with running_hosts(6) as hosts, running_gossip(hosts, TOPIC, validate_header) as nodes:
+        await connect_chain(hosts)
+        await connect(hosts[5], hosts[2])
+        await wait_for_mesh([g for g, _ in nodes], TOPIC)
+        for n in range(3):
+            await nodes[0][0].publish(TOPIC, make_header(n))
+        for _gossip, channel in nodes:
+            got = await receive_all(channel, 3)
+            assert sorted(header_number(m.data) for m in got) == [0, 1, 2]
+            assert all(m.origin == hosts[0].get_id() for m in got)
+
+
+async def test_burst_of_500_headers_is_delivered_in_full():
+    """py-libp2p alone drops most of it: 10/s own-publish limit, 32-message queues."""
+    async with running_hosts(5) as hosts, running_gossip(hosts, TOPIC, validate_header) as nodes:
+        await connect_chain(hosts)
+        await wait_for_mesh([g for g, _ in nodes], TOPIC)
+        for n in range(500):
+            await nodes[0][0].publish(TOPIC, make_header(n))
+        for _gossip, channel in nodes[1:]:
+            got = await receive_all(channel, 500, timeout=120)
+            assert {header_number(m.data) for m in got} == set(range(500))
+
+
+async def test_large_messages_arrive_intact():
+    """Messages above 64 KiB span several Yamux frames; they must not interleave."""
+    async with running_hosts(3) as hosts, running_gossip(hosts, TOPIC, validate_header) as nodes:
+        await connect_chain(hosts)
+        await wait_for_mesh([g for g, _ in nodes], TOPIC)
+        sent = {make_header(n, pad=150_000) for n in range(6)}
+        async with trio.open_nursery() as nursery:
+            for data in sent:
+                nursery.start_soon(nodes[0][0].publish, TOPIC, data)
+        for _gossip, channel in nodes[1:]:
+            assert {m.data for m in await receive_all(channel, 6)} == sent
+
+
+@asynccontextmanager
+async def stock_pubsub(host) -> AsyncIterator[Pubsub]:
+    """py-libp2p's own pubsub without validators: it publishes whatever it is given."""
+    router = GossipSub(
+        [TProtocol(p) for p in params.GOSSIPSUB_PROTOCOLS], 6, 4, 12, heartbeat_interval=1
+    )
+    pubsub = Pubsub(host, router)
+    async with background_trio_service(pubsub), background_trio_service(router):
+        await pubsub.wait_until_ready()
+        await pubsub.subscribe(TOPIC)
+        yield pubsub
+
+
+async def test_invalid_headers_are_dropped_not_forwarded_and_cost_the_sender_score():
+    async with (
+        running_hosts(4) as (host_a, host_b, victim_host, observer_host),
+        stock_pubsub(host_a) as attacker_a,
+        stock_pubsub(host_b) as attacker_b,
+        running_gossip([victim_host, observer_host], TOPIC, validate_header) as (
+            (victim, _),
+            (observer, observed),
+        ),
+    ):
+        for host in (host_a, host_b, observer_host):
+            await connect(host, victim_host)
+        await wait_for_mesh([victim, observer], TOPIC)
+
+        await attacker_a.publish(TOPIC, make_header(1))
+        assert header_number((await receive_all(observed, 1))[0].data) == 1
+
+        await attacker_a.publish(TOPIC, make_header(2, key=b"forged"))
+        await attacker_a.publish(TOPIC, make_header(3, chain="SN_MAIN"))
+        await attacker_b.publish(TOPIC, make_header(4, ttl=-10))
+        await attacker_b.publish(TOPIC, b"\x00\xffgarbage")
+        with trio.fail_after(10):
+            while victim.drops.total < 4:
+                await trio.sleep(0.05)
+        assert victim.drops.counts == {
+            "bad signature": 1, "wrong chain": 1, "expired": 1, "undecodable header": 1
+        }
+        for attacker_host in (host_a, host_b):
+            assert victim.score(attacker_host.get_id()) < 0
+        assert await nothing_more(observed, 1.0)
+
+        # One more offence takes A below the publish threshold: from then on even its valid
+        # headers are neither delivered nor forwarded, while other peers' headers flow.
+        await attacker_a.publish(TOPIC, make_header(5, key=b"forged"))
+        with trio.fail_after(10):
+            while victim.score(host_a.get_id()) >= params.PUBLISH_THRESHOLD:
+                await trio.sleep(0.05)
+        await attacker_a.publish(TOPIC, make_header(6))
+        await attacker_b.publish(TOPIC, make_header(7))
+        got = await receive_all(observed, 1)
+        assert header_number(got[0].data) == 7
+        assert await nothing_more(observed, 1.0)
+        assert victim.drops.counts["peer score below publish threshold"] == 1
+
+
+def test_router_uses_spec_heartbeat_and_acting_thresholds():
+    router = make_router(PenaltyLedger())
+    assert router.heartbeat_interval == 1
+    assert isinstance(router.scorer, SpecScorer)
+    scores = router.scorer.params
+    assert scores.graylist_threshold < scores.publish_threshold < scores.gossip_threshold < 0
