@@ -1,1 +1,4 @@
 """Registry and FactRegistry contracts (Cairo 1 sources, artifacts) and their Python client."""
+
+TX_POLL_INTERVAL_S = 0.1
+"""How often to ask a node whether a sent transaction was included."""
