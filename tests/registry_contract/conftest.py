@@ -1,4 +1,4 @@
-"""A devnet per test module with the FactRegistry and Registry deployed, and three parties."""
+"""A devnet with the FactRegistry and Registry deployed, and three funded parties."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ from registry_contract.client import FactRegistryClient, RegistryClient
 from registry_contract.deploy import Deployment, deploy
 
 MIN_SECURITY_BITS = 96
-WITHDRAWAL_DELAY_S = 2
+WITHDRAWAL_DELAY_S = 8
 FIXED_BOUNDS = ResourceBoundsMapping(
     l1_gas=ResourceBounds(max_amount=0, max_price_per_unit=10**12),
     l1_data_gas=ResourceBounds(max_amount=10**4, max_price_per_unit=10**10),
@@ -104,8 +104,9 @@ async def make_world(devnet: DevnetProcess) -> World:
     return World(devnet, deployment, chain_id, *parties)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="package")
 def world() -> Iterator[World]:
+    """One devnet for the modules that use it (each test works on its own jobs and amounts)."""
     with DevnetProcess("--accounts", "3", "--seed", "11") as devnet:
         yield asyncio.run(make_world(devnet))
 
