@@ -30,11 +30,10 @@ def write_contract_addresses(path: Path, addresses: Mapping[str, int]) -> None:
     text = _read(path)
     updated = _set_keys(text.splitlines(), {k: hex(v) for k, v in addresses.items()})
     try:
-        parsed = tomli.loads(updated)
+        tomli.loads(updated)
     except tomli.TOMLDecodeError as exc:
-        raise ConfigFileError(f"{path}: updating [contracts] would break the file: {exc}") from None
-    if any(parsed["contracts"].get(k) != hex(v) for k, v in addresses.items()):
-        raise ConfigFileError(f"{path}: [contracts] is defined in a form this tool cannot edit")
+        raise ConfigFileError(f"{path}: [contracts] is written in a form this tool cannot edit "
+                              f"({exc}); make it a plain [contracts] table") from None
     temporary = path.with_name(f".{path.name}.tmp")
     temporary.write_text(updated)
     os.replace(temporary, path)
