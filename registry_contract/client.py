@@ -13,16 +13,16 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
-from starknet_py.contract import Contract
 from starknet_py.hash.selector import get_selector_from_name
 from starknet_py.net.account.account import Account
 from starknet_py.net.client_errors import ClientError
 from starknet_py.net.client_models import Call, ResourceBoundsMapping, TransactionReceipt
 from starknet_py.transaction_errors import TransactionRevertedError
 
+from cairo_jobs.facts import fact_hash
 from p2p.messages import Assignment, JobHeader, SignedAssignment, SignedJobHeader
 from registry_contract import TX_POLL_INTERVAL_S
-from registry_contract.classes import abi
+from registry_contract.classes import contract_abi
 
 logger = logging.getLogger(__name__)
 
@@ -93,6 +93,12 @@ class PendingWithdrawal:
     unlock_at: int
 
 
+def check_amount(amount: int) -> None:
+    """Raise ValueError unless `amount` is a token amount (a u256)."""
+    if isinstance(amount, bool) or not isinstance(amount, int) or not 0 <= amount < 2**256:
+        raise ValueError(f"amount {amount!r} is not a u256 (an int in [0, 2**256))")
+
+
 def header_arg(header: JobHeader) -> dict[str, Any]:
     """A job header as the contract's `JobHeader` struct."""
     return {
@@ -148,38 +154,33 @@ class RegistryClient:
     def __init__(self, account: Account, registry: int, token: int,
                  resource_bounds: ResourceBoundsMapping | None = None) -> None:
         self.account = account
+        self.address = registry
         self.token = token
-        self.contract = Contract(registry, abi("registry"), account)
         self.resource_bounds = resource_bounds
+        self._abi = contract_abi("registry")
 
     @classmethod
     async def connect(cls, account: Account, registry: int,
                       resource_bounds: ResourceBoundsMapping | None = None) -> RegistryClient:
         """A client of the Registry at `registry`, with the token it escrows read from chain."""
-        contract = Contract(registry, abi("registry"), account)
-        (token,) = await contract.functions["token"].call()
+        token = await contract_abi("registry").view(account.client, registry, "token")
         return cls(account, registry, token, resource_bounds)
-
-    @property
-    def address(self) -> int:
-        return self.contract.address
 
     async def deposit(self, amount: int) -> TransactionReceipt:
         """Approve and deposit `amount` of the token into this account's escrow (one tx)."""
+        check_amount(amount)
         approve = Call(to_addr=self.token, selector=get_selector_from_name("approve"),
                        calldata=[self.address, amount % 2**128, amount >> 128])
-        deposit = self.contract.functions["deposit"].prepare_invoke_v3(amount)
-        return await send(self.account, [approve, deposit], self.resource_bounds)
+        return await self._invoke(approve, self._abi.call(self.address, "deposit", amount))
 
     async def request_withdrawal(self, amount: int) -> TransactionReceipt:
         """Set `amount` aside; it can be withdrawn once the registry's delay has passed."""
-        call = self.contract.functions["request_withdrawal"].prepare_invoke_v3(amount)
-        return await send(self.account, [call], self.resource_bounds)
+        check_amount(amount)
+        return await self._invoke(self._abi.call(self.address, "request_withdrawal", amount))
 
     async def withdraw(self) -> TransactionReceipt:
         """Pay out the unlocked pending withdrawal."""
-        call = self.contract.functions["withdraw"].prepare_invoke_v3()
-        return await send(self.account, [call], self.resource_bounds)
+        return await self._invoke(self._abi.call(self.address, "withdraw"))
 
     async def submit_witness(
         self,
@@ -187,13 +188,19 @@ class RegistryClient:
         output: Sequence[int],
         assignment: SignedAssignment | None = None,
     ) -> TransactionReceipt:
-        """Claim the job's reward for `output` (a fact for it must be registered)."""
-        call = self.contract.functions["submit_witness"].prepare_invoke_v3(
-            header_arg(signed_header.header), list(signed_header.signature),
+        """Claim the job's reward for `output` (a fact for it must be registered).
+
+        Raises ValueError, sending nothing, if an output value is not a felt.
+        """
+        fact = fact_hash(signed_header.header.program_hash, list(output))
+        call = self._abi.call(
+            self.address, "submit_witness", header_arg(signed_header.header),
+            list(signed_header.signature),
             assignment_arg(assignment.assignment if assignment else None),
             list(assignment.signature) if assignment else [], list(output))
-        receipt = await send(self.account, [call], self.resource_bounds)
-        logger.info("witness accepted", extra={"tx": hex(receipt.transaction_hash)})
+        receipt = await self._invoke(call)
+        logger.info("witness accepted", extra={"tx": hex(receipt.transaction_hash),
+                                               "fact": hex(fact)})
         return receipt
 
     async def balance_of(self, account: int | None = None) -> int:
@@ -220,12 +227,23 @@ class RegistryClient:
         """The assignment hash as the contract computes it."""
         return await self._view("assignment_hash", assignment_arg(assignment), chain_id, delegator)
 
+    async def setting(self, name: str) -> int:
+        """A constructor setting: token, fact_registry, min_security_bits or withdrawal_delay."""
+        if name not in REGISTRY_SETTINGS:
+            raise ValueError(f"unknown setting {name!r}; one of {', '.join(REGISTRY_SETTINGS)}")
+        return await self._view(name)
+
     def _who(self, account: int | None) -> int:
         return self.account.address if account is None else account
 
-    async def _view(self, name: str, *args: Any) -> Any:
-        result = await self.contract.functions[name].call(*args)
-        return result[0] if len(result) == 1 else tuple(result)
+    async def _view(self, function: str, *args: Any) -> Any:
+        return await self._abi.view(self.account.client, self.address, function, *args)
+
+    async def _invoke(self, *calls: Call) -> TransactionReceipt:
+        return await send(self.account, calls, self.resource_bounds)
+
+
+REGISTRY_SETTINGS = ("token", "fact_registry", "min_security_bits", "withdrawal_delay")
 
 
 class FactRegistryClient:
@@ -237,33 +255,38 @@ class FactRegistryClient:
     def __init__(self, account: Account, fact_registry: int,
                  resource_bounds: ResourceBoundsMapping | None = None) -> None:
         self.account = account
-        self.contract = Contract(fact_registry, abi("fact_registry"), account)
+        self.address = fact_registry
         self.resource_bounds = resource_bounds
+        self._abi = contract_abi("fact_registry")
 
     async def register_fact(self, fact: int, security_bits: int) -> TransactionReceipt:
         """Record `fact` (this account must be a verifier); the highest bits are kept."""
-        call = self.contract.functions["register_fact"].prepare_invoke_v3(fact, security_bits)
-        return await send(self.account, [call], self.resource_bounds)
+        return await self._invoke("register_fact", fact, security_bits)
 
     async def add_verifier(self, verifier: int) -> TransactionReceipt:
         """Let `verifier` register facts (owner only)."""
-        call = self.contract.functions["add_verifier"].prepare_invoke_v3(verifier)
-        return await send(self.account, [call], self.resource_bounds)
+        return await self._invoke("add_verifier", verifier)
 
     async def remove_verifier(self, verifier: int) -> TransactionReceipt:
         """Stop `verifier` from registering facts (owner only)."""
-        call = self.contract.functions["remove_verifier"].prepare_invoke_v3(verifier)
-        return await send(self.account, [call], self.resource_bounds)
+        return await self._invoke("remove_verifier", verifier)
 
     async def get_verification(self, fact: int) -> int:
         """The security bits `fact` was registered with, 0 when unknown."""
-        (bits,) = await self.contract.functions["get_verification"].call(fact)
-        return bits
+        return await self._view("get_verification", fact)
 
     async def is_valid(self, fact: int) -> bool:
-        (valid,) = await self.contract.functions["is_valid"].call(fact)
-        return bool(valid)
+        return bool(await self._view("is_valid", fact))
 
     async def is_verifier(self, account: int) -> bool:
-        (verifier,) = await self.contract.functions["is_verifier"].call(account)
-        return bool(verifier)
+        return bool(await self._view("is_verifier", account))
+
+    async def owner(self) -> int:
+        return await self._view("owner")
+
+    async def _view(self, function: str, *args: Any) -> Any:
+        return await self._abi.view(self.account.client, self.address, function, *args)
+
+    async def _invoke(self, function: str, *args: Any) -> TransactionReceipt:
+        call = self._abi.call(self.address, function, *args)
+        return await send(self.account, [call], self.resource_bounds)

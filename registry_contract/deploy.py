@@ -24,19 +24,19 @@ from pathlib import Path
 
 import aiohttp
 from starknet_py.constants import STRK_FEE_CONTRACT_ADDRESS
-from starknet_py.contract import Contract
 from starknet_py.net.account.account import Account
 from starknet_py.net.client_errors import ClientError
 from starknet_py.net.full_node_client import FullNodeClient
 from starknet_py.net.signer.key_pair import KeyPair
+from starknet_py.net.udc_deployer.deployer import Deployer
 
 from devnet.check import predeployed_account
 from node.config import Config, ConfigError, load_config
 from node.errors import UserError
 from node.keys import read_keystore
 from node.passwords import keystore_password
-from registry_contract import TX_POLL_INTERVAL_S
-from registry_contract.classes import abi, ensure_declared
+from registry_contract.classes import ensure_declared
+from registry_contract.client import send
 from registry_contract.config_file import ConfigFileError, write_contract_addresses
 
 DEFAULT_MIN_SECURITY_BITS = 96
@@ -71,13 +71,13 @@ async def deploy(
     return Deployment(token, registry, fact_registry)
 
 
-async def _deploy(account: Account, name: str, constructor_args: list[int]) -> int:
+async def _deploy(account: Account, name: str, constructor_calldata: list[int]) -> int:
+    """Deploy through the universal deployer with a random salt; return the address."""
     class_hash = await ensure_declared(account, name)
-    result = await Contract.deploy_contract_v3(
-        account=account, class_hash=class_hash, abi=abi(name),
-        constructor_args=constructor_args, auto_estimate=True)
-    await result.wait_for_acceptance(check_interval=TX_POLL_INTERVAL_S)
-    address = result.deployed_contract.address
+    deployer = Deployer(account_address=account.address)
+    deployment = deployer.create_contract_deployment(class_hash, calldata=constructor_calldata)
+    await send(account, [deployment.call])
+    address = deployment.address
     logger.info("deployed contract", extra={"contract": name, "address": hex(address)})
     return address
 

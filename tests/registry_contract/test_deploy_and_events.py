@@ -75,14 +75,15 @@ def test_deploy_script_deploys_both_contracts(devnet: RestartableDevnet,
                                               deployed: Deployment) -> None:
     chain_id = int(devnet.info["chain_id"], 16)
     account, _ = make_account(devnet.url, chain_id, devnet.info["accounts"][0])
-    registry = RegistryClient(account, deployed.registry, deployed.token)
-    contract = registry.contract.functions
-    assert deployed.token == FEE_TOKEN
-    assert asyncio.run(contract["fact_registry"].call()) == (deployed.fact_registry,)
-    assert asyncio.run(contract["withdrawal_delay"].call()) == (60,)
-    assert asyncio.run(contract["min_security_bits"].call()) == (80,)
+    registry = asyncio.run(RegistryClient.connect(account, deployed.registry))
+    assert registry.token == deployed.token == FEE_TOKEN
+    assert asyncio.run(registry.setting("fact_registry")) == deployed.fact_registry
+    assert asyncio.run(registry.setting("withdrawal_delay")) == 60
+    assert asyncio.run(registry.setting("min_security_bits")) == 80
+    with pytest.raises(ValueError, match="unknown setting"):
+        asyncio.run(registry.setting("balances"))
     facts = FactRegistryClient(account, deployed.fact_registry)
-    assert asyncio.run(facts.contract.functions["owner"].call()) == (account.address,)
+    assert asyncio.run(facts.owner()) == account.address
 
 
 def test_deploy_script_reports_an_unreachable_node(tmp_path: Path) -> None:
