@@ -18,6 +18,8 @@ from starknet_py.net.client import Client
 
 from devnet.check import FEE_TOKEN
 from devnet.spawn import DevnetProcess
+from node.keys import write_keystore
+from p2p.stark import StarkKeyPair
 from registry_contract.client import FactRegistryClient, RegistryClient
 from registry_contract.deploy import Deployment
 from registry_contract.events import Deposited, EventCursor, registry_events
@@ -60,10 +62,24 @@ def run_deploy(config: Path, url: str, *extra: str) -> subprocess.CompletedProce
 
 
 @pytest.fixture(scope="module")
-def deployed(devnet: RestartableDevnet, tmp_path_factory: pytest.TempPathFactory) -> Deployment:
+def keystore(devnet: RestartableDevnet, tmp_path_factory: pytest.TempPathFactory) -> list[str]:
+    """Options naming the first account and its key in a keystore, as on Sepolia."""
+    folder = tmp_path_factory.mktemp("keys")
+    account = devnet.info["accounts"][0]
+    key = StarkKeyPair.from_private_key(int(account["private_key"], 16))
+    write_keystore(folder / "keystore.json", key, "correct horse")
+    (folder / "password").write_text("correct horse\n")
+    return ["--account", account["address"], "--keystore", str(folder / "keystore.json"),
+            "--password-file", str(folder / "password")]
+
+
+@pytest.fixture(scope="module")
+def deployed(devnet: RestartableDevnet, keystore: list[str],
+             tmp_path_factory: pytest.TempPathFactory) -> Deployment:
     config = tmp_path_factory.mktemp("config") / "devnet.toml"
     config.write_text((REPO / "devnet.toml").read_text())
-    done = run_deploy(config, devnet.url, "--withdrawal-delay", "60", "--min-security-bits", "80")
+    done = run_deploy(config, devnet.url, *keystore,
+                      "--withdrawal-delay", "60", "--min-security-bits", "80")
     assert done.returncode == 0, done.stderr
     printed = {key: int(value, 16) for key, value in json.loads(done.stdout).items()}
     written = tomli.loads(config.read_text())["contracts"]
@@ -86,12 +102,36 @@ def test_deploy_script_deploys_both_contracts(devnet: RestartableDevnet,
     assert asyncio.run(facts.owner()) == account.address
 
 
+def test_deploy_script_pays_with_a_predeployed_account_on_a_devnet(
+    devnet: RestartableDevnet, deployed: Deployment, tmp_path: Path
+) -> None:
+    config = tmp_path / "devnet.toml"
+    config.write_text((REPO / "devnet.toml").read_text())
+    done = run_deploy(config, devnet.url)
+    assert done.returncode == 0, done.stderr
+    written = tomli.loads(config.read_text())["contracts"]
+    assert int(written["registry"], 16) not in (0, deployed.registry)
+    assert int(written["fact_registry"], 16) not in (0, deployed.fact_registry)
+
+
 def test_deploy_script_reports_an_unreachable_node(tmp_path: Path) -> None:
     config = tmp_path / "devnet.toml"
     config.write_text((REPO / "devnet.toml").read_text())
     done = run_deploy(config, "http://127.0.0.1:9/rpc")
     assert done.returncode == 2
     assert done.stderr.startswith("error: ") and "127.0.0.1:9" in done.stderr
+    assert config.read_text() == (REPO / "devnet.toml").read_text()
+
+
+def test_deploy_script_reports_a_wrong_keystore_password(devnet: RestartableDevnet,
+                                                         keystore: list[str],
+                                                         tmp_path: Path) -> None:
+    config = tmp_path / "devnet.toml"
+    config.write_text((REPO / "devnet.toml").read_text())
+    (tmp_path / "wrong").write_text("wrong horse\n")
+    done = run_deploy(config, devnet.url, *keystore[:4], "--password-file", str(tmp_path / "wrong"))
+    assert done.returncode == 2
+    assert "wrong password for keystore" in done.stderr
     assert config.read_text() == (REPO / "devnet.toml").read_text()
 
 
