@@ -23,7 +23,7 @@ from starknet_py.serialization.factory import serializer_for_function_v1
 
 from devnet.classes import rpc_sierra, sierra_class_hash
 from devnet.toolchain import artifact_paths
-from registry_contract import TX_POLL_INTERVAL_S
+from registry_contract import TX_POLL_INTERVAL_S, TX_WAIT_RETRIES
 from registry_contract.build import BUILD_DIR
 
 CLASS_HASH_NOT_FOUND = 28
@@ -91,6 +91,7 @@ async def ensure_declared(account: Account, name: str) -> int:
     declare = await account.sign_declare_v3(sierra_path.read_text(), casm_hash,
                                             auto_estimate=True)
     result = await account.client.declare(declare)
-    await account.client.wait_for_tx(result.transaction_hash, check_interval=TX_POLL_INTERVAL_S)
+    await account.client.wait_for_tx(result.transaction_hash, check_interval=TX_POLL_INTERVAL_S,
+                                     retries=TX_WAIT_RETRIES)
     logger.info("declared class", extra={"contract": name, "class_hash": hex(result.class_hash)})
     return result.class_hash

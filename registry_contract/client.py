@@ -21,7 +21,7 @@ from starknet_py.transaction_errors import TransactionRevertedError
 
 from cairo_jobs.facts import fact_hash
 from p2p.messages import Assignment, JobHeader, SignedAssignment, SignedJobHeader
-from registry_contract import TX_POLL_INTERVAL_S
+from registry_contract import TX_POLL_INTERVAL_S, TX_WAIT_RETRIES
 from registry_contract.classes import contract_abi
 
 logger = logging.getLogger(__name__)
@@ -136,7 +136,8 @@ async def send(
         raise Refused(refusal) from None
     try:
         return await account.client.wait_for_tx(sent.transaction_hash,
-                                                check_interval=TX_POLL_INTERVAL_S)
+                                                check_interval=TX_POLL_INTERVAL_S,
+                                                retries=TX_WAIT_RETRIES)
     except TransactionRevertedError as error:
         refusal = refusal_in(error.message or "")
         if refusal is None:

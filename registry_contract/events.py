@@ -18,7 +18,7 @@ import aiohttp
 from starknet_py.hash.selector import get_selector_from_name
 from starknet_py.net.client import Client
 from starknet_py.net.client_errors import ClientError
-from starknet_py.net.client_models import EmittedEvent, Event
+from starknet_py.net.client_models import Event
 
 logger = logging.getLogger(__name__)
 
@@ -100,6 +100,9 @@ def registry_events_in(events: Sequence[Event], registry: int) -> list[RegistryE
     return [event for event in decoded if event is not None]
 
 
+INVALID_CONTINUATION_TOKEN = 33
+
+
 @dataclass(frozen=True)
 class EventCursor:
     """Where an event stream stands: the next block to read, the page within it, events done."""
@@ -108,6 +111,16 @@ class EventCursor:
     continuation_token: str | None = None
     delivered: int = 0
     """How many events of the page at `continuation_token` were already delivered."""
+
+
+class InvalidCursor(ValueError):
+    """The node does not know the cursor's continuation token (another node, or a reset chain)."""
+
+    def __init__(self, cursor: EventCursor) -> None:
+        super().__init__(
+            f"the node rejects continuation token {cursor.continuation_token!r} of {cursor}; "
+            f"resume from EventCursor({cursor.block_number}) and drop events already handled")
+        self.cursor = cursor
 
 
 async def registry_events(
@@ -133,24 +146,26 @@ async def registry_events(
                 address=registry, from_block_number=cursor.block_number,
                 to_block_number=latest, continuation_token=cursor.continuation_token,
                 chunk_size=chunk_size)
-        except (aiohttp.ClientError, OSError, ClientError) as exc:
-            logger.warning("cannot read registry events; retrying",
-                           extra={"block": cursor.block_number, "error": repr(exc)})
+        except ClientError as exc:
+            if exc.code == INVALID_CONTINUATION_TOKEN:
+                raise InvalidCursor(cursor) from exc
+            _log_retry(cursor, exc)
             await asyncio.sleep(poll_interval)
             continue
-        for index, (event, after) in enumerate(_page_cursors(page.events, page.continuation_token,
-                                                             cursor, latest)):
+        except (aiohttp.ClientError, OSError) as exc:
+            _log_retry(cursor, exc)
+            await asyncio.sleep(poll_interval)
+            continue
+        end = (EventCursor(cursor.block_number, page.continuation_token)
+               if page.continuation_token else EventCursor(latest + 1))
+        for index, event in enumerate(page.events):
+            after = (end if index == len(page.events) - 1
+                     else EventCursor(cursor.block_number, cursor.continuation_token, index + 1))
             if index >= cursor.delivered and (decoded := decode_event(event)) is not None:
                 yield decoded, after
-        cursor = (EventCursor(cursor.block_number, page.continuation_token)
-                  if page.continuation_token else EventCursor(latest + 1))
+        cursor = end
 
 
-def _page_cursors(
-    events: Sequence[EmittedEvent], next_token: str | None, cursor: EventCursor, latest: int
-) -> list[tuple[EmittedEvent, EventCursor]]:
-    """Each event of a page with the cursor after it."""
-    end = EventCursor(cursor.block_number, next_token) if next_token else EventCursor(latest + 1)
-    return [(event, end if index == len(events) - 1
-             else EventCursor(cursor.block_number, cursor.continuation_token, index + 1))
-            for index, event in enumerate(events)]
+def _log_retry(cursor: EventCursor, error: Exception) -> None:
+    logger.warning("cannot read registry events; retrying",
+                   extra={"block": cursor.block_number, "error": repr(error)})

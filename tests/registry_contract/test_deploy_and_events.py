@@ -15,6 +15,7 @@ from urllib.parse import urlparse
 import pytest
 import tomli
 from starknet_py.net.client import Client
+from starknet_py.net.full_node_client import FullNodeClient
 
 from devnet.check import FEE_TOKEN
 from devnet.spawn import DevnetProcess
@@ -22,7 +23,7 @@ from node.keys import write_keystore
 from p2p.stark import StarkKeyPair
 from registry_contract.client import FactRegistryClient, RegistryClient
 from registry_contract.deploy import Deployment
-from registry_contract.events import Deposited, EventCursor, registry_events
+from registry_contract.events import Deposited, EventCursor, InvalidCursor, registry_events
 from tests.registry_contract.conftest import FIXED_BOUNDS, make_account
 
 REPO = Path(__file__).resolve().parents[2]
@@ -182,3 +183,12 @@ async def collect(client: Client, registry: int, cursor: EventCursor) -> list[in
         except asyncio.TimeoutError:
             return amounts
         amounts.append(event.amount)
+
+
+def test_cursor_with_an_unknown_token_is_a_clear_error(devnet: RestartableDevnet,
+                                                       deployed: Deployment) -> None:
+    client = FullNodeClient(node_url=devnet.url)
+    cursor = EventCursor(0, "not-a-token")
+    stream = registry_events(client, deployed.registry, cursor, poll_interval=POLL_S)
+    with pytest.raises(InvalidCursor, match="resume from EventCursor"):
+        asyncio.run(asyncio.wait_for(anext(stream), STREAM_TIMEOUT_S))
