@@ -1,0 +1,293 @@
+"""Async client of the Registry and FactRegistry contracts over starknet-py.
+
+Works against any Starknet JSON-RPC node (the embedded devnet, starknet-devnet, Katana, Sepolia):
+transactions are v3 invokes with estimated fees, views are plain calls. A contract's refusal
+raises `Refused` carrying the contract's exact message, so callers can branch on it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any
+
+from starknet_py.hash.selector import get_selector_from_name
+from starknet_py.net.account.account import Account
+from starknet_py.net.client_errors import ClientError
+from starknet_py.net.client_models import Call, ResourceBoundsMapping, TransactionReceipt
+from starknet_py.transaction_errors import TransactionRevertedError
+
+from cairo_jobs.facts import fact_hash
+from p2p.messages import Assignment, JobHeader, SignedAssignment, SignedJobHeader
+from registry_contract import TX_POLL_INTERVAL_S, TX_WAIT_RETRIES
+from registry_contract.classes import contract_abi
+
+logger = logging.getLogger(__name__)
+
+
+class Refusal(str, Enum):
+    """Every message with which the contracts refuse a transaction."""
+
+    WRONG_CHAIN = "Registry: wrong chain"
+    WRONG_REGISTRY = "Registry: wrong registry"
+    BAD_SIGNATURE = "Registry: bad signature"
+    ALREADY_PAID = "Registry: already paid"
+    DEADLINE_PASSED = "Registry: deadline passed"
+    WRONG_ASSIGNMENT_JOB = "Registry: wrong assignment job"
+    BAD_ASSIGNMENT_SIGNATURE = "Registry: bad assignment sig"
+    ASSIGNED_TO_OTHER = "Registry: assigned to other"
+    UNKNOWN_FACT = "Registry: unknown fact"
+    WEAK_FACT = "Registry: weak fact"
+    ESCROW_TOO_LOW = "Registry: escrow too low"
+    ZERO_AMOUNT = "Registry: zero amount"
+    AMOUNT_OVER_AVAILABLE = "Registry: amount over available"
+    NOTHING_PENDING = "Registry: nothing pending"
+    WITHDRAWAL_LOCKED = "Registry: withdrawal locked"
+    TRANSFER_FAILED = "Registry: transfer failed"
+    NOT_A_VERIFIER = "FactRegistry: not a verifier"
+    NOT_THE_OWNER = "FactRegistry: not the owner"
+    ZERO_BITS = "FactRegistry: zero bits"
+    ZERO_VERIFIER = "FactRegistry: zero verifier"
+    INSUFFICIENT_ALLOWANCE = "ERC20: insufficient allowance"
+    INSUFFICIENT_BALANCE = "ERC20: insufficient balance"
+
+
+class Refused(Exception):
+    """The contract refused the transaction; `refusal` is its message.
+
+    `transaction_hash` is set when the refused transaction was sent and reverted on chain (its
+    fee was paid); it is None when the node refused it while estimating the fee.
+    """
+
+    def __init__(self, refusal: Refusal, transaction_hash: int | None = None) -> None:
+        super().__init__(f"refused: {refusal.value}")
+        self.refusal = refusal
+        self.transaction_hash = transaction_hash
+
+
+def refusal_in(text: str) -> Refusal | None:
+    """The contract refusal a node's error or revert reason reports, if any."""
+    found = [refusal for refusal in Refusal if f"'{refusal.value}'" in text]
+    return found[-1] if found else None
+
+
+@dataclass(frozen=True)
+class JobState:
+    """Whether a job was paid: `executor` is 0 while unpaid; `paid_at` is a block timestamp."""
+
+    executor: int
+    paid_at: int
+
+    @property
+    def paid(self) -> bool:
+        return self.executor != 0
+
+
+@dataclass(frozen=True)
+class PendingWithdrawal:
+    """An amount set aside for withdrawal and the block time it unlocks at ((0, 0) if none)."""
+
+    amount: int
+    unlock_at: int
+
+
+def check_amount(amount: int) -> None:
+    """Raise ValueError unless `amount` is a token amount (a u256)."""
+    if isinstance(amount, bool) or not isinstance(amount, int) or not 0 <= amount < 2**256:
+        raise ValueError(f"amount {amount!r} is not a u256 (an int in [0, 2**256))")
+
+
+def header_arg(header: JobHeader) -> dict[str, Any]:
+    """A job header as the contract's `JobHeader` struct."""
+    return {
+        "chain_id": header.chain_id, "registry": header.registry, "delegator": header.delegator,
+        "body_id": int.from_bytes(header.body_id, "big"), "program_hash": header.program_hash,
+        "max_steps": header.max_steps, "reward": header.reward, "deadline": header.deadline,
+        "nonce": header.nonce,
+    }
+
+
+def assignment_arg(assignment: Assignment | None) -> dict[str, Any]:
+    """An assignment as the contract's `Assignment` struct (zeros for none)."""
+    if assignment is None:
+        return {"job_hash": 0, "executor": 0, "window_end": 0, "attempt": 0}
+    return {"job_hash": assignment.job_hash, "executor": assignment.executor,
+            "window_end": assignment.window_end, "attempt": assignment.attempt}
+
+
+async def send(
+    account: Account, calls: Sequence[Call], resource_bounds: ResourceBoundsMapping | None = None
+) -> TransactionReceipt:
+    """Send `calls` in one v3 invoke (fee estimated unless bounds are given) and wait for it.
+
+    Raises `Refused` when a contract refuses, whether at estimation or on chain.
+    """
+    try:
+        if resource_bounds is None:
+            sent = await account.execute_v3(calls=list(calls), auto_estimate=True)
+        else:
+            sent = await account.execute_v3(calls=list(calls), resource_bounds=resource_bounds)
+    except ClientError as error:
+        refusal = refusal_in(f"{error.message} {error.data}")
+        if refusal is None:
+            raise
+        raise Refused(refusal) from None
+    try:
+        return await account.client.wait_for_tx(sent.transaction_hash,
+                                                check_interval=TX_POLL_INTERVAL_S,
+                                                retries=TX_WAIT_RETRIES)
+    except TransactionRevertedError as error:
+        refusal = refusal_in(error.message or "")
+        if refusal is None:
+            raise
+        raise Refused(refusal, sent.transaction_hash) from None
+
+
+class RegistryClient:
+    """The Registry seen from one account: its escrow, withdrawals and witness submissions.
+
+    Transactions have their fee estimated first (a refusal then costs nothing), unless
+    `resource_bounds` are given: then they are sent as they are and a refusal reverts on chain.
+    """
+
+    def __init__(self, account: Account, registry: int, token: int,
+                 resource_bounds: ResourceBoundsMapping | None = None) -> None:
+        self.account = account
+        self.address = registry
+        self.token = token
+        self.resource_bounds = resource_bounds
+        self._abi = contract_abi("registry")
+
+    @classmethod
+    async def connect(cls, account: Account, registry: int,
+                      resource_bounds: ResourceBoundsMapping | None = None) -> RegistryClient:
+        """A client of the Registry at `registry`, with the token it escrows read from chain."""
+        token = await contract_abi("registry").view(account.client, registry, "token")
+        return cls(account, registry, token, resource_bounds)
+
+    async def deposit(self, amount: int) -> TransactionReceipt:
+        """Approve and deposit `amount` of the token into this account's escrow (one tx)."""
+        check_amount(amount)
+        approve = Call(to_addr=self.token, selector=get_selector_from_name("approve"),
+                       calldata=[self.address, amount % 2**128, amount >> 128])
+        return await self._invoke(approve, self._abi.call(self.address, "deposit", amount))
+
+    async def request_withdrawal(self, amount: int) -> TransactionReceipt:
+        """Set `amount` aside; it can be withdrawn once the registry's delay has passed."""
+        check_amount(amount)
+        return await self._invoke(self._abi.call(self.address, "request_withdrawal", amount))
+
+    async def withdraw(self) -> TransactionReceipt:
+        """Pay out the unlocked pending withdrawal."""
+        return await self._invoke(self._abi.call(self.address, "withdraw"))
+
+    async def submit_witness(
+        self,
+        signed_header: SignedJobHeader,
+        output: Sequence[int],
+        assignment: SignedAssignment | None = None,
+    ) -> TransactionReceipt:
+        """Claim the job's reward for `output` (a fact for it must be registered).
+
+        Raises ValueError, sending nothing, if an output value is not a felt.
+        """
+        fact = fact_hash(signed_header.header.program_hash, list(output))
+        call = self._abi.call(
+            self.address, "submit_witness", header_arg(signed_header.header),
+            list(signed_header.signature),
+            assignment_arg(assignment.assignment if assignment else None),
+            list(assignment.signature) if assignment else [], list(output))
+        receipt = await self._invoke(call)
+        logger.info("witness accepted", extra={"tx": hex(receipt.transaction_hash),
+                                               "fact": hex(fact)})
+        return receipt
+
+    async def balance_of(self, account: int | None = None) -> int:
+        """The escrow of `account` (default: this client's)."""
+        return await self._view("balance_of", self._who(account))
+
+    async def available_balance(self, account: int | None = None) -> int:
+        """The escrow less the amount pending withdrawal."""
+        return await self._view("available_balance", self._who(account))
+
+    async def pending_withdrawal(self, account: int | None = None) -> PendingWithdrawal:
+        amount, unlock_at = await self._view("pending_withdrawal", self._who(account))
+        return PendingWithdrawal(amount, unlock_at)
+
+    async def job_state(self, job_hash: int) -> JobState:
+        state = await self._view("job_state", job_hash)
+        return JobState(state["executor"], state["paid_at"])
+
+    async def job_hash(self, header: JobHeader) -> int:
+        """The job hash as the contract computes it (equal to `p2p.signing.job_hash`)."""
+        return await self._view("job_hash", header_arg(header))
+
+    async def assignment_hash(self, assignment: Assignment, chain_id: int, delegator: int) -> int:
+        """The assignment hash as the contract computes it."""
+        return await self._view("assignment_hash", assignment_arg(assignment), chain_id, delegator)
+
+    async def setting(self, name: str) -> int:
+        """A constructor setting: token, fact_registry, min_security_bits or withdrawal_delay."""
+        if name not in REGISTRY_SETTINGS:
+            raise ValueError(f"unknown setting {name!r}; one of {', '.join(REGISTRY_SETTINGS)}")
+        return await self._view(name)
+
+    def _who(self, account: int | None) -> int:
+        return self.account.address if account is None else account
+
+    async def _view(self, function: str, *args: Any) -> Any:
+        return await self._abi.view(self.account.client, self.address, function, *args)
+
+    async def _invoke(self, *calls: Call) -> TransactionReceipt:
+        return await send(self.account, calls, self.resource_bounds)
+
+
+REGISTRY_SETTINGS = ("token", "fact_registry", "min_security_bits", "withdrawal_delay")
+
+
+class FactRegistryClient:
+    """The FactRegistry: verifiers register facts, anyone reads their security bits.
+
+    `resource_bounds` as for `RegistryClient`.
+    """
+
+    def __init__(self, account: Account, fact_registry: int,
+                 resource_bounds: ResourceBoundsMapping | None = None) -> None:
+        self.account = account
+        self.address = fact_registry
+        self.resource_bounds = resource_bounds
+        self._abi = contract_abi("fact_registry")
+
+    async def register_fact(self, fact: int, security_bits: int) -> TransactionReceipt:
+        """Record `fact` (this account must be a verifier); the highest bits are kept."""
+        return await self._invoke("register_fact", fact, security_bits)
+
+    async def add_verifier(self, verifier: int) -> TransactionReceipt:
+        """Let `verifier` register facts (owner only)."""
+        return await self._invoke("add_verifier", verifier)
+
+    async def remove_verifier(self, verifier: int) -> TransactionReceipt:
+        """Stop `verifier` from registering facts (owner only)."""
+        return await self._invoke("remove_verifier", verifier)
+
+    async def get_verification(self, fact: int) -> int:
+        """The security bits `fact` was registered with, 0 when unknown."""
+        return await self._view("get_verification", fact)
+
+    async def is_valid(self, fact: int) -> bool:
+        return bool(await self._view("is_valid", fact))
+
+    async def is_verifier(self, account: int) -> bool:
+        return bool(await self._view("is_verifier", account))
+
+    async def owner(self) -> int:
+        return await self._view("owner")
+
+    async def _view(self, function: str, *args: Any) -> Any:
+        return await self._abi.view(self.account.client, self.address, function, *args)
+
+    async def _invoke(self, function: str, *args: Any) -> TransactionReceipt:
+        call = self._abi.call(self.address, function, *args)
+        return await send(self.account, [call], self.resource_bounds)

@@ -1,0 +1,232 @@
+"""submit_witness on the devnet: each refusal reverts on chain with its exact message and moves
+no balance; a valid witness is paid exactly once and announced with its output."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import pytest
+from starknet_py.cairo.felt import encode_shortstring
+
+from cairo_jobs.facts import fact_hash
+from p2p.messages import Assignment, JobHeader, SignedAssignment, SignedJobHeader
+from p2p.signing import assignment_hash, job_hash
+from p2p.stark import StarkKeyPair
+from registry_contract.client import Refusal, Refused, RegistryClient
+from registry_contract.events import JobCompleted, registry_events_in
+from tests.registry_contract.conftest import (
+    MIN_SECURITY_BITS,
+    Party,
+    World,
+    token_balances,
+)
+
+OUTPUT = (1, 2, 3, 2**200)
+ESCROW = 10**17
+
+
+@dataclass(frozen=True)
+class Balances:
+    escrow: int
+    registry_tokens: int
+    executor_tokens: int
+
+
+async def balances(world: World, executor: Party) -> Balances:
+    escrow = await world.delegator.registry.balance_of()
+    registry_tokens, executor_tokens = await token_balances(
+        executor.account, [world.deployment.registry, executor.address])
+    return Balances(escrow, registry_tokens, executor_tokens)
+
+
+@pytest.fixture(scope="module")
+def funded(world: World) -> World:
+    asyncio.run(world.delegator.registry.deposit(ESCROW))
+    return world
+
+
+def register(world: World, header: JobHeader, output: Sequence[int] = OUTPUT,
+             bits: int = 128) -> None:
+    fact = fact_hash(header.program_hash, list(output))
+    asyncio.run(world.delegator.facts.register_fact(fact, bits))
+
+
+def refusal_on_chain(world: World, executor: Party, signed: SignedJobHeader,
+                     output: Sequence[int] = OUTPUT,
+                     assignment: SignedAssignment | None = None) -> Refusal:
+    """Submit with fixed bounds (so it reverts on chain); check only the fee was paid."""
+
+    async def submit() -> Refusal:
+        before = await balances(world, executor)
+        with pytest.raises(Refused) as caught:
+            await executor.registry.submit_witness(signed, output, assignment)
+        assert caught.value.transaction_hash is not None
+        receipt = await executor.account.client.get_transaction_receipt(
+            caught.value.transaction_hash)
+        after = await balances(world, executor)
+        fee = receipt.actual_fee.amount
+        assert fee > 0
+        assert after == Balances(before.escrow, before.registry_tokens,
+                                 before.executor_tokens - fee)
+        return caught.value.refusal
+
+    return asyncio.run(submit())
+
+
+def test_on_chain_hashes_equal_the_p2p_ones(world: World) -> None:
+    rng = random.Random(6)
+    felt = lambda: rng.randrange(2**251)  # noqa: E731
+    for _ in range(6):
+        header = JobHeader(felt(), felt(), felt(), rng.randbytes(32), felt(), rng.randrange(2**64),
+                           rng.randrange(2**256), rng.randrange(2**64), felt())
+        assignment = Assignment(felt(), felt(), rng.randrange(2**64), rng.randrange(2**64))
+        registry = world.delegator.registry
+        assert asyncio.run(registry.job_hash(header)) == job_hash(header)
+        assert (asyncio.run(registry.assignment_hash(assignment, header.chain_id,
+                                                     header.delegator))
+                == assignment_hash(assignment, header.chain_id, header.delegator))
+
+
+def test_valid_witness_is_paid_once_and_announced(funded: World) -> None:
+    world, executor = funded, funded.executor
+    header = world.header()
+    register(world, header)
+    signed = world.sign(header)
+    before = asyncio.run(balances(world, executor))
+    receipt = asyncio.run(executor.registry.submit_witness(signed, OUTPUT))
+    after = asyncio.run(balances(world, executor))
+    fee = receipt.actual_fee.amount
+    assert after == Balances(before.escrow - header.reward,
+                             before.registry_tokens - header.reward,
+                             before.executor_tokens + header.reward - fee)
+    assert registry_events_in(receipt.events, world.deployment.registry) == [
+        JobCompleted(job_hash=job_hash(header), delegator=world.delegator.address,
+                     executor=executor.address, reward=header.reward, output=OUTPUT)]
+    state = asyncio.run(executor.registry.job_state(job_hash(header)))
+    assert state.paid and state.executor == executor.address and state.paid_at > 0
+    assert refusal_on_chain(world, executor, signed) == Refusal.ALREADY_PAID
+    assert refusal_on_chain(world, world.other, signed) == Refusal.ALREADY_PAID
+
+
+def test_refusal_at_estimation_sends_nothing(funded: World) -> None:
+    executor = funded.executor
+    estimating = RegistryClient(executor.account, funded.deployment.registry,
+                                funded.deployment.token)
+    nonce = asyncio.run(executor.account.get_nonce())
+    with pytest.raises(Refused) as caught:
+        asyncio.run(estimating.submit_witness(funded.sign(funded.header()), OUTPUT))
+    assert caught.value.refusal == Refusal.UNKNOWN_FACT
+    assert caught.value.transaction_hash is None
+    assert asyncio.run(executor.account.get_nonce()) == nonce
+
+
+def test_header_for_another_chain_is_refused(funded: World) -> None:
+    header = funded.header(chain_id=encode_shortstring("SN_MAIN"))
+    register(funded, header)
+    signed = funded.sign(header)
+    assert refusal_on_chain(funded, funded.executor, signed) == Refusal.WRONG_CHAIN
+
+
+def test_header_for_another_registry_is_refused(funded: World) -> None:
+    header = funded.header(registry=funded.deployment.fact_registry)
+    register(funded, header)
+    signed = funded.sign(header)
+    assert refusal_on_chain(funded, funded.executor, signed) == Refusal.WRONG_REGISTRY
+
+
+def test_header_signed_by_another_key_is_refused(funded: World) -> None:
+    header = funded.header()
+    register(funded, header)
+    forged = funded.sign(header, StarkKeyPair.generate())
+    assert refusal_on_chain(funded, funded.executor, forged) == Refusal.BAD_SIGNATURE
+
+
+def test_header_with_changed_reward_is_refused(funded: World) -> None:
+    header = funded.header()
+    register(funded, header)
+    signed = funded.sign(header)
+    raised = SignedJobHeader(funded.header(**{**vars(header), "reward": header.reward * 2}),
+                             signed.signature)
+    assert refusal_on_chain(funded, funded.executor, raised) == Refusal.BAD_SIGNATURE
+
+
+def test_witness_after_the_deadline_is_refused(funded: World) -> None:
+    header = funded.header(deadline=int(time.time()) - 60)
+    register(funded, header)
+    assert refusal_on_chain(funded, funded.executor, funded.sign(header)) == (
+        Refusal.DEADLINE_PASSED)
+
+
+def test_other_executor_inside_the_window_is_refused(funded: World) -> None:
+    header = funded.header()
+    register(funded, header)
+    assignment = funded.assign(header, funded.executor.address, int(time.time()) + 3600)
+    refusal = refusal_on_chain(funded, funded.other, funded.sign(header), assignment=assignment)
+    assert refusal == Refusal.ASSIGNED_TO_OTHER
+
+
+def test_assignment_not_signed_by_the_delegator_is_refused(funded: World) -> None:
+    header = funded.header()
+    register(funded, header)
+    assignment = funded.assign(header, funded.other.address, int(time.time()) + 3600,
+                               key=funded.other.key)
+    refusal = refusal_on_chain(funded, funded.other, funded.sign(header), assignment=assignment)
+    assert refusal == Refusal.BAD_ASSIGNMENT_SIGNATURE
+
+
+def test_assignment_of_another_job_is_refused(funded: World) -> None:
+    header = funded.header()
+    register(funded, header)
+    assignment = funded.assign(funded.header(), funded.other.address, int(time.time()) + 3600)
+    refusal = refusal_on_chain(funded, funded.other, funded.sign(header), assignment=assignment)
+    assert refusal == Refusal.WRONG_ASSIGNMENT_JOB
+
+
+def test_output_without_a_fact_is_refused(funded: World) -> None:
+    header = funded.header()
+    register(funded, header)
+    refusal = refusal_on_chain(funded, funded.executor, funded.sign(header), output=(1, 2, 4))
+    assert refusal == Refusal.UNKNOWN_FACT
+
+
+def test_fact_of_another_program_is_refused(funded: World) -> None:
+    header = funded.header()
+    register(funded, funded.header())  # the same output, another program hash
+    refusal = refusal_on_chain(funded, funded.executor, funded.sign(header))
+    assert refusal == Refusal.UNKNOWN_FACT
+
+
+def test_fact_below_the_minimum_security_is_refused(funded: World) -> None:
+    header = funded.header()
+    register(funded, header, bits=MIN_SECURITY_BITS - 1)
+    refusal = refusal_on_chain(funded, funded.executor, funded.sign(header))
+    assert refusal == Refusal.WEAK_FACT
+
+
+def test_reward_above_the_escrow_is_refused(funded: World) -> None:
+    header = funded.header(reward=ESCROW * 10)
+    register(funded, header)
+    refusal = refusal_on_chain(funded, funded.executor, funded.sign(header))
+    assert refusal == Refusal.ESCROW_TOO_LOW
+
+
+def test_assigned_executor_is_paid_inside_the_window(funded: World) -> None:
+    header = funded.header()
+    register(funded, header)
+    assignment = funded.assign(header, funded.executor.address, int(time.time()) + 3600)
+    asyncio.run(funded.executor.registry.submit_witness(funded.sign(header), OUTPUT, assignment))
+    state = asyncio.run(funded.executor.registry.job_state(job_hash(header)))
+    assert state.executor == funded.executor.address
+
+
+def test_anyone_is_paid_after_the_window(funded: World) -> None:
+    header = funded.header()
+    register(funded, header)
+    assignment = funded.assign(header, funded.executor.address, int(time.time()) - 60)
+    asyncio.run(funded.other.registry.submit_witness(funded.sign(header), OUTPUT, assignment))
+    state = asyncio.run(funded.other.registry.job_state(job_hash(header)))
+    assert state.executor == funded.other.address
