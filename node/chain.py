@@ -75,7 +75,7 @@ class ChainBridge:
     """
 
     def __init__(self, call_timeout_s: float = CALL_TIMEOUT_S) -> None:
-        self.call_timeout_s = call_timeout_s
+        self.call_timeout_s = _check_timeout(call_timeout_s)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
 
@@ -127,7 +127,7 @@ class ChainBridge:
         loop = self._loop
         if loop is None:
             raise BridgeClosedError("the chain bridge is not running; enter it with `async with`")
-        limit = self.call_timeout_s if timeout_s is None else timeout_s
+        limit = self.call_timeout_s if timeout_s is None else _check_timeout(timeout_s)
         job = _AsyncioJob(loop, coro_fn, args, trio.lowlevel.current_trio_token())
         try:
             with trio.move_on_after(limit) as scope:
@@ -137,9 +137,19 @@ class ChainBridge:
                 await job.cancel()
         if scope.cancelled_caught and not job.completed:
             name = getattr(coro_fn, "__qualname__", repr(coro_fn))
+            logger.warning("chain call timed out", extra={"call": name, "timeout_s": limit})
             raise ChainTimeoutError(f"chain call {name} took over {limit}s; check that the "
                                     "Starknet node answers, or raise the call timeout")
         return job.result()
+
+
+def _check_timeout(timeout_s: float) -> float:
+    if isinstance(timeout_s, bool) or not isinstance(timeout_s, (int, float)) or not (
+        0 < timeout_s < float("inf")
+    ):
+        raise ValueError(f"a chain call timeout must be a positive number of seconds, "
+                         f"not {timeout_s!r}")
+    return float(timeout_s)
 
 
 class _AsyncioJob:
@@ -174,6 +184,9 @@ class _AsyncioJob:
             return
         with trio.CancelScope(shield=True), trio.move_on_after(CANCEL_GRACE_S):
             await self.finished.wait()
+        if not self.finished.is_set():
+            logger.warning("a cancelled chain call is still running on asyncio",
+                           extra={"grace_s": CANCEL_GRACE_S})
 
     def _cancel_task(self) -> None:
         if self._task is not None:

@@ -156,6 +156,36 @@ async def test_calls_before_entering_are_refused() -> None:
         await ChainBridge().call(asyncio.sleep, 0)
 
 
+async def test_concurrent_calls_each_get_their_own_result(bridge: ChainBridge) -> None:
+    results: dict[int, int] = {}
+
+    async def square_later(n: int) -> int:
+        await asyncio.sleep(0.01 * (n % 5))
+        return n * n
+
+    async def ask(n: int) -> None:
+        results[n] = await bridge.call(square_later, n)
+
+    async with trio.open_nursery() as nursery:
+        for n in range(50):
+            nursery.start_soon(ask, n)
+    assert results == {n: n * n for n in range(50)}
+
+
+@pytest.mark.parametrize("timeout_s", [0, -1, float("nan"), float("inf"), "5", True])
+async def test_bad_timeouts_are_refused(bridge: ChainBridge, timeout_s: object) -> None:
+    with pytest.raises(ValueError, match="positive number of seconds"):
+        ChainBridge(call_timeout_s=timeout_s)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="positive number of seconds"):
+        await bridge.call(asyncio.sleep, 0, timeout_s=timeout_s)  # type: ignore[arg-type]
+    assert await bridge.call(asyncio.sleep, 0, "usable") == "usable"
+
+
+async def test_a_bridge_is_entered_once(bridge: ChainBridge) -> None:
+    with pytest.raises(RuntimeError, match="only once"):
+        await bridge.__aenter__()
+
+
 # Signatures checked by the account contract
 
 
