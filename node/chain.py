@@ -1,0 +1,355 @@
+"""The one place where trio (libp2p) meets asyncio (starknet-py): a bridge and chain services.
+
+`ChainBridge` owns an asyncio event loop in a dedicated thread; trio code awaits
+`bridge.call(coro_fn, *args)` to run an asyncio coroutine function there. Cancelling the trio
+side cancels the asyncio task, and every call has a timeout. The services on top of it are
+trio-facing: `OnChainSignatureChecker` (SRC-6 `is_valid_signature`, a
+`p2p.signing.SignatureChecker`), `RegistryView` (solvency and already-paid checks) and
+`AccountKeys` (Stark public keys of accounts, cached for synchronous gossip validators).
+No other module may mix the two loops.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import threading
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, TypeVar
+
+import aiohttp
+import trio
+from starknet_py.hash.selector import get_selector_from_name
+from starknet_py.net.client import Client
+from starknet_py.net.client_errors import ClientError
+from starknet_py.net.client_models import Call
+
+from p2p.stark import STARK_PRIME
+from registry_contract.client import JobState, RegistryClient
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+CALL_TIMEOUT_S = 30.0
+"""Default bound on one chain call."""
+
+CANCEL_GRACE_S = 5.0
+"""How long a cancelled call waits for its asyncio task to finish cancelling."""
+
+THREAD_JOIN_TIMEOUT_S = 10.0
+"""How long closing the bridge waits for its thread to end."""
+
+VALID = 0x56414C4944
+"""'VALID' as a felt: what an SRC-6 account's `is_valid_signature` returns for a good signature."""
+
+MAX_SIGNATURE_FELTS = 64
+"""Longer signatures are refused without asking the chain."""
+
+IS_VALID_SIGNATURE = get_selector_from_name("is_valid_signature")
+GET_PUBLIC_KEY = get_selector_from_name("get_public_key")
+
+ACCOUNT_REFUSAL_CODES = frozenset({"20", "21", "40"})
+"""JSON-RPC errors that are the account's answer, not the node's failure: contract not found,
+entry point not found (pre-0.7 nodes) and contract error (the call reverted)."""
+
+
+class ChainError(Exception):
+    """A chain call failed for a reason other than the contract's own answer."""
+
+
+class ChainTimeoutError(ChainError, TimeoutError):
+    """A chain call took longer than its timeout (its asyncio task was cancelled)."""
+
+
+class BridgeClosedError(ChainError):
+    """The bridge is not running: use it inside `async with ChainBridge() as bridge`."""
+
+
+class ChainBridge:
+    """An asyncio event loop in its own thread, driven from trio.
+
+    Use as `async with ChainBridge() as bridge: await bridge.call(client.get_block_number)`.
+    Closing cancels the asyncio tasks still running and joins the thread.
+    """
+
+    def __init__(self, call_timeout_s: float = CALL_TIMEOUT_S) -> None:
+        self.call_timeout_s = _check_timeout(call_timeout_s)
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def thread(self) -> threading.Thread | None:
+        """The thread running the asyncio loop (None before the bridge is entered)."""
+        return self._thread
+
+    async def __aenter__(self) -> ChainBridge:
+        if self._thread is not None:
+            raise RuntimeError("a ChainBridge can be entered only once")
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._run_loop, name="chain-bridge", daemon=True)
+        self._thread.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        loop, self._loop = self._loop, None
+        assert loop is not None and self._thread is not None
+        loop.call_soon_threadsafe(lambda: loop.create_task(_stop_loop(loop)))
+        with trio.CancelScope(shield=True):
+            await trio.to_thread.run_sync(self._thread.join, THREAD_JOIN_TIMEOUT_S)
+        if self._thread.is_alive():
+            logger.error("chain bridge thread did not stop",
+                         extra={"timeout_s": THREAD_JOIN_TIMEOUT_S})
+
+    def _run_loop(self) -> None:
+        loop = self._loop
+        assert loop is not None
+        asyncio.set_event_loop(loop)
+        try:
+            loop.run_forever()
+            loop.run_until_complete(loop.shutdown_asyncgens())
+        finally:
+            loop.close()
+
+    async def call(
+        self,
+        coro_fn: Callable[..., Awaitable[T]],
+        *args: Any,
+        timeout_s: float | None = None,
+    ) -> T:
+        """Run `await coro_fn(*args)` on the asyncio loop and return its result in trio.
+
+        Raises what the coroutine raises, `ChainTimeoutError` after `timeout_s` (default: the
+        bridge's `call_timeout_s`), `BridgeClosedError` if the bridge is not running. Cancelling
+        the caller cancels the asyncio task.
+        """
+        loop = self._loop
+        if loop is None:
+            raise BridgeClosedError("the chain bridge is not running; enter it with `async with`")
+        limit = self.call_timeout_s if timeout_s is None else _check_timeout(timeout_s)
+        job = _AsyncioJob(loop, coro_fn, args, trio.lowlevel.current_trio_token())
+        try:
+            with trio.move_on_after(limit) as scope:
+                await job.finished.wait()
+        finally:
+            if not job.finished.is_set():
+                await job.cancel()
+        if scope.cancelled_caught and not job.completed:
+            name = getattr(coro_fn, "__qualname__", repr(coro_fn))
+            logger.warning("chain call timed out", extra={"call": name, "timeout_s": limit})
+            raise ChainTimeoutError(f"chain call {name} took over {limit}s; check that the "
+                                    "Starknet node answers, or raise the call timeout")
+        return job.result()
+
+
+def _check_timeout(timeout_s: float) -> float:
+    if isinstance(timeout_s, bool) or not isinstance(timeout_s, (int, float)) or not (
+        0 < timeout_s < float("inf")
+    ):
+        raise ValueError(f"a chain call timeout must be a positive number of seconds, "
+                         f"not {timeout_s!r}")
+    return float(timeout_s)
+
+
+class _AsyncioJob:
+    """One coroutine run as an asyncio task, with its completion signalled to trio."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, coro_fn: Callable[..., Awaitable[Any]],
+                 args: tuple[Any, ...], token: trio.lowlevel.TrioToken) -> None:
+        self.finished = trio.Event()
+        self._loop = loop
+        self._token = token
+        self._task: asyncio.Future[Any] | None = None
+        loop.call_soon_threadsafe(self._start, coro_fn, args)
+
+    @property
+    def completed(self) -> bool:
+        """Whether the task ended on its own (with a result or an exception)."""
+        return self._task is not None and self._task.done() and not self._task.cancelled()
+
+    def _start(self, coro_fn: Callable[..., Awaitable[Any]], args: tuple[Any, ...]) -> None:
+        self._task = asyncio.ensure_future(_invoke(coro_fn, args))
+        self._task.add_done_callback(self._signal)
+
+    def _signal(self, _task: object) -> None:
+        with contextlib.suppress(trio.RunFinishedError):  # the caller's trio run has ended
+            self._token.run_sync_soon(self.finished.set)
+
+    async def cancel(self) -> None:
+        """Cancel the task and wait (shielded, bounded) for it to finish."""
+        try:
+            self._loop.call_soon_threadsafe(self._cancel_task)
+        except RuntimeError:  # the loop is closed: the task is gone with it
+            return
+        with trio.CancelScope(shield=True), trio.move_on_after(CANCEL_GRACE_S):
+            await self.finished.wait()
+        if not self.finished.is_set():
+            logger.warning("a cancelled chain call is still running on asyncio",
+                           extra={"grace_s": CANCEL_GRACE_S})
+
+    def _cancel_task(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+
+    def result(self) -> Any:
+        """The task's result; raises its exception, or `BridgeClosedError` if it was cancelled."""
+        task = self._task
+        if task is None or task.cancelled():
+            raise BridgeClosedError("the chain call was cancelled because the bridge closed")
+        return task.result()
+
+
+async def _invoke(coro_fn: Callable[..., Awaitable[Any]], args: tuple[Any, ...]) -> Any:
+    return await coro_fn(*args)
+
+
+async def _stop_loop(loop: asyncio.AbstractEventLoop) -> None:
+    """Cancel every other task, let them finish, then stop the loop."""
+    current = asyncio.current_task()
+    tasks = [task for task in asyncio.all_tasks() if task is not current]
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    loop.stop()
+
+
+def _is_felt(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value < STARK_PRIME
+
+
+def _is_account_refusal(error: ClientError) -> bool:
+    return str(error.code) in ACCOUNT_REFUSAL_CODES
+
+
+class OnChainSignatureChecker:
+    """A `SignatureChecker` that asks the account contract (SRC-6 `is_valid_signature`).
+
+    An undeployed account, a reverting call or a malformed input is False, never an exception;
+    a node that cannot be reached raises `ChainError`. Answers are cached for `ttl_s` seconds.
+    `queries` counts the questions that went to the chain.
+    """
+
+    def __init__(self, bridge: ChainBridge, client: Client, ttl_s: float = 60.0,
+                 max_entries: int = 4096) -> None:
+        self._bridge = bridge
+        self._client = client
+        self._cache = _TtlCache(ttl_s, max_entries)
+        self.queries = 0
+
+    async def is_valid_signature(
+        self, account: int, message_hash: int, signature: Sequence[int]
+    ) -> bool:
+        if not _well_formed(account, message_hash, signature):
+            return False
+        key = (account, message_hash, tuple(signature))
+        cached = self._cache.get(key)
+        if cached is not None:
+            return cached
+        valid = await self._ask_account(account, message_hash, list(signature))
+        self._cache.put(key, valid)
+        return valid
+
+    async def _ask_account(self, account: int, message_hash: int, signature: list[int]) -> bool:
+        self.queries += 1
+        call = Call(to_addr=account, selector=IS_VALID_SIGNATURE,
+                    calldata=[message_hash, len(signature), *signature])
+        try:
+            answer = await self._bridge.call(_call_view, self._client, call)
+        except ClientError as error:
+            if not _is_account_refusal(error):
+                raise ChainError(f"the Starknet node failed: {error.message}") from error
+            logger.info("account refused the signature check",
+                        extra={"account": hex(account), "code": error.code})
+            return False
+        return answer == [VALID]
+
+
+def _well_formed(account: object, message_hash: object, signature: object) -> bool:
+    return (
+        _is_felt(account) and _is_felt(message_hash)
+        and isinstance(signature, Sequence) and len(signature) <= MAX_SIGNATURE_FELTS
+        and all(_is_felt(value) for value in signature)
+    )
+
+
+async def _call_view(client: Client, call: Call) -> list[int]:
+    """A view call with network failures turned into `ChainError` (runs on asyncio)."""
+    try:
+        return await client.call_contract(call, block_number="latest")
+    except (OSError, aiohttp.ClientError, asyncio.TimeoutError) as error:
+        raise ChainError(f"cannot reach the Starknet node ({error!r}); check its URL") from error
+
+
+class _TtlCache:
+    """A small map whose entries expire after `ttl_s` (oldest evicted first when full)."""
+
+    def __init__(self, ttl_s: float, max_entries: int) -> None:
+        self._ttl_s = ttl_s
+        self._max_entries = max_entries
+        self._entries: dict[object, tuple[float, bool]] = {}
+
+    def get(self, key: object) -> bool | None:
+        entry = self._entries.get(key)
+        if entry is None:
+            return None
+        expires_at, value = entry
+        if trio.current_time() >= expires_at:
+            del self._entries[key]
+            return None
+        return value
+
+    def put(self, key: object, value: bool) -> None:
+        self._entries.pop(key, None)
+        if len(self._entries) >= self._max_entries:
+            del self._entries[next(iter(self._entries))]
+        self._entries[key] = (trio.current_time() + self._ttl_s, value)
+
+
+class RegistryView:
+    """The Registry's views the executor checks before working: solvency and already paid."""
+
+    def __init__(self, bridge: ChainBridge, registry: RegistryClient) -> None:
+        self._bridge = bridge
+        self._registry = registry
+
+    async def available_balance(self, account: int) -> int:
+        """The account's escrow less what is pending withdrawal."""
+        return await self._bridge.call(self._registry.available_balance, account)
+
+    async def job_state(self, job_hash: int) -> JobState:
+        """Whether (and to whom) the job was paid."""
+        return await self._bridge.call(self._registry.job_state, job_hash)
+
+
+class AccountKeys:
+    """Stark public keys of accounts, fetched from chain (`get_public_key`) and kept locally.
+
+    `fetch` is async (trio); `public_key` reads the local copy synchronously, for gossip
+    validators. An undeployed account, or one without `get_public_key`, has no key (None).
+    """
+
+    def __init__(self, bridge: ChainBridge, client: Client) -> None:
+        self._bridge = bridge
+        self._client = client
+        self._keys: dict[int, int] = {}
+
+    def public_key(self, account: int) -> int | None:
+        """The key fetched earlier for `account`, if any."""
+        return self._keys.get(account)
+
+    async def fetch(self, account: int) -> int | None:
+        """Read the account's public key from chain and keep it; None if it has none."""
+        if not _is_felt(account):
+            return None
+        call = Call(to_addr=account, selector=GET_PUBLIC_KEY, calldata=[])
+        try:
+            answer = await self._bridge.call(_call_view, self._client, call)
+        except ClientError as error:
+            if not _is_account_refusal(error):
+                raise ChainError(f"the Starknet node failed: {error.message}") from error
+            return None
+        if len(answer) != 1:
+            return None
+        self._keys[account] = answer[0]
+        return answer[0]

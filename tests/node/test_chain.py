@@ -1,0 +1,306 @@
+"""The trio/asyncio bridge and the chain services on it, against a real devnet on 127.0.0.1."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import threading
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+
+import pytest
+import trio
+from starknet_py.net.account.account import Account
+from starknet_py.net.client_errors import ClientError
+from starknet_py.net.full_node_client import FullNodeClient
+from starknet_py.net.signer.key_pair import KeyPair
+
+from devnet.check import FEE_TOKEN
+from devnet.spawn import DevnetProcess
+from node.chain import (
+    AccountKeys,
+    BridgeClosedError,
+    ChainBridge,
+    ChainError,
+    ChainTimeoutError,
+    OnChainSignatureChecker,
+    RegistryView,
+)
+from p2p import stark
+from p2p.stark import STARK_PRIME, StarkKeyPair
+from registry_contract.client import RegistryClient
+from registry_contract.deploy import deploy
+
+UNDEPLOYED = 0x1234567890ABCDEF
+MESSAGE_HASH = 0x5EED_0F_A_70B
+
+
+@dataclass
+class Chain:
+    """A devnet with the Registry deployed and its first account's key and client."""
+
+    devnet: DevnetProcess
+    account: Account
+    key: StarkKeyPair
+    registry: int
+
+    @property
+    def client(self) -> FullNodeClient:
+        return FullNodeClient(node_url=self.devnet.url)
+
+
+@pytest.fixture(scope="module")
+def chain() -> Iterator[Chain]:
+    with DevnetProcess("--accounts", "1", "--seed", "23") as devnet:
+        info = devnet.info["accounts"][0]
+        key = StarkKeyPair.from_private_key(int(info["private_key"], 16))
+        account = Account(client=FullNodeClient(node_url=devnet.url),
+                          address=int(info["address"], 16),
+                          key_pair=KeyPair.from_private_key(key.private_key),
+                          chain=int(devnet.info["chain_id"], 16))
+        deployment = asyncio.run(deploy(account, FEE_TOKEN))
+        yield Chain(devnet, account, key, deployment.registry)
+
+
+@pytest.fixture
+async def bridge() -> AsyncIterator[ChainBridge]:
+    async with ChainBridge(call_timeout_s=20) as running:
+        yield running
+
+
+def closed_port() -> int:
+    """A port on 127.0.0.1 nobody listens on."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+# The bridge itself
+
+
+async def test_call_runs_the_coroutine_on_the_asyncio_thread(bridge: ChainBridge) -> None:
+    async def where(offset: int) -> tuple[int, int]:
+        asyncio.get_running_loop()  # raises unless an asyncio loop runs this
+        return threading.get_ident(), offset + 1
+
+    thread_id, value = await bridge.call(where, 41)
+
+    assert value == 42
+    assert bridge.thread is not None and thread_id == bridge.thread.ident
+    assert thread_id != threading.get_ident()
+
+
+async def test_exceptions_keep_their_type(bridge: ChainBridge, chain: Chain) -> None:
+    class Odd(Exception):
+        pass
+
+    async def fail() -> None:
+        raise Odd("from asyncio")
+
+    with pytest.raises(Odd, match="from asyncio"):
+        await bridge.call(fail)
+    with pytest.raises(ClientError, match="Block not found"):
+        await bridge.call(chain.client.get_block, None, 10**9)
+    assert await bridge.call(chain.client.get_block_number) >= 0
+
+
+async def test_cancelling_the_trio_side_cancels_the_asyncio_task(bridge: ChainBridge) -> None:
+    events: list[str] = []
+
+    async def slow() -> None:
+        try:
+            events.append("started")
+            await asyncio.sleep(30)
+        except asyncio.CancelledError:
+            events.append("cancelled")
+            raise
+
+    with trio.move_on_after(0.3) as scope:
+        await bridge.call(slow)
+
+    assert scope.cancelled_caught
+    assert events == ["started", "cancelled"]  # the task had finished cancelling on return
+    assert await bridge.call(asyncio.sleep, 0, "still usable") == "still usable"
+
+
+async def test_a_call_over_its_timeout_raises_and_is_cancelled(bridge: ChainBridge) -> None:
+    started = trio.current_time()
+    with pytest.raises(ChainTimeoutError, match=r"took over 0\.2s") as caught:
+        await bridge.call(asyncio.sleep, 30, timeout_s=0.2)
+
+    assert isinstance(caught.value, TimeoutError)
+    assert trio.current_time() - started < 10
+    assert await bridge.call(asyncio.sleep, 0, 7) == 7
+
+
+async def test_closing_joins_the_thread_and_fails_pending_calls() -> None:
+    outcomes: list[type[BaseException]] = []
+
+    async def wait_long(bridge: ChainBridge) -> None:
+        try:
+            await bridge.call(asyncio.sleep, 30)
+        except BridgeClosedError as error:
+            outcomes.append(type(error))
+
+    async with trio.open_nursery() as nursery, ChainBridge() as bridge:
+        nursery.start_soon(wait_long, bridge)
+        await trio.sleep(0.2)
+    assert outcomes == [BridgeClosedError]
+    assert bridge.thread is not None and not bridge.thread.is_alive()
+    with pytest.raises(BridgeClosedError, match="async with"):
+        await bridge.call(asyncio.sleep, 0)
+
+
+async def test_calls_before_entering_are_refused() -> None:
+    with pytest.raises(BridgeClosedError, match="async with"):
+        await ChainBridge().call(asyncio.sleep, 0)
+
+
+async def test_concurrent_calls_each_get_their_own_result(bridge: ChainBridge) -> None:
+    results: dict[int, int] = {}
+
+    async def square_later(n: int) -> int:
+        await asyncio.sleep(0.01 * (n % 5))
+        return n * n
+
+    async def ask(n: int) -> None:
+        results[n] = await bridge.call(square_later, n)
+
+    async with trio.open_nursery() as nursery:
+        for n in range(50):
+            nursery.start_soon(ask, n)
+    assert results == {n: n * n for n in range(50)}
+
+
+@pytest.mark.parametrize("timeout_s", [0, -1, float("nan"), float("inf"), "5", True])
+async def test_bad_timeouts_are_refused(bridge: ChainBridge, timeout_s: object) -> None:
+    with pytest.raises(ValueError, match="positive number of seconds"):
+        ChainBridge(call_timeout_s=timeout_s)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="positive number of seconds"):
+        await bridge.call(asyncio.sleep, 0, timeout_s=timeout_s)  # type: ignore[arg-type]
+    assert await bridge.call(asyncio.sleep, 0, "usable") == "usable"
+
+
+async def test_a_bridge_is_entered_once(bridge: ChainBridge) -> None:
+    with pytest.raises(RuntimeError, match="only once"):
+        await bridge.__aenter__()
+
+
+# Signatures checked by the account contract
+
+
+async def test_a_real_signature_is_valid_on_chain_and_locally(
+    bridge: ChainBridge, chain: Chain
+) -> None:
+    checker = OnChainSignatureChecker(bridge, chain.client)
+    signature = chain.key.sign(MESSAGE_HASH)
+
+    assert await checker.is_valid_signature(chain.account.address, MESSAGE_HASH, signature)
+    assert stark.verify(chain.key.public_key, MESSAGE_HASH, signature)
+
+
+async def test_forged_signatures_are_invalid(bridge: ChainBridge, chain: Chain) -> None:
+    checker = OnChainSignatureChecker(bridge, chain.client)
+    address = chain.account.address
+    forged = StarkKeyPair.generate().sign(MESSAGE_HASH)
+    r, s = chain.key.sign(MESSAGE_HASH)
+
+    assert not await checker.is_valid_signature(address, MESSAGE_HASH, forged)
+    assert not await checker.is_valid_signature(address, MESSAGE_HASH + 1, (r, s))
+    assert not await checker.is_valid_signature(address, MESSAGE_HASH, (r, s, 1))
+    assert not await checker.is_valid_signature(address, MESSAGE_HASH, ())
+    assert checker.queries == 4
+
+
+async def test_undeployed_or_non_account_contracts_answer_false(
+    bridge: ChainBridge, chain: Chain
+) -> None:
+    checker = OnChainSignatureChecker(bridge, chain.client)
+    signature = chain.key.sign(MESSAGE_HASH)
+
+    assert not await checker.is_valid_signature(UNDEPLOYED, MESSAGE_HASH, signature)
+    assert not await checker.is_valid_signature(FEE_TOKEN, MESSAGE_HASH, signature)  # reverts
+    assert checker.queries == 2
+
+
+@pytest.mark.parametrize(
+    ("account", "message_hash", "signature"),
+    [
+        (STARK_PRIME, MESSAGE_HASH, (1, 2)),
+        (-1, MESSAGE_HASH, (1, 2)),
+        (True, MESSAGE_HASH, (1, 2)),
+        (UNDEPLOYED, STARK_PRIME, (1, 2)),
+        (UNDEPLOYED, "0x1", (1, 2)),
+        (UNDEPLOYED, MESSAGE_HASH, (1, STARK_PRIME)),
+        (UNDEPLOYED, MESSAGE_HASH, (1, None)),
+        (UNDEPLOYED, MESSAGE_HASH, [1] * 65),
+        (UNDEPLOYED, MESSAGE_HASH, 12),
+    ],
+)
+async def test_malformed_input_is_false_without_asking(
+    bridge: ChainBridge, chain: Chain, account: object, message_hash: object, signature: object
+) -> None:
+    checker = OnChainSignatureChecker(bridge, chain.client)
+
+    assert not await checker.is_valid_signature(account, message_hash, signature)  # type: ignore[arg-type]
+    assert checker.queries == 0
+
+
+async def test_answers_are_cached_until_they_expire(bridge: ChainBridge, chain: Chain) -> None:
+    checker = OnChainSignatureChecker(bridge, chain.client, ttl_s=0.3)
+    address = chain.account.address
+    signature = chain.key.sign(MESSAGE_HASH)
+
+    for _ in range(3):
+        assert await checker.is_valid_signature(address, MESSAGE_HASH, signature)
+        assert not await checker.is_valid_signature(UNDEPLOYED, MESSAGE_HASH, signature)
+    assert checker.queries == 2
+    await trio.sleep(0.35)
+    assert await checker.is_valid_signature(address, MESSAGE_HASH, list(signature))
+    assert checker.queries == 3
+
+
+async def test_an_unreachable_node_raises_chain_error(bridge: ChainBridge, chain: Chain) -> None:
+    dead = FullNodeClient(node_url=f"http://127.0.0.1:{closed_port()}/rpc")
+    checker = OnChainSignatureChecker(bridge, dead)
+    signature = chain.key.sign(MESSAGE_HASH)
+
+    with pytest.raises(ChainError, match="check its URL"):
+        await checker.is_valid_signature(chain.account.address, MESSAGE_HASH, signature)
+    with pytest.raises(ChainError, match="check its URL"):
+        await AccountKeys(bridge, dead).fetch(chain.account.address)
+    live = OnChainSignatureChecker(bridge, chain.client)
+    assert await live.is_valid_signature(chain.account.address, MESSAGE_HASH, signature)
+
+
+# Public keys and Registry views
+
+
+async def test_account_keys_are_fetched_and_kept_locally(
+    bridge: ChainBridge, chain: Chain
+) -> None:
+    keys = AccountKeys(bridge, chain.client)
+    address = chain.account.address
+    assert keys.public_key(address) is None
+
+    assert await keys.fetch(address) == chain.key.public_key
+    assert keys.public_key(address) == chain.key.public_key
+    assert await keys.fetch(UNDEPLOYED) is None
+    assert await keys.fetch(FEE_TOKEN) is None  # no get_public_key
+    assert await keys.fetch(STARK_PRIME) is None
+    assert keys.public_key(UNDEPLOYED) is None and keys.public_key(FEE_TOKEN) is None
+
+
+async def test_registry_view_reads_escrow_and_job_state(
+    bridge: ChainBridge, chain: Chain
+) -> None:
+    registry = RegistryClient(chain.account, chain.registry, FEE_TOKEN)
+    view = RegistryView(bridge, registry)
+    before = await view.available_balance(chain.account.address)
+
+    await bridge.call(registry.deposit, 10**15)
+
+    assert await view.available_balance(chain.account.address) == before + 10**15
+    assert await view.available_balance(UNDEPLOYED) == 0
+    state = await view.job_state(0xAB)
+    assert not state.paid and state.paid_at == 0
