@@ -3,8 +3,9 @@
 One row per job (keyed by its job hash) with its current state, and a history row for every
 state change. Every write is one SQLite transaction, so a crash leaves the previous state; the
 file is in WAL mode with a busy timeout, so a reader (`node jobs`) and the node can share it.
-A restarted node picks up `unfinished(role)` again. Payment is exactly-once: a trigger refuses
-any change to a paid job, so a second `mark_paid` fails with `AlreadyPaid` and changes nothing.
+A restarted node picks up `unfinished(role)` again; `snapshot()` gives a reader one consistent
+view. Payment is exactly-once: a trigger refuses any change to a paid job, so a second
+`mark_paid` fails with `AlreadyPaid` and changes nothing.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from p2p.stark import STARK_PRIME
 
 log = logging.getLogger(__name__)
 
+JOBS_FILE = "jobs.sqlite"
 SCHEMA_VERSION = 1
 BUSY_TIMEOUT_S = 10.0
 """How long a write waits for another process's write to finish before giving up."""
@@ -102,6 +104,11 @@ class IllegalTransition(StoreError):
 
 class AlreadyPaid(StoreError):
     """`mark_paid` for a job that is already paid."""
+
+
+def store_path(data_dir: Path) -> Path:
+    """Where a node keeps its job store: `<data_dir>/jobs.sqlite`."""
+    return data_dir / JOBS_FILE
 
 
 @dataclass(frozen=True)
@@ -222,18 +229,14 @@ class JobStore:
     def mark_paid(self, job_hash: int, tx_hash: int) -> StoredJob:
         """Record the payment of a submitted job, exactly once.
 
-        Raises AlreadyPaid if the job is paid already (the SQL trigger `paid_is_final` refuses
-        it even if this check were bypassed), IllegalTransition if it is not submitted.
+        Raises AlreadyPaid if the job is paid already: the SQL trigger `paid_is_final` refuses
+        the change inside the transaction. Raises IllegalTransition if it is not submitted.
         """
         tx = _hex(_check_felt("tx_hash", tx_hash))
         with self._transaction():
             old = self._existing(job_hash)
-            if old.state == "paid":
-                raise AlreadyPaid(
-                    f"job {job_hash:#x} is already paid (tx {old.payout_tx:#x}); "
-                    "do not pay it again"
-                )
-            _check_transition(job_hash, old.state, "paid")
+            if old.state != "paid":  # a paid job is refused by the trigger, as AlreadyPaid
+                _check_transition(job_hash, old.state, "paid")
             self._update(job_hash, old.state, "paid", f"paid in tx {tx}", {"payout_tx": tx})
             job = self._existing(job_hash)
         log.info("job paid", extra={"job": _hex(job_hash), "tx": tx})
@@ -249,6 +252,8 @@ class JobStore:
     ) -> list[StoredJob]:
         """The jobs in any of `states` (all if None) for `role` (all if None), oldest first."""
         clauses, params = [], []
+        if isinstance(states, str):
+            raise StoreError(f"states must be a list of state names, got the string {states!r}")
         if states is not None:
             wanted = [_check_choice("state", s, STATES) for s in states]
             clauses.append(f"state IN ({', '.join('?' * len(wanted))})")
@@ -271,7 +276,7 @@ class JobStore:
             rows = self._db.execute(
                 "SELECT from_state, to_state, reason, at FROM history"
                 " WHERE job_hash = ? ORDER BY id",
-                (_hex(job_hash),),
+                (_hex(_check_felt("job_hash", job_hash)),),
             ).fetchall()
         if not rows:
             raise UnknownJob(f"no job {job_hash:#x} in {self.path}")
@@ -309,16 +314,16 @@ class JobStore:
         now = time.time()
         sets = "".join(f", {name} = ?" for name in fields)
         try:
-            cursor = self._db.execute(
-                f"UPDATE jobs SET state = ?, updated_at = ?{sets} WHERE job_hash = ? AND state = ?",
-                (new, now, *fields.values(), _hex(job_hash), old),
+            self._db.execute(
+                f"UPDATE jobs SET state = ?, updated_at = ?{sets} WHERE job_hash = ?",
+                (new, now, *fields.values(), _hex(job_hash)),
             )
         except sqlite3.IntegrityError as error:
             if ALREADY_PAID_SQL_MESSAGE not in str(error):
                 raise
-            raise AlreadyPaid(f"job {job_hash:#x} is already paid; do not pay it again") from error
-        if cursor.rowcount != 1:
-            raise StoreError(f"job {job_hash:#x} changed under the update; retry it")
+            raise AlreadyPaid(
+                f"job {job_hash:#x} is already paid; it must not be paid again"
+            ) from error
         self._add_history(job_hash, old, new, reason, now)
 
     def _add_history(

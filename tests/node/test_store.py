@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from node.config import load_config
 from node.errors import UserError
 from node.store import (
     FINAL_STATES,
@@ -23,6 +24,7 @@ from node.store import (
     JobStore,
     StoreError,
     UnknownJob,
+    store_path,
 )
 from p2p.messages import SignedJobHeader
 from p2p.signing import job_hash
@@ -62,6 +64,13 @@ def run_python(code: str, *args: str) -> subprocess.Popen[str]:
 @pytest.fixture
 def db(tmp_path: Path) -> Path:
     return tmp_path / "data" / "jobs.sqlite"
+
+
+def test_store_lives_in_the_configured_data_dir(tmp_path: Path) -> None:
+    config = load_config(None, {}, {"node.data_dir": str(tmp_path / "node")})
+    with JobStore.open(store_path(config.data_dir)) as store:
+        store.record_job(signed(1), "executor")
+    assert (tmp_path / "node" / "jobs.sqlite").is_file()
 
 
 def test_recorded_job_keeps_its_header_and_starts_published(db: Path) -> None:
@@ -221,7 +230,8 @@ def test_sql_refuses_any_change_to_a_paid_job_even_bypassing_the_api(db: Path) -
         (lambda s, k: s.record_job(signed(2), "miner"), "unknown role 'miner'"),
         (lambda s, k: s.record_job(b"header", "executor"), "needs a SignedJobHeader"),
         (lambda s, k: s.jobs(states=["paid", "lost"]), "unknown state 'lost'"),
-        (lambda s, k: s.jobs(states="paid"), "unknown state 'p'"),
+        (lambda s, k: s.jobs(states="paid"), "list of state names"),
+        (lambda s, k: s.history("0x12"), "job_hash must be a felt"),
         (lambda s, k: s.unfinished("admin"), "unknown role 'admin'"),
         (lambda s, k: s.get(k + 1), "no job"),
         (lambda s, k: s.history(k + 1), "no job"),
@@ -407,6 +417,27 @@ def test_two_processes_paying_the_same_jobs_pay_each_exactly_once(db: Path) -> N
             assert job.state == "paid" and job.payout_tx in (0xA, 0xB)
             assert [h.to_state for h in store.history(job.job_hash)].count("paid") == 1
         check_consistent(store)
+
+
+RECORDER = """
+import sys
+from node.store import JobStore
+from tests.node.test_store import signed
+with JobStore.open(sys.argv[1]) as store:
+    for nonce in range(30):
+        store.record_job(signed(nonce), "validator")
+"""
+
+
+def test_two_processes_creating_and_recording_the_same_jobs_keep_one_row_each(db: Path) -> None:
+    recorders = [run_python(RECORDER, str(db)) for _ in range(2)]
+    for recorder in recorders:
+        _, errors = recorder.communicate(timeout=60)
+        assert recorder.returncode == 0, errors
+    with JobStore.open(db) as store:
+        assert len(store.jobs(role="validator")) == 30
+        for job in store.jobs():
+            assert len(store.history(job.job_hash)) == 1
 
 
 def test_reader_sees_consistent_jobs_while_another_process_writes(db: Path) -> None:
