@@ -99,8 +99,9 @@ class ChainBridge:
         with trio.CancelScope(shield=True):
             await trio.to_thread.run_sync(self._thread.join, THREAD_JOIN_TIMEOUT_S)
         if self._thread.is_alive():
-            logger.error("chain bridge thread did not stop",
-                         extra={"timeout_s": THREAD_JOIN_TIMEOUT_S})
+            logger.error(
+                "chain bridge thread did not stop", extra={"timeout_s": THREAD_JOIN_TIMEOUT_S}
+            )
 
     def _run_loop(self) -> None:
         loop = self._loop
@@ -138,25 +139,35 @@ class ChainBridge:
         if scope.cancelled_caught and not job.completed:
             name = getattr(coro_fn, "__qualname__", repr(coro_fn))
             logger.warning("chain call timed out", extra={"call": name, "timeout_s": limit})
-            raise ChainTimeoutError(f"chain call {name} took over {limit}s; check that the "
-                                    "Starknet node answers, or raise the call timeout")
+            raise ChainTimeoutError(
+                f"chain call {name} took over {limit}s; check that the "
+                "Starknet node answers, or raise the call timeout"
+            )
         return job.result()
 
 
 def _check_timeout(timeout_s: float) -> float:
-    if isinstance(timeout_s, bool) or not isinstance(timeout_s, (int, float)) or not (
-        0 < timeout_s < float("inf")
+    if (
+        isinstance(timeout_s, bool)
+        or not isinstance(timeout_s, (int, float))
+        or not (0 < timeout_s < float("inf"))
     ):
-        raise ValueError(f"a chain call timeout must be a positive number of seconds, "
-                         f"not {timeout_s!r}")
+        raise ValueError(
+            f"a chain call timeout must be a positive number of seconds, not {timeout_s!r}"
+        )
     return float(timeout_s)
 
 
 class _AsyncioJob:
     """One coroutine run as an asyncio task, with its completion signalled to trio."""
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, coro_fn: Callable[..., Awaitable[Any]],
-                 args: tuple[Any, ...], token: trio.lowlevel.TrioToken) -> None:
+    def __init__(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        coro_fn: Callable[..., Awaitable[Any]],
+        args: tuple[Any, ...],
+        token: trio.lowlevel.TrioToken,
+    ) -> None:
         self.finished = trio.Event()
         self._loop = loop
         self._token = token
@@ -185,8 +196,10 @@ class _AsyncioJob:
         with trio.CancelScope(shield=True), trio.move_on_after(CANCEL_GRACE_S):
             await self.finished.wait()
         if not self.finished.is_set():
-            logger.warning("a cancelled chain call is still running on asyncio",
-                           extra={"grace_s": CANCEL_GRACE_S})
+            logger.warning(
+                "a cancelled chain call is still running on asyncio",
+                extra={"grace_s": CANCEL_GRACE_S},
+            )
 
     def _cancel_task(self) -> None:
         if self._task is not None:
@@ -230,8 +243,9 @@ class OnChainSignatureChecker:
     `queries` counts the questions that went to the chain.
     """
 
-    def __init__(self, bridge: ChainBridge, client: Client, ttl_s: float = 60.0,
-                 max_entries: int = 4096) -> None:
+    def __init__(
+        self, bridge: ChainBridge, client: Client, ttl_s: float = 60.0, max_entries: int = 4096
+    ) -> None:
         self._bridge = bridge
         self._client = client
         self._cache = _TtlCache(ttl_s, max_entries)
@@ -252,23 +266,30 @@ class OnChainSignatureChecker:
 
     async def _ask_account(self, account: int, message_hash: int, signature: list[int]) -> bool:
         self.queries += 1
-        call = Call(to_addr=account, selector=IS_VALID_SIGNATURE,
-                    calldata=[message_hash, len(signature), *signature])
+        call = Call(
+            to_addr=account,
+            selector=IS_VALID_SIGNATURE,
+            calldata=[message_hash, len(signature), *signature],
+        )
         try:
             answer = await self._bridge.call(_call_view, self._client, call)
         except ClientError as error:
             if not _is_account_refusal(error):
                 raise ChainError(f"the Starknet node failed: {error.message}") from error
-            logger.info("account refused the signature check",
-                        extra={"account": hex(account), "code": error.code})
+            logger.info(
+                "account refused the signature check",
+                extra={"account": hex(account), "code": error.code},
+            )
             return False
         return answer == [VALID]
 
 
 def _well_formed(account: object, message_hash: object, signature: object) -> bool:
     return (
-        _is_felt(account) and _is_felt(message_hash)
-        and isinstance(signature, Sequence) and len(signature) <= MAX_SIGNATURE_FELTS
+        _is_felt(account)
+        and _is_felt(message_hash)
+        and isinstance(signature, Sequence)
+        and len(signature) <= MAX_SIGNATURE_FELTS
         and all(_is_felt(value) for value in signature)
     )
 

@@ -22,8 +22,9 @@ async def transfer_then_mined(url: str, address: int, private_key: int) -> None:
     pending = await ctx.client.get_block_with_tx_hashes("pre_confirmed")
     if receipt.finality_status == TransactionFinalityStatus.PRE_CONFIRMED:
         assert result.transaction_hash in pending.transactions
-        chunk = await ctx.client.get_events(from_block_number="pre_confirmed",
-                                            to_block_number="pre_confirmed", chunk_size=10)
+        chunk = await ctx.client.get_events(
+            from_block_number="pre_confirmed", to_block_number="pre_confirmed", chunk_size=10
+        )
         mine = [e for e in chunk.events if e.transaction_hash == result.transaction_hash]
         assert mine and mine[0].block_number is None, chunk.events
     deadline = time.monotonic() + 4 * BLOCK_TIME_S
@@ -39,5 +40,8 @@ async def transfer_then_mined(url: str, address: int, private_key: int) -> None:
 def test_block_interval_mines_pending_transactions() -> None:
     with DevnetProcess("--accounts", "1", "--block-time", str(BLOCK_TIME_S)) as devnet:
         account = devnet.info["accounts"][0]
-        asyncio.run(transfer_then_mined(devnet.url, int(account["address"], 16),
-                                        int(account["private_key"], 16)))
+        asyncio.run(
+            transfer_then_mined(
+                devnet.url, int(account["address"], 16), int(account["private_key"], 16)
+            )
+        )

@@ -8,14 +8,18 @@ import pytest
 from devnet.cli import main
 
 
-@pytest.mark.parametrize(("toml", "message"), [
-    ("[devnet]\nport = 'high'\n", "devnet.port"),
-    ("[devnet]\ncolour = 'blue'\n", "unknown key 'colour'"),
-    ("[devnet\n", "error"),
-    ("[devnet]\nblock_time = -1\n", "block time must be positive"),
-])
-def test_bad_config_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str], toml: str,
-                               message: str) -> None:
+@pytest.mark.parametrize(
+    ("toml", "message"),
+    [
+        ("[devnet]\nport = 'high'\n", "devnet.port"),
+        ("[devnet]\ncolour = 'blue'\n", "unknown key 'colour'"),
+        ("[devnet\n", "error"),
+        ("[devnet]\nblock_time = -1\n", "block time must be positive"),
+    ],
+)
+def test_bad_config_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], toml: str, message: str
+) -> None:
     config = tmp_path / "devnet.toml"
     config.write_text(toml)
     assert main(["--config", str(config)]) == 2
@@ -28,8 +32,9 @@ def test_missing_config_file_is_refused(tmp_path: Path, capsys: pytest.CaptureFi
 
 
 @pytest.mark.parametrize("content", ["not json", '{"format": 99}', '{"format": 1}'])
-def test_bad_dump_file_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str],
-                                  content: str) -> None:
+def test_bad_dump_file_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], content: str
+) -> None:
     dump = tmp_path / "dump.json"
     dump.write_text(content)
     assert main(["--dump-path", str(dump)]) == 2

@@ -21,8 +21,9 @@ from devnet.spawn import DevnetProcess
 @pytest.fixture(scope="module")
 def context(devnet: DevnetProcess) -> check.Context:
     account = devnet.info["accounts"][0]
-    return asyncio.run(check.make_context(devnet.url, int(account["address"], 16),
-                                          int(account["private_key"], 16)))
+    return asyncio.run(
+        check.make_context(devnet.url, int(account["address"], 16), int(account["private_key"], 16))
+    )
 
 
 def test_start_up_summary_lists_funded_accounts(devnet: DevnetProcess) -> None:
@@ -51,11 +52,19 @@ def call(method: str, params: Any) -> bytes:
 
 ZERO_BOUND = {"max_amount": "0x0", "max_price_per_unit": "0x0"}
 FUTURE_DECLARE = {
-    "type": "DECLARE", "version": "0x3", "nonce": "0x0", "signature": [], "sender_address": "0x1",
+    "type": "DECLARE",
+    "version": "0x3",
+    "nonce": "0x0",
+    "signature": [],
+    "sender_address": "0x1",
     "resource_bounds": {"l1_gas": ZERO_BOUND, "l2_gas": ZERO_BOUND, "l1_data_gas": ZERO_BOUND},
     "compiled_class_hash": "0x1",
-    "contract_class": {"abi": "[]", "contract_class_version": "0.9.0", "sierra_program": [],
-                       "entry_points_by_type": {}},
+    "contract_class": {
+        "abi": "[]",
+        "contract_class_version": "0.9.0",
+        "sierra_program": [],
+        "entry_points_by_type": {},
+    },
 }
 
 MALFORMED = [
@@ -80,8 +89,20 @@ MALFORMED = [
     (call("starknet_addDeclareTransaction", [FUTURE_DECLARE]), 62),
     (call("starknet_getEvents", [{"chunk_size": 5000}]), 31),
     (call("starknet_getEvents", [{"chunk_size": 5, "continuation_token": "x"}]), 33),
-    (call("starknet_call", [{"contract_address": hex(check.FEE_TOKEN),
-                             "entry_point_selector": "0x1", "calldata": []}, "latest"]), 40),
+    (
+        call(
+            "starknet_call",
+            [
+                {
+                    "contract_address": hex(check.FEE_TOKEN),
+                    "entry_point_selector": "0x1",
+                    "calldata": [],
+                },
+                "latest",
+            ],
+        ),
+        40,
+    ),
 ]
 
 
@@ -100,8 +121,11 @@ def test_huge_body_is_refused_and_server_keeps_serving(devnet: DevnetProcess) ->
 
 def test_garbage_connections_do_not_stop_the_server(devnet: DevnetProcess) -> None:
     host, port = devnet.url.removeprefix("http://").split(":")
-    for garbage in (b"\x00\x01\x02 not http\r\n\r\n", b"POST / HTTP/1.1\r\nContent-Length: 99"
-                    b"\r\n\r\n{", b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"):
+    for garbage in (
+        b"\x00\x01\x02 not http\r\n\r\n",
+        b"POST / HTTP/1.1\r\nContent-Length: 99\r\n\r\n{",
+        b"GET / HTTP/1.1\r\nHost: x\r\n\r\n",
+    ):
         with socket.create_connection((host, int(port)), timeout=10) as connection:
             connection.sendall(garbage)
             connection.shutdown(socket.SHUT_WR)
@@ -117,11 +141,17 @@ def test_is_alive_answers_like_starknet_devnet(devnet: DevnetProcess) -> None:
 def test_concurrent_clients_all_get_answers(devnet: DevnetProcess) -> None:
     async def many() -> list[Any]:
         async with aiohttp.ClientSession() as session:
+
             async def one(i: int) -> Any:
-                body = {"jsonrpc": "2.0", "id": i, "method": "starknet_getBlockWithTxHashes",
-                        "params": {"block_id": "latest"}}
+                body = {
+                    "jsonrpc": "2.0",
+                    "id": i,
+                    "method": "starknet_getBlockWithTxHashes",
+                    "params": {"block_id": "latest"},
+                }
                 async with session.post(devnet.url, json=body) as reply:
                     return await reply.json()
+
             return await asyncio.gather(*(one(i) for i in range(40)))
 
     replies = asyncio.run(many())
@@ -130,8 +160,9 @@ def test_concurrent_clients_all_get_answers(devnet: DevnetProcess) -> None:
 
 
 def test_batch_answers_each_request(devnet: DevnetProcess) -> None:
-    body = json.dumps([json.loads(call("starknet_chainId", [])),
-                       json.loads(call("starknet_nope", []))]).encode()
+    body = json.dumps(
+        [json.loads(call("starknet_chainId", [])), json.loads(call("starknet_nope", []))]
+    ).encode()
     _, replies = rpc(devnet.url, body)
     assert replies[0]["result"] == devnet.info["chain_id"]
     assert replies[1]["error"]["code"] == -32601
@@ -171,8 +202,9 @@ def test_mint_credits_the_fee_token(devnet: DevnetProcess, context: check.Contex
     assert bad["error"]["code"] == -32602
 
 
-def test_restart_from_dump_keeps_chain(devnet: DevnetProcess, dump_path: Path,
-                                       context: check.Context) -> None:
+def test_restart_from_dump_keeps_chain(
+    devnet: DevnetProcess, dump_path: Path, context: check.Context
+) -> None:
     block_number = rpc(devnet.url, call("starknet_blockNumber", []))[1]["result"]
     old_tx = rpc(devnet.url, call("starknet_getBlockWithTxHashes", [{"block_number": 1}]))[1]
     old_tx_hash = old_tx["result"]["transactions"][0]
@@ -187,8 +219,11 @@ def test_restart_from_dump_keeps_chain(devnet: DevnetProcess, dump_path: Path,
         assert receipt["result"]["block_number"] == 1
         no_trace = rpc(restarted.url, call("starknet_traceTransaction", [old_tx_hash]))[1]
         assert no_trace["error"]["code"] == 10, "traces are not part of the dump"
-        ctx = asyncio.run(check.make_context(restarted.url, context.account.address,
-                                             context.account.signer.private_key))
+        ctx = asyncio.run(
+            check.make_context(
+                restarted.url, context.account.address, context.account.signer.private_key
+            )
+        )
         assert asyncio.run(ctx.account.get_balance()) == balance
         asyncio.run(check.check_invoke_transfer(ctx))
         reloaded = rpc(restarted.url, call("devnet_load", {"path": str(dump_path)}))[1]["result"]

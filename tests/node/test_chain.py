@@ -54,10 +54,12 @@ def chain() -> Iterator[Chain]:
     with DevnetProcess("--accounts", "1", "--seed", "23") as devnet:
         info = devnet.info["accounts"][0]
         key = StarkKeyPair.from_private_key(int(info["private_key"], 16))
-        account = Account(client=FullNodeClient(node_url=devnet.url),
-                          address=int(info["address"], 16),
-                          key_pair=KeyPair.from_private_key(key.private_key),
-                          chain=int(devnet.info["chain_id"], 16))
+        account = Account(
+            client=FullNodeClient(node_url=devnet.url),
+            address=int(info["address"], 16),
+            key_pair=KeyPair.from_private_key(key.private_key),
+            chain=int(devnet.info["chain_id"], 16),
+        )
         deployment = asyncio.run(deploy(account, FEE_TOKEN))
         yield Chain(devnet, account, key, deployment.registry)
 
@@ -276,9 +278,7 @@ async def test_an_unreachable_node_raises_chain_error(bridge: ChainBridge, chain
 # Public keys and Registry views
 
 
-async def test_account_keys_are_fetched_and_kept_locally(
-    bridge: ChainBridge, chain: Chain
-) -> None:
+async def test_account_keys_are_fetched_and_kept_locally(bridge: ChainBridge, chain: Chain) -> None:
     keys = AccountKeys(bridge, chain.client)
     address = chain.account.address
     assert keys.public_key(address) is None
@@ -291,9 +291,7 @@ async def test_account_keys_are_fetched_and_kept_locally(
     assert keys.public_key(UNDEPLOYED) is None and keys.public_key(FEE_TOKEN) is None
 
 
-async def test_registry_view_reads_escrow_and_job_state(
-    bridge: ChainBridge, chain: Chain
-) -> None:
+async def test_registry_view_reads_escrow_and_job_state(bridge: ChainBridge, chain: Chain) -> None:
     registry = RegistryClient(chain.account, chain.registry, FEE_TOKEN)
     view = RegistryView(bridge, registry)
     before = await view.available_balance(chain.account.address)

@@ -140,3 +140,27 @@ def test_version_as_json() -> None:
     result = run("version", "--json")
     assert result.returncode == 0
     assert json.loads(result.stdout)["python"].startswith("3.10")
+
+
+def test_jobs_lists_the_store_with_history(tmp_path: Path) -> None:
+    from node.store import JobStore, store_path
+    from p2p.messages import SignedJobHeader
+    from p2p.signing import job_hash
+    from tests.p2p.test_codec import HEADER
+
+    signed = SignedJobHeader(HEADER, (1, 2))
+    with JobStore.open(store_path(tmp_path)) as store:
+        store.record_job(signed, "executor")
+        store.transition(job_hash(HEADER), "bidding", "bid sent")
+    listed = json.loads(run("jobs", "--data-dir", str(tmp_path), "--history", "--json").stdout)
+    (job,) = listed["jobs"]
+    assert job["job_hash"] == hex(job_hash(HEADER)) and job["state"] == "bidding"
+    assert [step["to"] for step in job["history"]] == ["published", "bidding"]
+    filtered = run("jobs", "--data-dir", str(tmp_path), "--state", "paid", "--json")
+    assert json.loads(filtered.stdout)["jobs"] == []
+
+
+def test_jobs_without_a_store_is_empty_and_creates_nothing(tmp_path: Path) -> None:
+    result = run("jobs", "--data-dir", str(tmp_path), "--json")
+    assert result.returncode == 0 and json.loads(result.stdout)["jobs"] == []
+    assert not any(tmp_path.iterdir())

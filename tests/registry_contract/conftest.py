@@ -62,43 +62,56 @@ class World:
     def header(self, **changes: Any) -> JobHeader:
         """A fresh job of the delegator on this chain and registry (fields overridable)."""
         fields: dict[str, Any] = {
-            "chain_id": self.chain_id, "registry": self.deployment.registry,
-            "delegator": self.delegator.address, "body_id": secrets.token_bytes(32),
-            "program_hash": secrets.randbits(250), "max_steps": 10**6, "reward": 10**15,
-            "deadline": 2**40, "nonce": secrets.randbits(64),
+            "chain_id": self.chain_id,
+            "registry": self.deployment.registry,
+            "delegator": self.delegator.address,
+            "body_id": secrets.token_bytes(32),
+            "program_hash": secrets.randbits(250),
+            "max_steps": 10**6,
+            "reward": 10**15,
+            "deadline": 2**40,
+            "nonce": secrets.randbits(64),
         }
         return JobHeader(**{**fields, **changes})
 
     def sign(self, header: JobHeader, key: StarkKeyPair | None = None) -> SignedJobHeader:
         return sign_header(header, key or self.delegator.key)
 
-    def assign(self, header: JobHeader, executor: int, window_end: int,
-               key: StarkKeyPair | None = None) -> SignedAssignment:
+    def assign(
+        self, header: JobHeader, executor: int, window_end: int, key: StarkKeyPair | None = None
+    ) -> SignedAssignment:
         assignment = Assignment(job_hash(header), executor, window_end, 0)
-        return sign_assignment(assignment, header.chain_id, header.delegator,
-                               key or self.delegator.key)
+        return sign_assignment(
+            assignment, header.chain_id, header.delegator, key or self.delegator.key
+        )
 
 
 def make_account(url: str, chain_id: int, info: dict[str, str]) -> tuple[Account, StarkKeyPair]:
     key = StarkKeyPair.from_private_key(int(info["private_key"], 16))
-    account = Account(client=FullNodeClient(node_url=url), address=int(info["address"], 16),
-                      key_pair=KeyPair.from_private_key(key.private_key), chain=chain_id)
+    account = Account(
+        client=FullNodeClient(node_url=url),
+        address=int(info["address"], 16),
+        key_pair=KeyPair.from_private_key(key.private_key),
+        chain=chain_id,
+    )
     return account, key
 
 
 def make_party(url: str, chain_id: int, info: dict[str, str], deployment: Deployment) -> Party:
     account, key = make_account(url, chain_id, info)
     registry = RegistryClient(account, deployment.registry, deployment.token, FIXED_BOUNDS)
-    return Party(account, key, registry,
-                 FactRegistryClient(account, deployment.fact_registry, FIXED_BOUNDS))
+    return Party(
+        account, key, registry, FactRegistryClient(account, deployment.fact_registry, FIXED_BOUNDS)
+    )
 
 
 async def make_world(devnet: DevnetProcess) -> World:
     chain_id = int(devnet.info["chain_id"], 16)
     infos = devnet.info["accounts"]
     owner, _ = make_account(devnet.url, chain_id, infos[0])
-    deployment = await deploy(owner, FEE_TOKEN, min_security_bits=MIN_SECURITY_BITS,
-                              withdrawal_delay=WITHDRAWAL_DELAY_S)
+    deployment = await deploy(
+        owner, FEE_TOKEN, min_security_bits=MIN_SECURITY_BITS, withdrawal_delay=WITHDRAWAL_DELAY_S
+    )
     parties = [make_party(devnet.url, chain_id, info, deployment) for info in infos[:3]]
     await parties[0].facts.add_verifier(parties[0].address)
     return World(devnet, deployment, chain_id, *parties)

@@ -20,7 +20,8 @@ def test_recorded_class_hashes_are_those_of_the_artifacts() -> None:
 
 def test_every_refusal_the_client_knows_is_a_contract_message() -> None:
     sources = [*build.SOURCES_DIR.glob("*.cairo"), DEVNET_SOURCES / "erc20.cairo"]
-    messages = {m for path in sources
-                for m in re.findall(r"'([A-Za-z0-9]+: [^'\n]+)'", path.read_text())}
+    messages = {
+        m for path in sources for m in re.findall(r"'([A-Za-z0-9]+: [^'\n]+)'", path.read_text())
+    }
     assert {refusal.value for refusal in Refusal} <= messages
     assert all(len(refusal.value) <= 31 for refusal in Refusal)

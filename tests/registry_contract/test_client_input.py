@@ -14,8 +14,12 @@ UNREACHABLE = "http://127.0.0.1:9/rpc"  # any network use would fail with a conn
 
 
 def client() -> RegistryClient:
-    account = Account(client=FullNodeClient(node_url=UNREACHABLE), address=0x123,
-                      key_pair=KeyPair.from_private_key(7), chain=0x534E5F5345504F4C4941)
+    account = Account(
+        client=FullNodeClient(node_url=UNREACHABLE),
+        address=0x123,
+        key_pair=KeyPair.from_private_key(7),
+        chain=0x534E5F5345504F4C4941,
+    )
     return RegistryClient(account, registry=0x456, token=0x789)
 
 
@@ -35,9 +39,11 @@ def test_output_that_is_not_felts_is_refused_locally(output: list[object]) -> No
 
 
 def test_refusals_are_read_from_node_messages() -> None:
-    estimate = ("Transaction execution error: Execution failed. Failure reason: "
-                "0x52656769737472793a206e6f7468696e672070656e64696e67 "
-                "('Registry: nothing pending').")
+    estimate = (
+        "Transaction execution error: Execution failed. Failure reason: "
+        "0x52656769737472793a206e6f7468696e672070656e64696e67 "
+        "('Registry: nothing pending')."
+    )
     assert refusal_in(estimate) == Refusal.NOTHING_PENDING
     assert refusal_in("Execution failed: 'Registry: zero amount'") == Refusal.ZERO_AMOUNT
     assert refusal_in("Registry: zero amount, unquoted") is None

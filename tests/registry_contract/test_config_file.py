@@ -19,10 +19,14 @@ def test_devnet_toml_keeps_its_comments_and_loads_as_a_config(tmp_path: Path) ->
     write_contract_addresses(config, ADDRESSES)
     text = config.read_text()
     assert [line for line in text.splitlines() if line.startswith("#")] == [
-        line for line in original.splitlines() if line.startswith("#")]
+        line for line in original.splitlines() if line.startswith("#")
+    ]
     loaded = load_config(config, environ={})
-    assert (loaded.contracts.token, loaded.contracts.registry,
-            loaded.contracts.fact_registry) == ("0x4718", "0xabc", "0xdef")
+    assert (loaded.contracts.token, loaded.contracts.registry, loaded.contracts.fact_registry) == (
+        "0x4718",
+        "0xabc",
+        "0xdef",
+    )
     assert loaded.devnet.port == 5050
 
 
@@ -33,7 +37,8 @@ def test_missing_table_and_keys_are_added(tmp_path: Path) -> None:
     write_contract_addresses(config, {"token": 2})
     assert tomli.loads(config.read_text()) == {
         "chain": {"rpc_url": "http://127.0.0.1:1/rpc"},
-        "contracts": {"registry": "0x1", "token": "0x2"}}
+        "contracts": {"registry": "0x1", "token": "0x2"},
+    }
 
 
 def test_a_table_after_contracts_is_left_alone(tmp_path: Path) -> None:
@@ -41,18 +46,23 @@ def test_a_table_after_contracts_is_left_alone(tmp_path: Path) -> None:
     config.write_text('[contracts]\ntoken = ""\n\n[keys]\nregistry = "keep"\n')
     write_contract_addresses(config, {"registry": 5})
     assert tomli.loads(config.read_text()) == {
-        "contracts": {"token": "", "registry": "0x5"}, "keys": {"registry": "keep"}}
+        "contracts": {"token": "", "registry": "0x5"},
+        "keys": {"registry": "keep"},
+    }
 
 
-@pytest.mark.parametrize("text, addresses, message", [
-    ("[contracts\n", ADDRESSES, "not valid TOML"),
-    ("contracts = { token = \"\" }\n", ADDRESSES, "cannot edit"),
-    ("[contracts]\n\"token\" = \"\"\n", ADDRESSES, "cannot edit"),
-    ("", {"wallet": 1}, "unknown contract keys"),
-])
-def test_bad_config_is_refused_and_left_unchanged(tmp_path: Path, text: str,
-                                                  addresses: dict[str, int],
-                                                  message: str) -> None:
+@pytest.mark.parametrize(
+    "text, addresses, message",
+    [
+        ("[contracts\n", ADDRESSES, "not valid TOML"),
+        ('contracts = { token = "" }\n', ADDRESSES, "cannot edit"),
+        ('[contracts]\n"token" = ""\n', ADDRESSES, "cannot edit"),
+        ("", {"wallet": 1}, "unknown contract keys"),
+    ],
+)
+def test_bad_config_is_refused_and_left_unchanged(
+    tmp_path: Path, text: str, addresses: dict[str, int], message: str
+) -> None:
     config = tmp_path / "c.toml"
     config.write_text(text)
     with pytest.raises(ConfigFileError, match=message):

@@ -57,9 +57,22 @@ def devnet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RestartableDevn
 
 def run_deploy(config: Path, url: str, *extra: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "registry_contract.deploy", "--config", str(config),
-         "--rpc-url", url, "--json", *extra],
-        capture_output=True, text=True, timeout=SCRIPT_TIMEOUT_S, cwd=REPO)
+        [
+            sys.executable,
+            "-m",
+            "registry_contract.deploy",
+            "--config",
+            str(config),
+            "--rpc-url",
+            url,
+            "--json",
+            *extra,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=SCRIPT_TIMEOUT_S,
+        cwd=REPO,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -70,17 +83,25 @@ def keystore(devnet: RestartableDevnet, tmp_path_factory: pytest.TempPathFactory
     key = StarkKeyPair.from_private_key(int(account["private_key"], 16))
     write_keystore(folder / "keystore.json", key, "correct horse")
     (folder / "password").write_text("correct horse\n")
-    return ["--account", account["address"], "--keystore", str(folder / "keystore.json"),
-            "--password-file", str(folder / "password")]
+    return [
+        "--account",
+        account["address"],
+        "--keystore",
+        str(folder / "keystore.json"),
+        "--password-file",
+        str(folder / "password"),
+    ]
 
 
 @pytest.fixture(scope="module")
-def deployed(devnet: RestartableDevnet, keystore: list[str],
-             tmp_path_factory: pytest.TempPathFactory) -> Deployment:
+def deployed(
+    devnet: RestartableDevnet, keystore: list[str], tmp_path_factory: pytest.TempPathFactory
+) -> Deployment:
     config = tmp_path_factory.mktemp("config") / "devnet.toml"
     config.write_text((REPO / "devnet.toml").read_text())
-    done = run_deploy(config, devnet.url, *keystore,
-                      "--withdrawal-delay", "60", "--min-security-bits", "80")
+    done = run_deploy(
+        config, devnet.url, *keystore, "--withdrawal-delay", "60", "--min-security-bits", "80"
+    )
     assert done.returncode == 0, done.stderr
     printed = {key: int(value, 16) for key, value in json.loads(done.stdout).items()}
     written = tomli.loads(config.read_text())["contracts"]
@@ -88,8 +109,9 @@ def deployed(devnet: RestartableDevnet, keystore: list[str],
     return Deployment(**printed)
 
 
-def test_deploy_script_deploys_both_contracts(devnet: RestartableDevnet,
-                                              deployed: Deployment) -> None:
+def test_deploy_script_deploys_both_contracts(
+    devnet: RestartableDevnet, deployed: Deployment
+) -> None:
     chain_id = int(devnet.info["chain_id"], 16)
     account, _ = make_account(devnet.url, chain_id, devnet.info["accounts"][0])
     registry = asyncio.run(RegistryClient.connect(account, deployed.registry))
@@ -124,9 +146,9 @@ def test_deploy_script_reports_an_unreachable_node(tmp_path: Path) -> None:
     assert config.read_text() == (REPO / "devnet.toml").read_text()
 
 
-def test_deploy_script_reports_a_wrong_keystore_password(devnet: RestartableDevnet,
-                                                         keystore: list[str],
-                                                         tmp_path: Path) -> None:
+def test_deploy_script_reports_a_wrong_keystore_password(
+    devnet: RestartableDevnet, keystore: list[str], tmp_path: Path
+) -> None:
     config = tmp_path / "devnet.toml"
     config.write_text((REPO / "devnet.toml").read_text())
     (tmp_path / "wrong").write_text("wrong horse\n")
@@ -185,8 +207,9 @@ async def collect(client: Client, registry: int, cursor: EventCursor) -> list[in
         amounts.append(event.amount)
 
 
-def test_cursor_with_an_unknown_token_is_a_clear_error(devnet: RestartableDevnet,
-                                                       deployed: Deployment) -> None:
+def test_cursor_with_an_unknown_token_is_a_clear_error(
+    devnet: RestartableDevnet, deployed: Deployment
+) -> None:
     client = FullNodeClient(node_url=devnet.url)
     cursor = EventCursor(0, "not-a-token")
     stream = registry_events(client, deployed.registry, cursor, poll_interval=POLL_S)

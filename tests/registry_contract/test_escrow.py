@@ -29,12 +29,14 @@ class Holdings:
 
 async def holdings(world: World, party: Party) -> Holdings:
     registry_tokens, own_tokens = await token_balances(
-        party.account, [world.deployment.registry, party.address])
+        party.account, [world.deployment.registry, party.address]
+    )
     return Holdings(await party.registry.balance_of(), registry_tokens, own_tokens)
 
 
-def refused(world: World, party: Party,
-            action: Callable[[], Awaitable[Any]]) -> tuple[Refusal, Holdings, Holdings]:
+def refused(
+    world: World, party: Party, action: Callable[[], Awaitable[Any]]
+) -> tuple[Refusal, Holdings, Holdings]:
     """Run a refused transaction; return the refusal and the holdings before and after, fee
     added back (the refused transaction reverted on chain and only paid its fee)."""
 
@@ -42,12 +44,14 @@ def refused(world: World, party: Party,
         before = await holdings(world, party)
         with pytest.raises(Refused) as caught:
             await action()
-        receipt = await party.account.client.get_transaction_receipt(
-            caught.value.transaction_hash)
+        receipt = await party.account.client.get_transaction_receipt(caught.value.transaction_hash)
         after = await holdings(world, party)
         fee = receipt.actual_fee.amount
-        return caught.value.refusal, before, Holdings(after.escrow, after.registry_tokens,
-                                                      after.own_tokens + fee)
+        return (
+            caught.value.refusal,
+            before,
+            Holdings(after.escrow, after.registry_tokens, after.own_tokens + fee),
+        )
 
     return asyncio.run(run())
 
@@ -66,16 +70,23 @@ def test_deposit_moves_tokens_into_the_escrow(world: World) -> None:
     receipt = asyncio.run(party.registry.deposit(5 * 10**15))
     after = asyncio.run(holdings(world, party))
     fee = receipt.actual_fee.amount
-    assert after == Holdings(before.escrow + 5 * 10**15, before.registry_tokens + 5 * 10**15,
-                             before.own_tokens - 5 * 10**15 - fee)
+    assert after == Holdings(
+        before.escrow + 5 * 10**15,
+        before.registry_tokens + 5 * 10**15,
+        before.own_tokens - 5 * 10**15 - fee,
+    )
     assert registry_events_in(receipt.events, world.deployment.registry) == [
-        Deposited(account=party.address, amount=5 * 10**15)]
+        Deposited(account=party.address, amount=5 * 10**15)
+    ]
 
 
-@pytest.mark.parametrize("amount, refusal", [
-    (0, Refusal.ZERO_AMOUNT),
-    (2**200, Refusal.INSUFFICIENT_BALANCE),
-])
+@pytest.mark.parametrize(
+    "amount, refusal",
+    [
+        (0, Refusal.ZERO_AMOUNT),
+        (2**200, Refusal.INSUFFICIENT_BALANCE),
+    ],
+)
 def test_bad_deposit_is_refused(world: World, amount: int, refusal: Refusal) -> None:
     party = world.other
     got, before, after = refused(world, party, lambda: party.registry.deposit(amount))
@@ -86,8 +97,9 @@ def test_bad_deposit_is_refused(world: World, amount: int, refusal: Refusal) -> 
 def test_withdrawal_above_the_available_balance_is_refused(world: World) -> None:
     party = world.other
     escrow = asyncio.run(party.registry.balance_of())
-    got, before, after = refused(world, party,
-                                 lambda: party.registry.request_withdrawal(escrow + 1))
+    got, before, after = refused(
+        world, party, lambda: party.registry.request_withdrawal(escrow + 1)
+    )
     assert got == Refusal.AMOUNT_OVER_AVAILABLE
     assert after == before
 
@@ -125,10 +137,12 @@ def test_withdrawal_waits_for_the_delay_and_jobs_stay_payable(world: World) -> N
     receipt = asyncio.run(registry.withdraw())
     after = asyncio.run(holdings(world, party))
     paid = escrow - header.reward
-    assert after == Holdings(0, before.registry_tokens - paid,
-                             before.own_tokens + paid - receipt.actual_fee.amount)
+    assert after == Holdings(
+        0, before.registry_tokens - paid, before.own_tokens + paid - receipt.actual_fee.amount
+    )
     assert registry_events_in(receipt.events, world.deployment.registry) == [
-        Withdrawn(account=party.address, amount=paid)]
+        Withdrawn(account=party.address, amount=paid)
+    ]
     assert asyncio.run(registry.pending_withdrawal()).amount == 0
 
 
@@ -143,15 +157,19 @@ def test_fact_registry_keeps_the_strongest_verification(world: World) -> None:
     assert asyncio.run(facts.is_valid(fact))
 
 
-@pytest.mark.parametrize("who, action, refusal", [
-    ("executor", lambda f: f.register_fact(99, 128), Refusal.NOT_A_VERIFIER),
-    ("delegator", lambda f: f.register_fact(99, 0), Refusal.ZERO_BITS),
-    ("executor", lambda f: f.add_verifier(123), Refusal.NOT_THE_OWNER),
-    ("executor", lambda f: f.remove_verifier(123), Refusal.NOT_THE_OWNER),
-    ("delegator", lambda f: f.add_verifier(0), Refusal.ZERO_VERIFIER),
-])
-def test_fact_registry_refusals(world: World, who: str, action: Callable[[Any], Awaitable[Any]],
-                                refusal: Refusal) -> None:
+@pytest.mark.parametrize(
+    "who, action, refusal",
+    [
+        ("executor", lambda f: f.register_fact(99, 128), Refusal.NOT_A_VERIFIER),
+        ("delegator", lambda f: f.register_fact(99, 0), Refusal.ZERO_BITS),
+        ("executor", lambda f: f.add_verifier(123), Refusal.NOT_THE_OWNER),
+        ("executor", lambda f: f.remove_verifier(123), Refusal.NOT_THE_OWNER),
+        ("delegator", lambda f: f.add_verifier(0), Refusal.ZERO_VERIFIER),
+    ],
+)
+def test_fact_registry_refusals(
+    world: World, who: str, action: Callable[[Any], Awaitable[Any]], refusal: Refusal
+) -> None:
     party: Party = getattr(world, who)
     with pytest.raises(Refused) as caught:
         asyncio.run(action(party.facts))

@@ -39,7 +39,8 @@ class Balances:
 async def balances(world: World, executor: Party) -> Balances:
     escrow = await world.delegator.registry.balance_of()
     registry_tokens, executor_tokens = await token_balances(
-        executor.account, [world.deployment.registry, executor.address])
+        executor.account, [world.deployment.registry, executor.address]
+    )
     return Balances(escrow, registry_tokens, executor_tokens)
 
 
@@ -49,15 +50,20 @@ def funded(world: World) -> World:
     return world
 
 
-def register(world: World, header: JobHeader, output: Sequence[int] = OUTPUT,
-             bits: int = 128) -> None:
+def register(
+    world: World, header: JobHeader, output: Sequence[int] = OUTPUT, bits: int = 128
+) -> None:
     fact = fact_hash(header.program_hash, list(output))
     asyncio.run(world.delegator.facts.register_fact(fact, bits))
 
 
-def refusal_on_chain(world: World, executor: Party, signed: SignedJobHeader,
-                     output: Sequence[int] = OUTPUT,
-                     assignment: SignedAssignment | None = None) -> Refusal:
+def refusal_on_chain(
+    world: World,
+    executor: Party,
+    signed: SignedJobHeader,
+    output: Sequence[int] = OUTPUT,
+    assignment: SignedAssignment | None = None,
+) -> Refusal:
     """Submit with fixed bounds (so it reverts on chain); check only the fee was paid."""
 
     async def submit() -> Refusal:
@@ -66,12 +72,14 @@ def refusal_on_chain(world: World, executor: Party, signed: SignedJobHeader,
             await executor.registry.submit_witness(signed, output, assignment)
         assert caught.value.transaction_hash is not None
         receipt = await executor.account.client.get_transaction_receipt(
-            caught.value.transaction_hash)
+            caught.value.transaction_hash
+        )
         after = await balances(world, executor)
         fee = receipt.actual_fee.amount
         assert fee > 0
-        assert after == Balances(before.escrow, before.registry_tokens,
-                                 before.executor_tokens - fee)
+        assert after == Balances(
+            before.escrow, before.registry_tokens, before.executor_tokens - fee
+        )
         return caught.value.refusal
 
     return asyncio.run(submit())
@@ -81,14 +89,23 @@ def test_on_chain_hashes_equal_the_p2p_ones(world: World) -> None:
     rng = random.Random(6)
     felt = lambda: rng.randrange(2**251)  # noqa: E731
     for _ in range(6):
-        header = JobHeader(felt(), felt(), felt(), rng.randbytes(32), felt(), rng.randrange(2**64),
-                           rng.randrange(2**256), rng.randrange(2**64), felt())
+        header = JobHeader(
+            felt(),
+            felt(),
+            felt(),
+            rng.randbytes(32),
+            felt(),
+            rng.randrange(2**64),
+            rng.randrange(2**256),
+            rng.randrange(2**64),
+            felt(),
+        )
         assignment = Assignment(felt(), felt(), rng.randrange(2**64), rng.randrange(2**64))
         registry = world.delegator.registry
         assert asyncio.run(registry.job_hash(header)) == job_hash(header)
-        assert (asyncio.run(registry.assignment_hash(assignment, header.chain_id,
-                                                     header.delegator))
-                == assignment_hash(assignment, header.chain_id, header.delegator))
+        assert asyncio.run(
+            registry.assignment_hash(assignment, header.chain_id, header.delegator)
+        ) == assignment_hash(assignment, header.chain_id, header.delegator)
 
 
 def test_valid_witness_is_paid_once_and_announced(funded: World) -> None:
@@ -100,12 +117,20 @@ def test_valid_witness_is_paid_once_and_announced(funded: World) -> None:
     receipt = asyncio.run(executor.registry.submit_witness(signed, OUTPUT))
     after = asyncio.run(balances(world, executor))
     fee = receipt.actual_fee.amount
-    assert after == Balances(before.escrow - header.reward,
-                             before.registry_tokens - header.reward,
-                             before.executor_tokens + header.reward - fee)
+    assert after == Balances(
+        before.escrow - header.reward,
+        before.registry_tokens - header.reward,
+        before.executor_tokens + header.reward - fee,
+    )
     assert registry_events_in(receipt.events, world.deployment.registry) == [
-        JobCompleted(job_hash=job_hash(header), delegator=world.delegator.address,
-                     executor=executor.address, reward=header.reward, output=OUTPUT)]
+        JobCompleted(
+            job_hash=job_hash(header),
+            delegator=world.delegator.address,
+            executor=executor.address,
+            reward=header.reward,
+            output=OUTPUT,
+        )
+    ]
     state = asyncio.run(executor.registry.job_state(job_hash(header)))
     assert state.paid and state.executor == executor.address and state.paid_at > 0
     assert refusal_on_chain(world, executor, signed) == Refusal.ALREADY_PAID
@@ -114,8 +139,9 @@ def test_valid_witness_is_paid_once_and_announced(funded: World) -> None:
 
 def test_refusal_at_estimation_sends_nothing(funded: World) -> None:
     executor = funded.executor
-    estimating = RegistryClient(executor.account, funded.deployment.registry,
-                                funded.deployment.token)
+    estimating = RegistryClient(
+        executor.account, funded.deployment.registry, funded.deployment.token
+    )
     nonce = asyncio.run(executor.account.get_nonce())
     with pytest.raises(Refused) as caught:
         asyncio.run(estimating.submit_witness(funded.sign(funded.header()), OUTPUT))
@@ -149,8 +175,9 @@ def test_header_with_changed_reward_is_refused(funded: World) -> None:
     header = funded.header()
     register(funded, header)
     signed = funded.sign(header)
-    raised = SignedJobHeader(funded.header(**{**vars(header), "reward": header.reward * 2}),
-                             signed.signature)
+    raised = SignedJobHeader(
+        funded.header(**{**vars(header), "reward": header.reward * 2}), signed.signature
+    )
     assert refusal_on_chain(funded, funded.executor, raised) == Refusal.BAD_SIGNATURE
 
 
@@ -158,7 +185,8 @@ def test_witness_after_the_deadline_is_refused(funded: World) -> None:
     header = funded.header(deadline=int(time.time()) - 60)
     register(funded, header)
     assert refusal_on_chain(funded, funded.executor, funded.sign(header)) == (
-        Refusal.DEADLINE_PASSED)
+        Refusal.DEADLINE_PASSED
+    )
 
 
 def test_other_executor_inside_the_window_is_refused(funded: World) -> None:
@@ -172,8 +200,9 @@ def test_other_executor_inside_the_window_is_refused(funded: World) -> None:
 def test_assignment_not_signed_by_the_delegator_is_refused(funded: World) -> None:
     header = funded.header()
     register(funded, header)
-    assignment = funded.assign(header, funded.other.address, int(time.time()) + 3600,
-                               key=funded.other.key)
+    assignment = funded.assign(
+        header, funded.other.address, int(time.time()) + 3600, key=funded.other.key
+    )
     refusal = refusal_on_chain(funded, funded.other, funded.sign(header), assignment=assignment)
     assert refusal == Refusal.BAD_ASSIGNMENT_SIGNATURE
 
