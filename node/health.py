@@ -76,7 +76,7 @@ class StatusService:
 async def serve(
     service: StatusService, port: int = 0, *, task_status=trio.TASK_STATUS_IGNORED
 ) -> None:
-    """Serve `service` on 127.0.0.1:`port` (0 = any free port) until cancelled.
+    """Serve `service` on 127.0.0.1:`port` (0 = any free port) until cancelled, then free the port.
 
     Start it with `port = await nursery.start(serve, service, port)` to learn the bound port.
     """
@@ -90,7 +90,11 @@ async def serve(
     log.info("status endpoint listening", extra={"host": "127.0.0.1", "port": bound})
     limiter = trio.CapacityLimiter(service.max_connections)
     task_status.started(bound)
-    await trio.serve_listeners(lambda stream: _handle(service, limiter, stream), listeners)
+    try:
+        await trio.serve_listeners(lambda stream: _handle(service, limiter, stream), listeners)
+    finally:
+        for listener in listeners:
+            await trio.aclose_forcefully(listener)
 
 
 async def _handle(

@@ -194,6 +194,18 @@ async def test_serves_on_the_port_the_caller_chose(nursery: trio.Nursery) -> Non
     await assert_still_serving(port)
 
 
+async def test_a_stopped_endpoint_frees_its_port() -> None:
+    async with trio.open_nursery() as nursery:
+        port = await start(nursery, StatusService(NodeMetrics.create()))
+        await assert_still_serving(port)
+        nursery.cancel_scope.cancel()
+    with pytest.raises(OSError):
+        await trio.open_tcp_stream("127.0.0.1", port)
+    async with trio.open_nursery() as nursery:  # and a new node can take it
+        assert await start(nursery, StatusService(NodeMetrics.create()), port) == port
+        nursery.cancel_scope.cancel()
+
+
 async def test_a_port_in_use_is_a_clear_error(nursery: trio.Nursery) -> None:
     taken = await start(nursery, StatusService(NodeMetrics.create()))
     with pytest.raises(UserError, match="choose another port"):
@@ -252,6 +264,26 @@ async def test_slow_client_times_out_while_others_are_served(nursery: trio.Nurse
             await assert_still_serving(port)
             reply = await read_to_eof(slow)
     assert reply.startswith(b"HTTP/1.1 408 ")
+    await assert_still_serving(port)
+
+
+async def test_trickling_client_is_cut_off_at_the_request_deadline(
+    nursery: trio.Nursery,
+) -> None:
+    port = await start(nursery, StatusService(NodeMetrics.create(), request_timeout=0.5))
+    trickle = GET_HEALTH[:-2] + b"X-Pad: " + b"a" * 150  # one byte every 20 ms: about 4 s
+    sent = 0
+    with trio.fail_after(10):
+        stream = await trio.open_tcp_stream("127.0.0.1", port)
+        async with stream:
+            with contextlib.suppress(trio.BrokenResourceError):
+                for byte in trickle:
+                    await stream.send_all(bytes([byte]))
+                    sent += 1
+                    await trio.sleep(0.02)
+            reply = await read_to_eof(stream)
+    assert reply.startswith(b"HTTP/1.1 408 ")
+    assert sent < len(trickle)  # the deadline is per request, not per read: it never got to finish
     await assert_still_serving(port)
 
 
