@@ -132,7 +132,7 @@ async def _converse(service: StatusService, stream: trio.SocketStream) -> None:
             if request is None:
                 return
             method = request.method
-            reply = service.reply(request.method, request.target)
+            reply = _reply_safely(service, request)
     if reading.cancelled_caught:
         log.info("client too slow", extra={"timeout_s": service.request_timeout})
         reply = _text_reply(HTTPStatus.REQUEST_TIMEOUT, "request not received in time\n")
@@ -140,6 +140,14 @@ async def _converse(service: StatusService, stream: trio.SocketStream) -> None:
         await _send_reply(conn, stream, reply, head_only=method == b"HEAD")
     with trio.move_on_after(LINGER_SECONDS):
         await _drain(stream)
+
+
+def _reply_safely(service: StatusService, request: h11.Request) -> _Reply:
+    try:
+        return service.reply(request.method, request.target)
+    except Exception:
+        log.exception("status page failed", extra={"target": request.target.decode("latin-1")})
+        return _text_reply(HTTPStatus.INTERNAL_SERVER_ERROR, "internal error: see the node's log\n")
 
 
 async def _read_request(conn: h11.Connection, stream: trio.SocketStream) -> h11.Request | None:

@@ -241,6 +241,27 @@ async def test_bad_requests_get_an_error_status_and_the_server_keeps_serving(
     await assert_still_serving(port)
 
 
+class FailingCollector:
+    """A metrics source that breaks while collecting: a fault no real request can cause."""
+
+    def collect(self) -> list[object]:
+        raise RuntimeError("sensor gone")
+
+
+async def test_a_failing_metrics_source_gives_500_and_the_server_keeps_serving(
+    nursery: trio.Nursery,
+) -> None:
+    metrics = NodeMetrics.create()
+    port = await start(nursery, StatusService(metrics))
+    metrics.registry.register(FailingCollector())
+
+    status, _, body = await exchange(port, GET_METRICS)
+
+    assert status == 500
+    assert b"see the node's log" in body
+    await assert_still_serving(port)
+
+
 async def test_huge_headers_get_431_and_the_server_keeps_serving(nursery: trio.Nursery) -> None:
     port = await start(nursery, StatusService(NodeMetrics.create(), max_header_bytes=4096))
     huge = b"GET /health HTTP/1.1\r\nHost: a\r\nX-Big: " + b"a" * 100_000 + b"\r\n\r\n"
