@@ -1,0 +1,78 @@
+"""The node's Prometheus metrics, all defined here, each node with its own registry.
+
+A registry per node (never the process-wide default) lets several nodes, and tests, share a process.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    ProcessCollector,
+    generate_latest,
+)
+
+NAMESPACE = "zetina"
+STEPS = ("fetch", "run", "prove", "verify", "submit")
+STEP_BUCKETS = (0.01, 0.05, 0.1, 0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600)
+METRICS_CONTENT_TYPE = CONTENT_TYPE_LATEST
+
+
+@dataclass(frozen=True)
+class NodeMetrics:
+    """One node's metrics; update them where the events happen, render them with `render()`."""
+
+    registry: CollectorRegistry
+    jobs: Gauge
+    step_seconds: Histogram
+    peers: Gauge
+    bytes_sent: Counter
+    bytes_received: Counter
+    messages_dropped: Counter
+
+    @classmethod
+    def create(cls) -> NodeMetrics:
+        """A fresh registry holding the project's metrics and process CPU/memory/fd figures."""
+        registry = CollectorRegistry()
+        ProcessCollector(namespace=NAMESPACE, registry=registry)
+        common = {"namespace": NAMESPACE, "registry": registry}
+        metrics = cls(
+            registry=registry,
+            jobs=Gauge("jobs", "Jobs this node holds, by state.", ["state"], **common),
+            step_seconds=Histogram(
+                "step_duration_seconds",
+                "Time spent in each job step.",
+                ["step"],
+                buckets=STEP_BUCKETS,
+                **common,
+            ),
+            peers=Gauge("peers", "Peers currently connected.", **common),
+            bytes_sent=Counter("bytes_sent", "Bytes sent to peers.", **common),
+            bytes_received=Counter("bytes_received", "Bytes received from peers.", **common),
+            messages_dropped=Counter(
+                "messages_dropped",
+                "Messages rejected, by gossip topic and reason.",
+                ["topic", "reason"],
+                **common,
+            ),
+        )
+        for step in STEPS:  # every step is exported from the start, at zero
+            metrics.step_seconds.labels(step=step)
+        return metrics
+
+    def observe_step(self, step: str, seconds: float) -> None:
+        """Record that one job step took `seconds`; `step` must be one of STEPS."""
+        if step not in STEPS:
+            raise ValueError(f"unknown step {step!r}: use one of {', '.join(STEPS)}")
+        if seconds < 0:
+            raise ValueError(f"step duration must be >= 0, got {seconds}")
+        self.step_seconds.labels(step=step).observe(seconds)
+
+    def render(self) -> bytes:
+        """All metrics in the Prometheus text exposition format."""
+        return generate_latest(self.registry)
