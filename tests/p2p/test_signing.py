@@ -141,3 +141,17 @@ def test_public_key_off_the_curve_is_refused_not_fatal() -> None:
     assert off_curve, "about half of all x have no point"
     for x in off_curve:
         assert stark.verify(x, 1, (1, 1)) is False
+
+
+@given(st.integers(1, EC_ORDER - 1), st.integers(1, 2**251 - 1), st.integers(0, 250))
+@settings(max_examples=50, deadline=None)
+def test_verifier_accepts_what_the_signer_makes_and_nothing_else(
+    private_key: int, digest: int, bit: int
+) -> None:
+    # Signing and verifying use two wheels: every signature made must verify, no tampered one.
+    key = StarkKeyPair.from_private_key(private_key)
+    r, s = key.sign(digest)
+    assert stark.verify(key.public_key, digest, (r, s))
+    for tampered in [(r, s ^ (1 << bit)), (r ^ (1 << bit), s)]:
+        assert not stark.verify(key.public_key, digest, tampered)
+    assert not stark.verify(key.public_key, digest ^ (1 << bit), (r, s))
