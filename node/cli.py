@@ -8,10 +8,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import os
 import sys
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -19,10 +17,6 @@ from node import __version__, logs
 from node.commands import config_cmd, jobs_cmd, keys_cmd
 from node.config import Config, load_config
 from node.errors import UserError
-
-log = logging.getLogger("node")
-
-Handler = Callable[[argparse.Namespace, Config], dict[str, Any]]
 
 
 def _common_options() -> argparse.ArgumentParser:
