@@ -1,0 +1,113 @@
+"""The node's Starknet identity from its config: chain id, account and contract addresses.
+
+Everything here is plain data or starknet-py objects built without I/O; they are used on the
+asyncio side of `node.chain.ChainBridge` (`check_chain` is the one coroutine, run there).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from starknet_py.cairo.felt import decode_shortstring, encode_shortstring
+from starknet_py.net.account.account import Account
+from starknet_py.net.full_node_client import FullNodeClient
+from starknet_py.net.signer.key_pair import KeyPair
+
+from node.config import Config, ConfigError, env_name
+from node.errors import UserError
+from node.keys import read_keystore
+from node.passwords import keystore_password
+from p2p.stark import STARK_PRIME, StarkKeyPair
+
+CONTRACTS = ("token", "registry", "fact_registry")
+
+
+def chain_id(config: Config) -> int:
+    """`chain.chain_id` as a felt: a short string (SN_SEPOLIA) or a 0x-prefixed number."""
+    text = config.chain.chain_id.strip()
+    try:
+        value = int(text, 16) if text.startswith("0x") else encode_shortstring(text)
+    except ValueError:
+        value = -1
+    if not 0 < value < STARK_PRIME:
+        raise ConfigError(
+            f"chain.chain_id {text!r} is neither a short string like SN_SEPOLIA nor a hex felt"
+        )
+    return value
+
+
+def _address(config: Config, setting: str, hint: str) -> int:
+    text = str(config.get(setting)).strip()
+    if not text:
+        raise ConfigError(f"{setting} is not set; {hint} (or set {env_name(setting)})")
+    try:
+        value = int(text, 16)
+    except ValueError:
+        value = -1
+    if not 0 < value < STARK_PRIME:
+        raise ConfigError(f"{setting} = {text!r} is not a Starknet address (0x-prefixed hex)")
+    return value
+
+
+def contract_address(config: Config, name: str) -> int:
+    """The address of a deployed contract (`contracts.<name>`)."""
+    if name not in CONTRACTS:
+        raise ValueError(f"unknown contract {name!r}; one of {', '.join(CONTRACTS)}")
+    hint = "run scripts/deploy-registry --config FILE to deploy and record it"
+    return _address(config, f"contracts.{name}", hint)
+
+
+def account_address(config: Config) -> int:
+    """This node's Starknet account (`chain.account`)."""
+    return _address(config, "chain.account", "put your account's address under [chain] account")
+
+
+@dataclass(frozen=True)
+class Wallet:
+    """This node's account on one chain and the Stark key that signs for it."""
+
+    address: int
+    key: StarkKeyPair
+    chain_id: int
+
+    def account(self, rpc_url: str) -> Account:
+        """A starknet-py account on the node at `rpc_url` (use it on the asyncio side)."""
+        key_pair = KeyPair.from_private_key(self.key.private_key)
+        client = FullNodeClient(node_url=rpc_url)
+        return Account(client=client, address=self.address, key_pair=key_pair, chain=self.chain_id)
+
+
+def load_wallet(config: Config, environ: Mapping[str, str] | None = None) -> Wallet:
+    """`chain.account` with the key from its keystore.
+
+    Reads the keystore password from `keys.password_file`, $ZETINA_KEYSTORE_PASSWORD or a prompt.
+    """
+    address = account_address(config)
+    if not config.keystore_path.exists():
+        raise UserError(
+            f"no keystore at {config.keystore_path}; create one with `node keys new` or "
+            "`node keys import --private-key-file F`"
+        )
+    password = keystore_password(
+        config.keys.password_file, os.environ if environ is None else environ, confirm=False
+    )
+    return Wallet(address, read_keystore(config.keystore_path, password), chain_id(config))
+
+
+async def check_chain(client: FullNodeClient, expected_chain_id: int) -> None:
+    """Fail with a clear error when the node at the RPC URL serves another chain (asyncio)."""
+    served = int(await client.get_chain_id(), 16)
+    if served != expected_chain_id:
+        raise ConfigError(
+            f"the node at {client.url} serves chain {_readable(served)}, but chain.chain_id is "
+            f"{_readable(expected_chain_id)}; fix chain.rpc_url or chain.chain_id"
+        )
+
+
+def _readable(chain: int) -> str:
+    try:
+        return decode_shortstring(chain)
+    except ValueError:
+        return hex(chain)
