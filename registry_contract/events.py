@@ -123,6 +123,38 @@ class InvalidCursor(ValueError):
         self.cursor = cursor
 
 
+async def read_events(
+    client: Client, registry: int, cursor: EventCursor, *, chunk_size: int = DEFAULT_CHUNK_SIZE
+) -> tuple[list[tuple[RegistryEvent, EventCursor]], EventCursor]:
+    """One page of the Registry's events from `cursor`: each with the cursor just after it, and
+    the cursor after the page (`cursor` itself when there is nothing new yet).
+
+    Raises InvalidCursor when the node rejects the cursor's continuation token; other node
+    errors propagate.
+    """
+    latest = await client.get_block_number()
+    if cursor.block_number > latest:
+        return [], cursor
+    try:
+        page = await client.get_events(
+            address=registry, from_block_number=cursor.block_number,
+            to_block_number=latest, continuation_token=cursor.continuation_token,
+            chunk_size=chunk_size)
+    except ClientError as exc:
+        if exc.code == INVALID_CONTINUATION_TOKEN:
+            raise InvalidCursor(cursor) from exc
+        raise
+    end = (EventCursor(cursor.block_number, page.continuation_token)
+           if page.continuation_token else EventCursor(latest + 1))
+    events = []
+    for index, event in enumerate(page.events):
+        after = (end if index == len(page.events) - 1
+                 else EventCursor(cursor.block_number, cursor.continuation_token, index + 1))
+        if index >= cursor.delivered and (decoded := decode_event(event)) is not None:
+            events.append((decoded, after))
+    return events, end
+
+
 async def registry_events(
     client: Client,
     registry: int,
@@ -133,37 +165,22 @@ async def registry_events(
 ) -> AsyncIterator[tuple[RegistryEvent, EventCursor]]:
     """Yield the Registry's events from `cursor` on, each with the cursor just after it.
 
-    Reads accepted blocks only; polls every `poll_interval` seconds once caught up. Keep the
-    same `chunk_size` when resuming from a saved cursor.
+    Reads accepted blocks only; polls every `poll_interval` seconds once caught up, and retries
+    (with a warning) while the node is unreachable. Keep the same `chunk_size` when resuming
+    from a saved cursor.
     """
     while True:
         try:
-            latest = await client.get_block_number()
-            if cursor.block_number > latest:
-                await asyncio.sleep(poll_interval)
-                continue
-            page = await client.get_events(
-                address=registry, from_block_number=cursor.block_number,
-                to_block_number=latest, continuation_token=cursor.continuation_token,
-                chunk_size=chunk_size)
-        except ClientError as exc:
-            if exc.code == INVALID_CONTINUATION_TOKEN:
-                raise InvalidCursor(cursor) from exc
+            events, after = await read_events(client, registry, cursor, chunk_size=chunk_size)
+        except (ClientError, aiohttp.ClientError, OSError) as exc:
             _log_retry(cursor, exc)
             await asyncio.sleep(poll_interval)
             continue
-        except (aiohttp.ClientError, OSError) as exc:
-            _log_retry(cursor, exc)
+        for item in events:
+            yield item
+        if after == cursor:
             await asyncio.sleep(poll_interval)
-            continue
-        end = (EventCursor(cursor.block_number, page.continuation_token)
-               if page.continuation_token else EventCursor(latest + 1))
-        for index, event in enumerate(page.events):
-            after = (end if index == len(page.events) - 1
-                     else EventCursor(cursor.block_number, cursor.continuation_token, index + 1))
-            if index >= cursor.delivered and (decoded := decode_event(event)) is not None:
-                yield decoded, after
-        cursor = end
+        cursor = after
 
 
 def _log_retry(cursor: EventCursor, error: Exception) -> None:
