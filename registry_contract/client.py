@@ -48,7 +48,6 @@ class Refusal(str, Enum):
     TRANSFER_FAILED = "Registry: transfer failed"
     NOT_A_VERIFIER = "FactRegistry: not a verifier"
     NOT_THE_OWNER = "FactRegistry: not the owner"
-    ZERO_BITS = "FactRegistry: zero bits"
     ZERO_VERIFIER = "FactRegistry: zero verifier"
     INSUFFICIENT_ALLOWANCE = "ERC20: insufficient allowance"
     INSUFFICIENT_BALANCE = "ERC20: insufficient balance"
@@ -261,7 +260,10 @@ class FactRegistryClient:
         self._abi = contract_abi("fact_registry")
 
     async def register_fact(self, fact: int, security_bits: int) -> TransactionReceipt:
-        """Record `fact` (this account must be a verifier); the highest bits are kept."""
+        """Record `fact` (this account must be a verifier; 0 bits: verified by re-execution).
+
+        The highest bits registered are kept.
+        """
         return await self._invoke("register_fact", fact, security_bits)
 
     async def add_verifier(self, verifier: int) -> TransactionReceipt:
@@ -273,10 +275,11 @@ class FactRegistryClient:
         return await self._invoke("remove_verifier", verifier)
 
     async def get_verification(self, fact: int) -> int:
-        """The security bits `fact` was registered with, 0 when unknown."""
+        """The highest security bits `fact` was registered with, 0 when unknown."""
         return await self._view("get_verification", fact)
 
     async def is_valid(self, fact: int) -> bool:
+        """Whether any verifier registered `fact` (with any bits, 0 included)."""
         return bool(await self._view("is_valid", fact))
 
     async def is_verifier(self, account: int) -> bool:

@@ -1,5 +1,6 @@
 // FactRegistry: verifiers listed by the owner register facts of Cairo runs with the security bits
-// of the proof that established them, in the spirit of Integrity's FactRegistry.
+// of the proof that established them, in the spirit of Integrity's FactRegistry. A fact verified
+// by re-executing the program, without a proof, is registered with 0 bits.
 // fact = poseidon(program_hash, poseidon(output)).
 use starknet::ContractAddress;
 
@@ -23,6 +24,7 @@ mod FactRegistry {
     struct Storage {
         owner: ContractAddress,
         verifiers: LegacyMap<ContractAddress, bool>,
+        known: LegacyMap<felt252, bool>,
         security_bits: LegacyMap<felt252, u32>,
     }
 
@@ -62,22 +64,25 @@ mod FactRegistry {
 
     #[external(v0)]
     impl FactRegistryImpl of super::IFactRegistry<ContractState> {
-        // Records a fact; a second registration keeps the higher security bits.
+        // Records a fact (0 bits: verified by re-execution); a second registration keeps the
+        // higher security bits.
         fn register_fact(ref self: ContractState, fact: felt252, security_bits: u32) {
             let verifier = get_caller_address();
             assert(self.verifiers.read(verifier), 'FactRegistry: not a verifier');
-            assert(security_bits != 0, 'FactRegistry: zero bits');
+            self.known.write(fact, true);
             if security_bits > self.security_bits.read(fact) {
                 self.security_bits.write(fact, security_bits);
             }
             self.emit(FactRegistered { fact, verifier, security_bits });
         }
 
+        // Whether any verifier registered `fact`, with any security bits.
         fn is_valid(self: @ContractState, fact: felt252) -> bool {
-            self.security_bits.read(fact) != 0
+            self.known.read(fact)
         }
 
-        // The security bits of the strongest registration of `fact`, 0 when unknown.
+        // The security bits of the strongest registration of `fact`, 0 when unknown or when
+        // only verified by re-execution.
         fn get_verification(self: @ContractState, fact: felt252) -> u32 {
             self.security_bits.read(fact)
         }

@@ -3,7 +3,7 @@
 // Delegators deposit the token; an executor submits a witness (the delegator's signed job header,
 // an optional signed assignment, the program output) and is paid the header's reward from the
 // delegator's escrow once a fact for (program hash, output) is registered in the FactRegistry with
-// at least `min_security_bits`.
+// at least `min_security_bits` (0 admits facts verified by re-execution, without a proof).
 //
 // Withdrawals take two steps: `request_withdrawal` sets an amount aside, `withdraw` pays it out
 // after `withdrawal_delay` seconds. Funds locked by jobs in flight stay payable through that delay:
@@ -83,6 +83,7 @@ trait ISRC6<TContractState> {
 
 #[starknet::interface]
 trait IFactRegistry<TContractState> {
+    fn is_valid(self: @TContractState, fact: felt252) -> bool;
     fn get_verification(self: @TContractState, fact: felt252) -> u32;
 }
 
@@ -240,7 +241,7 @@ mod Registry {
         // Pays the caller the header's reward for a verified run of the job.
         // Checks in order: chain and registry; the delegator's signature; not paid yet; deadline;
         // the assignment's window (an empty assignment signature means no assignment); a fact for
-        // (header.program_hash, output) with at least min_security_bits; the escrow. The fact is
+        // (header.program_hash, output) known, then with at least min_security_bits; the escrow. The fact is
         // computed from the header's program hash, so a run of another program cannot match it.
         fn submit_witness(
             ref self: ContractState,
@@ -352,8 +353,8 @@ mod Registry {
                 array![program_hash, poseidon_hash_span(output)].span()
             );
             let registry = IFactRegistryDispatcher { contract_address: self.fact_registry.read() };
+            assert(registry.is_valid(fact), 'Registry: unknown fact');
             let bits = registry.get_verification(fact);
-            assert(bits != 0, 'Registry: unknown fact');
             assert(bits >= self.min_security_bits.read(), 'Registry: weak fact');
         }
     }

@@ -157,11 +157,22 @@ def test_fact_registry_keeps_the_strongest_verification(world: World) -> None:
     assert asyncio.run(facts.is_valid(fact))
 
 
+def test_fact_registry_knows_a_fact_verified_by_re_execution(world: World) -> None:
+    facts = world.delegator.facts
+    fact = fact_hash(54321, OUTPUT)
+    asyncio.run(facts.register_fact(fact, 0))
+    assert asyncio.run(facts.is_valid(fact))
+    assert asyncio.run(facts.get_verification(fact)) == 0
+    asyncio.run(facts.register_fact(fact, 100))
+    asyncio.run(facts.register_fact(fact, 0))
+    assert asyncio.run(facts.get_verification(fact)) == 100
+
+
 @pytest.mark.parametrize(
     "who, action, refusal",
     [
         ("executor", lambda f: f.register_fact(99, 128), Refusal.NOT_A_VERIFIER),
-        ("delegator", lambda f: f.register_fact(99, 0), Refusal.ZERO_BITS),
+        ("executor", lambda f: f.register_fact(99, 0), Refusal.NOT_A_VERIFIER),
         ("executor", lambda f: f.add_verifier(123), Refusal.NOT_THE_OWNER),
         ("executor", lambda f: f.remove_verifier(123), Refusal.NOT_THE_OWNER),
         ("delegator", lambda f: f.add_verifier(0), Refusal.ZERO_VERIFIER),
@@ -174,7 +185,7 @@ def test_fact_registry_refusals(
     with pytest.raises(Refused) as caught:
         asyncio.run(action(party.facts))
     assert caught.value.refusal == refusal
-    assert asyncio.run(party.facts.get_verification(99)) == 0
+    assert not asyncio.run(party.facts.is_valid(99))
     assert not asyncio.run(party.facts.is_verifier(123))
 
 

@@ -7,18 +7,21 @@ import asyncio
 import random
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import pytest
 from starknet_py.cairo.felt import encode_shortstring
 
 from cairo_jobs.facts import fact_hash
+from devnet.check import FEE_TOKEN
 from p2p.messages import Assignment, JobHeader, SignedAssignment, SignedJobHeader
 from p2p.signing import assignment_hash, job_hash
 from p2p.stark import StarkKeyPair
 from registry_contract.client import Refusal, Refused, RegistryClient
+from registry_contract.deploy import deploy
 from registry_contract.events import JobCompleted, registry_events_in
 from tests.registry_contract.conftest import (
+    FIXED_BOUNDS,
     MIN_SECURITY_BITS,
     Party,
     World,
@@ -234,6 +237,58 @@ def test_fact_below_the_minimum_security_is_refused(funded: World) -> None:
     register(funded, header, bits=MIN_SECURITY_BITS - 1)
     refusal = refusal_on_chain(funded, funded.executor, funded.sign(header))
     assert refusal == Refusal.WEAK_FACT
+
+
+def test_fact_verified_by_re_execution_is_weak_under_a_minimum(funded: World) -> None:
+    header = funded.header()
+    register(funded, header, bits=0)
+    refusal = refusal_on_chain(funded, funded.executor, funded.sign(header))
+    assert refusal == Refusal.WEAK_FACT
+
+
+@pytest.fixture(scope="module")
+def trusting(funded: World) -> World:
+    """The world with a second Registry on the same FactRegistry that asks for 0 bits, funded."""
+
+    async def deploy_and_fund() -> World:
+        owner = funded.delegator.account
+        deployment = await deploy(
+            owner, FEE_TOKEN, min_security_bits=0, fact_registry=funded.deployment.fact_registry
+        )
+        parties = [
+            replace(party, registry=RegistryClient(
+                party.account, deployment.registry, deployment.token, FIXED_BOUNDS
+            ))
+            for party in (funded.delegator, funded.executor, funded.other)
+        ]
+        await parties[0].registry.deposit(ESCROW)
+        return replace(funded, deployment=deployment, delegator=parties[0],
+                       executor=parties[1], other=parties[2])
+
+    return asyncio.run(deploy_and_fund())
+
+
+def test_registry_without_a_minimum_pays_a_re_executed_fact(trusting: World) -> None:
+    world, executor = trusting, trusting.executor
+    assert asyncio.run(executor.registry.setting("min_security_bits")) == 0
+    header = world.header()
+    register(world, header, bits=0)
+    before = asyncio.run(balances(world, executor))
+    receipt = asyncio.run(executor.registry.submit_witness(world.sign(header), OUTPUT))
+    after = asyncio.run(balances(world, executor))
+    assert after == Balances(
+        before.escrow - header.reward,
+        before.registry_tokens - header.reward,
+        before.executor_tokens + header.reward - receipt.actual_fee.amount,
+    )
+    assert asyncio.run(executor.registry.job_state(job_hash(header))).executor == executor.address
+
+
+def test_registry_without_a_minimum_refuses_an_unknown_fact(trusting: World) -> None:
+    header = trusting.header()
+    register(trusting, header)
+    refusal = refusal_on_chain(trusting, trusting.executor, trusting.sign(header), output=(9,))
+    assert refusal == Refusal.UNKNOWN_FACT
 
 
 def test_reward_above_the_escrow_is_refused(funded: World) -> None:
