@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from node import __version__, logs
-from node.commands import config_cmd, jobs_cmd, keys_cmd
+from node.commands import config_cmd, jobs_cmd, keys_cmd, roles_cmd
 from node.config import Config, load_config
 from node.errors import UserError
 
@@ -42,6 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
     keys_cmd.register(commands, common)
     config_cmd.register(commands, common)
     jobs_cmd.register(commands, common)
+    roles_cmd.register(commands, common)
     return parser
 
 

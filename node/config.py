@@ -38,6 +38,8 @@ class NodeSection:
     data_dir: str = "~/.local/share/zetina"
     log_level: str = "info"
     log_format: str = "text"
+    status_port: int = 0
+    """Port of the /metrics and /health endpoint on 127.0.0.1; 0 turns it off."""
 
 
 @dataclass
@@ -67,6 +69,34 @@ class KeysSection:
 class P2PSection:
     listen: list[str] = field(default_factory=lambda: ["/ip4/127.0.0.1/tcp/0"])
     bootstrap: list[str] = field(default_factory=list)
+    republish_interval: float = 1.0
+    """Seconds between re-publications of an open header, bid, assignment or witness notice."""
+
+
+@dataclass
+class ExecutorSection:
+    max_jobs: int = 2
+    """Jobs run at once (one Cairo worker process each)."""
+    max_steps: int = 10_000_000
+    """Headers asking for more Cairo steps are dropped."""
+    min_reward: int = 1
+    """Headers paying less (token base units) are dropped; bids never ask less."""
+    price_ratio: float = 1.0
+    """A bid asks this share of the reward (at least min_reward)."""
+    run_timeout: float = 600.0
+    """Seconds a Cairo run may take."""
+    allowed_hints_file: str = ""
+    """JSON list of the hint codes jobs may use; default: the vetted library hints."""
+
+
+@dataclass
+class DelegatorSection:
+    bid_window: float = 2.0
+    """Seconds bids are collected before the first assignment."""
+    assignment_window: float = 60.0
+    """Seconds the assigned executor has the job to itself."""
+    deadline: float = 600.0
+    """Default seconds from publication until the job expires."""
 
 
 @dataclass
@@ -89,6 +119,8 @@ class Config:
     contracts: ContractsSection = field(default_factory=ContractsSection)
     keys: KeysSection = field(default_factory=KeysSection)
     p2p: P2PSection = field(default_factory=P2PSection)
+    executor: ExecutorSection = field(default_factory=ExecutorSection)
+    delegator: DelegatorSection = field(default_factory=DelegatorSection)
     devnet: DevnetSection = field(default_factory=DevnetSection)
     sources: dict[str, str] = field(default_factory=dict, compare=False)
     """Where each non-default setting came from: a file path, `env ZETINA_…` or `flag`."""

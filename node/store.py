@@ -21,14 +21,14 @@ from pathlib import Path
 from typing import Literal
 
 from node.errors import UserError
-from p2p.messages import SignedJobHeader
+from p2p.messages import SignedAssignment, SignedJobHeader
 from p2p.signing import job_hash as hash_of_header
 from p2p.stark import STARK_PRIME
 
 log = logging.getLogger(__name__)
 
 JOBS_FILE = "jobs.sqlite"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 BUSY_TIMEOUT_S = 10.0
 """How long a write waits for another process's write to finish before giving up."""
 
@@ -40,7 +40,9 @@ FINAL_STATES = frozenset({"paid", "failed", "expired"})
 _PROGRESS: dict[str, tuple[str, ...]] = {
     "published": ("bidding",),
     "bidding": ("assigned",),
-    "assigned": ("running", "bidding"),  # back to bidding: re-assignment after a missed window
+    # back to bidding: re-assignment after a missed window; straight to submitted: the delegator
+    # sees the executor's witness only when the Registry accepts it
+    "assigned": ("running", "bidding", "submitted"),
     "running": ("proving",),
     "proving": ("submitted",),
     "submitted": ("paid",),
@@ -63,6 +65,7 @@ _SCHEMA: tuple[str, ...] = (
         executor TEXT,
         output TEXT,
         payout_tx TEXT,
+        assignment BLOB,
         created_at REAL NOT NULL,
         updated_at REAL NOT NULL,
         CHECK ((state = 'paid') = (payout_tx IS NOT NULL))
@@ -82,8 +85,13 @@ _SCHEMA: tuple[str, ...] = (
 )
 """The tables, in creation order. A paid job's row cannot change at all (`paid_is_final`)."""
 _COLUMNS = (
-    "job_hash, role, header, state, attempt, executor, output, payout_tx, created_at, updated_at"
+    "job_hash, role, header, state, attempt, executor, output, payout_tx, assignment, created_at,"
+    " updated_at"
 )
+_MIGRATIONS: dict[int, tuple[str, ...]] = {
+    2: ("ALTER TABLE jobs ADD COLUMN assignment BLOB",),
+}
+"""The statements that bring a store from the version before each key to that version."""
 _NOT_SQLITE_MESSAGES = ("file is not a database", "database disk image is malformed")
 
 
@@ -124,12 +132,20 @@ class StoredJob:
     executor: int | None
     output: tuple[int, ...] | None
     payout_tx: int | None
+    assignment_bytes: bytes | None
+    """The signed assignment the job runs under, if any (canonical encoding)."""
     created_at: float
     updated_at: float
 
     @property
     def signed_header(self) -> SignedJobHeader:
         return SignedJobHeader.decode(self.header_bytes)
+
+    @property
+    def signed_assignment(self) -> SignedAssignment | None:
+        if self.assignment_bytes is None:
+            return None
+        return SignedAssignment.decode(self.assignment_bytes)
 
 
 @dataclass(frozen=True)
@@ -198,8 +214,10 @@ class JobStore:
         *,
         executor: int | None = None,
         output: Sequence[int] | None = None,
+        assignment: SignedAssignment | None = None,
     ) -> StoredJob:
-        """Move a job to `new_state` (setting `executor`/`output` if given), with its reason.
+        """Move a job to `new_state` (setting `executor`/`output`/`assignment` if given), with
+        its reason.
 
         Going from `assigned` back to `bidding` counts one more attempt. Use `mark_paid` for
         `paid`. Raises IllegalTransition (nothing changed) if TRANSITIONS does not allow it.
@@ -213,6 +231,10 @@ class JobStore:
             fields["executor"] = _hex(_check_felt("executor", executor))
         if output is not None:
             fields["output"] = _encode_output(output)
+        if assignment is not None:
+            if not isinstance(assignment, SignedAssignment):
+                raise StoreError(f"assignment must be a SignedAssignment, got {type(assignment)}")
+            fields["assignment"] = assignment.encode()
         with self._transaction():
             old = self._existing(job_hash)
             _check_transition(job_hash, old.state, new_state)
@@ -381,14 +403,14 @@ def _prepare(db: sqlite3.Connection, path: Path) -> None:
                 db.execute(statement)
             db.execute("INSERT INTO schema_version VALUES (?)", (SCHEMA_VERSION,))
         else:
-            _check_version(db, path, tables)
+            _check_and_migrate(db, path, tables)
     except BaseException:
         db.execute("ROLLBACK")
         raise
     db.execute("COMMIT")
 
 
-def _check_version(db: sqlite3.Connection, path: Path, tables: set[str]) -> None:
+def _check_and_migrate(db: sqlite3.Connection, path: Path, tables: set[str]) -> None:
     if "schema_version" not in tables:
         raise StoreError(
             f"{path} is an SQLite file but not a job store; move it aside or set node.data_dir "
@@ -400,6 +422,11 @@ def _check_version(db: sqlite3.Connection, path: Path, tables: set[str]) -> None
             f"{path} has job store schema {version}, newer than this node's {SCHEMA_VERSION}; "
             "upgrade the node, or set node.data_dir to another directory"
         )
+    for newer in range(version + 1, SCHEMA_VERSION + 1):
+        for statement in _MIGRATIONS[newer]:
+            db.execute(statement)
+        db.execute("INSERT INTO schema_version VALUES (?)", (newer,))
+        log.info("job store migrated", extra={"store": str(path), "schema": newer})
 
 
 def _check_transition(job_hash: int, old: str, new: str) -> None:
@@ -443,7 +470,8 @@ def _optional_felt(text: str | None) -> int | None:
 
 
 def _job_of(row: tuple) -> StoredJob:
-    key, role, header, state, attempt, executor, output, payout_tx, created, updated = row
+    key, role, header, state, attempt, executor, output, payout_tx, assignment, *times = row
+    created, updated = times
     return StoredJob(
         job_hash=int(key, 16),
         role=role,
@@ -453,6 +481,7 @@ def _job_of(row: tuple) -> StoredJob:
         executor=_optional_felt(executor),
         output=None if output is None else tuple(int(f, 16) for f in json.loads(output)),
         payout_tx=_optional_felt(payout_tx),
+        assignment_bytes=None if assignment is None else bytes(assignment),
         created_at=created,
         updated_at=updated,
     )

@@ -142,6 +142,30 @@ class SignedAssignment(WireMessage):
     signature: tuple[int, ...] = wire(FeltList(limits.MAX_SIGNATURE_FELTS))
 
 
+@dataclass(frozen=True)
+class WitnessNotice(WireMessage):
+    """An executor's announcement that the witness of a job is in the DHT under `witness_id`."""
+
+    TYPE = "witness_notice"
+
+    job_hash: int = wire(felt())
+    executor: int = wire(felt("ContractAddress"))
+    witness_id: bytes = wire(Digest())
+    """sha256 of the encoded JobWitness: its DHT key."""
+
+
+@dataclass(frozen=True)
+class SignedWitnessNotice(WireMessage):
+    """A witness notice signed by its executor, with the job's signed header (the done topic)."""
+
+    TYPE = "signed_witness_notice"
+    MAX_BYTES = limits.MAX_SMALL_MESSAGE_BYTES
+
+    header: SignedJobHeader = wire(Nested(SignedJobHeader))
+    notice: WitnessNotice = wire(Nested(WitnessNotice))
+    signature: tuple[int, ...] = wire(FeltList(limits.MAX_SIGNATURE_FELTS))
+
+
 class VerificationMode(Text):
     """One of VERIFICATION_MODES."""
 

@@ -23,7 +23,12 @@ class RecordError(InvalidRecordType):
 
 def record_key(namespace: str, value: bytes) -> str:
     """The DHT key of `value` in `namespace`."""
-    return f"/{namespace}/{hashlib.sha256(value).hexdigest()}"
+    return digest_key(namespace, hashlib.sha256(value).digest())
+
+
+def digest_key(namespace: str, digest: bytes) -> str:
+    """The DHT key of the value whose sha256 is `digest` (a body id, a witness id)."""
+    return f"/{namespace}/{digest.hex()}"
 
 
 def split_record_key(key: str) -> tuple[str, str]:

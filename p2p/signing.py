@@ -1,8 +1,8 @@
-"""Signing and checking headers, bids and assignments.
+"""Signing and checking headers, bids, assignments and witness notices.
 
-Who signs what: the delegator signs its job headers and assignments, the executor its bids; each
-signs the SNIP-12 hash of the message with its account address as signer. The job's identity, the
-*job hash*, is the SNIP-12 hash of its header.
+Who signs what: the delegator signs its job headers and assignments, the executor its bids and
+witness notices; each signs the SNIP-12 hash of the message with its account address as signer.
+The job's identity, the *job hash*, is the SNIP-12 hash of its header.
 
 Checking asks a `SignatureChecker` whether an account accepts a signature. `KnownPublicKeys` answers
 from Stark public keys known locally (an account whose signature is plain ECDSA over its key, as the
@@ -23,6 +23,8 @@ from p2p.messages import (
     SignedAssignment,
     SignedBid,
     SignedJobHeader,
+    SignedWitnessNotice,
+    WitnessNotice,
 )
 from p2p.snip12 import message_hash
 from p2p.stark import StarkKeyPair
@@ -64,6 +66,11 @@ def assignment_hash(assignment: Assignment, chain_id: int, delegator: int) -> in
     return message_hash(assignment, chain_id, delegator)
 
 
+def notice_hash(notice: WitnessNotice, chain_id: int) -> int:
+    """The SNIP-12 hash of a witness notice, signed by its executor."""
+    return message_hash(notice, chain_id, notice.executor)
+
+
 def sign_header(header: JobHeader, key: StarkKeyPair) -> SignedJobHeader:
     return SignedJobHeader(header, key.sign(job_hash(header)))
 
@@ -76,6 +83,13 @@ def sign_assignment(
     assignment: Assignment, chain_id: int, delegator: int, key: StarkKeyPair
 ) -> SignedAssignment:
     return SignedAssignment(assignment, key.sign(assignment_hash(assignment, chain_id, delegator)))
+
+
+def sign_notice(
+    notice: WitnessNotice, header: SignedJobHeader, key: StarkKeyPair
+) -> SignedWitnessNotice:
+    digest = notice_hash(notice, header.header.chain_id)
+    return SignedWitnessNotice(header, notice, key.sign(digest))
 
 
 async def header_is_signed(signed: SignedJobHeader, checker: SignatureChecker) -> bool:
@@ -96,3 +110,4 @@ async def assignment_is_signed(
     """Whether the job's delegator signed the assignment for this chain."""
     digest = assignment_hash(signed.assignment, chain_id, delegator)
     return await checker.is_valid_signature(delegator, digest, signed.signature)
+

@@ -20,9 +20,15 @@ from libp2p.peer.id import ID
 
 from p2p import stark
 from p2p.codec import CodecError
-from p2p.messages import JobHeader, SignedAssignment, SignedBid, SignedJobHeader
-from p2p.signing import assignment_hash, bid_hash, job_hash
-from p2p.validation import TopicValidator, Verdict
+from p2p.messages import (
+    JobHeader,
+    SignedAssignment,
+    SignedBid,
+    SignedJobHeader,
+    SignedWitnessNotice,
+)
+from p2p.signing import assignment_hash, bid_hash, job_hash, notice_hash
+from p2p.validation import Outcome, TopicValidator, Verdict
 
 PublicKeys = Callable[[int], "int | None"]
 """An account address -> its Stark public key, or None when not known (yet)."""
@@ -99,6 +105,27 @@ def assignment_validator(
 
     return validate
 
+
+def notice_validator(context: NetworkContext, public_keys: PublicKeys) -> TopicValidator:
+    """Checks a SignedWitnessNotice: its job's header as on the jobs topic, and the executor's
+    signature over a notice for that very job."""
+    check_header = header_validator(context, public_keys)
+
+    def validate(data: bytes, origin: ID) -> Verdict:
+        try:
+            signed = SignedWitnessNotice.decode(data)
+        except CodecError:
+            return Verdict.reject("undecodable witness notice")
+        header_verdict = check_header(signed.header.encode(), origin)
+        if header_verdict.outcome is not Outcome.ACCEPT:
+            return header_verdict
+        notice = signed.notice
+        if notice.job_hash != job_hash(signed.header.header):
+            return Verdict.reject("notice for another job")
+        digest = notice_hash(notice, context.chain_id)
+        return _signature_verdict(public_keys, notice.executor, digest, signed.signature)
+
+    return validate
 
 def _signature_verdict(
     public_keys: PublicKeys, account: int, digest: int, signature: tuple[int, ...]

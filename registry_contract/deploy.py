@@ -7,7 +7,8 @@
 The node is `--rpc-url`, else the config's `chain.rpc_url`. The paying account is `--account`
 (else `chain.account`) with its key from `--keystore` (else `keys.keystore`); on a devnet without
 them, its first predeployed account pays. Classes are declared only if the chain lacks them.
-`--fact-registry ADDR` points the Registry at an existing FactRegistry instead of deploying one.
+`--fact-registry ADDR` points the Registry at an existing FactRegistry instead of deploying one;
+`--verifier ADDR` (repeatable) lets that account register facts in the FactRegistry deployed here.
 The addresses are written into the config's `[contracts]` table (token, registry, fact_registry).
 """
 
@@ -36,7 +37,7 @@ from node.errors import UserError
 from node.keys import read_keystore
 from node.passwords import keystore_password
 from registry_contract.classes import ensure_declared
-from registry_contract.client import send
+from registry_contract.client import FactRegistryClient, send
 from registry_contract.config_file import ConfigFileError, write_contract_addresses
 
 DEFAULT_MIN_SECURITY_BITS = 96
@@ -113,7 +114,10 @@ def _parser() -> argparse.ArgumentParser:
                         default=int(STRK_FEE_CONTRACT_ADDRESS, 16), help="escrowed ERC20")
     parser.add_argument("--fact-registry", type=lambda v: int(v, 0),
                         help="use this FactRegistry instead of deploying one")
-    parser.add_argument("--min-security-bits", type=int, default=DEFAULT_MIN_SECURITY_BITS)
+    parser.add_argument("--verifier", type=lambda v: int(v, 0), action="append", default=[],
+                        help="an account allowed to register facts (repeatable)")
+    parser.add_argument("--min-security-bits", type=int, default=DEFAULT_MIN_SECURITY_BITS,
+                        help="0 accepts facts verified by re-execution")
     parser.add_argument("--withdrawal-delay", type=int, default=DEFAULT_WITHDRAWAL_DELAY_S,
                         help="seconds between request_withdrawal and withdraw")
     parser.add_argument("--json", action="store_true", help="print the addresses as JSON")
@@ -121,6 +125,8 @@ def _parser() -> argparse.ArgumentParser:
 
 
 async def _run(args: argparse.Namespace) -> Deployment:
+    if args.verifier and args.fact_registry is not None:
+        raise UserError("--verifier needs the FactRegistry deployed here; its owner adds verifiers")
     flags = {"chain.account": args.account, "keys.keystore": args.keystore}
     config = load_config(args.config, flags=flags)
     rpc_url = args.rpc_url or config.chain.rpc_url
@@ -128,6 +134,10 @@ async def _run(args: argparse.Namespace) -> Deployment:
     deployment = await deploy(account, args.token, min_security_bits=args.min_security_bits,
                               withdrawal_delay=args.withdrawal_delay,
                               fact_registry=args.fact_registry)
+    facts = FactRegistryClient(account, deployment.fact_registry)
+    for verifier in args.verifier:
+        await facts.add_verifier(verifier)
+        logger.info("verifier added", extra={"verifier": hex(verifier)})
     write_contract_addresses(args.config, asdict(deployment))
     return deployment
 

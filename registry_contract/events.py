@@ -123,11 +123,21 @@ class InvalidCursor(ValueError):
         self.cursor = cursor
 
 
+@dataclass(frozen=True)
+class EventRecord:
+    """A Registry event where the chain holds it, and the cursor just after it."""
+
+    event: RegistryEvent
+    cursor: EventCursor
+    transaction_hash: int
+    block_number: int | None
+
+
 async def read_events(
     client: Client, registry: int, cursor: EventCursor, *, chunk_size: int = DEFAULT_CHUNK_SIZE
-) -> tuple[list[tuple[RegistryEvent, EventCursor]], EventCursor]:
-    """One page of the Registry's events from `cursor`: each with the cursor just after it, and
-    the cursor after the page (`cursor` itself when there is nothing new yet).
+) -> tuple[list[EventRecord], EventCursor]:
+    """One page of the Registry's events from `cursor`, and the cursor after the page (`cursor`
+    itself when there is nothing new yet).
 
     Raises InvalidCursor when the node rejects the cursor's continuation token; other node
     errors propagate.
@@ -151,7 +161,8 @@ async def read_events(
         after = (end if index == len(page.events) - 1
                  else EventCursor(cursor.block_number, cursor.continuation_token, index + 1))
         if index >= cursor.delivered and (decoded := decode_event(event)) is not None:
-            events.append((decoded, after))
+            events.append(EventRecord(decoded, after, event.transaction_hash,
+                                      event.block_number))
     return events, end
 
 
@@ -176,8 +187,8 @@ async def registry_events(
             _log_retry(cursor, exc)
             await asyncio.sleep(poll_interval)
             continue
-        for item in events:
-            yield item
+        for record in events:
+            yield record.event, record.cursor
         if after == cursor:
             await asyncio.sleep(poll_interval)
         cursor = after

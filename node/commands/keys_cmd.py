@@ -89,12 +89,14 @@ def keys_import(args: argparse.Namespace, config: Config) -> dict[str, Any]:
         text = getpass.getpass("Stark private key (hex): ")
     else:
         raise UserError("give the key with --private-key-file FILE (or run in a terminal)")
-    from node.keys import write_keystore
+    from node.keys import new_identity, peer_id_of, read_identity, write_keystore
 
     stark_key = _parse_private_key(text)
     password = keystore_password(config.keys.password_file, os.environ, confirm=True)
     write_keystore(config.keystore_path, stark_key, password, force=args.force)
-    return {"keystore": str(config.keystore_path), "public_key": hex(stark_key.public_key)}
+    identity = config.identity_path
+    peer = read_identity(identity) if identity.exists() else new_identity(identity)
+    return _describe(config.keystore_path, stark_key, identity, peer_id_of(peer))
 
 
 def keys_show(args: argparse.Namespace, config: Config) -> dict[str, Any]:

@@ -8,10 +8,19 @@ from pathlib import Path
 import pytest
 
 from cairo_jobs.examples import EXAMPLES, compiled, example_hints
+from cairo_jobs.hints import hint_codes
+from cairo_jobs.program import load_program
 from cairo_jobs.runner import FailureReason, RunFailure, RunnerPool, RunRequest
 from cairo_jobs.vm import execute
 
 from .conftest import HINT_MEMORY_BOMB, compile_snippet
+
+
+def test_the_committed_allow_list_is_exactly_the_examples_hints():
+    used = frozenset().union(
+        *(hint_codes(load_program(compiled(name).decode())) for name in EXAMPLES)
+    )
+    assert example_hints() == used
 
 
 def test_examples_run_under_their_own_allow_list():

@@ -26,7 +26,7 @@ from node.store import (
     UnknownJob,
     store_path,
 )
-from p2p.messages import SignedJobHeader
+from p2p.messages import Assignment, SignedAssignment, SignedJobHeader
 from p2p.signing import job_hash
 from p2p.stark import STARK_PRIME
 from tests.p2p.test_codec import HEADER
@@ -457,3 +457,44 @@ def test_reader_sees_consistent_jobs_while_another_process_writes(db: Path) -> N
     finally:
         writer.kill()
         writer.wait(timeout=10)
+
+
+def test_a_schema_1_store_is_migrated_and_keeps_its_jobs(db: Path) -> None:
+    with JobStore.open(db) as store:
+        key = store.record_job(signed(1), "executor").job_hash
+    raw = sqlite3.connect(db)  # make it the store an older node wrote
+    raw.execute("ALTER TABLE jobs DROP COLUMN assignment")
+    raw.execute("UPDATE schema_version SET version = 1")
+    raw.commit()
+    raw.close()
+    with JobStore.open(db) as store:
+        assert store.get(key).signed_header == signed(1)
+        assert store.get(key).signed_assignment is None
+    raw = sqlite3.connect(db)
+    assert raw.execute("SELECT version FROM schema_version ORDER BY version").fetchall() == [
+        (1,),
+        (2,),
+    ]
+    raw.close()
+
+
+def test_the_assignment_a_job_runs_under_is_kept(db: Path) -> None:
+    assignment = SignedAssignment(Assignment(job_hash(signed(1).header), 0xE1, 1_900_000_000, 2),
+                                  (5, 6))
+    with JobStore.open(db) as store:
+        key = store.record_job(signed(1), "executor").job_hash
+        store.transition(key, "bidding", "bid sent")
+        store.transition(key, "assigned", "assigned to us", assignment=assignment)
+    with JobStore.open(db) as store:
+        assert store.get(key).signed_assignment == assignment
+        with pytest.raises(StoreError, match="SignedAssignment"):
+            store.transition(key, "running", "x", assignment=assignment.assignment)  # type: ignore[arg-type]
+        assert store.get(key).state == "assigned"
+
+
+def test_a_delegator_sees_its_job_submitted_straight_from_assigned(db: Path) -> None:
+    with JobStore.open(db) as store:
+        key = store.record_job(signed(1), "delegator").job_hash
+        for state in ("bidding", "assigned", "submitted"):
+            store.transition(key, state, f"to {state}")
+        assert store.mark_paid(key, 0xAB).state == "paid"

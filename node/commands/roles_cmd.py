@@ -1,0 +1,243 @@
+"""`node serve`, `node validate`, `node delegate`: the long-running roles.
+
+`serve` and `validate` print one `ready` line (JSON) on stdout once listening, with the peer id
+and addresses other nodes bootstrap from, then run until SIGINT/SIGTERM. `delegate` shows each
+step of its job on stderr and prints the outcome.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import trio
+from exceptiongroup import BaseExceptionGroup
+
+from node.config import Config
+from node.errors import UserError
+
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+def register(commands: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    node = argparse.ArgumentParser(add_help=False)
+    node.add_argument("--bootstrap", action="append", help="a peer's multiaddr (repeatable)")
+    node.add_argument("--listen", action="append", help="a listen multiaddr (repeatable)")
+    node.add_argument("--status-port", type=int, help="port of /metrics and /health (0: off)")
+    flags = {"bootstrap": "p2p.bootstrap", "listen": "p2p.listen",
+             "status_port": "node.status_port"}
+
+    serve = commands.add_parser("serve", parents=[common, node], help="run an executor")
+    serve.set_defaults(handler=serve_command, setting_flags=flags)
+    validate = commands.add_parser("validate", parents=[common, node], help="run a validator")
+    validate.set_defaults(handler=validate_command, setting_flags=flags)
+
+    delegate = commands.add_parser(
+        "delegate", parents=[common, node], help="publish a job and see it run and paid"
+    )
+    delegate.add_argument("program", type=Path, help="Cairo source (.cairo) or compiled JSON")
+    delegate.add_argument("--input", default="{}", help="program input: JSON text or a file")
+    delegate.add_argument("--layout", default="small", help="Cairo layout (default: small)")
+    delegate.add_argument("--reward", type=_positive_int, required=True,
+                          help="reward in token base units")
+    delegate.add_argument("--deadline", type=float, help="seconds from now (delegator.deadline)")
+    delegate.add_argument("--max-steps", type=_positive_int, default=1_000_000)
+    delegate.add_argument("--wait", action="store_true",
+                          help="stay until the job is paid or expired (default: until assigned)")
+    delegate.set_defaults(handler=delegate_command, setting_flags=flags)
+
+
+def serve_command(args: argparse.Namespace, config: Config) -> dict[str, Any]:
+    from cairo_jobs.pool import RunnerPool
+    from node.roles.executor import Executor
+    from node.roles.services import open_services
+
+    async def main() -> None:
+        async with open_services(config, "executor") as services, RunnerPool(
+            config.executor.max_jobs
+        ) as pool:
+            executor = Executor(services, pool, _allowed_hints(config))
+            await _run_until_stopped(executor.run, services.ready_info())
+
+    return _run(main, {"role": "executor"})
+
+
+def validate_command(args: argparse.Namespace, config: Config) -> dict[str, Any]:
+    from cairo_jobs.backends import make_verifier
+    from cairo_jobs.pool import RunnerPool
+    from node.roles.services import open_services
+    from node.roles.validator import Checked, Validator
+
+    def report(checked: Checked) -> None:
+        _emit(args.json, "witness", {k: hex(v) if isinstance(v, int) and k != "security_bits"
+                                     else v for k, v in asdict(checked).items()})
+
+    async def main() -> None:
+        async with open_services(config, "validator") as services, RunnerPool(1) as pool:
+            validator = Validator(services, make_verifier(pool, None), _allowed_hints(config),
+                                  report)
+            await _run_until_stopped(validator.run, services.ready_info())
+
+    return _run(main, {"role": "validator"})
+
+
+def delegate_command(args: argparse.Namespace, config: Config) -> dict[str, Any]:
+    from node.roles.delegator import Delegation, JobSpec, Outcome
+    from node.roles.services import open_services
+
+    deadline = args.deadline if args.deadline is not None else config.delegator.deadline
+    spec = JobSpec(
+        program=_compiled_program(args.program), program_input=_program_input(args.input),
+        layout=args.layout, reward=args.reward, deadline=int(time.time() + deadline),
+        max_steps=args.max_steps,
+    )
+    started = time.monotonic()
+
+    def progress(step: str, details: dict[str, Any]) -> None:
+        _emit(args.json, step, {"seconds": round(time.monotonic() - started, 2), **details},
+              stream=sys.stderr)
+
+    outcome: list[Outcome] = []
+
+    async def main() -> None:
+        async with open_services(config, "delegator") as services:
+            progress("ready", {"peer_id": services.ready_info()["peer_id"]})
+            outcome.append(await Delegation(services, spec, progress, wait=args.wait).run())
+
+    _run(main, {})
+    if not outcome:
+        raise UserError("interrupted before the job ended; see `node jobs` for its state")
+    return _describe(outcome[0], time.monotonic() - started)
+
+
+def _describe(outcome: Any, seconds: float) -> dict[str, Any]:
+    described: dict[str, Any] = {
+        "job": hex(outcome.job_hash), "state": outcome.state, "attempts": outcome.attempts,
+        "seconds": round(seconds, 2),
+    }
+    if outcome.payment is not None:
+        payment = outcome.payment
+        described.update(output=[hex(felt) for felt in payment.output],
+                         executor=hex(payment.executor), reward=payment.reward,
+                         transaction=hex(payment.transaction_hash))
+    return described
+
+
+async def _run_until_stopped(
+    role: Callable[..., Awaitable[None]], ready: dict[str, Any]
+) -> None:
+    """Run `role` until SIGINT or SIGTERM, printing `ready` once it has started."""
+    with trio.open_signal_receiver(*STOP_SIGNALS) as signals:
+        async with trio.open_nursery() as nursery:
+            await nursery.start(role)
+            print(json.dumps(ready), flush=True)
+            async for _ in signals:
+                nursery.cancel_scope.cancel()
+                break
+
+
+def _run(main: Callable[[], Awaitable[None]], summary: dict[str, Any]) -> dict[str, Any]:
+    """Run `main` under trio; a failure the user can act on comes out as one UserError."""
+    from starknet_py.net.client_errors import ClientError
+
+    from node.chain import ChainError
+
+    try:
+        trio.run(main)
+    except BaseExceptionGroup as group:
+        error = _first_leaf(group)
+    except (ChainError, ClientError) as failure:
+        error = failure
+    else:
+        return {**summary, "stopped": True}
+    if isinstance(error, (ChainError, ClientError)):
+        raise UserError(f"the Starknet node failed: {error}; check chain.rpc_url and the "
+                        "contract addresses in the config") from error
+    raise error
+
+
+def _first_leaf(group: BaseExceptionGroup) -> BaseException:
+    """The first exception inside nested groups (trio wraps a task's failure in one)."""
+    error: BaseException = group
+    while isinstance(error, BaseExceptionGroup):
+        error = error.exceptions[0]
+    return error
+
+
+def _emit(as_json: bool, event: str, details: dict[str, Any], *, stream: Any = None) -> None:
+    stream = stream or sys.stdout
+    if as_json:
+        print(json.dumps({"event": event, **details}), file=stream, flush=True)
+    else:
+        shown = " ".join(f"{key}={value}" for key, value in details.items())
+        print(f"{event:<10} {shown}", file=stream, flush=True)
+
+
+def _allowed_hints(config: Config) -> frozenset[str]:
+    """The hint codes jobs may use: the configured list, or the vetted library hints."""
+    path = config.executor.allowed_hints_file
+    if not path:
+        from cairo_jobs.examples import example_hints
+
+        return example_hints()
+    try:
+        codes = json.loads(Path(path).expanduser().read_text())
+    except (OSError, ValueError) as error:
+        raise UserError(f"cannot read executor.allowed_hints_file {path}: {error}") from None
+    if not isinstance(codes, list) or not all(isinstance(code, str) for code in codes):
+        raise UserError(f"executor.allowed_hints_file {path} must hold a JSON list of strings")
+    return frozenset(codes)
+
+
+def _compiled_program(path: Path) -> bytes:
+    from cairo_jobs.failures import RunFailure
+    from cairo_jobs.program import CompileError, compile_source, load_program
+
+    try:
+        text = path.expanduser().read_text()
+    except (OSError, UnicodeDecodeError) as error:
+        raise UserError(f"cannot read the program {path}: {error}") from None
+    if path.suffix == ".cairo":
+        try:
+            return compile_source(text, name=path.name)
+        except CompileError as error:
+            raise UserError(f"{path} does not compile: {error}") from None
+    try:
+        load_program(text)
+    except RunFailure as failure:
+        raise UserError(f"{path} is not a compiled Cairo program: {failure}") from None
+    return text.encode()
+
+
+def _program_input(text: str) -> bytes:
+    """The --input value: JSON text, or the path of a JSON file; must be an object."""
+    source = text
+    if not text.lstrip().startswith("{"):
+        try:
+            source = Path(text).expanduser().read_text()
+        except OSError as error:
+            raise UserError(f"--input is neither JSON nor a readable file: {error}") from None
+    try:
+        value = json.loads(source)
+    except ValueError as error:
+        raise UserError(f"--input is not valid JSON: {error}") from None
+    if not isinstance(value, dict):
+        raise UserError("--input must be a JSON object, e.g. '{\"n\": 10}'")
+    return json.dumps(value, separators=(",", ":"), sort_keys=True).encode()
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text, 0)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must be positive")
+    return value

@@ -1,0 +1,237 @@
+"""A whole network on one machine, for the demo, integration tests and benchmarks.
+
+`LocalNetwork` starts the embedded devnet, deploys the Registry and FactRegistry (facts
+verified by re-execution accepted: `min_security_bits = 0`), writes one config file for every
+node, and starts nodes as separate `node` processes, each with its own data directory, keystore
+(a predeployed devnet account imported with `node keys import`) and libp2p identity. Every
+process is stopped when the network is.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import select
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from devnet.spawn import DevnetProcess
+
+PASSWORD = "local network password"
+READY_TIMEOUT_S = 120.0
+STOP_TIMEOUT_S = 20.0
+WITHDRAWAL_DELAY_S = 60
+
+
+@dataclass
+class NodeProcess:
+    """A running `node` role process and what it printed when ready."""
+
+    name: str
+    process: subprocess.Popen[str]
+    log_path: Path
+    ready: dict[str, Any] = field(default_factory=dict)
+    lines: list[str] = field(default_factory=list)
+    """Everything it printed on stdout after the ready line."""
+
+    @property
+    def address(self) -> str:
+        """Its first listen multiaddr with /p2p/<peer id>: what others bootstrap from."""
+        return self.ready["addrs"][0]
+
+    def stop(self) -> int:
+        """SIGTERM, then SIGKILL after STOP_TIMEOUT_S; returns the exit status."""
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(STOP_TIMEOUT_S)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+        return self.process.wait()
+
+    def kill(self) -> None:
+        """SIGKILL: the node dies mid-work, as in a crash."""
+        self.process.kill()
+        self.process.wait()
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+
+class LocalNetwork:
+    """Devnet + contracts + nodes under `work`; use as a context manager."""
+
+    def __init__(self, work: Path, accounts: int = 4, seed: int = 1) -> None:
+        self.work = work
+        self.accounts = accounts
+        self.seed = seed
+        self.devnet: DevnetProcess | None = None
+        self.config_path = work / "network.toml"
+        self.nodes: list[NodeProcess] = []
+
+    def __enter__(self) -> LocalNetwork:
+        self.work.mkdir(parents=True, exist_ok=True)
+        self.devnet = DevnetProcess("--accounts", str(self.accounts), "--seed", str(self.seed))
+        try:
+            self._write_config()
+            self._deploy()
+        except BaseException:
+            self.devnet.stop()
+            raise
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for node in reversed(self.nodes):
+            node.stop()
+        if self.devnet is not None:
+            self.devnet.stop()
+
+    @property
+    def url(self) -> str:
+        assert self.devnet is not None
+        return self.devnet.url
+
+    def account(self, index: int) -> dict[str, str]:
+        """A predeployed account: address, private_key, public_key (hex strings)."""
+        assert self.devnet is not None
+        return self.devnet.info["accounts"][index]
+
+    def contracts(self) -> dict[str, int]:
+        """The deployed addresses (token, registry, fact_registry)."""
+        from node.config import load_config
+
+        config = load_config(self.config_path, {})
+        return {name: int(config.get(f"contracts.{name}"), 16)
+                for name in ("token", "registry", "fact_registry")}
+
+    def data_dir(self, name: str) -> Path:
+        return self.work / name
+
+    def env(self, account_index: int) -> dict[str, str]:
+        """The environment of a node acting for predeployed account `account_index`."""
+        return {
+            **{k: v for k, v in os.environ.items() if not k.startswith("ZETINA_")},
+            "ZETINA_KEYSTORE_PASSWORD": PASSWORD,
+            "ZETINA_CHAIN_ACCOUNT": self.account(account_index)["address"],
+        }
+
+    def node_command(self, *args: str, name: str, account_index: int,
+                     timeout: float = 300.0) -> subprocess.CompletedProcess[str]:
+        """Run a one-shot `node` command as node `name`; its keys must be imported."""
+        return subprocess.run(
+            [sys.executable, "-m", "node", *args, "--config", str(self.config_path),
+             "--data-dir", str(self.data_dir(name))],
+            env=self.env(account_index), capture_output=True, text=True, timeout=timeout,
+            stdin=subprocess.DEVNULL,
+        )
+
+    def import_keys(self, name: str, account_index: int) -> None:
+        """Give node `name` the key of predeployed account `account_index` and an identity."""
+        key_file = self.work / f"{name}.key"
+        key_file.write_text(self.account(account_index)["private_key"])
+        key_file.chmod(0o600)
+        done = self.node_command("keys", "import", "--private-key-file", str(key_file),
+                                 "--force", name=name, account_index=account_index)
+        key_file.unlink()
+        if done.returncode != 0:
+            raise RuntimeError(f"key import for {name} failed: {done.stderr}")
+
+    def start(self, role: str, name: str, account_index: int, *args: str,
+              bootstrap: list[str] | None = None) -> NodeProcess:
+        """Start `node <role>` as node `name` and wait for its ready line."""
+        self.import_keys(name, account_index)
+        if bootstrap is None:
+            bootstrap = [node.address for node in self.nodes if node.process.poll() is None]
+        log_path = self.data_dir(name) / f"{role}.log"
+        command = [sys.executable, "-m", "node", role, "--config", str(self.config_path),
+                   "--data-dir", str(self.data_dir(name)), "--json", "--log-level", "info",
+                   *[arg for peer in bootstrap for arg in ("--bootstrap", peer)], *args]
+        with log_path.open("a") as log:
+            process = subprocess.Popen(command, env=self.env(account_index), stdout=subprocess.PIPE,
+                                       stderr=log, text=True, stdin=subprocess.DEVNULL)
+        node = NodeProcess(name, process, log_path)
+        node.ready = _ready_line(node)
+        threading.Thread(target=_collect, args=(node,), daemon=True).start()
+        self.nodes.append(node)
+        return node
+
+    def deposit(self, account_index: int, amount: int) -> None:
+        """Put `amount` of the token into the account's Registry escrow."""
+        asyncio.run(self._deposit(account_index, amount))
+
+    async def _deposit(self, account_index: int, amount: int) -> None:
+        from node.wallet import Wallet
+        from p2p.stark import StarkKeyPair
+        from registry_contract.client import RegistryClient
+
+        info = self.account(account_index)
+        assert self.devnet is not None
+        wallet = Wallet(int(info["address"], 16),
+                        StarkKeyPair.from_private_key(int(info["private_key"], 16)),
+                        int(self.devnet.info["chain_id"], 16))
+        registry = await RegistryClient.connect(wallet.account(self.url),
+                                                self.contracts()["registry"])
+        await registry.deposit(amount)
+
+    def _write_config(self) -> None:
+        assert self.devnet is not None
+        chain_id = bytes.fromhex(self.devnet.info["chain_id"][2:]).decode()
+        self.config_path.write_text(
+            "[chain]\n"
+            f'rpc_url = "{self.devnet.url}"\n'
+            f'chain_id = "{chain_id}"\n\n'
+            "[p2p]\n"
+            'listen = ["/ip4/127.0.0.1/tcp/0"]\n'
+            "republish_interval = 0.5\n\n"
+            "[delegator]\n"
+            "bid_window = 1.0\n"
+            "assignment_window = 30.0\n\n"
+            "[contracts]\n"
+        )
+
+    def _deploy(self) -> None:
+        validator = self.account(0)["address"]
+        deployed = subprocess.run(
+            [sys.executable, "-m", "registry_contract.deploy", "--config", str(self.config_path),
+             "--min-security-bits", "0", "--withdrawal-delay", str(WITHDRAWAL_DELAY_S),
+             "--verifier", validator, "--json"],
+            env={k: v for k, v in os.environ.items() if not k.startswith("ZETINA_")},
+            capture_output=True, text=True, timeout=600, stdin=subprocess.DEVNULL,
+        )
+        if deployed.returncode != 0:
+            raise RuntimeError(f"deploying the contracts failed: {deployed.stderr}")
+
+
+def _ready_line(node: NodeProcess) -> dict[str, Any]:
+    stdout = node.process.stdout
+    assert stdout is not None
+    deadline = time.monotonic() + READY_TIMEOUT_S
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([stdout], [], [], 1.0)
+        if ready:
+            line = stdout.readline()
+            if not line:
+                break
+            try:
+                message = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(message, dict) and message.get("event") == "ready":
+                return message
+        elif node.process.poll() is not None:
+            break
+    node.stop()
+    raise RuntimeError(f"node {node.name} did not get ready; its log:\n{node.log()[-4000:]}")
+
+
+def _collect(node: NodeProcess) -> None:
+    stdout = node.process.stdout
+    assert stdout is not None
+    for line in stdout:
+        node.lines.append(line)

@@ -1,0 +1,260 @@
+"""The delegator (`node delegate`): publish a job, assign it, see it paid.
+
+Publish: check the escrow covers the reward, put the body in the DHT, sign the header and
+re-publish it while the job is open. Assign: collect bids for `delegator.bid_window` seconds,
+pick the best (lowest price, then the executor that this delegator saw paid most often), sign an
+assignment with an exclusivity window and re-publish it. Watch: follow the Registry's
+JobCompleted events; if the window passes without payment, assign the next best bid. The job
+ends paid (with the output, the executor and the transaction), or expired once its deadline has
+passed: the reward then stays in the escrow.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import trio
+from starknet_py.net.client_errors import ClientError
+
+from cairo_jobs.program import load_program, program_hash
+from node.chain import ChainError
+from node.errors import UserError
+from node.roles.gossip import drain_unread, republish, subscribe_all
+from node.roles.payments import Payment, read_payments
+from node.roles.services import Services
+from p2p import params
+from p2p.messages import Assignment, JobBody, JobHeader, SignedBid, SignedJobHeader
+from p2p.signing import job_hash, sign_assignment, sign_header
+from registry_contract.events import EventCursor
+
+log = logging.getLogger(__name__)
+
+PAYMENT_POLL_S = 0.5
+"""How often the Registry's events are read while a job is open."""
+
+DEADLINE_GRACE_S = 15.0
+"""How long past the deadline the delegator still looks for the payment (block times lag)."""
+
+Progress = Callable[[str, dict[str, Any]], None]
+"""Told of each step: the job's new state (or `bid`) and its details."""
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    """What to delegate: a compiled Cairo program, its input and the terms."""
+
+    program: bytes
+    program_input: bytes
+    layout: str
+    reward: int
+    deadline: int
+    """Unix time after which the job may no longer be paid."""
+    max_steps: int
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How a delegated job ended."""
+
+    job_hash: int
+    state: str
+    """`paid`, `expired`, or `assigned` when not waiting for the payment."""
+    attempts: int
+    payment: Payment | None = None
+
+
+@dataclass
+class _Bids:
+    """The valid bids received for one job, the latest per executor, in arrival order."""
+
+    header: JobHeader
+    key: int
+    by_executor: dict[int, SignedBid] = field(default_factory=dict)
+    arrived: trio.Event = field(default_factory=trio.Event)
+
+    def add(self, signed: SignedBid) -> None:
+        bid = signed.bid
+        if bid.job_hash != self.key or bid.price > self.header.reward:
+            return
+        if bid.finish_by > self.header.deadline:
+            return
+        self.by_executor.pop(bid.executor, None)
+        self.by_executor[bid.executor] = signed
+        self.arrived.set()
+
+    def best(self, excluded: set[int], scores: Counter[int]) -> SignedBid | None:
+        candidates = [b for e, b in self.by_executor.items() if e not in excluded]
+        if not candidates:
+            return None
+        return min(candidates, key=lambda b: (b.bid.price, -scores[b.bid.executor]))
+
+
+class Delegation:
+    """One job from publication to payment or expiry: `outcome = await Delegation(...).run()`."""
+
+    def __init__(
+        self, services: Services, spec: JobSpec, progress: Progress, *, wait: bool = True
+    ) -> None:
+        self.services = services
+        self.spec = spec
+        self.progress = progress
+        self.wait = wait
+        self._paid = trio.Event()
+        self._payment: Payment | None = None
+
+    async def run(self) -> Outcome:
+        services = self.services
+        await self._check_escrow()
+        signed = await self._publish_body_and_sign()
+        key = job_hash(signed.header)
+        bids = _Bids(signed.header, key)
+        channels = await subscribe_all(services.p2p.gossip)
+        client = services.registry.account.client
+        cursor = EventCursor(await services.chain(client.get_block_number))
+        services.store.record_job(signed, "delegator")
+        services.headers[key] = signed
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(drain_unread, channels, {params.TOPIC_BIDS})
+            nursery.start_soon(self._read_bids, channels[params.TOPIC_BIDS], bids)
+            nursery.start_soon(self._watch_payment, key, cursor)
+            nursery.start_soon(republish, services, params.TOPIC_JOBS, signed.encode(),
+                               self._paid, signed.header.deadline)
+            self.progress("published", {"job": hex(key), "reward": self.spec.reward})
+            self._moved(key, "bidding", "header published")
+            outcome = await self._assign_until_done(bids)
+            nursery.cancel_scope.cancel()
+        return outcome
+
+    async def _check_escrow(self) -> None:
+        services = self.services
+        available = await services.chain(services.registry.available_balance, None)
+        if available < self.spec.reward:
+            raise UserError(
+                f"the escrow holds {available} available, less than the reward {self.spec.reward}:"
+                " deposit more with `node deposit AMOUNT`"
+            )
+
+    async def _publish_body_and_sign(self) -> SignedJobHeader:
+        services, spec = self.services, self.spec
+        program = await trio.to_thread.run_sync(load_program, spec.program.decode())
+        body = JobBody(program=spec.program, program_input=spec.program_input, layout=spec.layout)
+        await services.p2p.content.put(params.NS_BODY, body.encode())
+        header = JobHeader(
+            chain_id=services.network.chain_id, registry=services.network.registry,
+            delegator=services.wallet.address, body_id=body.body_id,
+            program_hash=program_hash(program), max_steps=spec.max_steps, reward=spec.reward,
+            deadline=spec.deadline, nonce=secrets.randbits(64),
+        )
+        return sign_header(header, services.wallet.key)
+
+    async def _read_bids(self, channel: trio.MemoryReceiveChannel, bids: _Bids) -> None:
+        async for message in channel:
+            signed = SignedBid.decode(message.data)  # the gossip validator accepted it
+            before = len(bids.by_executor)
+            bids.add(signed)
+            if len(bids.by_executor) > before:
+                self.progress("bid", {"executor": hex(signed.bid.executor),
+                                      "price": signed.bid.price})
+
+    async def _watch_payment(self, key: int, cursor: EventCursor) -> None:
+        while True:
+            try:
+                payments, cursor = await read_payments(self.services, cursor)
+            except (ChainError, ClientError) as error:
+                log.warning("cannot read Registry events; retrying", extra={"error": str(error)})
+                payments = []
+            for payment in payments:
+                if payment.job_hash == key:
+                    self._payment = payment
+                    self._paid.set()
+                    return
+            await trio.sleep(PAYMENT_POLL_S)
+
+    async def _assign_until_done(self, bids: _Bids) -> Outcome:
+        services, key = self.services, bids.key
+        settings = services.config.delegator
+        excluded: set[int] = set()
+        attempt = 0
+        with trio.move_on_after(settings.bid_window):
+            await self._paid.wait()
+        while not self._paid.is_set():
+            chosen = await self._next_bid(bids, excluded)
+            if chosen is None:
+                return await self._expire(key, attempt)
+            window_end = min(bids.header.deadline, int(time.time() + settings.assignment_window))
+            assignment = sign_assignment(
+                Assignment(key, chosen.bid.executor, window_end, attempt),
+                services.network.chain_id, services.wallet.address, services.wallet.key,
+            )
+            self._moved(key, "assigned", f"attempt {attempt}", executor=chosen.bid.executor,
+                        assignment=assignment)
+            if not self.wait:
+                return Outcome(key, "assigned", attempt + 1)
+            await self._hold_window(assignment.encode(), window_end)
+            if self._paid.is_set():
+                break
+            excluded.add(chosen.bid.executor)
+            self._moved(key, "bidding", f"window missed by {chosen.bid.executor:#x}")
+            attempt += 1
+        return self._settle(key, attempt)
+
+    async def _next_bid(self, bids: _Bids, excluded: set[int]) -> SignedBid | None:
+        """The best bid not yet tried; waits for one until the deadline (None then)."""
+        scores = self._executor_scores()
+        with trio.move_on_at(_trio_time_of(bids.header.deadline)):
+            while (chosen := bids.best(excluded, scores)) is None:
+                bids.arrived = trio.Event()
+                await bids.arrived.wait()
+            return chosen
+        return None
+
+    async def _hold_window(self, encoded_assignment: bytes, window_end: int) -> None:
+        """Re-publish the assignment until the job is paid or its window has passed."""
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(republish, self.services, params.TOPIC_ASSIGNMENTS,
+                               encoded_assignment, self._paid, window_end)
+            with trio.move_on_at(_trio_time_of(window_end + DEADLINE_GRACE_S)):
+                await self._paid.wait()
+            nursery.cancel_scope.cancel()
+
+    async def _expire(self, key: int, attempts: int) -> Outcome:
+        with trio.move_on_at(_trio_time_of(self.spec.deadline + DEADLINE_GRACE_S)):
+            await self._paid.wait()
+        if self._paid.is_set():
+            return self._settle(key, attempts)
+        self._moved(key, "expired", "deadline passed; the reward stays in the escrow")
+        return Outcome(key, "expired", attempts)
+
+    def _settle(self, key: int, attempt: int) -> Outcome:
+        payment = self._payment
+        assert payment is not None
+        if self.services.store.get(key).state == "bidding":  # paid just after its window
+            self._moved(key, "assigned", "paid after its window", executor=payment.executor)
+        self._moved(key, "submitted", "JobCompleted seen", executor=payment.executor,
+                    output=payment.output)
+        self.services.mark_paid(key, payment.transaction_hash)
+        self.progress("paid", {"executor": hex(payment.executor), "reward": payment.reward,
+                               "tx": hex(payment.transaction_hash)})
+        return Outcome(key, "paid", attempt + 1, payment)
+
+    def _moved(self, key: int, state: str, reason: str, **fields: Any) -> None:
+        self.services.transition(key, state, reason, **fields)
+        shown = {k: hex(v) if isinstance(v, int) else v for k, v in fields.items()
+                 if k not in ("assignment", "output")}
+        self.progress(state, {"reason": reason, **shown})
+
+    def _executor_scores(self) -> Counter[int]:
+        """How many of this delegator's jobs each executor was paid for."""
+        paid = self.services.store.jobs(states=["paid"], role="delegator")
+        return Counter(job.executor for job in paid if job.executor is not None)
+
+
+def _trio_time_of(unix_time: float) -> float:
+    """The trio clock reading at the Unix time `unix_time`."""
+    return trio.current_time() + (unix_time - time.time())

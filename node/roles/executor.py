@@ -1,0 +1,327 @@
+"""The executor (`node serve`): bid for jobs worth taking, run the assigned ones, get paid.
+
+A job's path here: header (gossip-validated) → admission checks → bid, re-published until an
+assignment for the job is seen → if it names us: fetch the body (sha256 checked against the
+header's body id), run it (allowed hints only, the header's step limit), check the program hash,
+put the witness in the DHT and announce it until a validator's fact is registered → submit the
+witness to the Registry → paid. Every state change goes to the job store, so a restarted
+executor resumes its assigned jobs; payment is recorded exactly once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import math
+import time
+from collections.abc import Set
+
+import trio
+from libp2p.peer.id import ID
+from starknet_py.net.client_errors import ClientError
+
+from cairo_jobs.facts import fact_hash
+from cairo_jobs.failures import RunFailure
+from cairo_jobs.model import RunRequest, RunResult
+from cairo_jobs.pool import RunnerPool
+from node.chain import ChainError
+from node.roles.admission import Terms, refusal
+from node.roles.gossip import drain_unread, republish, subscribe_all
+from node.roles.payments import find_payment
+from node.roles.services import Services
+from node.store import StoredJob
+from p2p import params
+from p2p.codec import CodecError
+from p2p.content import NotFound
+from p2p.messages import (
+    Bid,
+    JobBody,
+    JobWitness,
+    SignedAssignment,
+    SignedJobHeader,
+    SignedWitnessNotice,
+    WitnessNotice,
+)
+from p2p.records import digest_key
+from p2p.signing import job_hash, sign_bid, sign_notice
+from registry_contract.client import Refusal, Refused
+
+log = logging.getLogger(__name__)
+
+STEPS_PER_SECOND_ESTIMATE = 20_000
+"""A cautious Cairo VM speed, for the finish time a bid promises."""
+
+FACT_POLL_S = 0.5
+"""How often the FactRegistry is asked whether the witness's fact is registered."""
+
+CHAIN_RETRY_S = 5.0
+"""Pause before a job is taken up again after a chain call failed."""
+
+RESUMABLE = ("assigned", "running", "proving", "submitted")
+
+
+class JobFailed(Exception):
+    """The job cannot be completed by this executor; the message says why."""
+
+
+class Executor:
+    """One executor node: `await Executor(services, pool, hints).run()` serves until cancelled."""
+
+    def __init__(self, services: Services, pool: RunnerPool, allowed_hints: Set[str]) -> None:
+        self.services = services
+        self.pool = pool
+        self.allowed_hints = frozenset(allowed_hints)
+        settings = services.config.executor
+        self.terms = Terms(settings.max_steps, settings.min_reward)
+        self._slots = trio.CapacityLimiter(settings.max_jobs)
+        self._decided: dict[int, trio.Event] = {}
+        self._publishers: dict[int, ID] = {}
+        self._working: set[int] = set()
+        self._min_security_bits = 0
+
+    @property
+    def address(self) -> int:
+        return self.services.wallet.address
+
+    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        """Serve until cancelled."""
+        services = self.services
+        self._min_security_bits = await services.chain(
+            services.registry.setting, "min_security_bits"
+        )
+        channels = await subscribe_all(services.p2p.gossip)
+        async with trio.open_nursery() as nursery:
+            for job in services.store.unfinished("executor"):
+                self._resume(nursery, job)
+            nursery.start_soon(self._read_headers, nursery, channels[params.TOPIC_JOBS])
+            nursery.start_soon(
+                self._read_assignments, nursery, channels[params.TOPIC_ASSIGNMENTS]
+            )
+            nursery.start_soon(
+                drain_unread, channels, {params.TOPIC_JOBS, params.TOPIC_ASSIGNMENTS}
+            )
+            task_status.started()
+
+    # Headers and bids
+
+    async def _read_headers(
+        self, nursery: trio.Nursery, channel: trio.MemoryReceiveChannel
+    ) -> None:
+        async for message in channel:
+            signed = SignedJobHeader.decode(message.data)  # the gossip validator accepted it
+            key = job_hash(signed.header)
+            if key in self.services.headers:
+                continue  # a re-publication
+            self.services.headers[key] = signed
+            self._publishers[key] = message.origin
+            nursery.start_soon(self._consider, nursery, signed, key)
+
+    async def _consider(self, nursery: trio.Nursery, signed: SignedJobHeader, key: int) -> None:
+        services = self.services
+        if _known(services, key):
+            return
+        header = signed.header
+        try:
+            reason = await refusal(header, key, self.terms, services.view)
+        except ChainError as error:
+            log.warning("cannot check the job on chain; waiting for its next publication",
+                        extra={"job": hex(key), "error": str(error)})
+            del services.headers[key]
+            return
+        if reason is not None:
+            services.metrics.messages_dropped.labels(topic=params.TOPIC_JOBS, reason=reason).inc()
+            log.info("job declined", extra={"job": hex(key), "reason": reason})
+            return
+        ratio = services.config.executor.price_ratio
+        price = min(header.reward, max(self.terms.min_reward, math.ceil(header.reward * ratio)))
+        estimate = 10 + header.max_steps / STEPS_PER_SECOND_ESTIMATE
+        finish_by = min(header.deadline, int(time.time() + estimate))
+        services.store.record_job(signed, "executor")
+        services.transition(key, "bidding", f"bid {price}")
+        bid = sign_bid(Bid(key, self.address, price, finish_by), header.chain_id,
+                       services.wallet.key)
+        decided = self._decided.setdefault(key, trio.Event())
+        nursery.start_soon(
+            republish, services, params.TOPIC_BIDS, bid.encode(), decided, header.deadline
+        )
+
+    # Assignments
+
+    async def _read_assignments(
+        self, nursery: trio.Nursery, channel: trio.MemoryReceiveChannel
+    ) -> None:
+        async for message in channel:
+            signed = SignedAssignment.decode(message.data)  # validated against a known header
+            assignment = signed.assignment
+            key = assignment.job_hash
+            self._decided.setdefault(key, trio.Event()).set()
+            if not _known(self.services, key) or key in self._working:
+                continue
+            job = self.services.store.get(key)
+            if assignment.executor != self.address:
+                if job.state == "bidding":
+                    log.info("job assigned to another executor",
+                             extra={"job": hex(key), "executor": hex(assignment.executor)})
+                continue
+            if job.state != "bidding":
+                continue
+            self.services.transition(key, "assigned", f"attempt {assignment.attempt}",
+                                     executor=self.address, assignment=signed)
+            self._start(nursery, key)
+
+    # Work
+
+    def _resume(self, nursery: trio.Nursery, job: StoredJob) -> None:
+        if job.state in RESUMABLE:
+            log.info("resuming job", extra={"job": hex(job.job_hash), "state": job.state})
+            self.services.headers[job.job_hash] = job.signed_header
+            self._start(nursery, job.job_hash)
+        elif job.signed_header.header.deadline < time.time():
+            self.services.transition(job.job_hash, "expired", "deadline passed while stopped")
+
+    def _start(self, nursery: trio.Nursery, key: int) -> None:
+        self._working.add(key)
+        nursery.start_soon(self._work, key)
+
+    async def _work(self, key: int) -> None:
+        try:
+            async with self._slots:
+                await self._complete_despite_chain_errors(key)
+        except (JobFailed, RunFailure, NotFound, CodecError, Refused, ClientError) as failure:
+            self._fail(key, failure.refusal.value if isinstance(failure, Refused) else str(failure))
+        except trio.TooSlowError:
+            self._fail(key, "the job body could not be fetched in time")
+        except Exception as error:  # a defect must cost this job, not the node
+            log.exception("job failed on an unexpected error", extra={"job": hex(key)})
+            self._fail(key, f"internal error: {error!r}")
+        finally:
+            self._working.discard(key)
+
+    def _fail(self, key: int, reason: str) -> None:
+        log.warning("job failed", extra={"job": hex(key), "reason": reason})
+        self.services.transition(key, "failed", reason[:500])
+
+    async def _complete_despite_chain_errors(self, key: int) -> None:
+        """Complete the job, starting again from its stored state after a chain failure."""
+        deadline = self.services.store.get(key).signed_header.header.deadline
+        while True:
+            try:
+                return await self._complete(key)
+            except ChainError as error:
+                if time.time() > deadline:
+                    raise JobFailed(f"deadline passed; last chain error: {error}") from error
+                log.warning("chain call failed; retrying the job",
+                            extra={"job": hex(key), "error": str(error)})
+                await trio.sleep(CHAIN_RETRY_S)
+
+    async def _complete(self, key: int) -> None:
+        services = self.services
+        job = services.store.get(key)
+        signed, assignment = job.signed_header, job.signed_assignment
+        if job.state != "submitted":
+            result = await self._run(key, job)
+            if job.state != "proving":
+                services.transition(key, "proving", f"ran {result.steps} steps")
+            notice = await self._publish_witness(key, signed, result)
+            await self._wait_for_fact(notice, result.output)
+            services.transition(key, "submitted", "fact registered", output=result.output)
+        output = services.store.get(key).output or ()
+        await self._submit(key, signed, assignment, list(output))
+
+    async def _run(self, key: int, job: StoredJob) -> RunResult:
+        services = self.services
+        header = job.signed_header.header
+        started = time.monotonic()
+        body = await self._fetch_body(key, header.body_id)
+        services.metrics.observe_step("fetch", time.monotonic() - started)
+        if job.state == "assigned":
+            services.transition(key, "running", "body fetched")
+        request = RunRequest.from_body(
+            body.program, body.program_input, body.layout, max_steps=header.max_steps,
+            timeout=services.config.executor.run_timeout, allowed_hints=self.allowed_hints,
+        )
+        started = time.monotonic()
+        result = await self.pool.run(request)
+        services.metrics.observe_step("run", time.monotonic() - started)
+        if result.program_hash != header.program_hash:
+            raise JobFailed(
+                f"the body's program hash {result.program_hash:#x} is not the header's "
+                f"{header.program_hash:#x}"
+            )
+        return result
+
+    async def _fetch_body(self, key: int, body_id: bytes) -> JobBody:
+        content = self.services.p2p.content
+        with trio.fail_after(params.FETCH_TIMEOUT + params.DHT_GET_TIMEOUT):
+            data = await content.get(digest_key(params.NS_BODY, body_id),
+                                     publisher=self._publishers.get(key))
+        return JobBody.decode(data)
+
+    async def _publish_witness(
+        self, key: int, signed: SignedJobHeader, result: RunResult
+    ) -> SignedWitnessNotice:
+        """Put the witness in the DHT; return the signed notice that announces it."""
+        services = self.services
+        witness = JobWitness(
+            job_hash=key, executor=self.address, output=tuple(result.output), mode="reexec",
+            security_bits=0, proof=b"", proof_id=b"",
+            run_ms=round(result.timings.total * 1000), prove_ms=0,
+        )
+        encoded = witness.encode()
+        await services.p2p.content.put(params.NS_WITNESS, encoded)
+        notice = WitnessNotice(key, self.address, hashlib.sha256(encoded).digest())
+        return sign_notice(notice, signed, services.wallet.key)
+
+    async def _wait_for_fact(self, notice: SignedWitnessNotice, output: list[int]) -> None:
+        """Announce the witness until its fact is registered strongly enough, or the deadline."""
+        services = self.services
+        header = notice.header.header
+        fact = fact_hash(header.program_hash, output)
+        registered = trio.Event()
+        started = time.monotonic()
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(republish, services, params.TOPIC_DONE, notice.encode(),
+                               registered, header.deadline)
+            while not await self._fact_is_enough(fact):
+                if time.time() > header.deadline:
+                    raise JobFailed("deadline passed before a validator registered the fact")
+                await trio.sleep(FACT_POLL_S)
+            registered.set()
+        services.metrics.observe_step("verify", time.monotonic() - started)
+
+    async def _fact_is_enough(self, fact: int) -> bool:
+        facts = self.services.facts
+        if not await self.services.chain(facts.is_valid, fact):
+            return False
+        return await self.services.chain(facts.get_verification, fact) >= self._min_security_bits
+
+    async def _submit(
+        self, key: int, signed: SignedJobHeader, assignment: SignedAssignment | None,
+        output: list[int],
+    ) -> None:
+        services = self.services
+        started = time.monotonic()
+        try:
+            receipt = await services.chain(
+                services.registry.submit_witness, signed, output, assignment
+            )
+        except Refused as refused:
+            if refused.refusal is not Refusal.ALREADY_PAID:
+                raise
+            payment = await find_payment(services, key)
+            if payment is None or payment.executor != self.address:
+                raise
+            services.mark_paid(key, payment.transaction_hash)  # paid before a restart
+            return
+        services.metrics.observe_step("submit", time.monotonic() - started)
+        services.mark_paid(key, receipt.transaction_hash)
+        log.info("job paid", extra={"job": hex(key), "reward": signed.header.reward,
+                                    "tx": hex(receipt.transaction_hash)})
+
+
+def _known(services: Services, key: int) -> bool:
+    try:
+        services.store.get(key)
+    except KeyError:
+        return False
+    return True

@@ -1,0 +1,52 @@
+"""What every role does on the gossip topics: join them all, and re-publish what is open."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+import trio
+
+from node.roles.services import Services
+from p2p import params
+from p2p.gossip import Gossip, GossipMessage
+
+log = logging.getLogger(__name__)
+
+
+async def subscribe_all(gossip: Gossip) -> dict[str, trio.MemoryReceiveChannel[GossipMessage]]:
+    """Join every job topic (so that this node forwards them all) and return their channels.
+
+    A role reads the channels it needs; the others must be drained by `drain_unread`.
+    """
+    return {topic: await gossip.subscribe(topic) for topic in params.ALL_TOPICS}
+
+
+async def drain_unread(
+    channels: dict[str, trio.MemoryReceiveChannel[GossipMessage]], read: set[str]
+) -> None:
+    """Read and drop the messages of the topics this role does not use."""
+    async with trio.open_nursery() as nursery:
+        for topic, channel in channels.items():
+            if topic not in read:
+                nursery.start_soon(_drain, channel)
+
+
+async def _drain(channel: trio.MemoryReceiveChannel[GossipMessage]) -> None:
+    async for _ in channel:
+        pass
+
+
+async def republish(
+    services: Services, topic: str, data: bytes, until: trio.Event, deadline: int
+) -> None:
+    """Publish `data` now and again every `p2p.republish_interval` until `until` is set or
+    the Unix time `deadline` passes (gossip is lossy and a peer may have ignored it at first)."""
+    interval = services.config.p2p.republish_interval
+    while not until.is_set() and time.time() < deadline:
+        try:
+            await services.p2p.gossip.publish(topic, data)
+        except Exception as error:  # publishing must not end the job; the next round retries
+            log.warning("publish failed", extra={"topic": topic, "error": repr(error)})
+        with trio.move_on_after(interval):
+            await until.wait()

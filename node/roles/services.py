@@ -1,0 +1,160 @@
+"""The shared parts every role runs on, started together and stopped together.
+
+`open_services(config, role)` loads the account and identity, checks that the RPC node serves the
+configured chain, connects the Registry and FactRegistry clients through the chain bridge, opens
+the job store, starts the p2p node with the job topics' validators and, when `node.status_port`
+is set, the /metrics and /health endpoint.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+import trio
+
+from node.chain import AccountKeys, ChainBridge, RegistryView
+from node.config import Config
+from node.health import StatusService, serve
+from node.keys import read_identity
+from node.metrics import NodeMetrics
+from node.roles.directory import KeyDirectory
+from node.store import STATES, JobStore, Role, StoredJob, store_path
+from node.wallet import Wallet, check_chain, contract_address, load_wallet
+from p2p import params
+from p2p.host import HostConfig
+from p2p.messages import JobHeader, SignedJobHeader
+from p2p.node import P2PNode, run_node
+from p2p.topic_checks import (
+    NetworkContext,
+    assignment_validator,
+    bid_validator,
+    header_validator,
+    notice_validator,
+)
+from p2p.validation import TopicValidator
+from registry_contract.client import FactRegistryClient, RegistryClient
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+
+@dataclass
+class Services:
+    """A running node's parts. Chain clients live on the bridge's asyncio side: use `chain`."""
+
+    config: Config
+    role: Role
+    wallet: Wallet
+    network: NetworkContext
+    bridge: ChainBridge
+    registry: RegistryClient
+    facts: FactRegistryClient
+    view: RegistryView
+    keys: KeyDirectory
+    store: JobStore
+    p2p: P2PNode
+    metrics: NodeMetrics
+    status_port: int | None
+    headers: dict[int, SignedJobHeader] = field(default_factory=dict)
+    """Jobs this node knows, by job hash: what assignments and notices are checked against."""
+
+    async def chain(self, coro_fn: Callable[..., Awaitable[T]], *args: Any) -> T:
+        """Run a starknet-py coroutine function on the bridge."""
+        return await self.bridge.call(coro_fn, *args)
+
+    def transition(self, job_hash: int, state: str, reason: str, **fields: Any) -> StoredJob:
+        """Move a job on in the store and in the metrics."""
+        job = self.store.transition(job_hash, state, reason, **fields)
+        self.count_jobs()
+        return job
+
+    def mark_paid(self, job_hash: int, tx_hash: int) -> StoredJob:
+        job = self.store.mark_paid(job_hash, tx_hash)
+        self.count_jobs()
+        return job
+
+    def count_jobs(self) -> None:
+        """Set the jobs-by-state gauge from the store."""
+        counts = dict.fromkeys(STATES, 0)
+        for job in self.store.jobs(role=self.role):
+            counts[job.state] += 1
+        for state, count in counts.items():
+            self.metrics.jobs.labels(state=state).set(count)
+
+    def ready_info(self) -> dict[str, Any]:
+        """What other nodes and scripts need to reach this one."""
+        host = self.p2p.host
+        return {
+            "event": "ready",
+            "role": self.role,
+            "account": hex(self.wallet.address),
+            "peer_id": host.get_id().to_base58(),
+            "addrs": [str(addr) for addr in host.get_addrs()],
+            "status_port": self.status_port,
+        }
+
+
+@asynccontextmanager
+async def open_services(
+    config: Config, role: Role, environ: Mapping[str, str] | None = None
+) -> AsyncIterator[Services]:
+    """Start everything a role needs; stop it all when the block ends."""
+    wallet = load_wallet(config, environ)
+    network = NetworkContext(wallet.chain_id, contract_address(config, "registry"))
+    fact_registry = contract_address(config, "fact_registry")
+    identity = read_identity(config.identity_path)
+    async with ChainBridge() as bridge, trio.open_nursery() as nursery:
+        account = wallet.account(config.chain.rpc_url)
+        await bridge.call(check_chain, account.client, wallet.chain_id)
+        registry = await bridge.call(RegistryClient.connect, account, network.registry)
+        keys = KeyDirectory(AccountKeys(bridge, account.client), nursery)
+        headers: dict[int, SignedJobHeader] = {}
+        host_config = HostConfig(tuple(config.p2p.listen), tuple(config.p2p.bootstrap))
+        with JobStore.open(store_path(config.data_dir)) as store:
+            async with run_node(identity, host_config, _validators(network, keys, headers)) as p2p:
+                metrics = NodeMetrics.create()
+                status_port = await _start_status(nursery, config, metrics, p2p)
+                services = Services(
+                    config, role, wallet, network, bridge, registry,
+                    FactRegistryClient(account, fact_registry), RegistryView(bridge, registry),
+                    keys, store, p2p, metrics, status_port, headers,
+                )
+                services.count_jobs()
+                log.info("node ready", extra=services.ready_info())
+                yield services
+        nursery.cancel_scope.cancel()
+
+
+def _validators(
+    network: NetworkContext, keys: KeyDirectory, headers: dict[int, SignedJobHeader]
+) -> dict[str, TopicValidator]:
+    def known_header(job_hash: int) -> JobHeader | None:
+        signed = headers.get(job_hash)
+        return None if signed is None else signed.header
+
+    return {
+        params.TOPIC_JOBS: header_validator(network, keys.lookup),
+        params.TOPIC_BIDS: bid_validator(network, keys.lookup),
+        params.TOPIC_ASSIGNMENTS: assignment_validator(network, keys.lookup, known_header),
+        params.TOPIC_DONE: notice_validator(network, keys.lookup),
+    }
+
+
+async def _start_status(
+    nursery: trio.Nursery, config: Config, metrics: NodeMetrics, p2p: P2PNode
+) -> int | None:
+    if not config.node.status_port:
+        return None
+
+    def peers() -> tuple[bool, str]:
+        count = len(p2p.host.get_network().connections)
+        metrics.peers.set(count)
+        return count > 0, f"{count} peers connected"
+
+    service = StatusService(metrics, {"peers": peers})
+    return await nursery.start(serve, service, config.node.status_port)

@@ -1,0 +1,120 @@
+"""The validator (`node validate`): check announced witnesses and register their facts.
+
+For each witness notice (gossip-validated: the job's header and the executor's signature), fetch
+the witness and the job body from the DHT, verify the claimed output (with the configured
+verifier: re-execution gives 0 proof bits) and, when it holds, register
+`fact = poseidon(program_hash, poseidon(output))` in the FactRegistry with the verdict's bits.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Set
+from dataclasses import dataclass
+
+import trio
+from libp2p.peer.id import ID
+from starknet_py.net.client_errors import ClientError
+
+from cairo_jobs.facts import fact_hash
+from cairo_jobs.failures import RunFailure
+from cairo_jobs.model import RunRequest
+from cairo_jobs.proving import Claim, Verifier
+from node.chain import ChainError
+from node.roles.gossip import drain_unread, subscribe_all
+from node.roles.services import Services
+from p2p import params
+from p2p.codec import CodecError
+from p2p.content import NotFound
+from p2p.messages import JobBody, JobWitness, SignedWitnessNotice
+from p2p.records import digest_key
+from registry_contract.client import Refused
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Checked:
+    """What became of one witness."""
+
+    job_hash: int
+    fact: int
+    valid: bool
+    security_bits: int
+    reason: str
+
+
+class Validator:
+    """One validator node: `await Validator(services, verifier, hints).run()` until cancelled;
+    `report` is called with each witness's outcome."""
+
+    def __init__(
+        self,
+        services: Services,
+        verifier: Verifier,
+        allowed_hints: Set[str],
+        report: Callable[[Checked], None] = lambda checked: None,
+    ) -> None:
+        self.services = services
+        self.verifier = verifier
+        self.allowed_hints = frozenset(allowed_hints)
+        self.report = report
+        self._seen: set[bytes] = set()
+
+    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        channels = await subscribe_all(self.services.p2p.gossip)
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(drain_unread, channels, {params.TOPIC_DONE})
+            task_status.started()
+            async for message in channels[params.TOPIC_DONE]:
+                signed = SignedWitnessNotice.decode(message.data)  # the validator accepted it
+                if signed.notice.witness_id in self._seen:
+                    continue  # a re-publication
+                self._seen.add(signed.notice.witness_id)
+                nursery.start_soon(self._check_safely, signed, message.origin)
+
+    async def _check_safely(self, signed: SignedWitnessNotice, origin: ID) -> None:
+        job = signed.notice.job_hash
+        try:
+            checked = await self._check(signed, origin)
+        except (NotFound, CodecError, RunFailure, trio.TooSlowError) as error:
+            log.warning("witness not checked", extra={"job": hex(job), "reason": str(error)})
+            self._seen.discard(signed.notice.witness_id)  # its next announcement retries
+            return
+        except (ChainError, ClientError, Refused) as error:
+            log.warning("fact not registered", extra={"job": hex(job), "reason": str(error)})
+            self._seen.discard(signed.notice.witness_id)
+            return
+        self.report(checked)
+        level = logging.INFO if checked.valid else logging.WARNING
+        log.log(level, "witness checked", extra={
+            "job": hex(job), "fact": hex(checked.fact), "valid": checked.valid,
+            "security_bits": checked.security_bits, "reason": checked.reason})
+
+    async def _check(self, signed: SignedWitnessNotice, origin: ID) -> Checked:
+        services = self.services
+        header, notice = signed.header.header, signed.notice
+        content = services.p2p.content
+        with trio.fail_after(params.FETCH_TIMEOUT + params.DHT_GET_TIMEOUT):
+            witness = JobWitness.decode(
+                await content.get(digest_key(params.NS_WITNESS, notice.witness_id), origin)
+            )
+            body = JobBody.decode(await content.get(digest_key(params.NS_BODY, header.body_id)))
+        fact = fact_hash(header.program_hash, list(witness.output))
+        if (witness.job_hash, witness.executor) != (notice.job_hash, notice.executor):
+            return Checked(notice.job_hash, fact, False, 0, "witness of another job or executor")
+        if await services.chain(services.facts.is_valid, fact):
+            return Checked(notice.job_hash, fact, True, 0, "fact already registered")
+        request = RunRequest.from_body(
+            body.program, body.program_input, body.layout, max_steps=header.max_steps,
+            timeout=services.config.executor.run_timeout, allowed_hints=self.allowed_hints,
+        )
+        started = time.monotonic()
+        verdict = await self.verifier.verify(
+            Claim(request, header.program_hash, list(witness.output))
+        )
+        services.metrics.observe_step("verify", time.monotonic() - started)
+        if verdict.valid:
+            await services.chain(services.facts.register_fact, fact, verdict.security_bits)
+        return Checked(notice.job_hash, fact, verdict.valid, verdict.security_bits, verdict.reason)
