@@ -17,11 +17,13 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from devnet.spawn import DevnetProcess
+from node.config import env_name, load_config
 
 PASSWORD = "local network password"
 READY_TIMEOUT_S = 120.0
@@ -64,6 +66,75 @@ class NodeProcess:
         return self.log_path.read_text(errors="replace")
 
 
+@dataclass
+class Delegating:
+    """A running `node delegate --json`: its progress events as they come, then its outcome."""
+
+    process: subprocess.Popen[str]
+    events: list[dict[str, Any]] = field(default_factory=list)
+    other_lines: list[str] = field(default_factory=list)
+    """Its stderr lines that are not progress events (logs, errors)."""
+    changed: threading.Condition = field(default_factory=threading.Condition)
+    finished: bool = False
+    """Its stderr is closed: every event is in `events`."""
+
+    def read_progress(self) -> None:
+        assert self.process.stderr is not None
+        self._read(self.process.stderr)
+        with self.changed:
+            self.finished = True
+            self.changed.notify_all()
+
+    def progress(self) -> Iterator[dict[str, Any]]:
+        """Every progress event, as it comes, until the process has ended."""
+        shown = 0
+        while True:
+            with self.changed:
+                self.changed.wait_for(lambda seen=shown: len(self.events) > seen or self.finished)
+                new, finished = self.events[shown:], self.finished
+            yield from new
+            shown += len(new)
+            if finished and not new:
+                return
+
+    def _read(self, stderr: Iterable[str]) -> None:
+        for line in stderr:
+            try:
+                event = json.loads(line)
+            except ValueError:
+                event = None
+            with self.changed:
+                if isinstance(event, dict) and "event" in event:
+                    self.events.append(event)
+                else:
+                    self.other_lines.append(line)
+                self.changed.notify_all()
+
+    def wait_for(self, event: str, timeout: float = 120.0, **details: str) -> dict[str, Any]:
+        """The first progress event named `event` with these details (waits for it)."""
+        def found() -> dict[str, Any] | None:
+            return next((e for e in self.events if e["event"] == event
+                         and all(e.get(k) == v for k, v in details.items())), None)
+
+        with self.changed:
+            if not self.changed.wait_for(lambda: found() or self.process.poll() is not None,
+                                         timeout):
+                raise TimeoutError(f"no {event} {details} within {timeout}s: {self.events}")
+        match = found()
+        if match is None:
+            raise RuntimeError(f"delegate exited before {event}: {''.join(self.other_lines)}")
+        return match
+
+    def outcome(self, timeout: float = 300.0) -> dict[str, Any]:
+        """The outcome it printed on stdout (waits for it to exit)."""
+        self.process.wait(timeout)
+        assert self.process.stdout is not None
+        stdout = self.process.stdout.read()
+        if self.process.returncode != 0:
+            raise RuntimeError(f"node delegate failed: {''.join(self.other_lines)[-4000:]}")
+        return json.loads(stdout)
+
+
 class LocalNetwork:
     """Devnet + contracts + nodes under `work`; use as a context manager."""
 
@@ -74,6 +145,7 @@ class LocalNetwork:
         self.devnet: DevnetProcess | None = None
         self.config_path = work / "network.toml"
         self.nodes: list[NodeProcess] = []
+        self.delegations: list[Delegating] = []
 
     def __enter__(self) -> LocalNetwork:
         self.work.mkdir(parents=True, exist_ok=True)
@@ -87,6 +159,10 @@ class LocalNetwork:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        for delegating in self.delegations:
+            if delegating.process.poll() is None:
+                delegating.process.kill()
+                delegating.process.wait()
         for node in reversed(self.nodes):
             node.stop()
         if self.devnet is not None:
@@ -104,8 +180,6 @@ class LocalNetwork:
 
     def contracts(self) -> dict[str, int]:
         """The deployed addresses (token, registry, fact_registry)."""
-        from node.config import load_config
-
         config = load_config(self.config_path, {})
         return {name: int(config.get(f"contracts.{name}"), 16)
                 for name in ("token", "registry", "fact_registry")}
@@ -113,12 +187,14 @@ class LocalNetwork:
     def data_dir(self, name: str) -> Path:
         return self.work / name
 
-    def env(self, account_index: int) -> dict[str, str]:
-        """The environment of a node acting for predeployed account `account_index`."""
+    def env(self, account_index: int, settings: dict[str, str] | None = None) -> dict[str, str]:
+        """The environment of a node acting for predeployed account `account_index`, with
+        extra `settings` as ZETINA_ variables ({"executor.price_ratio": "0.5"})."""
         return {
             **{k: v for k, v in os.environ.items() if not k.startswith("ZETINA_")},
             "ZETINA_KEYSTORE_PASSWORD": PASSWORD,
             "ZETINA_CHAIN_ACCOUNT": self.account(account_index)["address"],
+            **{env_name(name): value for name, value in (settings or {}).items()},
         }
 
     def node_command(self, *args: str, name: str, account_index: int,
@@ -143,9 +219,12 @@ class LocalNetwork:
             raise RuntimeError(f"key import for {name} failed: {done.stderr}")
 
     def start(self, role: str, name: str, account_index: int, *args: str,
-              bootstrap: list[str] | None = None) -> NodeProcess:
-        """Start `node <role>` as node `name` and wait for its ready line."""
-        self.import_keys(name, account_index)
+              bootstrap: list[str] | None = None,
+              settings: dict[str, str] | None = None) -> NodeProcess:
+        """Start `node <role>` as node `name` and wait for its ready line (keys imported if
+        the node has none)."""
+        if not (self.data_dir(name) / "keystore.json").exists():
+            self.import_keys(name, account_index)
         if bootstrap is None:
             bootstrap = [node.address for node in self.nodes if node.process.poll() is None]
         log_path = self.data_dir(name) / f"{role}.log"
@@ -153,13 +232,34 @@ class LocalNetwork:
                    "--data-dir", str(self.data_dir(name)), "--json", "--log-level", "info",
                    *[arg for peer in bootstrap for arg in ("--bootstrap", peer)], *args]
         with log_path.open("a") as log:
-            process = subprocess.Popen(command, env=self.env(account_index), stdout=subprocess.PIPE,
-                                       stderr=log, text=True, stdin=subprocess.DEVNULL)
+            process = subprocess.Popen(command, env=self.env(account_index, settings),
+                                       stdout=subprocess.PIPE, stderr=log, text=True,
+                                       stdin=subprocess.DEVNULL)
         node = NodeProcess(name, process, log_path)
         node.ready = _ready_line(node)
         threading.Thread(target=_collect, args=(node,), daemon=True).start()
         self.nodes.append(node)
         return node
+
+    def delegate(self, program: Path, program_input: dict[str, Any], reward: int, *args: str,
+                 account_index: int, name: str = "delegator",
+                 settings: dict[str, str] | None = None) -> Delegating:
+        """Start `node delegate PROGRAM --wait --json` bootstrapped to every running node."""
+        if not (self.data_dir(name) / "keystore.json").exists():
+            self.import_keys(name, account_index)
+        bootstrap = [arg for node in self.nodes if node.process.poll() is None
+                     for arg in ("--bootstrap", node.address)]
+        command = [sys.executable, "-m", "node", "delegate", str(program),
+                   "--input", json.dumps(program_input), "--reward", str(reward), "--wait",
+                   "--json", "--log-level", "warning", "--config", str(self.config_path),
+                   "--data-dir", str(self.data_dir(name)), *bootstrap, *args]
+        process = subprocess.Popen(command, env=self.env(account_index, settings),
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                   stdin=subprocess.DEVNULL)
+        delegating = Delegating(process)
+        threading.Thread(target=delegating.read_progress, daemon=True).start()
+        self.delegations.append(delegating)
+        return delegating
 
     def deposit(self, account_index: int, amount: int) -> None:
         """Put `amount` of the token into the account's Registry escrow."""

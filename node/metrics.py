@@ -5,6 +5,7 @@ A registry per node (never the process-wide default) lets several nodes, and tes
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 
 from prometheus_client import (
@@ -16,6 +17,8 @@ from prometheus_client import (
     ProcessCollector,
     generate_latest,
 )
+from prometheus_client.core import CounterMetricFamily
+from prometheus_client.registry import Collector
 
 NAMESPACE = "zetina"
 STEPS = ("fetch", "run", "prove", "verify", "submit")
@@ -56,7 +59,8 @@ class NodeMetrics:
             bytes_received=Counter("bytes_received", "Bytes received from peers.", **common),
             messages_dropped=Counter(
                 "messages_dropped",
-                "Messages rejected, by gossip topic and reason.",
+                "Valid job messages this node's role declined (an insolvent delegator, say), by "
+                "topic and reason.",
                 ["topic", "reason"],
                 **common,
             ),
@@ -73,6 +77,27 @@ class NodeMetrics:
             raise ValueError(f"step duration must be >= 0, got {seconds}")
         self.step_seconds.labels(step=step).observe(seconds)
 
+    def count_gossip_drops(self, counts: Callable[[], Mapping[str, int]]) -> None:
+        """Export `counts()` (dropped gossip messages by reason) when scraped."""
+        self.registry.register(_DropCounts(counts))
+
     def render(self) -> bytes:
         """All metrics in the Prometheus text exposition format."""
         return generate_latest(self.registry)
+
+
+class _DropCounts(Collector):
+    """Gossip drops as counted by the gossip layer, read at each scrape."""
+
+    def __init__(self, counts: Callable[[], Mapping[str, int]]) -> None:
+        self._counts = counts
+
+    def collect(self) -> Iterator[CounterMetricFamily]:
+        family = CounterMetricFamily(
+            f"{NAMESPACE}_gossip_messages_dropped",
+            "Gossip messages dropped before delivery (rejected or ignored), by reason.",
+            labels=["reason"],
+        )
+        for reason, count in sorted(self._counts().items()):
+            family.add_metric([reason], count)
+        yield family

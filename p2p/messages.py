@@ -147,6 +147,7 @@ class WitnessNotice(WireMessage):
     """An executor's announcement that the witness of a job is in the DHT under `witness_id`."""
 
     TYPE = "witness_notice"
+    MAX_BYTES = limits.MAX_SMALL_MESSAGE_BYTES
 
     job_hash: int = wire(felt())
     executor: int = wire(felt("ContractAddress"))

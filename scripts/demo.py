@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
 import tempfile
 import time
@@ -66,26 +65,13 @@ def run(work: Path, started: float, n: int) -> dict[str, object]:
 
 
 def delegate(network: LocalNetwork, started: float, n: int) -> dict[str, object]:
-    """Run `node delegate --wait`, relaying its progress lines."""
-    bootstrap = [arg for node in network.nodes for arg in ("--bootstrap", node.address)]
-    command = [sys.executable, "-m", "node", "delegate", str(EXAMPLES["fibonacci"].path),
-               "--input", json.dumps({"n": n}), "--reward", str(REWARD), "--wait", "--json",
-               "--config", str(network.config_path),
-               "--data-dir", str(network.data_dir("delegator")), *bootstrap]
-    process = subprocess.Popen(command, env=network.env(DELEGATOR), stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL)
-    assert process.stderr is not None and process.stdout is not None
-    for line in process.stderr:
-        try:
-            event = json.loads(line)
-        except ValueError:
-            continue  # a log line
-        if isinstance(event, dict) and "event" in event:
-            name = event.pop("event")
-            step(started, f"delegator: {name}", **event)
-    outcome = json.loads(process.stdout.read() or "{}")
-    process.wait()
-    return outcome
+    """Run `node delegate --wait`, relaying its progress events as they come."""
+    delegating = network.delegate(EXAMPLES["fibonacci"].path, {"n": n}, REWARD,
+                                  account_index=DELEGATOR)
+    for event in delegating.progress():
+        details = {k: v for k, v in event.items() if k != "event"}
+        step(started, f"delegator: {event['event']}", **details)
+    return delegating.outcome()
 
 
 if __name__ == "__main__":

@@ -17,6 +17,8 @@ from p2p.messages import (
     SignedAssignment,
     SignedBid,
     SignedJobHeader,
+    SignedWitnessNotice,
+    WitnessNotice,
 )
 from p2p.stark import STARK_PRIME
 
@@ -75,6 +77,10 @@ def witnesses(draw: st.DrawFn) -> JobWitness:
 signed_headers = st.builds(SignedJobHeader, header=headers, signature=signatures)
 signed_bids = st.builds(SignedBid, bid=bids, signature=signatures)
 signed_assignments = st.builds(SignedAssignment, assignment=assignments, signature=signatures)
+notices = st.builds(WitnessNotice, job_hash=felts, executor=felts, witness_id=digests)
+signed_notices = st.builds(
+    SignedWitnessNotice, header=signed_headers, notice=notices, signature=signatures
+)
 
 ALL_MESSAGES = {
     JobBody: bodies,
@@ -85,4 +91,6 @@ ALL_MESSAGES = {
     SignedBid: signed_bids,
     SignedAssignment: signed_assignments,
     JobWitness: witnesses(),
+    WitnessNotice: notices,
+    SignedWitnessNotice: signed_notices,
 }

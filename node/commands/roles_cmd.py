@@ -218,16 +218,20 @@ def _compiled_program(path: Path) -> bytes:
 
 def _program_input(text: str) -> bytes:
     """The --input value: JSON text, or the path of a JSON file; must be an object."""
-    source = text
-    if not text.lstrip().startswith("{"):
-        try:
-            source = Path(text).expanduser().read_text()
-        except OSError as error:
-            raise UserError(f"--input is neither JSON nor a readable file: {error}") from None
     try:
-        value = json.loads(source)
-    except ValueError as error:
-        raise UserError(f"--input is not valid JSON: {error}") from None
+        value = json.loads(text)
+    except ValueError:
+        path = Path(text).expanduser()
+        try:
+            source = path.read_text()
+        except (OSError, UnicodeDecodeError) as error:
+            raise UserError(
+                f"--input is neither valid JSON nor a readable file ({error})"
+            ) from None
+        try:
+            value = json.loads(source)
+        except ValueError as error:
+            raise UserError(f"--input file {path} is not valid JSON: {error}") from None
     if not isinstance(value, dict):
         raise UserError("--input must be a JSON object, e.g. '{\"n\": 10}'")
     return json.dumps(value, separators=(",", ":"), sort_keys=True).encode()

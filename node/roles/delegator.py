@@ -35,11 +35,14 @@ from registry_contract.events import EventCursor
 
 log = logging.getLogger(__name__)
 
-PAYMENT_POLL_S = 0.5
+PAYMENT_POLL_S = 1.0
 """How often the Registry's events are read while a job is open."""
 
 DEADLINE_GRACE_S = 15.0
 """How long past the deadline the delegator still looks for the payment (block times lag)."""
+
+WINDOW_GRACE_S = 2.0
+"""How long past an assignment's window the delegator waits before re-assigning."""
 
 Progress = Callable[[str, dict[str, Any]], None]
 """Told of each step: the job's new state (or `bid`) and its details."""
@@ -70,7 +73,7 @@ class Outcome:
 
 
 @dataclass
-class _Bids:
+class BidBook:
     """The valid bids received for one job, the latest per executor, in arrival order."""
 
     header: JobHeader
@@ -113,7 +116,7 @@ class Delegation:
         await self._check_escrow()
         signed = await self._publish_body_and_sign()
         key = job_hash(signed.header)
-        bids = _Bids(signed.header, key)
+        bids = BidBook(signed.header, key)
         channels = await subscribe_all(services.p2p.gossip)
         client = services.registry.account.client
         cursor = EventCursor(await services.chain(client.get_block_number))
@@ -153,7 +156,7 @@ class Delegation:
         )
         return sign_header(header, services.wallet.key)
 
-    async def _read_bids(self, channel: trio.MemoryReceiveChannel, bids: _Bids) -> None:
+    async def _read_bids(self, channel: trio.MemoryReceiveChannel, bids: BidBook) -> None:
         async for message in channel:
             signed = SignedBid.decode(message.data)  # the gossip validator accepted it
             before = len(bids.by_executor)
@@ -176,7 +179,7 @@ class Delegation:
                     return
             await trio.sleep(PAYMENT_POLL_S)
 
-    async def _assign_until_done(self, bids: _Bids) -> Outcome:
+    async def _assign_until_done(self, bids: BidBook) -> Outcome:
         services, key = self.services, bids.key
         settings = services.config.delegator
         excluded: set[int] = set()
@@ -204,7 +207,7 @@ class Delegation:
             attempt += 1
         return self._settle(key, attempt)
 
-    async def _next_bid(self, bids: _Bids, excluded: set[int]) -> SignedBid | None:
+    async def _next_bid(self, bids: BidBook, excluded: set[int]) -> SignedBid | None:
         """The best bid not yet tried; waits for one until the deadline (None then)."""
         scores = self._executor_scores()
         with trio.move_on_at(_trio_time_of(bids.header.deadline)):
@@ -219,7 +222,7 @@ class Delegation:
         async with trio.open_nursery() as nursery:
             nursery.start_soon(republish, self.services, params.TOPIC_ASSIGNMENTS,
                                encoded_assignment, self._paid, window_end)
-            with trio.move_on_at(_trio_time_of(window_end + DEADLINE_GRACE_S)):
+            with trio.move_on_at(_trio_time_of(window_end + WINDOW_GRACE_S)):
                 await self._paid.wait()
             nursery.cancel_scope.cancel()
 

@@ -15,6 +15,7 @@ import logging
 import math
 import time
 from collections.abc import Set
+from functools import partial
 
 import trio
 from libp2p.peer.id import ID
@@ -51,8 +52,11 @@ log = logging.getLogger(__name__)
 STEPS_PER_SECOND_ESTIMATE = 20_000
 """A cautious Cairo VM speed, for the finish time a bid promises."""
 
-FACT_POLL_S = 0.5
+FACT_POLL_S = 1.0
 """How often the FactRegistry is asked whether the witness's fact is registered."""
+
+BID_BACKOFF = 8
+"""Bids for a job assigned to another executor are re-published this many times less often."""
 
 CHAIN_RETRY_S = 5.0
 """Pause before a job is taken up again after a chain call failed."""
@@ -74,7 +78,10 @@ class Executor:
         settings = services.config.executor
         self.terms = Terms(settings.max_steps, settings.min_reward)
         self._slots = trio.CapacityLimiter(settings.max_jobs)
-        self._decided: dict[int, trio.Event] = {}
+        self._mine: dict[int, trio.Event] = {}
+        """Set when an assignment of the job to this executor arrives: bidding stops."""
+        self._taken: set[int] = set()
+        """Jobs seen assigned to another executor: bids slow down (a re-assignment may come)."""
         self._publishers: dict[int, ID] = {}
         self._working: set[int] = set()
         self._min_security_bits = 0
@@ -132,18 +139,31 @@ class Executor:
             services.metrics.messages_dropped.labels(topic=params.TOPIC_JOBS, reason=reason).inc()
             log.info("job declined", extra={"job": hex(key), "reason": reason})
             return
+        services.store.record_job(signed, "executor")
+        self._publish_bid(nursery, signed, key)
+
+    def _publish_bid(self, nursery: trio.Nursery, signed: SignedJobHeader, key: int) -> None:
+        """Bid for the job, re-published until an assignment for it is seen."""
+        services, header = self.services, signed.header
         ratio = services.config.executor.price_ratio
         price = min(header.reward, max(self.terms.min_reward, math.ceil(header.reward * ratio)))
         estimate = 10 + header.max_steps / STEPS_PER_SECOND_ESTIMATE
         finish_by = min(header.deadline, int(time.time() + estimate))
-        services.store.record_job(signed, "executor")
-        services.transition(key, "bidding", f"bid {price}")
+        if services.store.get(key).state == "published":
+            services.transition(key, "bidding", f"bid {price}")
         bid = sign_bid(Bid(key, self.address, price, finish_by), header.chain_id,
                        services.wallet.key)
-        decided = self._decided.setdefault(key, trio.Event())
-        nursery.start_soon(
-            republish, services, params.TOPIC_BIDS, bid.encode(), decided, header.deadline
-        )
+        mine = self._mine.setdefault(key, trio.Event())
+        nursery.start_soon(republish, services, params.TOPIC_BIDS, bid.encode(), mine,
+                           header.deadline, partial(self._bid_pace, key))
+
+    def _bid_pace(self, key: int) -> float:
+        """Bids are re-published while the job is open and not ours (a delegator that did not
+        hear them, or whose assignee misses its window, can still pick us), slower once the
+        job went to another executor."""
+        if self.services.store.get(key).state != "bidding":
+            return 0.0
+        return BID_BACKOFF if key in self._taken else 1.0
 
     # Assignments
 
@@ -154,15 +174,16 @@ class Executor:
             signed = SignedAssignment.decode(message.data)  # validated against a known header
             assignment = signed.assignment
             key = assignment.job_hash
-            self._decided.setdefault(key, trio.Event()).set()
             if not _known(self.services, key) or key in self._working:
                 continue
             job = self.services.store.get(key)
             if assignment.executor != self.address:
-                if job.state == "bidding":
+                if job.state == "bidding" and key not in self._taken:
+                    self._taken.add(key)
                     log.info("job assigned to another executor",
                              extra={"job": hex(key), "executor": hex(assignment.executor)})
                 continue
+            self._mine.setdefault(key, trio.Event()).set()
             if job.state != "bidding":
                 continue
             self.services.transition(key, "assigned", f"attempt {assignment.attempt}",
@@ -172,12 +193,29 @@ class Executor:
     # Work
 
     def _resume(self, nursery: trio.Nursery, job: StoredJob) -> None:
+        log.info("resuming job", extra={"job": hex(job.job_hash), "state": job.state})
+        self.services.headers[job.job_hash] = job.signed_header
         if job.state in RESUMABLE:
-            log.info("resuming job", extra={"job": hex(job.job_hash), "state": job.state})
-            self.services.headers[job.job_hash] = job.signed_header
             self._start(nursery, job.job_hash)
-        elif job.signed_header.header.deadline < time.time():
+        else:
+            nursery.start_soon(self._bid_again, nursery, job)
+
+    async def _bid_again(self, nursery: trio.Nursery, job: StoredJob) -> None:
+        """A job this executor bid for before it stopped: drop it if settled, else bid anew."""
+        header = job.signed_header.header
+        if header.deadline < time.time():
             self.services.transition(job.job_hash, "expired", "deadline passed while stopped")
+            return
+        try:
+            state = await self.services.view.job_state(job.job_hash)
+        except ChainError as error:
+            log.warning("cannot check a resumed job", extra={"job": hex(job.job_hash),
+                                                             "error": str(error)})
+            return
+        if state.paid:
+            self._fail(job.job_hash, f"{Refusal.ALREADY_PAID.value} to {state.executor:#x}")
+            return
+        self._publish_bid(nursery, job.signed_header, job.job_hash)
 
     def _start(self, nursery: trio.Nursery, key: int) -> None:
         self._working.add(key)
@@ -207,7 +245,9 @@ class Executor:
         while True:
             try:
                 return await self._complete(key)
-            except ChainError as error:
+            except (ChainError, Refused) as error:
+                if isinstance(error, Refused) and error.refusal is not Refusal.ASSIGNED_TO_OTHER:
+                    raise  # ASSIGNED_TO_OTHER: the chain's clock has not reached our window yet
                 if time.time() > deadline:
                     raise JobFailed(f"deadline passed; last chain error: {error}") from error
                 log.warning("chain call failed; retrying the job",
@@ -216,6 +256,9 @@ class Executor:
 
     async def _complete(self, key: int) -> None:
         services = self.services
+        paid = await services.view.job_state(key)
+        if paid.paid and paid.executor != self.address:
+            raise JobFailed(f"{Refusal.ALREADY_PAID.value} to {paid.executor:#x}")
         job = services.store.get(key)
         signed, assignment = job.signed_header, job.signed_assignment
         if job.state != "submitted":
@@ -302,7 +345,7 @@ class Executor:
         services = self.services
         started = time.monotonic()
         try:
-            receipt = await services.chain(
+            receipt = await services.transact(
                 services.registry.submit_witness, signed, output, assignment
             )
         except Refused as refused:

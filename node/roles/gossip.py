@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 
 import trio
 
@@ -38,15 +39,23 @@ async def _drain(channel: trio.MemoryReceiveChannel[GossipMessage]) -> None:
 
 
 async def republish(
-    services: Services, topic: str, data: bytes, until: trio.Event, deadline: int
+    services: Services,
+    topic: str,
+    data: bytes,
+    until: trio.Event,
+    deadline: int,
+    pace: Callable[[], float] = lambda: 1.0,
 ) -> None:
     """Publish `data` now and again every `p2p.republish_interval` until `until` is set or
-    the Unix time `deadline` passes (gossip is lossy and a peer may have ignored it at first)."""
+    the Unix time `deadline` passes (gossip is lossy and a peer may have ignored it at first).
+
+    `pace()` is asked before each round: it multiplies the interval, and 0 stops.
+    """
     interval = services.config.p2p.republish_interval
-    while not until.is_set() and time.time() < deadline:
+    while not until.is_set() and time.time() < deadline and (factor := pace()) > 0:
         try:
             await services.p2p.gossip.publish(topic, data)
         except Exception as error:  # publishing must not end the job; the next round retries
             log.warning("publish failed", extra={"topic": topic, "error": repr(error)})
-        with trio.move_on_after(interval):
+        with trio.move_on_after(interval * factor):
             await until.wait()

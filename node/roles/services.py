@@ -42,6 +42,9 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
+TRANSACTION_TIMEOUT_S = 300.0
+"""Bound on one transaction: fee estimation, sending and waiting for its receipt."""
+
 
 @dataclass
 class Services:
@@ -62,10 +65,17 @@ class Services:
     status_port: int | None
     headers: dict[int, SignedJobHeader] = field(default_factory=dict)
     """Jobs this node knows, by job hash: what assignments and notices are checked against."""
+    _sending: trio.Lock = field(default_factory=trio.Lock)
 
     async def chain(self, coro_fn: Callable[..., Awaitable[T]], *args: Any) -> T:
-        """Run a starknet-py coroutine function on the bridge."""
+        """Run a starknet-py coroutine function on the bridge (a view: runs concurrently)."""
         return await self.bridge.call(coro_fn, *args)
+
+    async def transact(self, coro_fn: Callable[..., Awaitable[T]], *args: Any) -> T:
+        """Send this account's transaction through the bridge, one at a time: each takes the
+        account's next nonce when it is built, so two at once would collide."""
+        async with self._sending:
+            return await self.bridge.call(coro_fn, *args, timeout_s=TRANSACTION_TIMEOUT_S)
 
     def transition(self, job_hash: int, state: str, reason: str, **fields: Any) -> StoredJob:
         """Move a job on in the store and in the metrics."""
@@ -118,6 +128,7 @@ async def open_services(
         with JobStore.open(store_path(config.data_dir)) as store:
             async with run_node(identity, host_config, _validators(network, keys, headers)) as p2p:
                 metrics = NodeMetrics.create()
+                metrics.count_gossip_drops(lambda: p2p.gossip.drops.counts)
                 status_port = await _start_status(nursery, config, metrics, p2p)
                 services = Services(
                     config, role, wallet, network, bridge, registry,

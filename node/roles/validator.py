@@ -116,5 +116,5 @@ class Validator:
         )
         services.metrics.observe_step("verify", time.monotonic() - started)
         if verdict.valid:
-            await services.chain(services.facts.register_fact, fact, verdict.security_bits)
+            await services.transact(services.facts.register_fact, fact, verdict.security_bits)
         return Checked(notice.job_hash, fact, verdict.valid, verdict.security_bits, verdict.reason)

@@ -9,9 +9,9 @@ from hypothesis import strategies as st
 from starknet_py.cairo.felt import encode_shortstring
 from starknet_py.utils.typed_data import TypedData
 
-from p2p.messages import Assignment, Bid, JobHeader
+from p2p.messages import Assignment, Bid, JobHeader, WitnessNotice
 from p2p.snip12 import message_hash, struct_type, typed_data
-from tests.strategies import assignments, bids, felts, headers
+from tests.strategies import assignments, bids, felts, headers, notices
 
 SN_SEPOLIA = encode_shortstring("SN_SEPOLIA")
 
@@ -38,6 +38,13 @@ def test_bid_hash_equals_starknet_py(bid: Bid, chain_id: int) -> None:
 def test_assignment_hash_equals_starknet_py(assignment: Assignment, chain_id: int, signer: int):
     expected = reference_hash(assignment, chain_id, signer)
     assert message_hash(assignment, chain_id, signer) == expected
+
+
+@given(notices, felts)
+@settings(max_examples=15, deadline=None)
+def test_witness_notice_hash_equals_starknet_py(notice: WitnessNotice, chain_id: int) -> None:
+    expected = reference_hash(notice, chain_id, notice.executor)
+    assert message_hash(notice, chain_id, notice.executor) == expected
 
 
 def test_header_type_is_the_documented_struct() -> None:

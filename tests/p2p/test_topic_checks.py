@@ -7,8 +7,8 @@ import dataclasses
 import pytest
 from libp2p.peer.id import ID
 
-from p2p.messages import Assignment, Bid, JobHeader, SignedJobHeader
-from p2p.signing import job_hash, sign_assignment, sign_bid, sign_header
+from p2p.messages import Assignment, Bid, JobHeader, SignedJobHeader, WitnessNotice
+from p2p.signing import job_hash, sign_assignment, sign_bid, sign_header, sign_notice
 from p2p.stark import StarkKeyPair
 from p2p.topic_checks import (
     EXPIRY_GRACE_S,
@@ -16,6 +16,7 @@ from p2p.topic_checks import (
     assignment_validator,
     bid_validator,
     header_validator,
+    notice_validator,
 )
 from p2p.validation import Outcome
 
@@ -78,6 +79,7 @@ def test_undecodable_messages_are_rejected_on_every_topic(data: bytes) -> None:
         "undecodable header": header_validator(CONTEXT, KEYS),
         "undecodable bid": bid_validator(CONTEXT, KEYS),
         "undecodable assignment": assignment_validator(CONTEXT, KEYS, {}.get),
+        "undecodable witness notice": notice_validator(CONTEXT, KEYS),
     }
     for reason, validate in validators.items():
         assert (validate(data, ORIGIN).outcome, validate(data, ORIGIN).reason) == (
@@ -106,3 +108,24 @@ def test_assignments_need_a_known_job_and_its_delegator() -> None:
     assert validate(by_executor, ORIGIN).reason == "bad signature"
     unknown = assignment_validator(CONTEXT, KEYS, {}.get)(good, ORIGIN)
     assert (unknown.outcome, unknown.reason) == (Outcome.IGNORE, "assignment for an unknown job")
+
+
+def test_witness_notices_carry_a_valid_header_and_the_executors_signature() -> None:
+    validate = notice_validator(CONTEXT, KEYS)
+    signed_header = sign_header(HEADER, DELEGATOR_KEY)
+    notice = WitnessNotice(job_hash(HEADER), EXECUTOR, b"\x07" * 32)
+
+    def judge(notice: WitnessNotice, key: StarkKeyPair = EXECUTOR_KEY, header=signed_header):
+        verdict = validate(sign_notice(notice, header, key).encode(), ORIGIN)
+        return verdict.outcome, verdict.reason
+
+    assert judge(notice)[0] is Outcome.ACCEPT
+    assert judge(notice, DELEGATOR_KEY) == (Outcome.REJECT, "bad signature")
+    other_job = dataclasses.replace(notice, job_hash=notice.job_hash + 1)
+    assert judge(other_job) == (Outcome.REJECT, "notice for another job")
+    stranger = dataclasses.replace(notice, executor=0xABC)
+    assert judge(stranger) == (Outcome.IGNORE, "signer's public key not known")
+    forged_header = SignedJobHeader(HEADER, sign_header(HEADER, EXECUTOR_KEY).signature)
+    assert judge(notice, header=forged_header) == (Outcome.REJECT, "bad signature")
+    expired = sign_header(dataclasses.replace(HEADER, deadline=NOW - 3600), DELEGATOR_KEY)
+    assert judge(notice, header=expired) == (Outcome.REJECT, "expired")

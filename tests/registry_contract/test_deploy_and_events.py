@@ -137,6 +137,33 @@ def test_deploy_script_pays_with_a_predeployed_account_on_a_devnet(
     assert int(written["fact_registry"], 16) not in (0, deployed.fact_registry)
 
 
+def test_deploy_script_adds_verifiers_to_the_fact_registry_it_deploys(
+    devnet: RestartableDevnet, tmp_path: Path
+) -> None:
+    config = tmp_path / "devnet.toml"
+    config.write_text((REPO / "devnet.toml").read_text())
+    validator = devnet.info["accounts"][1]["address"]
+    done = run_deploy(config, devnet.url, "--verifier", validator)
+    assert done.returncode == 0, done.stderr
+    written = tomli.loads(config.read_text())["contracts"]
+    account, _ = make_account(devnet.url, int(devnet.info["chain_id"], 16),
+                              devnet.info["accounts"][0])
+    facts = FactRegistryClient(account, int(written["fact_registry"], 16))
+    assert asyncio.run(facts.is_verifier(int(validator, 16)))
+    assert not asyncio.run(facts.is_verifier(account.address))
+
+
+def test_deploy_script_refuses_verifiers_for_a_fact_registry_it_does_not_own(
+    tmp_path: Path,
+) -> None:
+    config = tmp_path / "devnet.toml"
+    config.write_text((REPO / "devnet.toml").read_text())
+    done = run_deploy(config, "http://127.0.0.1:9/rpc", "--fact-registry", "0x123",
+                      "--verifier", "0x456")
+    assert done.returncode == 2
+    assert "--verifier needs the FactRegistry deployed here" in done.stderr
+
+
 def test_deploy_script_reports_an_unreachable_node(tmp_path: Path) -> None:
     config = tmp_path / "devnet.toml"
     config.write_text((REPO / "devnet.toml").read_text())

@@ -1,0 +1,250 @@
+"""The roles end to end, as separate processes: a devnet, a validator, executors, delegators.
+
+One network for the module (starting nodes costs seconds each); each test delegates its own
+jobs. A rogue libp2p node inside the test process publishes what no honest delegator would.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import secrets
+import socket
+import sqlite3
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import trio
+from libp2p.crypto.ed25519 import create_new_key_pair
+
+from cairo_jobs.examples import EXAMPLES
+from node.localnet import LocalNetwork, NodeProcess
+from node.wallet import Wallet
+from p2p import params
+from p2p.host import HostConfig
+from p2p.messages import JobHeader, SignedJobHeader
+from p2p.node import run_node
+from p2p.signing import job_hash, sign_header
+from p2p.stark import StarkKeyPair
+from p2p.validation import Verdict
+from registry_contract.client import Refusal, Refused, RegistryClient
+
+VALIDATOR, DELEGATOR, EXECUTOR_1, EXECUTOR_2, EXECUTOR_3, PAUPER = range(6)
+REWARD = 10**15
+FIBONACCI = EXAMPLES["fibonacci"].path
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def network(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalNetwork]:
+    with LocalNetwork(tmp_path_factory.mktemp("localnet"), accounts=6, seed=5) as net:
+        net.import_keys("delegator", DELEGATOR)
+        net.deposit(DELEGATOR, 10**18)
+        net.start("validate", "validator", VALIDATOR)
+        for name, account in (("executor-1", EXECUTOR_1), ("executor-2", EXECUTOR_2)):
+            net.start("serve", name, account, "--status-port", str(free_port()))
+        yield net
+
+
+def executors(network: LocalNetwork) -> list[NodeProcess]:
+    return [node for node in network.nodes if node.name.startswith("executor")]
+
+
+def stored_jobs(network: LocalNetwork, name: str) -> dict[int, tuple[str, str | None]]:
+    """Node `name`'s jobs: job hash -> (state, payout tx)."""
+    path = network.data_dir(name) / "jobs.sqlite"
+    if not path.exists():
+        return {}
+    with sqlite3.connect(path) as db:
+        rows = db.execute("SELECT job_hash, state, payout_tx FROM jobs").fetchall()
+    return {int(key, 16): (state, tx) for key, state, tx in rows}
+
+
+def metric(node: NodeProcess, name: str, **labels: str) -> float:
+    """A counter's value on the node's /metrics endpoint (0 when absent)."""
+    port = node.ready["status_port"]
+    text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10).read().decode()
+    wanted = ",".join(f'{key}="{value}"' for key, value in sorted(labels.items()))
+    for line in text.splitlines():
+        match = re.fullmatch(rf"{name}\{{(.*)\}} (\S+)", line)
+        if match and ",".join(sorted(match.group(1).split(","))) == wanted:
+            return float(match.group(2))
+    return 0.0
+
+
+def registry_client(network: LocalNetwork, account_index: int) -> RegistryClient:
+    info = network.account(account_index)
+    wallet = Wallet(int(info["address"], 16),
+                    StarkKeyPair.from_private_key(int(info["private_key"], 16)),
+                    int(network.devnet.info["chain_id"], 16))  # type: ignore[union-attr]
+    return RegistryClient(wallet.account(network.url), network.contracts()["registry"],
+                          network.contracts()["token"])
+
+
+def test_a_job_is_paid_once_to_one_executor_with_its_output(network: LocalNetwork) -> None:
+    outcome = network.delegate(FIBONACCI, {"n": 12}, REWARD, account_index=DELEGATOR).outcome()
+
+    assert outcome["state"] == "paid"
+    assert [int(felt, 16) for felt in outcome["output"]] == [12, 144]
+    key, tx = int(outcome["job"], 16), outcome["transaction"]
+    paid = [n.name for n in executors(network)
+            if stored_jobs(network, n.name).get(key, (None,))[0] == "paid"]
+    assert len(paid) == 1
+    assert int(stored_jobs(network, paid[0])[key][1], 16) == int(tx, 16)
+    assert outcome["executor"] == network.account([EXECUTOR_1, EXECUTOR_2][
+        [n.name for n in executors(network)].index(paid[0])])["address"]
+    assert stored_jobs(network, "delegator")[key][0] == "paid"
+
+    # The same witness once more, by the other executor: the Registry refuses it.
+    with sqlite3.connect(network.data_dir("delegator") / "jobs.sqlite") as db:
+        (header,) = db.execute("SELECT header FROM jobs WHERE job_hash = ?",
+                               (f"{key:#066x}",)).fetchone()
+    other = EXECUTOR_2 if paid[0] == "executor-1" else EXECUTOR_1
+    with pytest.raises(Refused) as refused:
+        asyncio.run(registry_client(network, other).submit_witness(
+            SignedJobHeader.decode(header), [12, 144]))
+    assert refused.value.refusal is Refusal.ALREADY_PAID
+
+
+async def test_headers_that_must_not_run_are_dropped_and_garbage_is_survived(
+    network: LocalNetwork,
+) -> None:
+    contracts = network.contracts()
+    chain_id = int(network.devnet.info["chain_id"], 16)  # type: ignore[union-attr]
+    pauper = network.account(PAUPER)
+    delegator = network.account(DELEGATOR)
+
+    def header(delegator_address: str) -> JobHeader:
+        return JobHeader(chain_id=chain_id, registry=contracts["registry"],
+                         delegator=int(delegator_address, 16), body_id=secrets.token_bytes(32),
+                         program_hash=secrets.randbits(250), max_steps=1000, reward=REWARD,
+                         deadline=int(time.time()) + 600, nonce=secrets.randbits(64))
+
+    insolvent = sign_header(header(pauper["address"]),
+                            StarkKeyPair.from_private_key(int(pauper["private_key"], 16)))
+    forged = sign_header(header(delegator["address"]), StarkKeyPair.generate())
+    garbage = [secrets.token_bytes(n) for n in (1, 50, 700)]
+    everything = {
+        params.TOPIC_JOBS: [forged.encode(), *garbage],
+        **{topic: garbage for topic in params.ALL_TOPICS if topic != params.TOPIC_JOBS},
+    }
+    config = HostConfig(bootstrap=tuple(node.address for node in network.nodes))
+    anything = {topic: (lambda data, origin: Verdict.accept()) for topic in params.ALL_TOPICS}
+    # Two senders: the rejected messages graylist theirs, and the valid header must get through.
+    async with run_node(create_new_key_pair(), config, anything) as poor, run_node(
+        create_new_key_pair(), config, anything
+    ) as rogue:
+        for topic in params.ALL_TOPICS:
+            await poor.gossip.subscribe(topic)
+            await rogue.gossip.subscribe(topic)
+        await trio.sleep(2)  # the mesh forms
+        with trio.move_on_after(20):
+            while not all(_dropped_all(node) for node in executors(network)):
+                await poor.gossip.publish(params.TOPIC_JOBS, insolvent.encode())
+                for topic, messages in everything.items():
+                    for message in messages:
+                        await rogue.gossip.publish(topic, message)
+                await trio.sleep(0.5)
+
+    for node in executors(network):
+        assert _dropped_all(node), node.log()[-3000:]
+        jobs = stored_jobs(network, node.name)
+        assert job_hash(insolvent.header) not in jobs and job_hash(forged.header) not in jobs
+    assert all(node.process.poll() is None for node in network.nodes)  # all still running
+
+
+def _dropped_all(node: NodeProcess) -> bool:
+    insolvent = metric(node, "zetina_messages_dropped_total", topic=params.TOPIC_JOBS,
+                       reason="insolvent delegator")
+    forged = metric(node, "zetina_gossip_messages_dropped_total", reason="bad signature")
+    undecodable = metric(node, "zetina_gossip_messages_dropped_total",
+                         reason="undecodable header")
+    return insolvent >= 1 and forged >= 1 and undecodable >= 1
+
+
+def test_a_killed_assignee_is_replaced_and_the_job_is_paid_once(network: LocalNetwork) -> None:
+    network.start("serve", "executor-3", EXECUTOR_3)
+    delegating = network.delegate(FIBONACCI, {"n": 20}, REWARD, account_index=DELEGATOR,
+                                  settings={"delegator.assignment_window": "40"})
+    first = delegating.wait_for("assigned")["executor"]
+    victim = next(n for n in executors(network) if n.ready["account"] == hex(int(first, 16)))
+    victim.kill()  # it dies before it can submit
+    outcome = delegating.outcome()
+
+    assert outcome["state"] == "paid" and outcome["attempts"] >= 2
+    assert int(outcome["executor"], 16) != int(first, 16)
+    assert [int(felt, 16) for felt in outcome["output"]] == [20, 6765]
+    key = int(outcome["job"], 16)
+
+    # Restarted, the killed executor picks its job up again and learns it was paid to another.
+    network.nodes.remove(victim)
+    account = [EXECUTOR_1, EXECUTOR_2, EXECUTOR_3][
+        ["executor-1", "executor-2", "executor-3"].index(victim.name)]
+    restarted = network.start("serve", victim.name, account, "--status-port", str(free_port()))
+    deadline = time.monotonic() + 120
+    while stored_jobs(network, victim.name)[key][0] != "failed":
+        assert time.monotonic() < deadline, restarted.log()[-3000:]
+        time.sleep(1)
+    with sqlite3.connect(network.data_dir(victim.name) / "jobs.sqlite") as db:
+        (reason,) = db.execute("SELECT reason FROM history WHERE job_hash = ? ORDER BY id DESC",
+                               (f"{key:#066x}",)).fetchone()
+    assert "already paid" in reason
+
+
+def test_a_job_nobody_takes_expires_and_the_escrow_keeps_the_reward(
+    network: LocalNetwork,
+) -> None:
+    registry = registry_client(network, DELEGATOR)
+    before = asyncio.run(registry.balance_of())
+    too_long = str(10**9)  # above every executor's executor.max_steps
+    outcome = network.delegate(FIBONACCI, {"n": 3}, REWARD, "--max-steps", too_long,
+                               "--deadline", "12", account_index=DELEGATOR).outcome()
+    assert outcome["state"] == "expired"
+    assert asyncio.run(registry.balance_of()) == before
+    key = int(outcome["job"], 16)
+    assert stored_jobs(network, "delegator")[key][0] == "expired"
+    for node in executors(network):
+        assert key not in stored_jobs(network, node.name)
+        if node.ready["status_port"]:
+            assert metric(node, "zetina_messages_dropped_total", topic=params.TOPIC_JOBS,
+                          reason="too many steps") >= 1
+
+
+def test_a_delegator_without_escrow_is_told_to_deposit(network: LocalNetwork) -> None:
+    delegating = network.delegate(FIBONACCI, {"n": 3}, REWARD, account_index=PAUPER,
+                                  name="pauper")
+    with pytest.raises(RuntimeError, match="node deposit"):
+        delegating.outcome()
+    assert delegating.process.returncode == 1
+
+
+def test_bad_delegate_arguments_are_refused_before_anything_is_published(
+    network: LocalNetwork, tmp_path: Path
+) -> None:
+    not_a_program = tmp_path / "x.json"
+    not_a_program.write_text('{"not": "a program"}')
+    broken = tmp_path / "broken.cairo"
+    broken.write_text("func main( {")
+    cases = [
+        ([str(FIBONACCI), "--input", "[1, 2]", "--reward", "5"], "must be a JSON object"),
+        ([str(FIBONACCI), "--input", "{oops", "--reward", "5"], "neither valid JSON nor a"),
+        ([str(FIBONACCI), "--input", str(broken), "--reward", "5"], "is not valid JSON"),
+        ([str(not_a_program), "--reward", "5"], "not a compiled Cairo program"),
+        ([str(broken), "--reward", "5"], "does not compile"),
+        ([str(tmp_path / "missing.cairo"), "--reward", "5"], "cannot read the program"),
+        ([str(FIBONACCI), "--reward", "-3"], "must be positive"),
+    ]
+    jobs_before = stored_jobs(network, "delegator")
+    for args, message in cases:
+        done = network.node_command("delegate", *args, name="delegator",
+                                    account_index=DELEGATOR, timeout=120)
+        assert done.returncode in (1, 2) and message in done.stderr, (args, done.stderr)
+    assert stored_jobs(network, "delegator") == jobs_before
