@@ -26,7 +26,7 @@ _ZERO = np.uint64(0)
 _P17 = np.uint64(17)
 _SHIFT27 = np.uint64(27)
 _P_LIMBS = np.array([(P >> (32 * k)) & 0xFFFFFFFF for k in range(LIMBS)], dtype=np.uint64)
-_CHUNK = 2048  # elements per parallel task
+CHUNK = 2048  # elements per parallel task of the kernels
 
 
 def root_of_unity(log_n: int) -> int:
@@ -80,8 +80,8 @@ def _sub_p(x: np.ndarray, i: int) -> None:
 
 
 @numba.njit(cache=True)
-def _mul_one(a, ia, b, ib, out, io, t) -> None:
-    """out[io] = a[ia]·b[ib]·2^-256 mod p; t is a uint64[16] scratch."""
+def mul_into(a, ia, b, ib, out, io, t) -> None:
+    """out[io] = a[ia]·b[ib]·2^-256 mod p (Montgomery product); t is a uint64[16] scratch."""
     for k in range(2 * LIMBS):
         t[k] = 0
     for i in range(LIMBS):
@@ -108,7 +108,8 @@ def _mul_one(a, ia, b, ib, out, io, t) -> None:
 
 
 @numba.njit(cache=True)
-def _add_one(a, ia, b, ib, out, io) -> None:
+def add_into(a, ia, b, ib, out, io) -> None:
+    """out[io] = a[ia] + b[ib] mod p (in place allowed)."""
     carry = _ZERO
     for k in range(LIMBS):
         v = np.uint64(a[ia, k]) + np.uint64(b[ib, k]) + carry
@@ -119,7 +120,8 @@ def _add_one(a, ia, b, ib, out, io) -> None:
 
 
 @numba.njit(cache=True)
-def _sub_one(a, ia, b, ib, out, io) -> None:
+def sub_into(a, ia, b, ib, out, io) -> None:
+    """out[io] = a[ia] - b[ib] mod p (in place allowed)."""
     borrow = _ZERO
     for k in range(LIMBS):
         v = (np.uint64(a[ia, k]) | (_ONE << _SHIFT)) - np.uint64(b[ib, k]) - borrow
@@ -136,22 +138,22 @@ def _sub_one(a, ia, b, ib, out, io) -> None:
 @numba.njit(parallel=True, cache=True)
 def _mul_arrays(a, b, out):
     n = out.shape[0]
-    for c in numba.prange((n + _CHUNK - 1) // _CHUNK):
+    for c in numba.prange((n + CHUNK - 1) // CHUNK):
         t = np.empty(2 * LIMBS, np.uint64)
-        for i in range(c * _CHUNK, min(n, (c + 1) * _CHUNK)):
-            _mul_one(a, i if a.shape[0] > 1 else 0, b, i if b.shape[0] > 1 else 0, out, i, t)
+        for i in range(c * CHUNK, min(n, (c + 1) * CHUNK)):
+            mul_into(a, i if a.shape[0] > 1 else 0, b, i if b.shape[0] > 1 else 0, out, i, t)
 
 
 @numba.njit(parallel=True, cache=True)
 def _add_or_sub_arrays(a, b, out, subtract):
     n = out.shape[0]
-    for c in numba.prange((n + _CHUNK - 1) // _CHUNK):
-        for i in range(c * _CHUNK, min(n, (c + 1) * _CHUNK)):
+    for c in numba.prange((n + CHUNK - 1) // CHUNK):
+        for i in range(c * CHUNK, min(n, (c + 1) * CHUNK)):
             ia, ib = i if a.shape[0] > 1 else 0, i if b.shape[0] > 1 else 0
             if subtract:
-                _sub_one(a, ia, b, ib, out, i)
+                sub_into(a, ia, b, ib, out, i)
             else:
-                _add_one(a, ia, b, ib, out, i)
+                add_into(a, ia, b, ib, out, i)
 
 
 def _output(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -193,15 +195,15 @@ def _fill_powers(starts, x, out):
     n = out.shape[0]
     for c in numba.prange(starts.shape[0]):
         t = np.empty(2 * LIMBS, np.uint64)
-        begin = c * _CHUNK
+        begin = c * CHUNK
         out[begin] = starts[c]
-        for i in range(begin + 1, min(n, begin + _CHUNK)):
-            _mul_one(out, i - 1, x, 0, out, i, t)
+        for i in range(begin + 1, min(n, begin + CHUNK)):
+            mul_into(out, i - 1, x, 0, out, i, t)
 
 
 def powers(x: int, n: int, start: int = 1) -> np.ndarray:
     """The n elements start·x^i for i in 0..n-1."""
-    starts = from_ints(start * pow(x, c * _CHUNK, P) for c in range((n + _CHUNK - 1) // _CHUNK))
+    starts = from_ints(start * pow(x, c * CHUNK, P) for c in range((n + CHUNK - 1) // CHUNK))
     out = np.empty((n, LIMBS), dtype=np.uint32)
     _fill_powers(starts, from_ints([x]), out)
     return out
@@ -212,10 +214,10 @@ def _chunk_prefix_products(a, prefix, totals):
     n = a.shape[0]
     for c in numba.prange(totals.shape[0]):
         t = np.empty(2 * LIMBS, np.uint64)
-        begin, end = c * _CHUNK, min(n, (c + 1) * _CHUNK)
+        begin, end = c * CHUNK, min(n, (c + 1) * CHUNK)
         prefix[begin] = a[begin]
         for i in range(begin + 1, end):
-            _mul_one(prefix, i - 1, a, i, prefix, i, t)
+            mul_into(prefix, i - 1, a, i, prefix, i, t)
         totals[c] = prefix[end - 1]
 
 
@@ -226,10 +228,10 @@ def _chunk_inverses(a, prefix, total_inverses, out):
         t = np.empty(2 * LIMBS, np.uint64)
         running = np.empty((1, LIMBS), np.uint32)
         running[0] = total_inverses[c]
-        begin, end = c * _CHUNK, min(n, (c + 1) * _CHUNK)
+        begin, end = c * CHUNK, min(n, (c + 1) * CHUNK)
         for i in range(end - 1, begin, -1):
-            _mul_one(running, 0, prefix, i - 1, out, i, t)
-            _mul_one(running, 0, a, i, running, 0, t)
+            mul_into(running, 0, prefix, i - 1, out, i, t)
+            mul_into(running, 0, a, i, running, 0, t)
         out[begin] = running[0]
 
 
@@ -237,7 +239,7 @@ def batch_inverse(a: np.ndarray) -> np.ndarray:
     """Element-wise inverses (Montgomery's trick per chunk); raises ZeroDivisionError on a zero."""
     n = a.shape[0]
     prefix = np.empty_like(a)
-    totals = np.empty(((n + _CHUNK - 1) // _CHUNK, LIMBS), dtype=np.uint32)
+    totals = np.empty(((n + CHUNK - 1) // CHUNK, LIMBS), dtype=np.uint32)
     _chunk_prefix_products(a, prefix, totals)
     try:
         total_inverses = from_ints(pow(v, -1, P) for v in to_ints(totals))
