@@ -10,6 +10,8 @@ from __future__ import annotations
 from hashlib import blake2s
 from typing import Any
 
+from cairo_jobs.native.field import felts_to_bytes
+
 _ABSORB, _DRAW, _WORK = b"\x01", b"\x00", b"\x02"
 FELT_BITS = 251  # draws are uniform on [0, 2^251), almost all of [0, p)
 
@@ -24,7 +26,7 @@ class Channel:
         self.state = blake2s(self.state + _ABSORB + data).digest()
 
     def absorb_felts(self, values: list[int]) -> None:
-        self.absorb(b"".join(v.to_bytes(32, "big") for v in values))
+        self.absorb(felts_to_bytes(values))
 
     def _draw(self) -> int:
         self.state = blake2s(self.state + _DRAW).digest()

@@ -56,9 +56,9 @@ def canonical_bytes(array: np.ndarray, order: str = "big") -> bytes:
     return plain[:, ::-1].astype(">u4").tobytes()
 
 
-def constant(value: int, n: int) -> np.ndarray:
-    """n copies of one field element."""
-    return np.repeat(from_ints([value]), n, axis=0)
+def felts_to_bytes(values: Iterable[int]) -> bytes:
+    """Canonical values as concatenated 32-byte big-endian integers (hashing, transcripts)."""
+    return b"".join(v.to_bytes(32, "big") for v in values)
 
 
 @numba.njit(cache=True)

@@ -76,10 +76,6 @@ def fold_pair(pair: Pair, beta: int, x: int) -> int:
     return ((low + high) + beta * (low - high) * pow(x, -1, P)) * INVERSE_TWO % P
 
 
-def _pair_data(pair: Pair) -> bytes:
-    return pair[0].to_bytes(32, "big") + pair[1].to_bytes(32, "big")
-
-
 def prove(
     channel: Channel, values: np.ndarray, offset: int, params: Parameters
 ) -> tuple[FriProof, list[int]]:
@@ -159,7 +155,7 @@ def _check_query(
         half = 1 << (log_size - 1)
         leaf = position % half
         opening = openings[j]
-        if not verify_path(root, half, leaf, _pair_data(opening.pair), opening.path):
+        if not verify_path(root, half, leaf, field.felts_to_bytes(opening.pair), opening.path):
             raise FriError(f"FRI layer {k + 1}: the authentication path of query {j} is wrong")
         if opening.pair[position // half] != value:
             raise FriError(f"FRI layer {k + 1}: query {j} does not fold to the committed value")

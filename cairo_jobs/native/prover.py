@@ -1,0 +1,146 @@
+"""The STARK prover: trace → low-degree extension → composition → DEEP → FRI → openings."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+
+import numpy as np
+
+from cairo_jobs.native import composition, field, fri, ntt
+from cairo_jobs.native.air import Air
+from cairo_jobs.native.channel import Channel
+from cairo_jobs.native.field import Felts, P
+from cairo_jobs.native.merkle import MerkleTree, row_leaves
+from cairo_jobs.native.parameters import Parameters
+from cairo_jobs.native.proof import QueryOpening, RowOpening, StarkProof, encode
+
+log = logging.getLogger("cairo_jobs.native.prover")
+
+OFFSET = 3  # the evaluation domain is the coset 3·<w_N>, disjoint from the trace domain
+
+
+class UnsatisfiedTrace(ValueError):
+    """The trace does not satisfy the AIR, so no proof can be made."""
+
+
+def transcript_seed(air: Air, params: Parameters, log_trace_length: int) -> bytes:
+    """What the channel starts from: the format, the AIR's name and public input, parameters."""
+    numbers = [*params.as_list(), log_trace_length, *air.public_input()]
+    return b"native-stark/1 " + air.name.encode() + field.felts_to_bytes(v % P for v in numbers)
+
+
+class _Table:
+    """Columns committed together: coefficients, values on the evaluation domain, Merkle tree."""
+
+    def __init__(self, coefficients: list[np.ndarray], domain_size: int) -> None:
+        self.coefficients = coefficients
+        self.values = [ntt.extend(c, domain_size, OFFSET) for c in coefficients]
+        self.tree = MerkleTree(row_leaves(self.values))
+
+    def open(self, position: int, half: int) -> RowOpening:
+        positions = (position, position + half)
+        rows = [field.to_ints(np.stack([v[p] for v in self.values])) for p in positions]
+        paths = (self.tree.path(positions[0]), self.tree.path(positions[1]))
+        return RowOpening((rows[0], rows[1]), paths)
+
+
+def prove(air: Air, trace: Sequence[Sequence[int]], params: Parameters | None = None) -> bytes:
+    """A proof that `trace` satisfies `air`; raises UnsatisfiedTrace when it does not."""
+    params = params or Parameters()
+    started = time.perf_counter()
+    n = 1 << air.log_trace_length
+    _check_shape(air, trace, n)
+    log_size = air.log_trace_length + params.log_blowup
+    size = 1 << log_size
+    channel = Channel(transcript_seed(air, params, air.log_trace_length))
+    traces = _Table([ntt.interpolate(field.from_ints(column)) for column in trace], size)
+    channel.absorb(traces.tree.root)
+    coefficients = [channel.draw_felt() for _ in range(composition.n_constraints(air))]
+    parts = _Table(_composition_parts(air, traces, coefficients, n, size), size)
+    channel.absorb(parts.tree.root)
+    z = channel.draw_felt()
+    g_z = z * field.root_of_unity(air.log_trace_length) % P
+    out_of_domain = (
+        [ntt.evaluate_at(c, z) for c in traces.coefficients],
+        [ntt.evaluate_at(c, g_z) for c in traces.coefficients],
+        [ntt.evaluate_at(c, z) for c in parts.coefficients],
+    )
+    channel.absorb_felts([v for values in out_of_domain for v in values])
+    deep_coefficients = [channel.draw_felt() for _ in range(2 * air.n_columns + len(parts.values))]
+    xs = field.powers(field.root_of_unity(log_size), size, start=OFFSET)
+    deep = composition.deep(
+        [Felts(v) for v in traces.values],
+        [Felts(v) for v in parts.values],
+        out_of_domain,
+        deep_coefficients,
+        Felts(field.batch_inverse(field.sub(xs, field.from_ints([z])))),
+        Felts(field.batch_inverse(field.sub(xs, field.from_ints([g_z])))),
+    )
+    fri_proof, queries = fri.prove(channel, deep.array, OFFSET, params)
+    half = size // 2
+    proof = StarkProof(
+        parameters=params,
+        log_trace_length=air.log_trace_length,
+        trace_root=traces.tree.root,
+        composition_root=parts.tree.root,
+        trace_at_z=out_of_domain[0],
+        trace_at_gz=out_of_domain[1],
+        composition_at_z=out_of_domain[2],
+        fri=fri_proof,
+        queries=[QueryOpening(traces.open(q, half), parts.open(q, half)) for q in queries],
+    )
+    data = encode(proof)
+    log.info(
+        "proved",
+        extra={
+            "air": air.name,
+            "log_trace_length": air.log_trace_length,
+            "seconds": round(time.perf_counter() - started, 3),
+            "proof_bytes": len(data),
+            "security_bits": params.security_bits(log_size),
+        },
+    )
+    return data
+
+
+def _check_shape(air: Air, trace: Sequence[Sequence[int]], n: int) -> None:
+    if len(trace) != air.n_columns or any(len(column) != n for column in trace):
+        raise ValueError(f"the trace must have {air.n_columns} columns of {n} rows")
+
+
+def _composition_parts(
+    air: Air, traces: _Table, coefficients: list[int], n: int, size: int
+) -> list[np.ndarray]:
+    """H's coefficients split into parts of n; UnsatisfiedTrace when H is not of low degree."""
+    log_size = ntt.log2_exact(size)
+    blowup = size // n
+    xs = field.powers(field.root_of_unity(log_size), size, start=OFFSET)
+    x_to_n = field.powers(pow(field.root_of_unity(log_size), n, P), size, start=pow(OFFSET, n, P))
+    last_row = pow(field.root_of_unity(air.log_trace_length), n - 1, P)
+    transition_divisor = field.mul(
+        field.batch_inverse(field.sub(x_to_n, field.from_ints([1]))),
+        field.sub(xs, field.from_ints([last_row])),
+    )
+    rows = {boundary.row for boundary in air.boundaries()}
+    g = field.root_of_unity(air.log_trace_length)
+    boundary_divisors = {
+        row: Felts(field.batch_inverse(field.sub(xs, field.from_ints([pow(g, row, P)]))))
+        for row in rows
+    }
+    current = [Felts(v) for v in traces.values]
+    following = [Felts(np.roll(v, -blowup, axis=0)) for v in traces.values]
+    values = composition.composition(
+        air, current, following, coefficients, Felts(transition_divisor), boundary_divisors
+    ).array
+    h = ntt.interpolate(values, OFFSET)
+    n_parts = composition.n_parts(air)
+    require_low_degree(h, n_parts * n, air)
+    return [h[k * n : (k + 1) * n] for k in range(n_parts)]
+
+
+def require_low_degree(coefficients: np.ndarray, bound: int, air: Air) -> None:
+    """H is a polynomial of degree < bound exactly when the trace satisfies the constraints."""
+    if coefficients[bound:].any():
+        raise UnsatisfiedTrace(f"the trace does not satisfy the {air.name} AIR's constraints")

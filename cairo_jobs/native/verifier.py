@@ -1,0 +1,116 @@
+"""The standalone STARK verifier: replays the transcript, checks H at z, the openings and FRI."""
+
+from __future__ import annotations
+
+from cairo_jobs.native import composition, field, fri
+from cairo_jobs.native.air import Air
+from cairo_jobs.native.channel import Channel
+from cairo_jobs.native.field import P
+from cairo_jobs.native.merkle import verify_path
+from cairo_jobs.native.proof import ProofFormatError, RowOpening, StarkProof, decode
+from cairo_jobs.native.prover import OFFSET, transcript_seed
+
+
+class VerificationError(ValueError):
+    """The proof does not prove the statement; the message says which check failed."""
+
+
+def verify(air: Air, data: bytes) -> int:
+    """Checks that `data` proves `air`; returns the conjectured security bits, else raises."""
+    try:
+        proof = decode(data)
+        return _verify(air, proof)
+    except (ProofFormatError, fri.FriError) as err:
+        raise VerificationError(str(err)) from None
+    except ZeroDivisionError:  # z or a query landed on a pole: only for a forged transcript
+        raise VerificationError("a sampled point falls on the trace domain") from None
+
+
+def _verify(air: Air, proof: StarkProof) -> int:
+    params = proof.parameters
+    if proof.log_trace_length != air.log_trace_length:
+        raise VerificationError("the proof is for a trace of another length")
+    log_size = air.log_trace_length + params.log_blowup
+    n_parts = composition.n_parts(air)
+    _check_lengths(air, proof, n_parts)
+    channel = Channel(transcript_seed(air, params, proof.log_trace_length))
+    channel.absorb(proof.trace_root)
+    coefficients = [channel.draw_felt() for _ in range(composition.n_constraints(air))]
+    channel.absorb(proof.composition_root)
+    z = channel.draw_felt()
+    g = field.root_of_unity(air.log_trace_length)
+    out_of_domain = (proof.trace_at_z, proof.trace_at_gz, proof.composition_at_z)
+    channel.absorb_felts([v for values in out_of_domain for v in values])
+    _check_composition_at(air, proof, coefficients, z)
+    deep_coefficients = [channel.draw_felt() for _ in range(2 * air.n_columns + n_parts)]
+    w = field.root_of_unity(log_size)
+    half = 1 << (log_size - 1)
+
+    def first_layer(queries: list[int]) -> list[fri.Pair]:
+        if len(queries) != len(proof.queries):
+            raise VerificationError(f"expected {len(queries)} query openings")
+        pairs = []
+        for q, opening in zip(queries, proof.queries, strict=True):
+            _check_opening(proof.trace_root, opening.trace, q, half, air.n_columns, "trace")
+            _check_opening(proof.composition_root, opening.composition, q, half, n_parts, "parts")
+            x = OFFSET * pow(w, q, P) % P
+            pairs.append(
+                tuple(  # type: ignore[arg-type]
+                    composition.deep(
+                        opening.trace.rows[side],
+                        opening.composition.rows[side],
+                        out_of_domain,
+                        deep_coefficients,
+                        pow(point - z, -1, P),
+                        pow(point - z * g, -1, P),
+                    )
+                    % P
+                    for side, point in enumerate((x, P - x))
+                )
+            )
+        return pairs
+
+    fri.verify(channel, proof.fri, log_size, OFFSET, params, first_layer)
+    return params.security_bits(log_size)
+
+
+def _check_lengths(air: Air, proof: StarkProof, n_parts: int) -> None:
+    for name, values, expected in (
+        ("trace values at z", proof.trace_at_z, air.n_columns),
+        ("trace values at g·z", proof.trace_at_gz, air.n_columns),
+        ("composition values at z", proof.composition_at_z, n_parts),
+    ):
+        if len(values) != expected:
+            raise VerificationError(f"expected {expected} {name}, got {len(values)}")
+
+
+def _check_composition_at(air: Air, proof: StarkProof, coefficients: list[int], z: int) -> None:
+    """H(z) from the trace values at z and g·z must equal Σ z^(k·n)·hₖ(z)."""
+    n = 1 << air.log_trace_length
+    g = field.root_of_unity(air.log_trace_length)
+    transition_divisor = (z - pow(g, n - 1, P)) * pow(pow(z, n, P) - 1, -1, P)
+    boundary_divisors = {b.row: pow(z - pow(g, b.row, P), -1, P) for b in air.boundaries()}
+    expected = composition.composition(
+        air,
+        proof.trace_at_z,
+        proof.trace_at_gz,
+        coefficients,
+        transition_divisor,
+        boundary_divisors,
+    )
+    z_to_n = pow(z, n, P)
+    claimed = sum(h * pow(z_to_n, k, P) for k, h in enumerate(proof.composition_at_z))
+    if (expected - claimed) % P:
+        raise VerificationError("the composition polynomial does not match the trace at z")
+
+
+def _check_opening(
+    root: bytes, opening: RowOpening, q: int, half: int, width: int, what: str
+) -> None:
+    for side in (0, 1):
+        row = opening.rows[side]
+        if len(row) != width:
+            raise VerificationError(f"a {what} row must have {width} values")
+        leaf = field.felts_to_bytes(row)
+        if not verify_path(root, 2 * half, q + side * half, leaf, opening.paths[side]):
+            raise VerificationError(f"the {what} opening of query position {q} is wrong")
