@@ -1,0 +1,103 @@
+"""The native STARK prover on the Fibonacci AIR: proving time, peak memory, verification time,
+proof size and security bits for 2^min … 2^max trace rows, and 1 thread against all threads.
+
+Run: .venv/bin/python bench/native_prover.py [--min-log 10] [--max-log 16] [--json]
+Each size runs in a fresh process (so its peak RSS is its own) after a tiny warm-up proof (the
+compiled kernels are cached on disk). Figures are compared with the issue's goal for 2^16 steps
+and with the C++ Stone prover's figures quoted there (not runnable here: for scale only).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+
+GOAL = {"log_rows": 16, "prove_s": 60.0, "peak_mb": 4096.0, "verify_s": 1.0, "bits": 80}
+STONE_2_16 = {"prove_s": 71.0, "peak_mb": 2760.0, "verify_s": 0.05, "proof_kb": (85, 110)}
+
+
+def measure(log_rows: int) -> dict[str, float]:
+    """One proof and its verification in this process (run as a child)."""
+    from cairo_jobs.native import prover, verifier
+    from cairo_jobs.native.air import FibonacciAir
+
+    warm_air, warm_trace = FibonacciAir.run(6)
+    verifier.verify(warm_air, prover.prove(warm_air, warm_trace))
+    air, trace = FibonacciAir.run(log_rows)
+    started = time.perf_counter()
+    data = prover.prove(air, trace)
+    proved = time.perf_counter()
+    bits = verifier.verify(air, data)
+    verified = time.perf_counter()
+    return {
+        "log_rows": log_rows,
+        "prove_s": proved - started,
+        "verify_s": verified - proved,
+        "proof_kb": len(data) / 1024,
+        "bits": bits,
+        "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }
+
+
+def in_child(log_rows: int, threads: int | None) -> dict[str, float]:
+    env = dict(os.environ)
+    if threads:
+        env["NUMBA_NUM_THREADS"] = str(threads)
+    output = subprocess.run(
+        [sys.executable, __file__, "--child", str(log_rows)],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=1800,
+    ).stdout
+    return json.loads(output)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--min-log", type=int, default=10)
+    parser.add_argument("--max-log", type=int, default=16)
+    parser.add_argument("--threads-log", type=int, default=14, help="size for the thread check")
+    parser.add_argument("--json", action="store_true")
+    parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child is not None:
+        print(json.dumps(measure(args.child)))
+        return
+
+    rows = [in_child(log, None) for log in range(args.min_log, args.max_log + 1, 2)]
+    one_thread = in_child(args.threads_log, 1)
+    all_threads = next((r for r in rows if r["log_rows"] == args.threads_log), None)
+    all_threads = all_threads or in_child(args.threads_log, None)
+    if args.json:
+        print(json.dumps({"rows": rows, "one_thread": one_thread, "goal": GOAL}, indent=2))
+        return
+    print(f"{'rows':>6} {'prove s':>8} {'peak MB':>8} {'verify s':>9} {'proof KB':>9} {'bits':>5}")
+    for r in rows:
+        print(
+            f"2^{r['log_rows']:<4} {r['prove_s']:8.2f} {r['peak_mb']:8.0f} {r['verify_s']:9.3f}"
+            f" {r['proof_kb']:9.1f} {r['bits']:5d}"
+        )
+    speedup = one_thread["prove_s"] / all_threads["prove_s"]
+    print(
+        f"2^{args.threads_log}: 1 thread {one_thread['prove_s']:.2f} s, "
+        f"all threads {all_threads['prove_s']:.2f} s ({speedup:.2f}x)"
+    )
+    at_goal = next((r for r in rows if r["log_rows"] == GOAL["log_rows"]), None)
+    if at_goal:
+        print(
+            f"2^16 vs goal: prove {at_goal['prove_s'] / GOAL['prove_s']:.2f}x of 60 s, "
+            f"peak {at_goal['peak_mb'] / GOAL['peak_mb']:.2f}x of 4 GB; vs Stone (quoted): "
+            f"{at_goal['prove_s'] / STONE_2_16['prove_s']:.2f}x its 71 s, "
+            f"{at_goal['peak_mb'] / STONE_2_16['peak_mb']:.2f}x its 2.76 GB"
+        )
+
+
+if __name__ == "__main__":
+    main()
