@@ -124,9 +124,7 @@ def main() -> None:
     print(f"{'representation':<26} {'mul ns':>8} {'add ns':>8} {'mul vs int':>11}")
     for name, figures in results.items():
         add_text = "-" if figures["add_ns"] is None else f"{figures['add_ns']:.1f}"
-        print(
-            f"{name:<26} {figures['mul_ns']:8.1f} {add_text:>8} {figures['mul_speedup']:10.1f}x"
-        )
+        print(f"{name:<26} {figures['mul_ns']:8.1f} {add_text:>8} {figures['mul_speedup']:10.1f}x")
 
 
 if __name__ == "__main__":

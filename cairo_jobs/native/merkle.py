@@ -1,59 +1,60 @@
-"""Merkle commitments with BLAKE2s-256: leaves are hashed byte strings, nodes hash left‖right."""
+"""Merkle commitments with BLAKE2s-256: a leaf hashes its bytes, a node hashes left ‖ right."""
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
-from hashlib import blake2s
 
 import numpy as np
 
-from cairo_jobs.native import field
+from cairo_jobs.native import blake2s, field
 
 DIGEST_SIZE = 32
 
 
 def hash_leaf(data: bytes) -> bytes:
     """A leaf's hash: BLAKE2s-256 of its bytes."""
-    return blake2s(data).digest()
+    return hashlib.blake2s(data).digest()
 
 
 def hash_node(left: bytes, right: bytes) -> bytes:
     """An inner node's hash: BLAKE2s-256 of the two children's hashes."""
-    return blake2s(left + right).digest()
+    return hashlib.blake2s(left + right).digest()
 
 
-def row_leaves(columns: Sequence[np.ndarray]) -> list[bytes]:
-    """Row i's leaf data: each column's element i as 32 big-endian bytes, in column order."""
+def row_leaves(columns: Sequence[np.ndarray]) -> np.ndarray:
+    """Leaf data uint8[n, 32·k]: row i holds each column's element i as 32 big-endian bytes."""
     blocks = [
         np.frombuffer(field.canonical_bytes(column), dtype=np.uint8).reshape(-1, 32)
         for column in columns
     ]
-    rows = np.ascontiguousarray(np.concatenate(blocks, axis=1))
-    width = rows.shape[1]
-    raw = rows.tobytes()
-    return [raw[k : k + width] for k in range(0, len(raw), width)]
+    return np.ascontiguousarray(np.concatenate(blocks, axis=1))
 
 
 class MerkleTree:
-    """A tree over a power-of-two number of leaves; opens any leaf with its authentication path."""
+    """A tree over a power-of-two number of equal-length leaves (rows of a uint8 array); opens
+    any leaf with its authentication path. Hashing is batched (see `blake2s`)."""
 
-    def __init__(self, leaves: Sequence[bytes]) -> None:
-        if not leaves or len(leaves) & (len(leaves) - 1):
-            raise ValueError(f"a Merkle tree needs a power-of-two leaf count, got {len(leaves)}")
-        self.levels = [[hash_leaf(leaf) for leaf in leaves]]
-        while len(self.levels[-1]) > 1:
+    def __init__(self, leaves: np.ndarray) -> None:
+        n = leaves.shape[0]
+        if n == 0 or n & (n - 1):
+            raise ValueError(f"a Merkle tree needs a power-of-two leaf count, got {n}")
+        self.levels = [blake2s.hash_rows(leaves)]
+        while self.levels[-1].shape[0] > 1:
             below = self.levels[-1]
-            self.levels.append([hash_node(below[k], below[k + 1]) for k in range(0, len(below), 2)])
+            self.levels.append(
+                blake2s.hash_rows(below.reshape(below.shape[0] // 2, 2 * DIGEST_SIZE))
+            )
 
     @property
     def root(self) -> bytes:
-        return self.levels[-1][0]
+        return self.levels[-1][0].tobytes()
 
     def path(self, index: int) -> list[bytes]:
         """The sibling hashes from the leaf up to (not including) the root."""
         siblings = []
         for level in self.levels[:-1]:
-            siblings.append(level[index ^ 1])
+            siblings.append(level[index ^ 1].tobytes())
             index >>= 1
         return siblings
 
