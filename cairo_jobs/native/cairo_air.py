@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
-from cairo_jobs.native.air import BoundaryConstraint
+from cairo_jobs.native.air import BoundaryConstraint, WithoutInteraction
 from cairo_jobs.native.cairo_trace import COLUMNS, FLAGS, OFFSET_BIAS, Registers
 
 T = TypeVar("T")
@@ -22,7 +22,7 @@ INDEX = {name: k for k, name in enumerate(COLUMNS)}
 
 
 @dataclass(frozen=True)
-class CairoCpuAir:
+class CairoCpuAir(WithoutInteraction):
     """The CPU constraints of a run of 2^log_trace_length steps between these registers."""
 
     log_trace_length: int
@@ -31,7 +31,9 @@ class CairoCpuAir:
     n_columns: int = len(COLUMNS)
     transition_degree: int = 2
 
-    def transitions(self, current: Sequence[T], following: Sequence[T]) -> list[T]:
+    def transitions(
+        self, current: Sequence[T], following: Sequence[T], challenges: Sequence[int]
+    ) -> list[T]:
         c = dict(zip(COLUMNS, current, strict=True))
         nxt = dict(zip(COLUMNS, following, strict=True))
         return [

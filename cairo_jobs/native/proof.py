@@ -37,24 +37,19 @@ class RowOpening:
 
 
 @dataclass(frozen=True)
-class QueryOpening:
-    """One query's openings of the trace and of the composition parts."""
-
-    trace: RowOpening
-    composition: RowOpening
-
-
-@dataclass(frozen=True)
 class StarkProof:
+    """Each query opens every committed table: the trace, the interaction columns (when the AIR
+    has them), then the composition parts."""
+
     parameters: Parameters
     log_trace_length: int
-    trace_root: bytes
+    trace_roots: list[bytes]
     composition_root: bytes
     trace_at_z: list[int]
     trace_at_gz: list[int]
     composition_at_z: list[int]
     fri: FriProof
-    queries: list[QueryOpening]
+    queries: list[list[RowOpening]]
 
 
 def encode(proof: StarkProof) -> bytes:
@@ -64,7 +59,7 @@ def encode(proof: StarkProof) -> bytes:
             VERSION,
             proof.parameters.as_list(),
             proof.log_trace_length,
-            proof.trace_root,
+            proof.trace_roots,
             proof.composition_root,
             _felt_bytes(proof.trace_at_z),
             _felt_bytes(proof.trace_at_gz),
@@ -78,7 +73,7 @@ def encode(proof: StarkProof) -> bytes:
                     for layer in proof.fri.openings
                 ],
             ],
-            [[*_rows(q.trace), *_rows(q.composition)] for q in proof.queries],
+            [[_rows(table) for table in query] for query in proof.queries],
         ]
     )
 
@@ -102,7 +97,7 @@ def decode(data: bytes) -> StarkProof:
     return StarkProof(
         parameters=parameters,
         log_trace_length=_int(fields[2], 1, 40, "log_trace_length"),
-        trace_root=_digest(fields[3]),
+        trace_roots=_each(fields[3], _digest),
         composition_root=_digest(fields[4]),
         trace_at_z=_felts(fields[5]),
         trace_at_gz=_felts(fields[6]),
@@ -167,13 +162,12 @@ def _fri_opening(value: Any) -> Opening:
     return Opening((_felt(low), _felt(high)), _each(path, _digest))
 
 
-def _row_opening(values: list[Any]) -> RowOpening:
-    low, high, low_path, high_path = values
+def _row_opening(value: Any) -> RowOpening:
+    low, high, low_path, high_path = _list(value, 4, "row opening")
     return RowOpening(
         (_felts(low), _felts(high)), (_each(low_path, _digest), _each(high_path, _digest))
     )
 
 
-def _query(value: Any) -> QueryOpening:
-    fields = _list(value, 8, "query")
-    return QueryOpening(_row_opening(fields[:4]), _row_opening(fields[4:]))
+def _query(value: Any) -> list[RowOpening]:
+    return _each(value, _row_opening)

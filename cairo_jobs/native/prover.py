@@ -14,7 +14,7 @@ from cairo_jobs.native.channel import Channel
 from cairo_jobs.native.field import Felts, P
 from cairo_jobs.native.merkle import MerkleTree, row_leaves
 from cairo_jobs.native.parameters import Parameters
-from cairo_jobs.native.proof import QueryOpening, RowOpening, StarkProof, encode
+from cairo_jobs.native.proof import RowOpening, StarkProof, encode
 
 log = logging.getLogger("cairo_jobs.native.prover")
 
@@ -51,27 +51,38 @@ def prove(air: Air, trace: Sequence[Sequence[int]], params: Parameters | None = 
     params = params or Parameters()
     started = time.perf_counter()
     n = 1 << air.log_trace_length
-    _check_shape(air, trace, n)
+    _check_shape(trace, air.n_columns, n, "trace")
     log_size = air.log_trace_length + params.log_blowup
     size = 1 << log_size
+    if composition.n_parts(air) > 1 << params.log_blowup:
+        raise ValueError(
+            f"the {air.name} AIR's constraint degree needs a blowup of at least "
+            f"{composition.n_parts(air)}; raise log_blowup"
+        )
     channel = Channel(transcript_seed(air, params, air.log_trace_length))
-    traces = _Table([ntt.interpolate(field.from_ints(column)) for column in trace], size)
-    channel.absorb(traces.tree.root)
+    tables = [_commit(channel, trace, size)]
+    challenges = [channel.draw_felt() for _ in range(air.n_challenges)]
+    if air.n_interaction_columns:
+        interaction = air.interaction(trace, challenges)
+        _check_shape(interaction, air.n_interaction_columns, n, "interaction")
+        tables.append(_commit(channel, interaction, size))
+    columns = [c for table in tables for c in table.coefficients]
+    values = [v for table in tables for v in table.values]
     coefficients = [channel.draw_felt() for _ in range(composition.n_constraints(air))]
-    parts = _Table(_composition_parts(air, traces, coefficients, n, size), size)
+    parts = _Table(_composition_parts(air, values, challenges, coefficients, n), size)
     channel.absorb(parts.tree.root)
     z = channel.draw_felt()
     g_z = z * field.root_of_unity(air.log_trace_length) % P
     out_of_domain = (
-        [ntt.evaluate_at(c, z) for c in traces.coefficients],
-        [ntt.evaluate_at(c, g_z) for c in traces.coefficients],
+        [ntt.evaluate_at(c, z) for c in columns],
+        [ntt.evaluate_at(c, g_z) for c in columns],
         [ntt.evaluate_at(c, z) for c in parts.coefficients],
     )
     channel.absorb_felts([v for values in out_of_domain for v in values])
-    deep_coefficients = [channel.draw_felt() for _ in range(2 * air.n_columns + len(parts.values))]
+    deep_coefficients = [channel.draw_felt() for _ in range(2 * len(columns) + len(parts.values))]
     xs = field.powers(field.root_of_unity(log_size), size, start=OFFSET)
     deep = composition.deep(
-        [Felts(v) for v in traces.values],
+        [Felts(v) for v in values],
         [Felts(v) for v in parts.values],
         out_of_domain,
         deep_coefficients,
@@ -83,13 +94,13 @@ def prove(air: Air, trace: Sequence[Sequence[int]], params: Parameters | None = 
     proof = StarkProof(
         parameters=params,
         log_trace_length=air.log_trace_length,
-        trace_root=traces.tree.root,
+        trace_roots=[table.tree.root for table in tables],
         composition_root=parts.tree.root,
         trace_at_z=out_of_domain[0],
         trace_at_gz=out_of_domain[1],
         composition_at_z=out_of_domain[2],
         fri=fri_proof,
-        queries=[QueryOpening(traces.open(q, half), parts.open(q, half)) for q in queries],
+        queries=[[table.open(q, half) for table in (*tables, parts)] for q in queries],
     )
     data = encode(proof)
     log.info(
@@ -105,36 +116,50 @@ def prove(air: Air, trace: Sequence[Sequence[int]], params: Parameters | None = 
     return data
 
 
-def _check_shape(air: Air, trace: Sequence[Sequence[int]], n: int) -> None:
-    if len(trace) != air.n_columns or any(len(column) != n for column in trace):
-        raise ValueError(f"the trace must have {air.n_columns} columns of {n} rows")
+def _commit(channel: Channel, columns: Sequence[Sequence[int]], size: int) -> _Table:
+    """Interpolates, extends and commits columns; the channel absorbs the root."""
+    table = _Table([ntt.interpolate(field.from_ints(column)) for column in columns], size)
+    channel.absorb(table.tree.root)
+    return table
+
+
+def _check_shape(columns: Sequence[Sequence[int]], width: int, n: int, what: str) -> None:
+    if len(columns) != width or any(len(column) != n for column in columns):
+        raise ValueError(f"the {what} must have {width} columns of {n} rows")
 
 
 def _composition_parts(
-    air: Air, traces: _Table, coefficients: list[int], n: int, size: int
+    air: Air,
+    values: list[np.ndarray],
+    challenges: list[int],
+    coefficients: list[int],
+    n: int,
 ) -> list[np.ndarray]:
     """H's coefficients split into parts of n; UnsatisfiedTrace when H is not of low degree."""
+    size = values[0].shape[0]
     log_size = ntt.log2_exact(size)
-    blowup = size // n
     xs = field.powers(field.root_of_unity(log_size), size, start=OFFSET)
     x_to_n = field.powers(pow(field.root_of_unity(log_size), n, P), size, start=pow(OFFSET, n, P))
-    last_row = pow(field.root_of_unity(air.log_trace_length), n - 1, P)
+    g = field.root_of_unity(air.log_trace_length)
     transition_divisor = field.mul(
         field.batch_inverse(field.sub(x_to_n, field.from_ints([1]))),
-        field.sub(xs, field.from_ints([last_row])),
+        field.sub(xs, field.from_ints([pow(g, n - 1, P)])),
     )
-    rows = {boundary.row for boundary in air.boundaries()}
-    g = field.root_of_unity(air.log_trace_length)
-    boundary_divisors = {
+    row_divisors = {
         row: Felts(field.batch_inverse(field.sub(xs, field.from_ints([pow(g, row, P)]))))
-        for row in rows
+        for row in composition.constrained_rows(air)
     }
-    current = [Felts(v) for v in traces.values]
-    following = [Felts(np.roll(v, -blowup, axis=0)) for v in traces.values]
-    values = composition.composition(
-        air, current, following, coefficients, Felts(transition_divisor), boundary_divisors
+    current = [Felts(v) for v in values]
+    following = [Felts(np.roll(v, -(size // n), axis=0)) for v in values]
+    h_values = composition.composition(
+        air,
+        (current, following),
+        challenges,
+        coefficients,
+        Felts(transition_divisor),
+        row_divisors,
     ).array
-    h = ntt.interpolate(values, OFFSET)
+    h = ntt.interpolate(h_values, OFFSET)
     n_parts = composition.n_parts(air)
     require_low_degree(h, n_parts * n, air)
     return [h[k * n : (k + 1) * n] for k in range(n_parts)]

@@ -31,72 +31,88 @@ def _verify(air: Air, proof: StarkProof) -> int:
     if proof.log_trace_length != air.log_trace_length:
         raise VerificationError("the proof is for a trace of another length")
     log_size = air.log_trace_length + params.log_blowup
-    n_parts = composition.n_parts(air)
-    _check_lengths(air, proof, n_parts)
+    widths = [air.n_columns] + ([air.n_interaction_columns] if air.n_interaction_columns else [])
+    _check_lengths(air, proof, widths)
     channel = Channel(transcript_seed(air, params, proof.log_trace_length))
-    channel.absorb(proof.trace_root)
+    channel.absorb(proof.trace_roots[0])
+    challenges = [channel.draw_felt() for _ in range(air.n_challenges)]
+    for root in proof.trace_roots[1:]:
+        channel.absorb(root)
     coefficients = [channel.draw_felt() for _ in range(composition.n_constraints(air))]
     channel.absorb(proof.composition_root)
     z = channel.draw_felt()
-    g = field.root_of_unity(air.log_trace_length)
     out_of_domain = (proof.trace_at_z, proof.trace_at_gz, proof.composition_at_z)
     channel.absorb_felts([v for values in out_of_domain for v in values])
-    _check_composition_at(air, proof, coefficients, z)
-    deep_coefficients = [channel.draw_felt() for _ in range(2 * air.n_columns + n_parts)]
+    _check_composition_at(air, proof, challenges, coefficients, z)
+    deep_coefficients = [
+        channel.draw_felt() for _ in range(2 * sum(widths) + len(proof.composition_at_z))
+    ]
+    roots = [*proof.trace_roots, proof.composition_root]
+    widths.append(len(proof.composition_at_z))
     w = field.root_of_unity(log_size)
+    g_z = z * field.root_of_unity(air.log_trace_length) % P
     half = 1 << (log_size - 1)
 
     def first_layer(queries: list[int]) -> list[fri.Pair]:
         if len(queries) != len(proof.queries):
             raise VerificationError(f"expected {len(queries)} query openings")
         pairs = []
-        for q, opening in zip(queries, proof.queries, strict=True):
-            _check_opening(proof.trace_root, opening.trace, q, half, air.n_columns, "trace")
-            _check_opening(proof.composition_root, opening.composition, q, half, n_parts, "parts")
+        for q, tables in zip(queries, proof.queries, strict=True):
+            if len(tables) != len(roots):
+                raise VerificationError(f"a query must open {len(roots)} tables")
+            for root, table, width in zip(roots, tables, widths, strict=True):
+                _check_opening(root, table, q, half, width)
             x = OFFSET * pow(w, q, P) % P
-            pairs.append(
-                tuple(  # type: ignore[arg-type]
-                    composition.deep(
-                        opening.trace.rows[side],
-                        opening.composition.rows[side],
-                        out_of_domain,
-                        deep_coefficients,
-                        pow(point - z, -1, P),
-                        pow(point - z * g, -1, P),
-                    )
-                    % P
-                    for side, point in enumerate((x, P - x))
+            pair = []
+            for side, point in enumerate((x, P - x)):
+                cells = [v for table in tables[:-1] for v in table.rows[side]]
+                value = composition.deep(
+                    cells,
+                    tables[-1].rows[side],
+                    out_of_domain,
+                    deep_coefficients,
+                    pow(point - z, -1, P),
+                    pow(point - g_z, -1, P),
                 )
-            )
+                pair.append(value % P)
+            pairs.append((pair[0], pair[1]))
         return pairs
 
     fri.verify(channel, proof.fri, log_size, OFFSET, params, first_layer)
     return params.security_bits(log_size)
 
 
-def _check_lengths(air: Air, proof: StarkProof, n_parts: int) -> None:
-    for name, values, expected in (
-        ("trace values at z", proof.trace_at_z, air.n_columns),
-        ("trace values at g·z", proof.trace_at_gz, air.n_columns),
-        ("composition values at z", proof.composition_at_z, n_parts),
+def _check_lengths(air: Air, proof: StarkProof, widths: list[int]) -> None:
+    n_parts = composition.n_parts(air)
+    for name, found, expected in (
+        ("trace commitments", len(proof.trace_roots), len(widths)),
+        ("trace values at z", len(proof.trace_at_z), sum(widths)),
+        ("trace values at g·z", len(proof.trace_at_gz), sum(widths)),
+        ("composition values at z", len(proof.composition_at_z), n_parts),
     ):
-        if len(values) != expected:
-            raise VerificationError(f"expected {expected} {name}, got {len(values)}")
+        if found != expected:
+            raise VerificationError(f"expected {expected} {name}, got {found}")
+    if n_parts > 1 << proof.parameters.log_blowup:
+        raise VerificationError(f"the blowup is below the {n_parts} composition parts")
 
 
-def _check_composition_at(air: Air, proof: StarkProof, coefficients: list[int], z: int) -> None:
+def _check_composition_at(
+    air: Air, proof: StarkProof, challenges: list[int], coefficients: list[int], z: int
+) -> None:
     """H(z) from the trace values at z and g·z must equal Σ z^(k·n)·hₖ(z)."""
     n = 1 << air.log_trace_length
     g = field.root_of_unity(air.log_trace_length)
     transition_divisor = (z - pow(g, n - 1, P)) * pow(pow(z, n, P) - 1, -1, P)
-    boundary_divisors = {b.row: pow(z - pow(g, b.row, P), -1, P) for b in air.boundaries()}
+    row_divisors = {
+        row: pow(z - pow(g, row, P), -1, P) for row in composition.constrained_rows(air)
+    }
     expected = composition.composition(
         air,
-        proof.trace_at_z,
-        proof.trace_at_gz,
+        (proof.trace_at_z, proof.trace_at_gz),
+        challenges,
         coefficients,
         transition_divisor,
-        boundary_divisors,
+        row_divisors,
     )
     z_to_n = pow(z, n, P)
     claimed = sum(h * pow(z_to_n, k, P) for k, h in enumerate(proof.composition_at_z))
@@ -104,13 +120,11 @@ def _check_composition_at(air: Air, proof: StarkProof, coefficients: list[int], 
         raise VerificationError("the composition polynomial does not match the trace at z")
 
 
-def _check_opening(
-    root: bytes, opening: RowOpening, q: int, half: int, width: int, what: str
-) -> None:
+def _check_opening(root: bytes, opening: RowOpening, q: int, half: int, width: int) -> None:
     for side in (0, 1):
         row = opening.rows[side]
         if len(row) != width:
-            raise VerificationError(f"a {what} row must have {width} values")
+            raise VerificationError(f"an opened row must have {width} values")
         leaf = field.felts_to_bytes(row)
         if not verify_path(root, 2 * half, q + side * half, leaf, opening.paths[side]):
-            raise VerificationError(f"the {what} opening of query position {q} is wrong")
+            raise VerificationError(f"an opening at query position {q} is wrong")

@@ -64,7 +64,7 @@ def test_every_step_satisfies_the_cpu_constraints(fibonacci_run: Run) -> None:
     table = rows(columns)
     assert len(table) == 1 << air.log_trace_length
     for current, following in itertools.pairwise(table):
-        assert all(v % P == 0 for v in air.transitions(current, following))
+        assert all(v % P == 0 for v in air.transitions(current, following, []))
     for boundary in air.boundaries():
         assert columns[boundary.column][boundary.row] == boundary.value
 

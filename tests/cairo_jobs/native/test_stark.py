@@ -10,7 +10,7 @@ from typing import TypeVar
 import pytest
 
 from cairo_jobs.native import prover, verifier
-from cairo_jobs.native.air import BoundaryConstraint, FibonacciAir
+from cairo_jobs.native.air import BoundaryConstraint, FibonacciAir, WithoutInteraction
 from cairo_jobs.native.field import P
 from cairo_jobs.native.parameters import Parameters
 from cairo_jobs.native.verifier import VerificationError
@@ -21,7 +21,7 @@ SMALL = Parameters(log_blowup=2, n_queries=6, pow_bits=4, log_last_layer_degree=
 
 
 @dataclasses.dataclass(frozen=True)
-class CubeAir:
+class CubeAir(WithoutInteraction):
     """x' = x³ + x·k + 1 with k in a second, constant column: degree 3, two composition parts."""
 
     log_trace_length: int
@@ -39,7 +39,9 @@ class CubeAir:
             xs.append((xs[-1] ** 3 + xs[-1] * k + 1) % P)
         return cls(log_trace_length, x0, k, xs[-1]), [xs, [k] * len(xs)]
 
-    def transitions(self, current: Sequence[T], following: Sequence[T]) -> list[T]:
+    def transitions(
+        self, current: Sequence[T], following: Sequence[T], challenges: Sequence[int]
+    ) -> list[T]:
         x, k = current
         return [following[0] - x * x * x - x * k - 1, following[1] - k]
 
