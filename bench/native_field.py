@@ -3,7 +3,9 @@
 Run: .venv/bin/python bench/native_field.py [--log-n 16] [--rounds 5] [--json]
 Each figure is the median over rounds of nanoseconds per element-wise operation on 2^log_n
 elements; the ratio is Python ints (the baseline) / candidate. gmpy2 and galois are measured
-when installed (they are not dependencies: `pip install gmpy2 galois` to include them).
+when installed. They are not dependencies, and must not go into the project's venv: with gmpy2
+importable, cairo-lang 0.14 compiles programs to gmpy2 integers that its own JSON schema then
+refuses. Measure them from a separate venv (or uninstall them afterwards).
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""The proof: its parts and its byte format (msgpack arrays; see docs/NATIVE_PROVER.md).
+"""The proof: its parts, its byte format (msgpack arrays; see docs/NATIVE_PROVER.md) and the
+statement's transcript seed.
 
 Field elements travel as 32-byte big-endian canonical integers (< p), hashes as 32 bytes.
 Decoding checks every type, length and range, so that any malformed proof is refused with
@@ -13,13 +14,15 @@ from typing import Any, TypeVar
 
 import msgpack
 
-from cairo_jobs.native.field import P
+from cairo_jobs.native.air import Air
+from cairo_jobs.native.field import P, felts_to_bytes
 from cairo_jobs.native.fri import FriProof, Opening
 from cairo_jobs.native.merkle import DIGEST_SIZE
 from cairo_jobs.native.parameters import Parameters
 
 VERSION = 1
 MAX_PROOF_BYTES = 64 * 1024 * 1024
+OFFSET = 3  # the evaluation domain is the coset 3·<w_N>, disjoint from the trace domain
 
 X = TypeVar("X")
 
@@ -50,6 +53,12 @@ class StarkProof:
     composition_at_z: list[int]
     fri: FriProof
     queries: list[list[RowOpening]]
+
+
+def transcript_seed(air: Air, params: Parameters, log_trace_length: int) -> bytes:
+    """What the channel starts from: the format, the AIR's name and public input, parameters."""
+    numbers = [*params.as_list(), log_trace_length, *air.public_input()]
+    return b"native-stark/1 " + air.name.encode() + felts_to_bytes(v % P for v in numbers)
 
 
 def encode(proof: StarkProof) -> bytes:

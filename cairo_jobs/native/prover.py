@@ -14,21 +14,13 @@ from cairo_jobs.native.channel import Channel
 from cairo_jobs.native.field import Felts, P
 from cairo_jobs.native.merkle import MerkleTree, row_leaves
 from cairo_jobs.native.parameters import Parameters
-from cairo_jobs.native.proof import RowOpening, StarkProof, encode
+from cairo_jobs.native.proof import OFFSET, RowOpening, StarkProof, encode, transcript_seed
 
 log = logging.getLogger("cairo_jobs.native.prover")
-
-OFFSET = 3  # the evaluation domain is the coset 3·<w_N>, disjoint from the trace domain
 
 
 class UnsatisfiedTrace(ValueError):
     """The trace does not satisfy the AIR, so no proof can be made."""
-
-
-def transcript_seed(air: Air, params: Parameters, log_trace_length: int) -> bytes:
-    """What the channel starts from: the format, the AIR's name and public input, parameters."""
-    numbers = [*params.as_list(), log_trace_length, *air.public_input()]
-    return b"native-stark/1 " + air.name.encode() + field.felts_to_bytes(v % P for v in numbers)
 
 
 class _Table:

@@ -7,8 +7,14 @@ from cairo_jobs.native.air import Air
 from cairo_jobs.native.channel import Channel
 from cairo_jobs.native.field import P
 from cairo_jobs.native.merkle import verify_path
-from cairo_jobs.native.proof import ProofFormatError, RowOpening, StarkProof, decode
-from cairo_jobs.native.prover import OFFSET, transcript_seed
+from cairo_jobs.native.proof import (
+    OFFSET,
+    ProofFormatError,
+    RowOpening,
+    StarkProof,
+    decode,
+    transcript_seed,
+)
 
 
 class VerificationError(ValueError):
