@@ -5,6 +5,8 @@ Arrays are field arrays (see `field`), in natural order: evaluation i is at offs
 
 from __future__ import annotations
 
+import functools
+
 import numba
 import numpy as np
 
@@ -48,12 +50,20 @@ def _butterflies(a, twiddles):
         h *= 2
 
 
+@functools.lru_cache(maxsize=8)
+def _twiddles(root: int, half: int) -> np.ndarray:
+    """root^0 … root^(half−1), kept for the next transform of the same size (read-only)."""
+    table = field.powers(root, half)
+    table.flags.writeable = False
+    return table
+
+
 def _transform(values: np.ndarray, root: int) -> np.ndarray:
     n = values.shape[0]
     if n == 1:
         return values.copy()
     out = np.ascontiguousarray(values[_bit_reversed(n)])
-    _butterflies(out, field.powers(root, n // 2))
+    _butterflies(out, _twiddles(root, n // 2))
     return out
 
 

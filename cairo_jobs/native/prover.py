@@ -61,7 +61,8 @@ def prove(air: Air, trace: Sequence[Sequence[int]], params: Parameters | None = 
     columns = [c for table in tables for c in table.coefficients]
     values = [v for table in tables for v in table.values]
     coefficients = [channel.draw_felt() for _ in range(composition.n_constraints(air))]
-    parts = _Table(_composition_parts(air, values, challenges, coefficients, n), size)
+    xs = field.powers(field.root_of_unity(log_size), size, start=OFFSET)
+    parts = _Table(_composition_parts(air, xs, values, challenges, coefficients), size)
     channel.absorb(parts.tree.root)
     z = channel.draw_felt()
     g_z = z * field.root_of_unity(air.log_trace_length) % P
@@ -72,7 +73,6 @@ def prove(air: Air, trace: Sequence[Sequence[int]], params: Parameters | None = 
     )
     channel.absorb_felts([v for values in out_of_domain for v in values])
     deep_coefficients = [channel.draw_felt() for _ in range(2 * len(columns) + len(parts.values))]
-    xs = field.powers(field.root_of_unity(log_size), size, start=OFFSET)
     deep = composition.deep(
         [Felts(v) for v in values],
         [Felts(v) for v in parts.values],
@@ -122,20 +122,20 @@ def _check_shape(columns: Sequence[Sequence[int]], width: int, n: int, what: str
 
 def _composition_parts(
     air: Air,
+    xs: np.ndarray,
     values: list[np.ndarray],
     challenges: list[int],
     coefficients: list[int],
-    n: int,
 ) -> list[np.ndarray]:
-    """H's coefficients split into parts of n; UnsatisfiedTrace when H is not of low degree."""
-    size = values[0].shape[0]
-    log_size = ntt.log2_exact(size)
-    xs = field.powers(field.root_of_unity(log_size), size, start=OFFSET)
-    x_to_n = field.powers(pow(field.root_of_unity(log_size), n, P), size, start=pow(OFFSET, n, P))
+    """H's coefficients split into parts of n; UnsatisfiedTrace when H is not of low degree.
+
+    `xs` are the evaluation domain's points, `values` the columns there.
+    """
+    n = 1 << air.log_trace_length
+    size = xs.shape[0]
     g = field.root_of_unity(air.log_trace_length)
     transition_divisor = field.mul(
-        field.batch_inverse(field.sub(x_to_n, field.from_ints([1]))),
-        field.sub(xs, field.from_ints([pow(g, n - 1, P)])),
+        _inverse_vanishing(n, size), field.sub(xs, field.from_ints([pow(g, n - 1, P)]))
     )
     row_divisors = {
         row: Felts(field.batch_inverse(field.sub(xs, field.from_ints([pow(g, row, P)]))))
@@ -155,6 +155,15 @@ def _composition_parts(
     n_parts = composition.n_parts(air)
     require_low_degree(h, n_parts * n, air)
     return [h[k * n : (k + 1) * n] for k in range(n_parts)]
+
+
+def _inverse_vanishing(n: int, size: int) -> np.ndarray:
+    """1/(xⁿ − 1) on the evaluation domain: xⁿ repeats with period size/n, so invert one period."""
+    blowup = size // n
+    w = field.root_of_unity(ntt.log2_exact(size))
+    period = field.powers(pow(w, n, P), blowup, start=pow(OFFSET, n, P))
+    inverses = field.batch_inverse(field.sub(period, field.from_ints([1])))
+    return np.tile(inverses, (n, 1))
 
 
 def require_low_degree(coefficients: np.ndarray, bound: int, air: Air) -> None:
