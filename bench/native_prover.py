@@ -1,0 +1,138 @@
+"""The native STARK prover: proving time, peak memory, verification time, proof size and
+security bits for 2^min … 2^max trace rows, and 1 thread against all threads.
+
+`--air fibonacci` (default) proves the 2-column Fibonacci AIR; `--air cairo` proves the Cairo CPU
+AIR (32 columns, one row per step; no memory argument yet) on proof-mode runs of the fibonacci
+example sized to fill 2^k steps (the run itself and reading its artifacts are not timed).
+
+Run: .venv/bin/python bench/native_prover.py [--air fibonacci] [--min-log 10] [--max-log 16]
+Each size runs in a fresh process (so its peak RSS is its own) after a tiny warm-up proof (the
+compiled kernels are cached on disk). Figures are compared with the issue's goal for 2^16 steps
+and with the C++ Stone prover's figures quoted there (not runnable here: for scale only).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+
+GOAL = {"log_rows": 16, "prove_s": 60.0, "peak_mb": 4096.0, "verify_s": 1.0, "bits": 80}
+STONE_2_16 = {"prove_s": 71.0, "peak_mb": 2760.0, "verify_s": 0.05, "proof_kb": (85, 110)}
+
+
+def statement(air_name: str, log_rows: int) -> tuple[object, list[list[int]]]:
+    """The AIR and trace to prove."""
+    from cairo_jobs.native.air import FibonacciAir
+
+    if air_name == "fibonacci":
+        return FibonacciAir.run(log_rows)
+    import tempfile
+    from pathlib import Path
+
+    from cairo_jobs.examples import compiled
+    from cairo_jobs.native import cairo_trace
+    from cairo_jobs.native.cairo_air import CairoCpuAir
+    from cairo_jobs.runner import RunRequest
+    from cairo_jobs.vm import execute
+
+    n = max(1, ((1 << log_rows) - 40) // 6)  # the example runs 6·n + 23 steps
+    with tempfile.TemporaryDirectory() as work_dir:
+        request = RunRequest(
+            program=compiled("fibonacci"),
+            program_input={"n": n},
+            layout="small",
+            proof_mode=True,
+            max_steps=1 << 24,
+            work_dir=Path(work_dir),
+        )
+        columns, registers = cairo_trace.trace_columns(execute(request).artifacts)
+    return CairoCpuAir(len(columns[0]).bit_length() - 1, registers), columns
+
+
+def measure(air_name: str, log_rows: int) -> dict[str, float]:
+    """One proof and its verification in this process (run as a child)."""
+    from cairo_jobs.native import prover, verifier
+    from cairo_jobs.native.air import FibonacciAir
+
+    warm_air, warm_trace = FibonacciAir.run(6)
+    verifier.verify(warm_air, prover.prove(warm_air, warm_trace))
+    air, trace = statement(air_name, log_rows)
+    started = time.perf_counter()
+    data = prover.prove(air, trace)
+    proved = time.perf_counter()
+    bits = verifier.verify(air, data)
+    verified = time.perf_counter()
+    return {
+        "log_rows": air.log_trace_length,
+        "prove_s": proved - started,
+        "verify_s": verified - proved,
+        "proof_kb": len(data) / 1024,
+        "bits": bits,
+        "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }
+
+
+def in_child(air_name: str, log_rows: int, threads: int | None) -> dict[str, float]:
+    env = dict(os.environ)
+    if threads:
+        env["NUMBA_NUM_THREADS"] = str(threads)
+    output = subprocess.run(
+        [sys.executable, __file__, "--air", air_name, "--child", str(log_rows)],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=1800,
+    ).stdout
+    return json.loads(output)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--air", choices=["fibonacci", "cairo"], default="fibonacci")
+    parser.add_argument("--min-log", type=int, default=10)
+    parser.add_argument("--max-log", type=int, default=16)
+    parser.add_argument("--threads-log", type=int, default=14, help="size for the thread check")
+    parser.add_argument("--json", action="store_true")
+    parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child is not None:
+        print(json.dumps(measure(args.air, args.child)))
+        return
+
+    rows = [in_child(args.air, log, None) for log in range(args.min_log, args.max_log + 1, 2)]
+    one_thread = in_child(args.air, args.threads_log, 1)
+    all_threads = next((r for r in rows if r["log_rows"] == args.threads_log), None)
+    all_threads = all_threads or in_child(args.air, args.threads_log, None)
+    if args.json:
+        print(json.dumps({"rows": rows, "one_thread": one_thread, "goal": GOAL}, indent=2))
+        return
+    print(f"{args.air} AIR")
+    print(f"{'rows':>6} {'prove s':>8} {'peak MB':>8} {'verify s':>9} {'proof KB':>9} {'bits':>5}")
+    for r in rows:
+        print(
+            f"2^{r['log_rows']:<4} {r['prove_s']:8.2f} {r['peak_mb']:8.0f} {r['verify_s']:9.3f}"
+            f" {r['proof_kb']:9.1f} {r['bits']:5d}"
+        )
+    speedup = one_thread["prove_s"] / all_threads["prove_s"]
+    print(
+        f"2^{args.threads_log}: 1 thread {one_thread['prove_s']:.2f} s, "
+        f"all threads {all_threads['prove_s']:.2f} s ({speedup:.2f}x)"
+    )
+    at_goal = next((r for r in rows if r["log_rows"] == GOAL["log_rows"]), None)
+    if at_goal:
+        print(
+            f"2^16 vs goal: prove {at_goal['prove_s'] / GOAL['prove_s']:.2f}x of 60 s, "
+            f"peak {at_goal['peak_mb'] / GOAL['peak_mb']:.2f}x of 4 GB; vs Stone (quoted): "
+            f"{at_goal['prove_s'] / STONE_2_16['prove_s']:.2f}x its 71 s, "
+            f"{at_goal['peak_mb'] / STONE_2_16['peak_mb']:.2f}x its 2.76 GB"
+        )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,105 @@
+"""The two random combinations a STARK proves low degree: the constraint composition H and the
+DEEP combination that FRI receives. Written once for Python ints (verifier) and Felts (prover).
+
+H(x) = Σ αᵢ·Cᵢ(x)·(x − g^(n−1))/(xⁿ − 1) + Σ βⱼ·Rⱼ(x)/(x − g^rowⱼ), where Cᵢ are the transition
+constraints and Rⱼ the row constraints: first the boundaries t_cⱼ(x) − vⱼ, then the AIR's own
+row constraints; the coefficients are drawn in that order. H is split as
+H(x) = Σₖ x^(k·n)·hₖ(x) with deg hₖ < n (see `n_parts`).
+
+DEEP(x) = [Σ_c γ_c·(t_c(x) − t_c(z)) + Σₖ γₖ·(hₖ(x) − hₖ(z))]/(x − z)
+        + [Σ_c γ'_c·(t_c(x) − t_c(g·z))]/(x − g·z), drawn as γ_c, γ'_c per column (trace columns,
+then interaction columns), then γₖ.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TypeVar
+
+from cairo_jobs.native.air import Air
+
+T = TypeVar("T")
+
+
+def width(air: Air) -> int:
+    """Trace and interaction columns together."""
+    return air.n_columns + air.n_interaction_columns
+
+
+def row_terms(air: Air, current: Sequence[T], challenges: Sequence[int]) -> list[tuple[int, T]]:
+    """(row, value) of every row constraint, boundaries first."""
+    boundaries = [(b.row, current[b.column] - b.value) for b in air.boundaries()]
+    return boundaries + air.row_constraints(current, challenges)
+
+
+def constrained_rows(air: Air) -> set[int]:
+    """The rows that carry row constraints."""
+    zeros = [0] * width(air)
+    return {row for row, _ in row_terms(air, zeros, [0] * air.n_challenges)}
+
+
+def n_constraints(air: Air) -> int:
+    """How many random coefficients H takes."""
+    zeros, challenges = [0] * width(air), [0] * air.n_challenges
+    return len(air.transitions(zeros, zeros, challenges)) + len(row_terms(air, zeros, challenges))
+
+
+def n_parts(air: Air) -> int:
+    """How many columns hₖ the composition is split into: deg H < n_parts·n.
+
+    A transition of degree d over the (n − 1)-degree zerofier leaves (d − 1)(n − 1); a row
+    constraint of degree d over a linear zerofier leaves d(n − 1) − 1 (d = 1 for boundaries).
+    """
+    zeros = [0] * width(air)
+    if air.row_constraints(zeros, [0] * air.n_challenges):
+        return max(1, air.transition_degree)
+    return max(1, air.transition_degree - 1)
+
+
+def composition(
+    air: Air,
+    rows: tuple[Sequence[T], Sequence[T]],
+    challenges: Sequence[int],
+    coefficients: Sequence[int],
+    transition_divisor: T,
+    row_divisors: dict[int, T],
+) -> T:
+    """H at the given points from the (current, following) rows; the divisors are the inverted
+    zerofiers there (the row constraints' by row)."""
+    current, following = rows
+    transitions = air.transitions(current, following, challenges)
+    split = len(transitions)
+    terms = [
+        c * t * transition_divisor for c, t in zip(coefficients[:split], transitions, strict=True)
+    ]
+    pinned = row_terms(air, current, challenges)
+    for c, (row, value) in zip(coefficients[split:], pinned, strict=True):
+        terms.append(c * value * row_divisors[row])
+    return _sum(terms)
+
+
+def deep(
+    trace: Sequence[T],
+    parts: Sequence[T],
+    out_of_domain: tuple[list[int], list[int], list[int]],
+    coefficients: Sequence[int],
+    divisor_z: T,
+    divisor_gz: T,
+) -> T:
+    """The DEEP combination at the given points (divisors: 1/(x − z) and 1/(x − g·z))."""
+    trace_z, trace_gz, parts_z = out_of_domain
+    at_z, at_gz = [], []
+    for c, cell in enumerate(trace):
+        at_z.append(coefficients[2 * c] * (cell - trace_z[c]))
+        at_gz.append(coefficients[2 * c + 1] * (cell - trace_gz[c]))
+    offset = 2 * len(trace)
+    for k, part in enumerate(parts):
+        at_z.append(coefficients[offset + k] * (part - parts_z[k]))
+    return _sum(at_z) * divisor_z + _sum(at_gz) * divisor_gz
+
+
+def _sum(terms: list[T]) -> T:
+    total = terms[0]
+    for term in terms[1:]:
+        total = total + term
+    return total

@@ -1,0 +1,172 @@
+"""The STARK prover: trace → low-degree extension → composition → DEEP → FRI → openings."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+
+import numpy as np
+
+from cairo_jobs.native import composition, field, fri, ntt
+from cairo_jobs.native.air import Air
+from cairo_jobs.native.channel import Channel
+from cairo_jobs.native.field import Felts, P
+from cairo_jobs.native.merkle import MerkleTree, row_leaves
+from cairo_jobs.native.parameters import Parameters
+from cairo_jobs.native.proof import OFFSET, RowOpening, StarkProof, encode, transcript_seed
+
+log = logging.getLogger("cairo_jobs.native.prover")
+
+
+class UnsatisfiedTrace(ValueError):
+    """The trace does not satisfy the AIR, so no proof can be made."""
+
+
+class _Table:
+    """Columns committed together: coefficients, values on the evaluation domain, Merkle tree."""
+
+    def __init__(self, coefficients: list[np.ndarray], domain_size: int) -> None:
+        self.coefficients = coefficients
+        self.values = [ntt.extend(c, domain_size, OFFSET) for c in coefficients]
+        self.tree = MerkleTree(row_leaves(self.values))
+
+    def open(self, position: int, half: int) -> RowOpening:
+        positions = (position, position + half)
+        rows = [field.to_ints(np.stack([v[p] for v in self.values])) for p in positions]
+        paths = (self.tree.path(positions[0]), self.tree.path(positions[1]))
+        return RowOpening((rows[0], rows[1]), paths)
+
+
+def prove(air: Air, trace: Sequence[Sequence[int]], params: Parameters | None = None) -> bytes:
+    """A proof that `trace` satisfies `air`; raises UnsatisfiedTrace when it does not."""
+    params = params or Parameters()
+    started = time.perf_counter()
+    n = 1 << air.log_trace_length
+    _check_shape(trace, air.n_columns, n, "trace")
+    log_size = air.log_trace_length + params.log_blowup
+    size = 1 << log_size
+    if composition.n_parts(air) > 1 << params.log_blowup:
+        raise ValueError(
+            f"the {air.name} AIR's constraint degree needs a blowup of at least "
+            f"{composition.n_parts(air)}; raise log_blowup"
+        )
+    channel = Channel(transcript_seed(air, params, air.log_trace_length))
+    tables = [_commit(channel, trace, size)]
+    challenges = [channel.draw_felt() for _ in range(air.n_challenges)]
+    if air.n_interaction_columns:
+        interaction = air.interaction(trace, challenges)
+        _check_shape(interaction, air.n_interaction_columns, n, "interaction")
+        tables.append(_commit(channel, interaction, size))
+    columns = [c for table in tables for c in table.coefficients]
+    values = [v for table in tables for v in table.values]
+    coefficients = [channel.draw_felt() for _ in range(composition.n_constraints(air))]
+    xs = field.powers(field.root_of_unity(log_size), size, start=OFFSET)
+    parts = _Table(_composition_parts(air, xs, values, challenges, coefficients), size)
+    channel.absorb(parts.tree.root)
+    z = channel.draw_felt()
+    g_z = z * field.root_of_unity(air.log_trace_length) % P
+    out_of_domain = (
+        [ntt.evaluate_at(c, z) for c in columns],
+        [ntt.evaluate_at(c, g_z) for c in columns],
+        [ntt.evaluate_at(c, z) for c in parts.coefficients],
+    )
+    channel.absorb_felts([v for values in out_of_domain for v in values])
+    deep_coefficients = [channel.draw_felt() for _ in range(2 * len(columns) + len(parts.values))]
+    deep = composition.deep(
+        [Felts(v) for v in values],
+        [Felts(v) for v in parts.values],
+        out_of_domain,
+        deep_coefficients,
+        Felts(field.batch_inverse(field.sub(xs, field.from_ints([z])))),
+        Felts(field.batch_inverse(field.sub(xs, field.from_ints([g_z])))),
+    )
+    fri_proof, queries = fri.prove(channel, deep.array, OFFSET, params)
+    half = size // 2
+    proof = StarkProof(
+        parameters=params,
+        log_trace_length=air.log_trace_length,
+        trace_roots=[table.tree.root for table in tables],
+        composition_root=parts.tree.root,
+        trace_at_z=out_of_domain[0],
+        trace_at_gz=out_of_domain[1],
+        composition_at_z=out_of_domain[2],
+        fri=fri_proof,
+        queries=[[table.open(q, half) for table in (*tables, parts)] for q in queries],
+    )
+    data = encode(proof)
+    log.info(
+        "proved",
+        extra={
+            "air": air.name,
+            "log_trace_length": air.log_trace_length,
+            "seconds": round(time.perf_counter() - started, 3),
+            "proof_bytes": len(data),
+            "security_bits": params.security_bits(log_size),
+        },
+    )
+    return data
+
+
+def _commit(channel: Channel, columns: Sequence[Sequence[int]], size: int) -> _Table:
+    """Interpolates, extends and commits columns; the channel absorbs the root."""
+    table = _Table([ntt.interpolate(field.from_ints(column)) for column in columns], size)
+    channel.absorb(table.tree.root)
+    return table
+
+
+def _check_shape(columns: Sequence[Sequence[int]], width: int, n: int, what: str) -> None:
+    if len(columns) != width or any(len(column) != n for column in columns):
+        raise ValueError(f"the {what} must have {width} columns of {n} rows")
+
+
+def _composition_parts(
+    air: Air,
+    xs: np.ndarray,
+    values: list[np.ndarray],
+    challenges: list[int],
+    coefficients: list[int],
+) -> list[np.ndarray]:
+    """H's coefficients split into parts of n; UnsatisfiedTrace when H is not of low degree.
+
+    `xs` are the evaluation domain's points, `values` the columns there.
+    """
+    n = 1 << air.log_trace_length
+    size = xs.shape[0]
+    g = field.root_of_unity(air.log_trace_length)
+    transition_divisor = field.mul(
+        _inverse_vanishing(n, size), field.sub(xs, field.from_ints([pow(g, n - 1, P)]))
+    )
+    row_divisors = {
+        row: Felts(field.batch_inverse(field.sub(xs, field.from_ints([pow(g, row, P)]))))
+        for row in composition.constrained_rows(air)
+    }
+    current = [Felts(v) for v in values]
+    following = [Felts(np.roll(v, -(size // n), axis=0)) for v in values]
+    h_values = composition.composition(
+        air,
+        (current, following),
+        challenges,
+        coefficients,
+        Felts(transition_divisor),
+        row_divisors,
+    ).array
+    h = ntt.interpolate(h_values, OFFSET)
+    n_parts = composition.n_parts(air)
+    require_low_degree(h, n_parts * n, air)
+    return [h[k * n : (k + 1) * n] for k in range(n_parts)]
+
+
+def _inverse_vanishing(n: int, size: int) -> np.ndarray:
+    """1/(xⁿ − 1) on the evaluation domain: xⁿ repeats with period size/n, so invert one period."""
+    blowup = size // n
+    w = field.root_of_unity(ntt.log2_exact(size))
+    period = field.powers(pow(w, n, P), blowup, start=pow(OFFSET, n, P))
+    inverses = field.batch_inverse(field.sub(period, field.from_ints([1])))
+    return np.tile(inverses, (n, 1))
+
+
+def require_low_degree(coefficients: np.ndarray, bound: int, air: Air) -> None:
+    """H is a polynomial of degree < bound exactly when the trace satisfies the constraints."""
+    if coefficients[bound:].any():
+        raise UnsatisfiedTrace(f"the trace does not satisfy the {air.name} AIR's constraints")
