@@ -58,6 +58,9 @@ FACT_POLL_S = 1.0
 BID_BACKOFF = 8
 """Bids for a job assigned to another executor are re-published this many times less often."""
 
+FORGET_AFTER_S = 300.0
+"""Jobs whose deadline passed this long ago are forgotten in memory."""
+
 CHAIN_RETRY_S = 5.0
 """Pause before a job is taken up again after a chain call failed."""
 
@@ -107,6 +110,7 @@ class Executor:
             nursery.start_soon(
                 drain_unread, channels, {params.TOPIC_JOBS, params.TOPIC_ASSIGNMENTS}
             )
+            nursery.start_soon(self._forget_expired_jobs)
             task_status.started()
 
     # Headers and bids
@@ -189,6 +193,16 @@ class Executor:
             self.services.transition(key, "assigned", f"attempt {assignment.attempt}",
                                      executor=self.address, assignment=signed)
             self._start(nursery, key)
+
+    async def _forget_expired_jobs(self) -> None:
+        """Drop what is kept in memory about jobs whose deadline is long past (the store keeps
+        their record), so that a long-running executor does not grow."""
+        while True:
+            await trio.sleep(FORGET_AFTER_S)
+            for key in self.services.forget_jobs_before(time.time() - FORGET_AFTER_S):
+                for kept in (self._mine, self._publishers):
+                    kept.pop(key, None)
+                self._taken.discard(key)
 
     # Work
 

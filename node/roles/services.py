@@ -77,6 +77,13 @@ class Services:
         async with self._sending:
             return await self.bridge.call(coro_fn, *args, timeout_s=TRANSACTION_TIMEOUT_S)
 
+    def forget_jobs_before(self, unix_time: float) -> list[int]:
+        """Drop the known headers whose deadline is before `unix_time`; return their hashes."""
+        old = [key for key, signed in self.headers.items() if signed.header.deadline < unix_time]
+        for key in old:
+            del self.headers[key]
+        return old
+
     def transition(self, job_hash: int, state: str, reason: str, **fields: Any) -> StoredJob:
         """Move a job on in the store and in the metrics."""
         job = self.store.transition(job_hash, state, reason, **fields)
@@ -129,6 +136,7 @@ async def open_services(
             async with run_node(identity, host_config, _validators(network, keys, headers)) as p2p:
                 metrics = NodeMetrics.create()
                 metrics.count_gossip_drops(lambda: p2p.gossip.drops.counts)
+                metrics.peers.set_function(lambda: len(p2p.host.get_network().connections))
                 status_port = await _start_status(nursery, config, metrics, p2p)
                 services = Services(
                     config, role, wallet, network, bridge, registry,
@@ -164,7 +172,6 @@ async def _start_status(
 
     def peers() -> tuple[bool, str]:
         count = len(p2p.host.get_network().connections)
-        metrics.peers.set(count)
         return count > 0, f"{count} peers connected"
 
     service = StatusService(metrics, {"peers": peers})

@@ -33,6 +33,9 @@ from registry_contract.client import Refused
 
 log = logging.getLogger(__name__)
 
+FORGET_AFTER_S = 300.0
+"""Witnesses of jobs whose deadline passed this long ago are forgotten."""
+
 
 @dataclass(frozen=True)
 class Checked:
@@ -60,7 +63,9 @@ class Validator:
         self.verifier = verifier
         self.allowed_hints = frozenset(allowed_hints)
         self.report = report
-        self._seen: set[bytes] = set()
+        self._seen: dict[bytes, int] = {}
+        """Witness ids being or already checked, with their job's deadline."""
+        self._next_sweep = time.time() + FORGET_AFTER_S
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         channels = await subscribe_all(self.services.p2p.gossip)
@@ -71,8 +76,19 @@ class Validator:
                 signed = SignedWitnessNotice.decode(message.data)  # the validator accepted it
                 if signed.notice.witness_id in self._seen:
                     continue  # a re-publication
-                self._seen.add(signed.notice.witness_id)
+                self._seen[signed.notice.witness_id] = signed.header.header.deadline
+                self._forget_expired()
                 nursery.start_soon(self._check_safely, signed, message.origin)
+
+    def _forget_expired(self) -> None:
+        """Every FORGET_AFTER_S, drop the witness ids of jobs whose deadline is that long past
+        (they can no longer be paid)."""
+        now = time.time()
+        if now < self._next_sweep:
+            return
+        self._next_sweep = now + FORGET_AFTER_S
+        self._seen = {w: deadline for w, deadline in self._seen.items()
+                      if deadline >= now - FORGET_AFTER_S}
 
     async def _check_safely(self, signed: SignedWitnessNotice, origin: ID) -> None:
         job = signed.notice.job_hash
@@ -80,11 +96,11 @@ class Validator:
             checked = await self._check(signed, origin)
         except (NotFound, CodecError, RunFailure, trio.TooSlowError) as error:
             log.warning("witness not checked", extra={"job": hex(job), "reason": str(error)})
-            self._seen.discard(signed.notice.witness_id)  # its next announcement retries
+            self._seen.pop(signed.notice.witness_id, None)  # its next announcement retries
             return
         except (ChainError, ClientError, Refused) as error:
             log.warning("fact not registered", extra={"job": hex(job), "reason": str(error)})
-            self._seen.discard(signed.notice.witness_id)
+            self._seen.pop(signed.notice.witness_id, None)
             return
         self.report(checked)
         level = logging.INFO if checked.valid else logging.WARNING
