@@ -130,15 +130,19 @@ async def registry_events(
     *,
     chunk_size: int = DEFAULT_CHUNK_SIZE,
     poll_interval: float = DEFAULT_POLL_INTERVAL_S,
+    until_block: int | None = None,
 ) -> AsyncIterator[tuple[RegistryEvent, EventCursor]]:
     """Yield the Registry's events from `cursor` on, each with the cursor just after it.
 
-    Reads accepted blocks only; polls every `poll_interval` seconds once caught up. Keep the
-    same `chunk_size` when resuming from a saved cursor.
+    Reads accepted blocks only; polls every `poll_interval` seconds once caught up, or stops
+    after block `until_block` if given. Keep the same `chunk_size` when resuming from a saved
+    cursor.
     """
-    while True:
+    while until_block is None or cursor.block_number <= until_block:
         try:
             latest = await client.get_block_number()
+            if until_block is not None:
+                latest = min(latest, until_block)
             if cursor.block_number > latest:
                 await asyncio.sleep(poll_interval)
                 continue
