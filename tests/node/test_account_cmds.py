@@ -12,6 +12,7 @@ import contextlib
 import dataclasses
 import io
 import json
+import logging
 import os
 import signal
 import subprocess
@@ -71,11 +72,16 @@ class Chain:
         """Run `node ARGS --config … --data-dir …` in this process."""
         argv = [*args, "--config", str(config or self.config), "--data-dir", str(self.data_dir)]
         out, err = io.StringIO(), io.StringIO()
+        root = logging.getLogger()
+        handlers, level = root.handlers[:], root.level  # main() points logging at its stderr
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
             try:
                 code = main(argv)
             except SystemExit as exit_:  # argparse's usage errors
                 code = int(exit_.code or 0)
+            finally:
+                root.handlers[:] = handlers
+                root.setLevel(level)
         return Result(code, out.getvalue(), err.getvalue())
 
     def config_with(self, tmp_path: Path, **changes: str) -> Path:
