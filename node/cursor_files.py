@@ -36,6 +36,8 @@ def load_cursor(path: Path) -> EventCursor | None:
         text = path.read_text()
     except FileNotFoundError:
         return None
+    except OSError as exc:
+        raise UserError(f"cannot read the cursor in {path} ({exc}); check that path") from None
     try:
         cursor = EventCursor(**json.loads(text))
         _check(cursor)
@@ -49,10 +51,16 @@ def load_cursor(path: Path) -> EventCursor | None:
 
 def save_cursor(path: Path, cursor: EventCursor) -> None:
     """Write `cursor` to `path` so that a crash leaves the old or the new one, never half."""
-    path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_suffix(".json.partial")
-    partial.write_text(json.dumps(dataclasses.asdict(cursor)))
-    os.replace(partial, path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial.write_text(json.dumps(dataclasses.asdict(cursor)))
+        os.replace(partial, path)
+    except OSError as exc:
+        raise UserError(
+            f"cannot save the cursor in {path} ({exc}); free space or fix the folder's "
+            "permissions, then resume"
+        ) from None
 
 
 def _check(cursor: EventCursor) -> None:

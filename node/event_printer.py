@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import dataclasses
 import json
+import os
 import signal
 import sys
 from collections.abc import Iterator
@@ -49,7 +50,7 @@ def print_events(config: Config, query: EventQuery) -> int:
     cursor_file = None if query.resume is None else cursor_path(config.data_dir, query.resume)
     start = (load_cursor(cursor_file) if cursor_file else None) or EventCursor(query.from_block)
     printed = run_on_chain(config, _print_events(config, registry, start, cursor_file, query))
-    where = f"; cursor saved in {cursor_file}" if cursor_file else ""
+    where = f"; cursor in {cursor_file}" if cursor_file else ""
     print(f"{printed} events printed{where}", file=sys.stderr)
     return printed
 
@@ -71,6 +72,8 @@ async def _print_events(
                     save_cursor(cursor_file, cursor)
         except asyncio.CancelledError:
             pass
+        except BrokenPipeError:  # the reader went away (`node events --follow | head`)
+            _discard_stdout()
         except InvalidCursor as exc:
             raise UserError(f"{exc}; delete {cursor_file} and pass --from-block") from None
     return printed
@@ -88,6 +91,13 @@ def _stopped_by_signals() -> Iterator[None]:
     finally:
         for signum in STOP_SIGNALS:
             loop.remove_signal_handler(signum)
+
+
+def _discard_stdout() -> None:
+    """Point stdout at /dev/null so that the exit's final flush does not fail again."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
 
 
 def _line(event: RegistryEvent, token: Token, as_json: bool) -> str:

@@ -83,7 +83,7 @@ def run_on_chain(config: Config, coroutine: Coroutine[Any, Any, T]) -> T:
         return asyncio.run(coroutine)
     except Refused as refused:
         raise UserError(f"the contract refused: {refused.refusal.value}") from None
-    except (aiohttp.ClientError, OSError, asyncio.TimeoutError) as exc:
+    except (aiohttp.ClientError, ConnectionError, asyncio.TimeoutError) as exc:
         raise ChainUnreachable(
             f"cannot reach the Starknet node at {url} ({exc!r}); start it or fix chain.rpc_url"
         ) from None

@@ -68,9 +68,10 @@ class Chain:
     account: int
     other: int
 
-    def node(self, *args: str, config: Path | None = None) -> Result:
+    def node(self, *args: str, config: Path | None = None, data_dir: Path | None = None) -> Result:
         """Run `node ARGS --config … --data-dir …` in this process."""
-        argv = [*args, "--config", str(config or self.config), "--data-dir", str(self.data_dir)]
+        argv = [*args, "--config", str(config or self.config),
+                "--data-dir", str(data_dir or self.data_dir)]
         out, err = io.StringIO(), io.StringIO()
         root = logging.getLogger()
         handlers, level = root.handlers[:], root.level  # main() points logging at its stderr
@@ -375,6 +376,21 @@ def test_damaged_cursor_file_is_a_clear_error(chain: Chain) -> None:
         assert path.read_text() == text
 
 
+def test_unusable_cursor_paths_are_clear_errors(chain: Chain, tmp_path: Path) -> None:
+    assert chain.node("deposit", "0.03125").code == 0  # at least one event to print
+    (tmp_path / "cursors").mkdir()
+    (tmp_path / "cursors" / "blocked.json.partial").mkdir()  # where the cursor is written first
+    refused = chain.node("events", "--resume", "blocked", data_dir=tmp_path)
+    assert refused.code == 1
+    assert f"cannot save the cursor in {tmp_path / 'cursors' / 'blocked.json'}" in refused.err
+    assert len(refused.out.splitlines()) == 1  # the event printed before its cursor failed
+
+    (tmp_path / "cursors" / "nested.json").mkdir()
+    unreadable = chain.node("events", "--resume", "nested", data_dir=tmp_path)
+    assert unreadable.code == 1 and unreadable.out == ""
+    assert f"cannot read the cursor in {tmp_path / 'cursors' / 'nested.json'}" in unreadable.err
+
+
 def test_events_follow_prints_new_events_and_stops_cleanly_on_ctrl_c(chain: Chain) -> None:
     known = len(chain.node("events", "--json").json_lines())
     follower = subprocess.Popen(
@@ -402,3 +418,26 @@ def test_events_follow_prints_new_events_and_stops_cleanly_on_ctrl_c(chain: Chai
 
 def test_event_type_choices_are_the_registry_events() -> None:
     assert set(EVENT_TYPES) == {kind.__name__ for kind in typing.get_args(RegistryEvent)}
+
+
+def test_events_follow_stops_quietly_when_its_reader_goes_away(chain: Chain) -> None:
+    """`node events --follow | head -1`: exit 0, and the unprinted event is not skipped."""
+    block = asyncio.run(FullNodeClient(node_url=chain.devnet.url).get_block_number()) + 1
+    follower = subprocess.Popen(
+        node_process("events", "--follow", "--json", "--resume", "reader",
+                     "--from-block", str(block),
+                     "--config", str(chain.config), "--data-dir", str(chain.data_dir)),
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=process_env())
+    try:
+        follower.stdout.close()  # the reader is gone before the first event
+        assert chain.node("deposit", "0.0625").code == 0
+        _, err = follower.communicate(timeout=60)
+    finally:
+        if follower.poll() is None:
+            follower.kill()
+            follower.communicate()
+    assert follower.returncode == 0, err
+    assert "Traceback" not in err and "0 events printed" in err
+    resumed = chain.node("events", "--json", "--resume", "reader", "--from-block", str(block))
+    assert resumed.json_lines() == [{"type": "Deposited", "account": hex(chain.account),
+                                     "amount": TOKEN // 16}]
