@@ -117,6 +117,21 @@ def process_env() -> dict[str, str]:
     return {**environ, "ZETINA_KEYSTORE_PASSWORD": PASSWORD}
 
 
+@contextlib.contextmanager
+def following(chain: Chain, *args: str) -> Iterator[subprocess.Popen]:
+    """`node events --follow --json ARGS` as a process, killed if still running at the end."""
+    follower = subprocess.Popen(
+        node_process("events", "--follow", "--json", *args,
+                     "--config", str(chain.config), "--data-dir", str(chain.data_dir)),
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=process_env())
+    try:
+        yield follower
+    finally:
+        if follower.poll() is None:
+            follower.kill()
+            follower.communicate()
+
+
 @pytest.fixture(scope="module")
 def chain(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Chain]:
     folder = tmp_path_factory.mktemp("account-cmds")
@@ -393,11 +408,7 @@ def test_unusable_cursor_paths_are_clear_errors(chain: Chain, tmp_path: Path) ->
 
 def test_events_follow_prints_new_events_and_stops_cleanly_on_ctrl_c(chain: Chain) -> None:
     known = len(chain.node("events", "--json").json_lines())
-    follower = subprocess.Popen(
-        node_process("events", "--follow", "--json", "--resume", "follower",
-                     "--config", str(chain.config), "--data-dir", str(chain.data_dir)),
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=process_env())
-    try:
+    with following(chain, "--resume", "follower") as follower:
         seen = [json.loads(follower.stdout.readline()) for _ in range(known)]
         assert chain.node("deposit", "0.125").code == 0
         seen.append(json.loads(follower.stdout.readline()))
@@ -405,10 +416,6 @@ def test_events_follow_prints_new_events_and_stops_cleanly_on_ctrl_c(chain: Chai
                             "amount": TOKEN // 8}
         follower.send_signal(signal.SIGINT)
         out, err = follower.communicate(timeout=30)
-    finally:
-        if follower.poll() is None:
-            follower.kill()
-            follower.communicate()
     assert follower.returncode == 0, err
     assert out == ""
     assert f"{known + 1} events printed" in err
@@ -423,19 +430,10 @@ def test_event_type_choices_are_the_registry_events() -> None:
 def test_events_follow_stops_quietly_when_its_reader_goes_away(chain: Chain) -> None:
     """`node events --follow | head -1`: exit 0, and the unprinted event is not skipped."""
     block = asyncio.run(FullNodeClient(node_url=chain.devnet.url).get_block_number()) + 1
-    follower = subprocess.Popen(
-        node_process("events", "--follow", "--json", "--resume", "reader",
-                     "--from-block", str(block),
-                     "--config", str(chain.config), "--data-dir", str(chain.data_dir)),
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=process_env())
-    try:
+    with following(chain, "--resume", "reader", "--from-block", str(block)) as follower:
         follower.stdout.close()  # the reader is gone before the first event
         assert chain.node("deposit", "0.0625").code == 0
         _, err = follower.communicate(timeout=60)
-    finally:
-        if follower.poll() is None:
-            follower.kill()
-            follower.communicate()
     assert follower.returncode == 0, err
     assert "Traceback" not in err and "0 events printed" in err
     resumed = chain.node("events", "--json", "--resume", "reader", "--from-block", str(block))
