@@ -14,9 +14,17 @@ from pathlib import Path
 from typing import Any
 
 from node import __version__, logs
-from node.commands import config_cmd, jobs_cmd, keys_cmd, roles_cmd
+from node.commands import (
+    config_cmd,
+    escrow_cmd,
+    events_cmd,
+    jobs_cmd,
+    keys_cmd,
+    roles_cmd,
+    status_cmd,
+)
 from node.config import Config, load_config
-from node.errors import UserError
+from node.errors import PartialResult, UserError
 
 
 def _common_options() -> argparse.ArgumentParser:
@@ -42,6 +50,9 @@ def build_parser() -> argparse.ArgumentParser:
     keys_cmd.register(commands, common)
     config_cmd.register(commands, common)
     jobs_cmd.register(commands, common)
+    escrow_cmd.register(commands, common)
+    status_cmd.register(commands, common)
+    events_cmd.register(commands, common)
     roles_cmd.register(commands, common)
     return parser
 
@@ -61,6 +72,8 @@ def main(argv: list[str] | None = None) -> int:
         config = load_config(args.config, os.environ, _flags(args))
         logs.configure(config.node.log_level, config.node.log_format == "json")
         result = args.handler(args, config)
+    except PartialResult as exc:
+        return _fail(args, str(exc), exc.exit_code, exc.result)
     except UserError as exc:
         return _fail(args, str(exc), exc.exit_code)
     except KeyboardInterrupt:
@@ -79,14 +92,21 @@ def _flags(args: argparse.Namespace) -> dict[str, Any]:
     return {setting: getattr(args, attr, None) for attr, setting in names.items()}
 
 
-def _fail(args: argparse.Namespace, message: str, code: int) -> int:
+def _fail(
+    args: argparse.Namespace, message: str, code: int, partial: dict[str, Any] | None = None
+) -> int:
     if args.json:
-        print(json.dumps({"error": message}))
+        print(json.dumps({**(partial or {}), "error": message}, default=str))
+    elif partial:
+        _print_result(partial, False)
     print(f"error: {message}", file=sys.stderr)
     return code
 
 
-def _print_result(result: dict[str, Any], as_json: bool) -> None:
+def _print_result(result: dict[str, Any] | None, as_json: bool) -> None:
+    """Print a handler's result; None when the handler printed its own output."""
+    if result is None:
+        return
     if as_json:
         print(json.dumps(result, indent=2, default=str))
         return

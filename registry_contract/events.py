@@ -134,15 +134,22 @@ class EventRecord:
 
 
 async def read_events(
-    client: Client, registry: int, cursor: EventCursor, *, chunk_size: int = DEFAULT_CHUNK_SIZE
+    client: Client,
+    registry: int,
+    cursor: EventCursor,
+    *,
+    chunk_size: int = DEFAULT_CHUNK_SIZE,
+    until_block: int | None = None,
 ) -> tuple[list[EventRecord], EventCursor]:
-    """One page of the Registry's events from `cursor`, and the cursor after the page (`cursor`
-    itself when there is nothing new yet).
+    """One page of the Registry's events from `cursor` (up to block `until_block` if given),
+    and the cursor after the page (`cursor` itself when there is nothing new yet).
 
     Raises InvalidCursor when the node rejects the cursor's continuation token; other node
     errors propagate.
     """
     latest = await client.get_block_number()
+    if until_block is not None:
+        latest = min(latest, until_block)
     if cursor.block_number > latest:
         return [], cursor
     try:
@@ -173,16 +180,18 @@ async def registry_events(
     *,
     chunk_size: int = DEFAULT_CHUNK_SIZE,
     poll_interval: float = DEFAULT_POLL_INTERVAL_S,
+    until_block: int | None = None,
 ) -> AsyncIterator[tuple[RegistryEvent, EventCursor]]:
     """Yield the Registry's events from `cursor` on, each with the cursor just after it.
 
-    Reads accepted blocks only; polls every `poll_interval` seconds once caught up, and retries
-    (with a warning) while the node is unreachable. Keep the same `chunk_size` when resuming
-    from a saved cursor.
+    Reads accepted blocks only; polls every `poll_interval` seconds once caught up, or stops
+    after block `until_block` if given; retries (with a warning) while the node is
+    unreachable. Keep the same `chunk_size` when resuming from a saved cursor.
     """
-    while True:
+    while until_block is None or cursor.block_number <= until_block:
         try:
-            events, after = await read_events(client, registry, cursor, chunk_size=chunk_size)
+            events, after = await read_events(client, registry, cursor, chunk_size=chunk_size,
+                                              until_block=until_block)
         except (ClientError, aiohttp.ClientError, OSError) as exc:
             _log_retry(cursor, exc)
             await asyncio.sleep(poll_interval)
