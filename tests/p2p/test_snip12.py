@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import dataclasses
 
-from hypothesis import given, settings
+import pytest
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
+from poseidon_py.poseidon_hash import poseidon_hash_many as reference_poseidon
 from starknet_py.cairo.felt import encode_shortstring
 from starknet_py.utils.typed_data import TypedData
 
 from p2p.messages import Assignment, Bid, JobHeader
-from p2p.snip12 import message_hash, struct_type, typed_data
+from p2p.snip12 import message_hash, poseidon_hash_many, struct_type, typed_data
+from p2p.stark import STARK_PRIME
 from tests.strategies import assignments, bids, felts, headers
 
 SN_SEPOLIA = encode_shortstring("SN_SEPOLIA")
@@ -64,3 +67,16 @@ def test_hash_depends_on_chain_signer_and_every_field(header: JobHeader, data) -
         changed = value - 1 if value else 1
     other = JobHeader(**{**header.__dict__, field: changed})
     assert message_hash(other, SN_SEPOLIA, header.delegator) != base
+
+
+@given(st.lists(felts, max_size=24))
+@example([STARK_PRIME - 1, 0, 2**128 - 1])
+@settings(max_examples=300, deadline=None)
+def test_poseidon_equals_poseidon_py(values: list[int]) -> None:
+    assert poseidon_hash_many(values) == reference_poseidon(values)
+
+
+@pytest.mark.parametrize("value", [STARK_PRIME, 2**256 - 1, 2**256, -1])
+def test_poseidon_refuses_values_outside_the_field(value: int) -> None:
+    with pytest.raises((ValueError, OverflowError)):
+        poseidon_hash_many([1, value])
