@@ -206,8 +206,10 @@ class Node:
         return {"received": self.received}
 
     async def cmd_counters(self) -> dict:
+        times = os.times()
         return {
-            "cpu": time.process_time(),
+            "cpu": times.user + times.system,
+            "sys": times.system,
             "rpcs": self.rpcs,
             "rpc_bytes": self.rpc_bytes,
             "streams": dict(self.streams),
@@ -216,7 +218,7 @@ class Node:
     async def cmd_profile(self, path: str | None = None) -> dict:
         """Start profiling, or stop and write the stats to `path`."""
         if path is None:
-            self.profiler = cProfile.Profile()
+            self.profiler = cProfile.Profile(time.process_time)
             self.profiler.enable()
         elif self.profiler is not None:
             self.profiler.disable()
