@@ -148,9 +148,10 @@ class Node:
         write_msg = pubsub.write_msg
 
         async def counted(stream, rpc) -> bool:
+            written = await write_msg(stream, rpc)
             self.rpcs += 1
             self.rpc_bytes += rpc.ByteSize()
-            return await write_msg(stream, rpc)
+            return written
 
         pubsub.write_msg = counted  # type: ignore[method-assign]
 

@@ -11,7 +11,10 @@ py-libp2p 0.8.1 behaviours worked around here (each has a test in tests/p2p/test
 - scoring never acts and forgets peers on disconnect (see p2p.scoring);
 - heartbeat defaults to 120 s (spec: 1 s);
 - subscription and per-peer outbound queues hold 32 messages and drop bursts;
-- an undecodable RPC (protobuf DecodeError) escapes the stream handler and stops the node.
+- an undecodable RPC (protobuf DecodeError) escapes the stream handler and stops the node;
+- every RPC carries our signed peer record, which each receiver parses and checks (an Ed25519
+  verification, ~180 µs) for every message of every hop; it now travels once per stream, in
+  the hello RPC.
 """
 
 from __future__ import annotations
@@ -168,6 +171,11 @@ class GuardedPubsub(Pubsub):
                     "subscriber is not keeping up; message not delivered",
                     extra={"topic": topic, "undelivered": self.undelivered},
                 )
+
+    async def write_msg(self, stream: INetStream, rpc_msg: rpc_pb2.RPC) -> bool:
+        """Write an RPC without our signed peer record (the stream's hello carried it)."""
+        rpc_msg.ClearField("senderRecord")
+        return await super().write_msg(stream, rpc_msg)
 
     async def stream_handler(self, stream: INetStream) -> None:
         """Read a peer's pubsub stream; bytes that are not an RPC cost score, not the node."""
