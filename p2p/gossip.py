@@ -122,10 +122,25 @@ class GuardedPubsub(Pubsub):
         return self.router.scorer
 
     async def push_msg(self, msg_forwarder: ID, msg: rpc_pb2.Message) -> None:
-        """Validate, then hand to py-libp2p for dedup, delivery and forwarding."""
+        """Drop duplicates, validate once, then deliver and forward.
+
+        Replaces py-libp2p's push path, which verifies the pubsub signature a second time
+        (after `_admit` did) and runs its own topic validators (this class uses none) through a
+        list-based cache; the steps kept are the same, in the same order.
+        """
         try:
-            if self._is_msg_seen(msg) or self._admit(msg_forwarder, msg):
-                await super().push_msg(msg_forwarder, msg)
+            origin = ID(msg.from_id)
+            if self._is_msg_seen(msg) or {msg_forwarder, origin} & self.blacklisted_peers:
+                return
+            if not self._admit(msg_forwarder, msg):
+                return
+            self._mark_msg_seen(msg)
+            for topic in msg.topicIDs:
+                self.scorer.on_first_delivery(msg_forwarder, topic)
+            if origin == self.my_id and msg_forwarder != self.my_id:
+                return  # claims to be ours but was not published here
+            self.notify_subscriptions(msg)
+            await self.router.publish(msg_forwarder, msg)
         except Exception as exc:  # a message must never stop the node
             logger.warning(
                 "gossip message processing failed",
