@@ -147,6 +147,15 @@ class GuardedPubsub(Pubsub):
                 extra={"peer": str(msg_forwarder), "error": repr(exc)},
             )
 
+    def _is_subscribed_to_msg(self, msg: rpc_pb2.Message) -> bool:
+        """Whether a received message is for us and new (py-libp2p asks before spawning).
+
+        py-libp2p spawns a task for every message of every RPC it reads, duplicates included,
+        and each spawn searches the service's whole task tree; most copies of a gossiped
+        message are duplicates, so they are dropped here instead of in `push_msg`.
+        """
+        return super()._is_subscribed_to_msg(msg) and not self._is_msg_seen(msg)
+
     def _admit(self, forwarder: ID, msg: rpc_pb2.Message) -> bool:
         topics = list(msg.topicIDs)
         topic = topics[0] if topics else ""

@@ -10,6 +10,7 @@ from libp2p.custom_types import TProtocol
 from libp2p.pubsub.gossipsub import GossipSub
 from libp2p.pubsub.pb import rpc_pb2
 from libp2p.pubsub.pubsub import Pubsub
+from libp2p.pubsub.validators import PUBSUB_SIGNING_PREFIX
 from libp2p.tools.anyio_service import background_trio_service
 from libp2p.utils import encode_varint_prefixed
 from libp2p.utils.varint import read_varint_prefixed_bytes_limited
@@ -209,3 +210,31 @@ async def test_signed_peer_record_travels_once_per_stream_in_the_hello():
     assert [s.topicid for s in hello.subscriptions] == [TOPIC]
     assert not announcement.HasField("senderRecord")
     assert [s.topicid for s in announcement.subscriptions] == [params.TOPIC_BIDS]
+
+
+async def test_duplicate_copies_of_a_message_spawn_no_task():
+    """py-libp2p spawns one task per received copy; only the first copy is new."""
+    async with (
+        running_hosts(2) as (sender, receiver_host),
+        running_gossip([receiver_host], TOPIC, validate_header) as ((receiver, received),),
+    ):
+        await connect(sender, receiver_host)
+        key = sender.get_private_key()
+        message = rpc_pb2.Message(
+            from_id=sender.get_id().to_bytes(),
+            data=make_header(7),
+            seqno=(7).to_bytes(8, "big"),
+            topicIDs=[TOPIC],
+        )
+        message.signature = key.sign(PUBSUB_SIGNING_PREFIX.encode() + message.SerializeToString())
+        rpc = encode_varint_prefixed(rpc_pb2.RPC(publish=[message]).SerializeToString())
+        stream = await sender.new_stream(
+            receiver_host.get_id(), [TProtocol(params.GOSSIPSUB_PROTOCOLS[0])]
+        )
+        await stream.write(rpc)
+        assert header_number((await receive_all(received, 1))[0].data) == 7
+        tasks = receiver.pubsub.manager.stats.tasks.total_count
+        for _ in range(20):
+            await stream.write(rpc)
+        assert await nothing_more(received, 1.0)
+        assert receiver.pubsub.manager.stats.tasks.total_count == tasks
