@@ -81,7 +81,10 @@ def domain_hash(chain_id: int) -> int:
 
 
 def message_hash(message: WireMessage, chain_id: int, signer: int) -> int:
-    """The SNIP-12 hash that `signer` (an account address) signs for `message` on `chain_id`."""
+    """The SNIP-12 hash that `signer` (an account address) signs for `message` on `chain_id`.
+
+    ValueError if `chain_id` or `signer` is not a felt (below the Stark prime).
+    """
     return poseidon_hash_many(
         [STARKNET_MESSAGE, domain_hash(chain_id), signer, struct_hash(message)]
     )

@@ -58,7 +58,7 @@ def test_header_type_is_the_documented_struct() -> None:
 def test_hash_depends_on_chain_signer_and_every_field(header: JobHeader, data) -> None:
     base = message_hash(header, SN_SEPOLIA, header.delegator)
     assert message_hash(header, SN_SEPOLIA + 1, header.delegator) != base
-    assert message_hash(header, SN_SEPOLIA, header.delegator ^ 1) != base
+    assert message_hash(header, SN_SEPOLIA, (header.delegator + 1) % STARK_PRIME) != base
     field = data.draw(st.sampled_from([f.name for f in dataclasses.fields(header)]))
     value = getattr(header, field)
     if isinstance(value, bytes):
@@ -80,3 +80,10 @@ def test_poseidon_equals_poseidon_py(values: list[int]) -> None:
 def test_poseidon_refuses_values_outside_the_field(value: int) -> None:
     with pytest.raises((ValueError, OverflowError)):
         poseidon_hash_many([1, value])
+
+
+@given(headers)
+@settings(max_examples=3, deadline=None)
+def test_message_hash_refuses_a_signer_outside_the_field(header: JobHeader) -> None:
+    with pytest.raises(ValueError):
+        message_hash(header, header.chain_id, STARK_PRIME)
