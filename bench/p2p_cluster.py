@@ -13,6 +13,7 @@ from pathlib import Path
 import trio
 
 WORKER = Path(__file__).with_name("p2p_worker.py")
+STARTUP_TIMEOUT = 240  # seconds; 16 workers importing starknet-py at once on 2 loaded cores
 
 
 class Worker:
@@ -50,7 +51,7 @@ async def worker(variant: str) -> AsyncIterator[Worker]:
     )
     node = Worker(process)
     try:
-        with trio.fail_after(60):
+        with trio.fail_after(STARTUP_TIMEOUT):
             node.addr = (await node._line())["addr"]
         yield node
     finally:

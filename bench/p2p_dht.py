@@ -4,7 +4,9 @@ Nodes 0..N-1 form a line. Node 0 puts values of each size; then a node that join
 and connects only to the far end of the line gets each one (a get from a non-neighbour that
 holds no replica). Ours is measured a second time with a fresh joiner that is told the
 publisher (as a gossiped header tells it), which races a direct fetch against the lookups.
-Prints the median put and get times per size and variant, and failures.
+Prints the median put and get times per size and variant, the streams the getter opened per
+get (each a multistream negotiation; DHT lookups open one per peer queried), failures and the
+load average.
 Goal: 1 MB get from a non-neighbour <= 50 ms.
 
     .venv/bin/python bench/p2p_dht.py --nodes 6 --rounds 3
@@ -13,6 +15,7 @@ Goal: 1 MB get from a non-neighbour <= 50 ms.
 from __future__ import annotations
 
 import argparse
+import os
 
 import trio
 from p2p_cluster import cluster, connect_line, median, worker
@@ -22,7 +25,15 @@ SIZES = (1024, 100 * 1024, 1024 * 1024, 10 * 1024 * 1024)
 
 async def measure(variant: str, nodes_count: int, rounds: int) -> dict[int, dict]:
     results: dict[int, dict] = {
-        size: {"put": [], "get": [], "hinted": [], "failed": 0} for size in SIZES
+        size: {
+            "put": [],
+            "get": [],
+            "hinted": [],
+            "get_streams": [],
+            "hinted_streams": [],
+            "failed": 0,
+        }
+        for size in SIZES
     }
     async with cluster(nodes_count, variant) as nodes:
         await connect_line(nodes, extra_links=False)
@@ -47,22 +58,31 @@ async def get_all(variant, nodes, keys, results, column: str, hint: bool) -> Non
         await joiner.call("connect", addr=nodes[-1].addr)
         for size, key in keys:
             args = {"publisher": nodes[0].addr} if hint else {}
+            before = (await joiner.call("counters"))["streams"]
             got = await joiner.call("get", key=key, **args)
+            after = (await joiner.call("counters"))["streams"]
             if got.get("ok"):
                 results[size][column].append(got["seconds"])
+                opened = sum(after.values()) - sum(before.values())
+                results[size][f"{column}_streams"].append(opened)
             else:
                 results[size]["failed"] += 1
 
 
-async def main(nodes_count: int, rounds: int) -> None:
-    print(f"{'size':>9} {'variant':>7} {'put ms':>9} {'get ms':>9} {'hinted':>9} {'failed':>7}")
-    for variant in ("stock", "ours"):
+async def main(nodes_count: int, rounds: int, variants: list[str]) -> None:
+    print(f"load average before: {os.getloadavg()[0]:.2f}")
+    print(
+        f"{'size':>9} {'variant':>7} {'put ms':>9} {'get ms':>9} {'streams':>7} "
+        f"{'hinted':>9} {'streams':>7} {'failed':>7} {'load':>5}"
+    )
+    for variant in variants:
         results = await measure(variant, nodes_count, rounds)
         for size, r in results.items():
             print(
                 f"{size:>9} {variant:>7} {1000 * median(r['put']):>9.1f} "
-                f"{1000 * median(r['get']):>9.1f} {1000 * median(r['hinted']):>9.1f} "
-                f"{r['failed']:>7}",
+                f"{1000 * median(r['get']):>9.1f} {median(r['get_streams']):>7.0f} "
+                f"{1000 * median(r['hinted']):>9.1f} {median(r['hinted_streams']):>7.0f} "
+                f"{r['failed']:>7} {os.getloadavg()[0]:>5.2f}",
                 flush=True,
             )
 
@@ -71,5 +91,8 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--nodes", type=int, default=6)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument(
+        "--variants", nargs="+", choices=("stock", "ours"), default=["stock", "ours"]
+    )
     args = parser.parse_args()
-    trio.run(main, args.nodes, args.rounds)
+    trio.run(main, args.nodes, args.rounds, args.variants)

@@ -4,18 +4,23 @@
 --variant stock: py-libp2p 0.8.1 defaults: libp2p.new_host(), Pubsub + GossipSub(6, 4, 12) with
                  default parameters, KadDHT(SERVER) with its default validator. Connected peers
                  are added to the stock DHT's routing table (it does not do so itself).
+Both variants gossip real signed job headers and check each one with the job topic's header
+validator (p2p.topic_checks) before forwarding it, as a node does.
 Replies are JSON lines on stdout; the first is {"addr": <multiaddr with /p2p/>}.
+`counters` reports the process CPU time, the pubsub RPCs and bytes written and the streams
+opened per protocol, so the bench can compute load-independent costs per message.
 """
 
 from __future__ import annotations
 
 import argparse
+import cProfile
 import json
 import logging
 import os
-import struct
 import sys
 import time
+from collections import Counter
 
 import multiaddr
 import trio
@@ -38,15 +43,40 @@ from p2p.host import (
     p2p_addr,
     peer_info,
 )
+from p2p.messages import JobHeader, SignedJobHeader
 from p2p.records import record_key
-from p2p.validation import Verdict
+from p2p.signing import sign_header
+from p2p.stark import StarkKeyPair
+from p2p.topic_checks import NetworkContext, header_validator
+from p2p.validation import Outcome, TopicValidator, run_validator
 
 TOPIC = params.TOPIC_JOBS
-STAMP = struct.Struct("!dI")  # send time (epoch seconds), sequence number
+CHAIN_ID = 0x534E5F4245_4E4348  # "SN_BENCH"
+REGISTRY = 0x4E6
+DELEGATOR = 0xDE1E6
+DELEGATOR_KEY = StarkKeyPair.from_private_key(0xBE7C4)
 
 
-def accept_all(data: bytes, origin: object) -> Verdict:
-    return Verdict.accept()
+def make_validator() -> TopicValidator:
+    """The job topic's real header validator, knowing the bench delegator's key."""
+    keys = {DELEGATOR: DELEGATOR_KEY.public_key}
+    return header_validator(NetworkContext(CHAIN_ID, REGISTRY), keys.get)
+
+
+def signed_header(seq: int) -> bytes:
+    """Job header number `seq` (its nonce), signed by the bench delegator."""
+    header = JobHeader(
+        chain_id=CHAIN_ID,
+        registry=REGISTRY,
+        delegator=DELEGATOR,
+        body_id=seq.to_bytes(32, "big"),
+        program_hash=0x55,
+        max_steps=10**6,
+        reward=10**15,
+        deadline=int(time.time() + 600),
+        nonce=seq,
+    )
+    return sign_header(header, DELEGATOR_KEY).encode()
 
 
 class Node:
@@ -54,9 +84,13 @@ class Node:
 
     def __init__(self, variant: str) -> None:
         self.variant = variant
-        self.received: list[tuple[int, float]] = []  # (seq, latency seconds)
+        self.received: dict[int, float] = {}  # seq -> receive time (epoch seconds)
         self.got_all = trio.Event()
         self.expected = 0
+        self.rpcs = 0
+        self.rpc_bytes = 0
+        self.streams: Counter[str] = Counter()
+        self.profiler: cProfile.Profile | None = None
 
     async def run(self, commands: trio.abc.ReceiveStream) -> None:
         if self.variant == "ours":
@@ -65,15 +99,18 @@ class Node:
         else:
             self.host = new_host(key_pair=create_new_key_pair())
             listen = [multiaddr.Multiaddr("/ip4/127.0.0.1/tcp/0")]
+        self._count_streams()
         async with self.host.run(listen), trio.open_nursery() as nursery:
             await self._start_services(nursery)
+            self._count_rpcs()
             reply({"addr": p2p_addr(self.host)})
             await self._serve(commands)
             nursery.cancel_scope.cancel()
 
     async def _start_services(self, nursery: trio.Nursery) -> None:
+        validator = make_validator()
         if self.variant == "ours":
-            self.gossip = Gossip(self.host, {TOPIC: accept_all})
+            self.gossip = Gossip(self.host, {TOPIC: validator})
             self.content = ContentStore(self.host)
             await nursery.start(_hold, self.gossip.run())
             await nursery.start(_hold, self.content.run())
@@ -86,13 +123,42 @@ class Node:
             for service in (self.pubsub, self.router, self.dht):
                 await nursery.start(_hold, background_trio_service(service))
             await self.pubsub.wait_until_ready()
+
+            def stock_validator(forwarder: object, msg) -> bool:
+                verdict = run_validator(validator, msg.data, forwarder)
+                return verdict.outcome is Outcome.ACCEPT
+
+            self.pubsub.set_topic_validator(TOPIC, stock_validator, False)
             subscription = await self.pubsub.subscribe(TOPIC)
             nursery.start_soon(self._consume, (m.data async for m in subscription))
 
+    def _count_streams(self) -> None:
+        """Count the streams this node opens, per protocol."""
+        new_stream = self.host.new_stream
+
+        async def counted(peer_id, protocol_ids):
+            self.streams[str(protocol_ids[0])] += 1
+            return await new_stream(peer_id, protocol_ids)
+
+        self.host.new_stream = counted  # type: ignore[method-assign]
+
+    def _count_rpcs(self) -> None:
+        """Count the pubsub RPCs (and their bytes) this node writes."""
+        pubsub = self.gossip.pubsub if self.variant == "ours" else self.pubsub
+        write_msg = pubsub.write_msg
+
+        async def counted(stream, rpc) -> bool:
+            written = await write_msg(stream, rpc)
+            self.rpcs += 1
+            self.rpc_bytes += rpc.ByteSize()
+            return written
+
+        pubsub.write_msg = counted  # type: ignore[method-assign]
+
     async def _consume(self, messages) -> None:
         async for data in messages:
-            sent, seq = STAMP.unpack_from(data)
-            self.received.append((seq, time.time() - sent))
+            seq = SignedJobHeader.decode(data).header.nonce
+            self.received.setdefault(seq, time.time())
             if self.expected and len(self.received) >= self.expected:
                 self.got_all.set()
 
@@ -121,13 +187,16 @@ class Node:
         router = self.gossip.router if self.variant == "ours" else self.router
         return {"mesh": len(router.mesh.get(TOPIC, ()))}
 
-    async def cmd_publish(self, count: int, rate: float, size: int) -> dict:
+    async def cmd_publish(self, count: int, rate: float) -> dict:
         publish = self.gossip.publish if self.variant == "ours" else self.pubsub.publish
+        headers = [signed_header(seq) for seq in range(count)]  # signed before the clock runs
+        sent: list[float] = []
         started = time.perf_counter()
-        for seq in range(count):
+        for seq, header in enumerate(headers):
             await trio.sleep_until(_deadline(started, seq / rate))
-            await publish(TOPIC, STAMP.pack(time.time(), seq) + b"h" * (size - STAMP.size))
-        return {"published": count}
+            sent.append(time.time())
+            await publish(TOPIC, header)
+        return {"sent": sent, "bytes": len(headers[0]) if headers else 0}
 
     async def cmd_collect(self, count: int, timeout: float) -> dict:
         self.expected = count
@@ -135,8 +204,28 @@ class Node:
             self.got_all.set()
         with trio.move_on_after(timeout):
             await self.got_all.wait()
-        seqs = {seq for seq, _ in self.received}
-        return {"latencies": [lat for _, lat in self.received], "distinct": len(seqs)}
+        return {"received": self.received}
+
+    async def cmd_counters(self) -> dict:
+        times = os.times()
+        return {
+            "cpu": times.user + times.system,
+            "sys": times.system,
+            "rpcs": self.rpcs,
+            "rpc_bytes": self.rpc_bytes,
+            "streams": dict(self.streams),
+        }
+
+    async def cmd_profile(self, path: str | None = None) -> dict:
+        """Start profiling, or stop and write the stats to `path`."""
+        if path is None:
+            self.profiler = cProfile.Profile(time.process_time)
+            self.profiler.enable()
+        elif self.profiler is not None:
+            self.profiler.disable()
+            self.profiler.dump_stats(path)
+            self.profiler = None
+        return {}
 
     async def cmd_put(self, size: int) -> dict:
         value = os.urandom(size)

@@ -1,11 +1,12 @@
 """Job bodies and witnesses: content-addressed values in the Kad-DHT, with a direct-fetch path.
 
 `put` stores a value locally, puts it in the DHT when it fits a DHT record, and announces this
-node as a provider. `get` tries the local store, then races the DHT value lookup, the providers
-the DHT names and the publishing peer (if known), and returns the first value that checks out
-against its key; the slower paths are cancelled. A DHT lookup costs a few hundred ms under
-py-libp2p, a direct fetch one round of dial and transfer, so the race keeps the fast path fast
-without giving up the fallbacks.
+node as a provider. `get` tries the local store, then the publishing peer (if known), then races
+the DHT value lookup and the providers the DHT names, and returns the first value that checks
+out against its key; the slower paths are cancelled. A DHT lookup costs several hundred ms
+and many streams under py-libp2p, a direct fetch one dial and one transfer, so the publisher
+gets a head start (params.PUBLISHER_HEAD_START): the lookups begin only when it has failed or
+not answered by then, instead of competing with the fetch for the CPU and the network.
 Values we published are put and announced again every params.REPUBLISH_INTERVAL.
 """
 
@@ -33,6 +34,9 @@ from p2p.records import (
 )
 
 logger = logging.getLogger(__name__)
+
+Source = Callable[[], Awaitable["bytes | None"]]
+"""One way of getting a value: returns it (checked against its key) or None."""
 
 
 class NotFound(LookupError):
@@ -70,9 +74,11 @@ class ContentStore:
         host: IHost,
         namespaces: Sequence[str] = params.DHT_NAMESPACES,
         republish_interval: float = params.REPUBLISH_INTERVAL,
+        publisher_head_start: float = params.PUBLISHER_HEAD_START,
     ) -> None:
         self.host = host
         self.republish_interval = republish_interval
+        self.publisher_head_start = publisher_head_start
         self.namespaces = tuple(namespaces)
         self.dht = make_dht(host, self.namespaces)
         self.local = LocalStore()
@@ -107,10 +113,12 @@ class ContentStore:
         namespace, _ = split_record_key(key)
         value = self.local.get(key)
         if value is None:
-            sources = [partial(self._from_dht, key, namespace), partial(self._from_providers, key)]
-            if publisher is not None:
-                sources.append(partial(self._from_peer, publisher, key))
-            value = await _first_value(sources)
+            lookups = [partial(self._from_dht, key, namespace), partial(self._from_providers, key)]
+            if publisher is None:
+                value = await _first_value(lookups)
+            else:
+                direct = [partial(self._from_peer, publisher, key)]
+                value = await _first_value(direct, lookups, self.publisher_head_start)
         if value is None:
             raise NotFound(f"no peer holds a valid value for {key}; is its publisher online?")
         self.local.put(key, value)
@@ -175,19 +183,38 @@ class ContentStore:
                     logger.warning("re-publish failed", extra={"key": key, "error": repr(exc)})
 
 
-async def _first_value(sources: list[Callable[[], Awaitable[bytes | None]]]) -> bytes | None:
-    """Run all `sources` at once; the first non-None result wins and cancels the rest."""
+async def _first_value(
+    sources: list[Source], fallbacks: Sequence[Source] = (), head_start: float = 0.0
+) -> bytes | None:
+    """Run `sources` at once and `fallbacks` after `head_start` seconds, or as soon as every
+    source has come back empty; the first non-None result wins and cancels the rest."""
     winner: list[bytes] = []
+    sources_failed = trio.Event()
+    running = len(sources)
 
-    async def attempt(source: Callable[[], Awaitable[bytes | None]]) -> None:
+    async def attempt(source: Source) -> None:
         value = await source()
         if value is not None and not winner:
             winner.append(value)
             nursery.cancel_scope.cancel()
 
+    async def first(source: Source) -> None:
+        nonlocal running
+        await attempt(source)
+        running -= 1
+        if running == 0:
+            sources_failed.set()
+
+    async def fallback(source: Source) -> None:
+        with trio.move_on_after(head_start):
+            await sources_failed.wait()
+        await attempt(source)
+
     async with trio.open_nursery() as nursery:
         for source in sources:
-            nursery.start_soon(attempt, source)
+            nursery.start_soon(first, source)
+        for source in fallbacks:
+            nursery.start_soon(fallback, source)
     return winner[0] if winner else None
 
 

@@ -73,6 +73,8 @@ GRAYLIST_THRESHOLD: Final = -40.0  # below: its GRAFTs are refused as well
 REPUBLISH_INTERVAL: Final = 3600.0  # seconds between re-puts of the values we published
 DHT_GET_TIMEOUT: Final = 10.0
 FETCH_TIMEOUT: Final = 10.0
+# A get that knows the publisher fetches from it alone for this long before DHT lookups start.
+PUBLISHER_HEAD_START: Final = 1.0
 PEER_ADDR_TTL: Final = 600  # seconds a provider's addresses stay in the peerstore
 # py-libp2p's per-peer outbound RPC queue holds 32 RPCs and drops the rest.
 OUTBOUND_QUEUE: Final = 4096

@@ -8,6 +8,10 @@ id, revision 1). The message hash is
 
 which is what an account's `is_valid_signature` is asked about and what the Registry recomputes.
 Equal to starknet-py's `TypedData.message_hash` for the same data (tested).
+
+Poseidon is starknet-pathfinder-crypto's compiled one (about 15 µs a permutation against about
+110 µs for poseidon-py, whose C code starknet-py uses; equal results, tested). It refuses inputs
+at or above the Stark prime with ValueError, which a wire message's felts never are.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ from __future__ import annotations
 import functools
 from typing import Any
 
-from poseidon_py.poseidon_hash import poseidon_hash_many
+from starknet_pathfinder_crypto import poseidon_hash_many
 from starknet_py.cairo.felt import encode_shortstring
 from starknet_py.hash.selector import get_selector_from_name
 
@@ -77,7 +81,10 @@ def domain_hash(chain_id: int) -> int:
 
 
 def message_hash(message: WireMessage, chain_id: int, signer: int) -> int:
-    """The SNIP-12 hash that `signer` (an account address) signs for `message` on `chain_id`."""
+    """The SNIP-12 hash that `signer` (an account address) signs for `message` on `chain_id`.
+
+    ValueError if `chain_id` or `signer` is not a felt (below the Stark prime).
+    """
     return poseidon_hash_many(
         [STARKNET_MESSAGE, domain_hash(chain_id), signer, struct_hash(message)]
     )

@@ -11,6 +11,11 @@ A second defect: py-libp2p's `MuxerMultistream.new_conn` ignores the muxer class
 for /yamux/1.0.0 and always builds its own `Yamux`. `MuxerSelector` builds the class that was
 negotiated; `install(swarm)` puts it into a swarm's upgrader.
 
+A third: py-libp2p's reader gives the sender its credit back after every read ("release on
+read"), so each small message read costs a WINDOW_UPDATE frame (one Noise encryption and one
+socket write): about ten per gossiped header per hop. `SerialYamuxStream` releases credit as
+go-yamux does, once half the receive window has been consumed.
+
 The fix adopts each stream py-libp2p creates (its constructor is called inside long methods of
 `Yamux` that we do not copy) by switching the object's class to `SerialYamuxStream`, which only
 adds the lock; tests/p2p/test_yamux.py keeps a test that fails on the unfixed class.
@@ -30,7 +35,7 @@ __all__ = ["PROTOCOL_ID", "MuxerSelector", "SerialYamux", "SerialYamuxStream", "
 
 
 class SerialYamuxStream(YamuxStream):
-    """A YamuxStream whose write() sends one payload's frames without interleaving."""
+    """A YamuxStream with whole-payload writes and window updates at half the window."""
 
     _payload_lock: trio.Lock
 
@@ -38,6 +43,13 @@ class SerialYamuxStream(YamuxStream):
         """Write `data` as consecutive frames; concurrent writers wait their turn."""
         async with self._payload_lock:
             await super().write(data)
+
+    async def _auto_tune_and_send_window_update(self, *, bytes_read: int = 0) -> None:
+        # Below half the window, only count the consumed bytes (no await: atomic under trio).
+        if bytes_read > 0 and self._pending_recv_release + bytes_read < self._grow_threshold():
+            self._pending_recv_release += bytes_read
+            return
+        await super()._auto_tune_and_send_window_update(bytes_read=bytes_read)
 
 
 def _adopt(stream: YamuxStream) -> SerialYamuxStream:

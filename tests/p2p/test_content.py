@@ -77,6 +77,39 @@ async def test_direct_fetch_from_the_publisher_when_the_dht_has_nothing():
                 assert await reader.get(key, publisher=hosts[0].get_id()) == body
 
 
+async def test_a_get_from_a_known_publisher_makes_no_dht_lookup():
+    async with running_hosts(3) as hosts:
+        await connect_chain(hosts)
+        async with AsyncExitStack() as stack:
+            publisher = await stack.enter_async_context(ContentStore(hosts[0]).run())
+            await stack.enter_async_context(ContentStore(hosts[1]).run())
+            reader = ContentStore(hosts[2], publisher_head_start=60)  # however loaded the machine
+            await stack.enter_async_context(reader.run())
+            key = await publisher.put(NS, os.urandom(300_000))
+            protocols: list[str] = []
+            new_stream = hosts[2].new_stream
+
+            async def recorded(peer_id, protocol_ids):
+                protocols.append(str(protocol_ids[0]))
+                return await new_stream(peer_id, protocol_ids)
+
+            hosts[2].new_stream = recorded
+            with trio.fail_after(30):
+                assert record_key(NS, await reader.get(key, publisher=hosts[0].get_id())) == key
+    assert protocols == [params.FETCH_PROTOCOL]
+
+
+async def test_a_publisher_without_the_value_hands_over_to_the_dht():
+    async with running_hosts(3) as hosts:
+        await connect_chain(hosts)
+        async with content_stores(hosts) as (publisher, forgetful, reader):
+            body = os.urandom(2000)
+            key = await publisher.put(NS, body)
+            with trio.fail_after(30):
+                assert await reader.get(key, publisher=hosts[1].get_id()) == body
+            assert forgetful.local.get(key) is None  # the hinted peer never had it
+
+
 async def test_fetch_of_an_unknown_key_is_a_clear_error():
     async with running_hosts(2) as hosts:
         await connect(hosts[1], hosts[0])

@@ -10,11 +10,13 @@ from libp2p.custom_types import TProtocol
 from libp2p.pubsub.gossipsub import GossipSub
 from libp2p.pubsub.pb import rpc_pb2
 from libp2p.pubsub.pubsub import Pubsub
+from libp2p.pubsub.validators import PUBSUB_SIGNING_PREFIX
 from libp2p.tools.anyio_service import background_trio_service
 from libp2p.utils import encode_varint_prefixed
+from libp2p.utils.varint import read_varint_prefixed_bytes_limited
 
 from p2p import params
-from p2p.gossip import make_router
+from p2p.gossip import Gossip, make_router
 from p2p.scoring import PenaltyLedger, SpecScorer
 from tests.p2p.nodes import (
     connect,
@@ -173,3 +175,66 @@ async def test_message_with_a_forged_pubsub_signature_is_rejected():
                 await trio.sleep(0.05)
         assert victim.score(attacker.get_id()) < 0
         assert await nothing_more(observed, 1.0)
+
+
+async def test_signed_peer_record_travels_once_per_stream_in_the_hello():
+    """py-libp2p attaches it to every RPC and each receiver re-verifies it (~180 µs a time)."""
+    rpcs: list[rpc_pb2.RPC] = []
+
+    async def sniff(stream) -> None:
+        while True:
+            rpc = rpc_pb2.RPC()
+            rpc.ParseFromString(await read_varint_prefixed_bytes_limited(stream, 1 << 20))
+            rpcs.append(rpc)
+
+    async def received(count: int) -> None:
+        with trio.fail_after(10):
+            while len(rpcs) < count:
+                await trio.sleep(0.05)
+
+    validators = {TOPIC: validate_header, params.TOPIC_BIDS: validate_header}
+    async with running_hosts(3) as (sniffer, host, peer_host):
+        sniffer.set_stream_handler(TProtocol(params.GOSSIPSUB_PROTOCOLS[0]), sniff)
+        async with Gossip(host, validators).run() as gossip, Gossip(peer_host, validators).run():
+            await gossip.subscribe(TOPIC)
+            await connect(host, sniffer)
+            await received(1)
+            await gossip.subscribe(params.TOPIC_BIDS)  # announced over the open stream
+            await received(2)
+            await connect(peer_host, host)
+            with trio.fail_after(10):  # a node of ours still learns the record, from the hello
+                while peer_host.get_peerstore().get_peer_record(host.get_id()) is None:
+                    await trio.sleep(0.05)
+    hello, announcement = rpcs[:2]
+    assert hello.HasField("senderRecord")
+    assert [s.topicid for s in hello.subscriptions] == [TOPIC]
+    assert not announcement.HasField("senderRecord")
+    assert [s.topicid for s in announcement.subscriptions] == [params.TOPIC_BIDS]
+
+
+async def test_duplicate_copies_of_a_message_spawn_no_task():
+    """py-libp2p spawns one task per received copy; only the first copy is new."""
+    async with (
+        running_hosts(2) as (sender, receiver_host),
+        running_gossip([receiver_host], TOPIC, validate_header) as ((receiver, received),),
+    ):
+        await connect(sender, receiver_host)
+        key = sender.get_private_key()
+        message = rpc_pb2.Message(
+            from_id=sender.get_id().to_bytes(),
+            data=make_header(7),
+            seqno=(7).to_bytes(8, "big"),
+            topicIDs=[TOPIC],
+        )
+        message.signature = key.sign(PUBSUB_SIGNING_PREFIX.encode() + message.SerializeToString())
+        rpc = encode_varint_prefixed(rpc_pb2.RPC(publish=[message]).SerializeToString())
+        stream = await sender.new_stream(
+            receiver_host.get_id(), [TProtocol(params.GOSSIPSUB_PROTOCOLS[0])]
+        )
+        await stream.write(rpc)
+        assert header_number((await receive_all(received, 1))[0].data) == 7
+        tasks = receiver.pubsub.manager.stats.tasks.total_count
+        for _ in range(20):
+            await stream.write(rpc)
+        assert await nothing_more(received, 1.0)
+        assert receiver.pubsub.manager.stats.tasks.total_count == tasks

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import dataclasses
 
-from hypothesis import given, settings
+import pytest
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
+from poseidon_py.poseidon_hash import poseidon_hash_many as reference_poseidon
 from starknet_py.cairo.felt import encode_shortstring
 from starknet_py.utils.typed_data import TypedData
 
 from p2p.messages import Assignment, Bid, JobHeader, WitnessNotice
-from p2p.snip12 import message_hash, struct_type, typed_data
+from p2p.snip12 import message_hash, poseidon_hash_many, struct_type, typed_data
+from p2p.stark import STARK_PRIME
 from tests.strategies import assignments, bids, felts, headers, notices
 
 SN_SEPOLIA = encode_shortstring("SN_SEPOLIA")
@@ -62,7 +65,7 @@ def test_header_type_is_the_documented_struct() -> None:
 def test_hash_depends_on_chain_signer_and_every_field(header: JobHeader, data) -> None:
     base = message_hash(header, SN_SEPOLIA, header.delegator)
     assert message_hash(header, SN_SEPOLIA + 1, header.delegator) != base
-    assert message_hash(header, SN_SEPOLIA, header.delegator ^ 1) != base
+    assert message_hash(header, SN_SEPOLIA, (header.delegator + 1) % STARK_PRIME) != base
     field = data.draw(st.sampled_from([f.name for f in dataclasses.fields(header)]))
     value = getattr(header, field)
     if isinstance(value, bytes):
@@ -71,3 +74,23 @@ def test_hash_depends_on_chain_signer_and_every_field(header: JobHeader, data) -
         changed = value - 1 if value else 1
     other = JobHeader(**{**header.__dict__, field: changed})
     assert message_hash(other, SN_SEPOLIA, header.delegator) != base
+
+
+@given(st.lists(felts, max_size=24))
+@example([STARK_PRIME - 1, 0, 2**128 - 1])
+@settings(max_examples=300, deadline=None)
+def test_poseidon_equals_poseidon_py(values: list[int]) -> None:
+    assert poseidon_hash_many(values) == reference_poseidon(values)
+
+
+@pytest.mark.parametrize("value", [STARK_PRIME, 2**256 - 1, 2**256, -1])
+def test_poseidon_refuses_values_outside_the_field(value: int) -> None:
+    with pytest.raises((ValueError, OverflowError)):
+        poseidon_hash_many([1, value])
+
+
+@given(headers)
+@settings(max_examples=3, deadline=None)
+def test_message_hash_refuses_a_signer_outside_the_field(header: JobHeader) -> None:
+    with pytest.raises(ValueError):
+        message_hash(header, header.chain_id, STARK_PRIME)

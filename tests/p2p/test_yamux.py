@@ -1,9 +1,11 @@
-"""Concurrent large writes on one stream arrive intact (py-libp2p interleaves their frames)."""
+"""Yamux streams: concurrent large writes arrive intact (py-libp2p interleaves their frames);
+receive credit goes back once half the window is read, not after every read."""
 
 from __future__ import annotations
 
 import trio
 from libp2p.custom_types import TProtocol
+from libp2p.stream_muxer.yamux.yamux import DEFAULT_WINDOW_SIZE
 from libp2p.utils import encode_varint_prefixed
 from libp2p.utils.varint import read_varint_prefixed_bytes_limited
 
@@ -41,3 +43,49 @@ async def test_concurrent_large_writes_on_one_stream_are_not_interleaved():
 
     assert sorted(m[0] for m in received) == sorted(list(range(WRITERS)) * PER_WRITER)
     assert all(len(m) == PAYLOAD and m == bytes([m[0]]) * PAYLOAD for m in received)
+
+
+async def _count_window_updates(messages: int, size: int) -> tuple[list[bytes], int]:
+    """Send `messages` of `size` bytes on one stream; what arrived and the receiver's updates."""
+    received: list[bytes] = []
+    updates = 0
+    all_read = trio.Event()
+
+    async def reader(stream) -> None:
+        nonlocal updates
+        muxed = stream.muxed_stream
+        send_window_update = muxed.send_window_update
+
+        async def counted(increment: int, skip_lock: bool = False) -> None:
+            nonlocal updates
+            updates += 1
+            await send_window_update(increment, skip_lock)
+
+        muxed.send_window_update = counted
+        while len(received) < messages:
+            received.append(await read_varint_prefixed_bytes_limited(stream, 2 * size))
+        all_read.set()
+
+    async with running_hosts(2) as (sender, receiver):
+        receiver.set_stream_handler(PROTOCOL, reader)
+        await connect(sender, receiver)
+        stream = await sender.new_stream(receiver.get_id(), [PROTOCOL])
+        with trio.fail_after(60):
+            for n in range(messages):
+                await stream.write(encode_varint_prefixed(bytes([n % 256]) * size))
+            await all_read.wait()
+    return received, updates
+
+
+async def test_small_messages_cost_no_window_updates():
+    received, updates = await _count_window_updates(messages=200, size=400)
+    assert [m[0] for m in received] == [n % 256 for n in range(200)]
+    assert updates == 0  # 80 KB read: below half the 256 KiB window
+
+
+async def test_bulk_transfer_gets_credit_back_every_half_window():
+    size = 64 * 1024
+    received, updates = await _count_window_updates(messages=32, size=size)  # 2 MiB
+    assert all(m == bytes([n]) * size for n, m in enumerate(received))
+    half_windows = 32 * size // (DEFAULT_WINDOW_SIZE // 2)
+    assert 1 <= updates <= half_windows  # fewer when the window auto-tunes upwards
