@@ -127,7 +127,6 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="e2e-bench-") as work, \
             LocalNetwork(Path(work), accounts=4) as network:
         network.deposit(DELEGATOR, 10**18)
-        network.import_keys("delegator", DELEGATOR)
         network.start("validate", "validator", VALIDATOR)
         for name, account in (("executor-1", EXECUTOR_1), ("executor-2", EXECUTOR_2)):
             network.start("serve", name, account)

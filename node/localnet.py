@@ -9,7 +9,6 @@ process is stopped when the network is.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import select
@@ -250,7 +249,7 @@ class LocalNetwork:
         bootstrap = [arg for node in self.nodes if node.process.poll() is None
                      for arg in ("--bootstrap", node.address)]
         command = [sys.executable, "-m", "node", "delegate", str(program),
-                   "--input", json.dumps(program_input), "--reward", str(reward), "--wait",
+                   "--input", json.dumps(program_input), "--reward", f"{reward}fri", "--wait",
                    "--json", "--log-level", "warning", "--config", str(self.config_path),
                    "--data-dir", str(self.data_dir(name)), *bootstrap, *args]
         process = subprocess.Popen(command, env=self.env(account_index, settings),
@@ -261,23 +260,14 @@ class LocalNetwork:
         self.delegations.append(delegating)
         return delegating
 
-    def deposit(self, account_index: int, amount: int) -> None:
-        """Put `amount` of the token into the account's Registry escrow."""
-        asyncio.run(self._deposit(account_index, amount))
-
-    async def _deposit(self, account_index: int, amount: int) -> None:
-        from node.wallet import Wallet
-        from p2p.stark import StarkKeyPair
-        from registry_contract.client import RegistryClient
-
-        info = self.account(account_index)
-        assert self.devnet is not None
-        wallet = Wallet(int(info["address"], 16),
-                        StarkKeyPair.from_private_key(int(info["private_key"], 16)),
-                        int(self.devnet.info["chain_id"], 16))
-        registry = await RegistryClient.connect(wallet.account(self.url),
-                                                self.contracts()["registry"])
-        await registry.deposit(amount)
+    def deposit(self, account_index: int, amount: int, name: str = "delegator") -> None:
+        """`node deposit`: put `amount` base units into the account's Registry escrow."""
+        if not (self.data_dir(name) / "keystore.json").exists():
+            self.import_keys(name, account_index)
+        done = self.node_command("deposit", f"{amount}fri", "--json", name=name,
+                                 account_index=account_index)
+        if done.returncode != 0:
+            raise RuntimeError(f"node deposit failed: {done.stderr}")
 
     def _write_config(self) -> None:
         assert self.devnet is not None

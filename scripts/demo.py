@@ -53,9 +53,8 @@ def run(work: Path, started: float, n: int) -> dict[str, object]:
     with LocalNetwork(work, accounts=4) as network:
         step(started, "devnet up, contracts deployed", rpc=network.url,
              registry=hex(network.contracts()["registry"]))
-        network.import_keys("delegator", DELEGATOR)
         network.deposit(DELEGATOR, DEPOSIT)
-        step(started, "delegator funded", escrow=DEPOSIT)
+        step(started, "delegator funded with node deposit", escrow=DEPOSIT)
         for role, name, account in (("validate", "validator", VALIDATOR),
                                     ("serve", "executor-1", EXECUTOR_1),
                                     ("serve", "executor-2", EXECUTOR_2)):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from typing import Any
 
 from node.amounts import Amount
@@ -14,7 +15,7 @@ def register(commands: argparse._SubParsersAction, common: argparse.ArgumentPars
     deposit = commands.add_parser(
         "deposit", parents=[common], help="move tokens into this node's Registry escrow"
     )
-    deposit.add_argument("amount", metavar="AMOUNT", type=_amount_argument,
+    deposit.add_argument("amount", metavar="AMOUNT", type=amount_argument(),
                          help="tokens (0.5) or base units (500000fri)")
     deposit.set_defaults(handler=deposit_tokens)
 
@@ -23,7 +24,7 @@ def register(commands: argparse._SubParsersAction, common: argparse.ArgumentPars
         help="request a withdrawal from the escrow, or --complete one that is unlocked",
     )
     what = withdraw.add_mutually_exclusive_group(required=True)
-    what.add_argument("amount", metavar="AMOUNT", nargs="?", type=_amount_argument,
+    what.add_argument("amount", metavar="AMOUNT", nargs="?", type=amount_argument(),
                       help="set this amount aside; it unlocks after the Registry's delay")
     what.add_argument("--complete", action="store_true", help="pay out the unlocked amount")
     withdraw.set_defaults(handler=withdraw_tokens)
@@ -36,11 +37,16 @@ def register(commands: argparse._SubParsersAction, common: argparse.ArgumentPars
     balance.set_defaults(handler=show_balance)
 
 
-def _amount_argument(text: str) -> Amount:
-    try:
-        return Amount.parse(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
+def amount_argument(name: str = "AMOUNT") -> Callable[[str], Amount]:
+    """An argparse type for a token amount given as argument `name`."""
+
+    def parse(text: str) -> Amount:
+        try:
+            return Amount.parse(text, name)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+
+    return parse
 
 
 def address_argument(text: str) -> int:

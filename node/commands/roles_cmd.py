@@ -20,6 +20,7 @@ from typing import Any
 import trio
 from exceptiongroup import BaseExceptionGroup
 
+from node.commands.escrow_cmd import amount_argument
 from node.config import Config
 from node.errors import UserError
 
@@ -45,8 +46,8 @@ def register(commands: argparse._SubParsersAction, common: argparse.ArgumentPars
     delegate.add_argument("program", type=Path, help="Cairo source (.cairo) or compiled JSON")
     delegate.add_argument("--input", default="{}", help="program input: JSON text or a file")
     delegate.add_argument("--layout", default="small", help="Cairo layout (default: small)")
-    delegate.add_argument("--reward", type=_positive_int, required=True,
-                          help="reward in token base units")
+    delegate.add_argument("--reward", type=amount_argument("--reward"), required=True,
+                          help="tokens (0.001) or base units (1000000000000000fri)")
     delegate.add_argument("--deadline", type=float, help="seconds from now (delegator.deadline)")
     delegate.add_argument("--max-steps", type=_positive_int, default=1_000_000)
     delegate.add_argument("--wait", action="store_true",
@@ -89,15 +90,12 @@ def validate_command(args: argparse.Namespace, config: Config) -> dict[str, Any]
 
 
 def delegate_command(args: argparse.Namespace, config: Config) -> dict[str, Any]:
+    from node.registry_access import read_token
     from node.roles.delegator import Delegation, JobSpec, Outcome
     from node.roles.services import open_services
 
     deadline = args.deadline if args.deadline is not None else config.delegator.deadline
-    spec = JobSpec(
-        program=_compiled_program(args.program), program_input=_program_input(args.input),
-        layout=args.layout, reward=args.reward, deadline=int(time.time() + deadline),
-        max_steps=args.max_steps,
-    )
+    program, program_input = _compiled_program(args.program), _program_input(args.input)
     started = time.monotonic()
 
     def progress(step: str, details: dict[str, Any]) -> None:
@@ -108,6 +106,13 @@ def delegate_command(args: argparse.Namespace, config: Config) -> dict[str, Any]
 
     async def main() -> None:
         async with open_services(config, "delegator") as services:
+            registry = services.registry
+            token = await services.chain(read_token, registry.account.client, registry.address)
+            spec = JobSpec(
+                program=program, program_input=program_input, layout=args.layout,
+                reward=args.reward.base_units(token.decimals),
+                deadline=int(time.time() + deadline), max_steps=args.max_steps,
+            )
             progress("ready", {"peer_id": services.ready_info()["peer_id"]})
             outcome.append(await Delegation(services, spec, progress, wait=args.wait).run())
 

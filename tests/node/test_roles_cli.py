@@ -42,8 +42,8 @@ def test_bad_delegate_arguments_are_refused_with_what_is_wrong(
         ([str(inputs["not_a_program.json"]), "--reward", "5"], "not a compiled Cairo program"),
         ([str(inputs["broken.cairo"]), "--reward", "5"], "does not compile"),
         ([str(tmp_path / "missing.cairo"), "--reward", "5"], "cannot read the program"),
-        ([fib, "--reward", "-3"], "must be positive"),
-        ([fib, "--reward", "lots"], "is not an integer"),
+        ([fib, "--reward", "-3"], "--reward '-3': must be more than zero"),
+        ([fib, "--reward", "lots"], "--reward 'lots': not a number"),
         ([fib, "--reward", "5"], "chain.account is not set"),  # all good but no account
     ]
     for args, message in cases:
