@@ -125,13 +125,18 @@ class Delegating:
         return match
 
     def outcome(self, timeout: float = 300.0) -> dict[str, Any]:
-        """The outcome it printed on stdout (waits for it to exit)."""
+        """The outcome it printed on stdout (waits for it to exit); an `error` key when it
+        failed after publishing (expired). RuntimeError when it printed no outcome."""
         self.process.wait(timeout)
         assert self.process.stdout is not None
         stdout = self.process.stdout.read()
-        if self.process.returncode != 0:
+        try:
+            outcome = json.loads(stdout)
+        except ValueError:
+            outcome = None
+        if not isinstance(outcome, dict) or set(outcome) == {"error"}:
             raise RuntimeError(f"node delegate failed: {''.join(self.other_lines)[-4000:]}")
-        return json.loads(stdout)
+        return outcome
 
 
 class LocalNetwork:

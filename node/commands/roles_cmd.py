@@ -22,7 +22,7 @@ from exceptiongroup import BaseExceptionGroup
 
 from node.commands.escrow_cmd import amount_argument
 from node.config import Config
-from node.errors import UserError
+from node.errors import PartialResult, UserError
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
@@ -119,7 +119,11 @@ def delegate_command(args: argparse.Namespace, config: Config) -> dict[str, Any]
     _run(main, {})
     if not outcome:
         raise UserError("interrupted before the job ended; see `node jobs` for its state")
-    return _describe(outcome[0], time.monotonic() - started)
+    described = _describe(outcome[0], time.monotonic() - started)
+    if outcome[0].state == "expired":
+        raise PartialResult("the job expired: no executor completed it before its deadline; "
+                            "the reward stays in your escrow", described)
+    return described
 
 
 def _describe(outcome: Any, seconds: float) -> dict[str, Any]:

@@ -34,12 +34,12 @@ async def refusal(
     clock: Callable[[], float] = time.time,
 ) -> str | None:
     """Why this executor must not take the job, or None when it may bid."""
-    if header.deadline - clock() < MIN_TIME_LEFT_S:
-        return "deadline too close"
     if header.max_steps > terms.max_steps:
         return "too many steps"
     if header.reward < terms.min_reward:
         return "reward too low"
+    if header.deadline - clock() < MIN_TIME_LEFT_S:
+        return "deadline too close"
     if (await view.job_state(job_hash)).paid:
         return "already paid"
     if await view.available_balance(header.delegator) < header.reward:

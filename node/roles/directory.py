@@ -48,5 +48,6 @@ class KeyDirectory:
         if key is None:
             log.info("account has no public key", extra={"account": hex(account)})
         else:
+            log.info("public key learned", extra={"account": hex(account)})
             self._not_before.pop(account, None)
         return key
