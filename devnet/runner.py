@@ -1,0 +1,167 @@
+"""cairo-lang's function runner with the program's share of each run's set-up done once per class.
+
+Every entry-point run builds a fresh runner and VM, and stock cairo-lang then handles the class's
+whole bytecode (3,000-5,000 words here) word by word, several times per run: it writes each word
+into memory, builds the set of their addresses, compiles every hint, and after the run walks all
+cells again to validate builtin cells, verify auto-deductions, relocate the accessed addresses and
+count memory holes. Profiled, that cost about as much as the Cairo steps themselves.
+
+`DevnetRunner` does the same work with per-program caches:
+- the program's cells ({address: word}) are built once per bytecode list and copied into memory
+  with one dict update; the VM's accessed-address set starts as a copy of their addresses;
+- hint code is compiled once per (source, file name); the name carries the hint id, so the code
+  objects (and tracebacks) are those a fresh compilation gives;
+- passes over the whole memory (builtin validation rules, auto-deduction checks) skip the program
+  cells, which no rule covers: rules belong to builtin segments (asserted before skipping);
+- accessed addresses are relocated and memory holes counted without the program cells, which
+  relocate to themselves and are all accessed, so the counts are unchanged;
+- no instruction trace is recorded (only proofs read it).
+Return values, gas, events and execution resources (memory holes included) are the stock
+runner's; `tests/devnet/test_runner.py` runs both on the same calls and compares.
+"""
+
+from __future__ import annotations
+
+import copy
+import itertools
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from types import CodeType
+from typing import Any
+
+from starkware.cairo.common.cairo_function_runner import CairoFunctionRunner
+from starkware.cairo.lang.vm.relocatable import MaybeRelocatable, RelocatableValue
+from starkware.cairo.lang.vm.virtual_machine_base import VirtualMachineBase
+from starkware.cairo.lang.vm.vm_core import VirtualMachine
+
+MAX_CACHED_PROGRAMS = 64
+MAX_CACHED_HINTS = 20_000
+
+
+@dataclass(frozen=True)
+class ProgramCells:
+    """A program's words keyed by their address once loaded at `base`."""
+
+    data: Sequence[MaybeRelocatable]  # held so that its id() stays this program's
+    cells: dict[MaybeRelocatable, MaybeRelocatable]
+    addresses: frozenset[MaybeRelocatable]
+
+
+_programs: dict[tuple[int, MaybeRelocatable], ProgramCells] = {}
+_hints: dict[tuple[str, str], CodeType] = {}
+
+
+def program_cells(data: Sequence[MaybeRelocatable], base: MaybeRelocatable) -> ProgramCells:
+    """The cells of `data` loaded at `base`, cached per bytecode list (a class keeps its list)."""
+    key = (id(data), base)
+    entry = _programs.get(key)
+    if entry is None or entry.data is not data:
+        if len(_programs) >= MAX_CACHED_PROGRAMS:
+            _programs.clear()
+        cells = {base + offset: word for offset, word in enumerate(data)}
+        entry = _programs[key] = ProgramCells(data, cells, frozenset(cells))
+    return entry
+
+
+def _program_segment(program: ProgramCells) -> int:
+    base = next(iter(program.cells), None)
+    return base.segment_index if isinstance(base, RelocatableValue) else -1
+
+
+class DevnetVM(VirtualMachine):
+    """The VM with cached program addresses and hint code, and program-free memory passes."""
+
+    def __init__(self, program: Any, run_context: Any, hint_locals: dict[str, Any],
+                 static_locals: dict[str, Any] | None = None,
+                 builtin_runners: dict[str, Any] | None = None,
+                 program_base: MaybeRelocatable | None = None,
+                 enable_instruction_trace: bool = True) -> None:
+        # VirtualMachine.__init__ without its per-word set of program addresses.
+        self.run_context = copy.copy(run_context)
+        if program_base is None:
+            program_base = run_context.pc
+        self.program_cells = program_cells(program.data, program_base)
+        VirtualMachineBase.__init__(
+            self, program=program, run_context=self.run_context, hint_locals=hint_locals,
+            static_locals=static_locals, builtin_runners=builtin_runners or {},
+            program_base=program_base)
+        self.accessed_addresses = set(self.program_cells.addresses)
+        self._trace = [] if enable_instruction_trace else None
+        self.current_step = 0
+        self.skip_instruction_execution = False
+        self.enable_instruction_trace = enable_instruction_trace
+        self.ecdsa_additional_data: dict[Any, Any] = {}
+
+    def compile_hint(self, source: str, filename: str, hint_index: int,
+                     pc: MaybeRelocatable) -> CodeType:
+        key = (source, filename)
+        code = _hints.get(key)
+        if code is None:
+            code = super().compile_hint(source, filename, hint_index=hint_index, pc=pc)
+            if len(_hints) >= MAX_CACHED_HINTS:
+                _hints.clear()
+            _hints[key] = code
+        return code
+
+    def _addresses_outside_program(self) -> Iterator[MaybeRelocatable]:
+        """Memory addresses in memory order, the program's cells left out."""
+        segment = _program_segment(self.program_cells)
+        rules = self.validated_memory._ValidatedMemoryDict__validation_rules  # type: ignore[attr-defined]
+        assert segment not in rules and segment not in self.auto_deduction, \
+            "a rule covers the program segment; use the stock runner"
+        return itertools.filterfalse(self.program_cells.addresses.__contains__,
+                                     list(self.run_context.memory.data))
+
+    def validate_existing_memory(self) -> None:
+        memory = self.run_context.memory
+        for addr in self._addresses_outside_program():
+            self.validated_memory._validate_memory_cell(addr, memory.data[addr])
+
+    def verify_auto_deductions(self) -> None:
+        for addr in self._addresses_outside_program():
+            self.verify_auto_deductions_for_addr(addr)
+
+
+class DevnetRunner(CairoFunctionRunner):
+    """`CairoFunctionRunner` using `DevnetVM`, loading cached program cells, without a trace.
+
+    `adopt` turns a runner cairo-lang built into one (it adds no state of its own).
+    """
+
+    program_cells: ProgramCells
+
+    @classmethod
+    def adopt(cls, runner: CairoFunctionRunner) -> DevnetRunner:
+        runner.__class__ = cls
+        runner.enable_instruction_trace = False
+        return runner  # type: ignore[return-value]
+
+    def initialize_state(self, entrypoint: str | int, stack: Sequence[MaybeRelocatable]) -> None:
+        self.initial_pc = self.program_base + self._to_pc(entrypoint)
+        self.program_cells = program_cells(self.program.data, self.program_base)
+        memory = self.memory
+        if memory.relocation_rules or not memory.data.keys().isdisjoint(self.program_cells.cells):
+            self.load_data(self.program_base, self.program.data)  # the checked word-by-word path
+        else:
+            memory.data.update(self.program_cells.cells)
+        self.load_data(self.execution_base, stack)
+
+    def initialize_vm(self, hint_locals: dict[str, Any],
+                      static_locals: dict[str, Any] | None = None, vm_class: Any = None) -> None:
+        super().initialize_vm(hint_locals, static_locals, vm_class=vm_class or DevnetVM)
+
+    def end_run(self, *args: Any, **kwargs: Any) -> None:
+        # Program addresses relocate to themselves: set them aside while the rest is relocated.
+        self.vm.accessed_addresses -= self.program_cells.addresses
+        super().end_run(*args, **kwargs)
+        self.accessed_addresses |= self.program_cells.addresses
+
+    def get_memory_holes(self) -> int:
+        # Every program cell is accessed: count holes over the other addresses, then take the
+        # program's cells off its segment's size.
+        accessed = self.accessed_addresses
+        self.accessed_addresses = accessed - self.program_cells.addresses
+        try:
+            return super().get_memory_holes() - len(self.program_cells.addresses)
+        finally:
+            self.accessed_addresses = accessed
