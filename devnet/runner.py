@@ -3,16 +3,17 @@
 Every entry-point run builds a fresh runner and VM, and stock cairo-lang then handles the class's
 whole bytecode (3,000-5,000 words here) word by word, several times per run: it writes each word
 into memory, builds the set of their addresses, compiles every hint, and after the run walks all
-cells again to validate builtin cells, verify auto-deductions, relocate the accessed addresses and
-count memory holes. Profiled, that cost about as much as the Cairo steps themselves.
+cells again to validate builtin cells, verify auto-deductions, size the segments, relocate the
+accessed addresses and count memory holes. Profiled, that cost about as much as the Cairo steps.
 
 `DevnetRunner` does the same work with per-program caches:
 - the program's cells ({address: word}) are built once per bytecode list and copied into memory
   with one dict update; the VM's accessed-address set starts as a copy of their addresses;
 - hint code is compiled once per (source, file name); the name carries the hint id, so the code
   objects (and tracebacks) are those a fresh compilation gives;
-- passes over the whole memory (builtin validation rules, auto-deduction checks) skip the program
-  cells, which no rule covers: rules belong to builtin segments (asserted before skipping);
+- passes over the whole memory (builtin validation rules, auto-deduction checks, segment sizes)
+  leave out the program's cells, found by their place in the memory's insertion order: no rule
+  covers the program segment (asserted), and its size is kept by its last cell;
 - accessed addresses are relocated and memory holes counted without the program cells, which
   relocate to themselves and are all accessed, so the counts are unchanged;
 - no instruction trace is recorded (only proofs read it).
@@ -23,8 +24,8 @@ runner's; `tests/devnet/test_runner.py` runs both on the same calls and compares
 from __future__ import annotations
 
 import copy
-import itertools
-from collections.abc import Iterator, Sequence
+import functools
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from types import CodeType
 from typing import Any
@@ -40,11 +41,16 @@ MAX_CACHED_HINTS = 20_000
 
 @dataclass(frozen=True)
 class ProgramCells:
-    """A program's words keyed by their address once loaded at `base`."""
+    """A program's words keyed by their address once loaded at a base address."""
 
     data: Sequence[MaybeRelocatable]  # held so that its id() stays this program's
     cells: dict[MaybeRelocatable, MaybeRelocatable]
     addresses: frozenset[MaybeRelocatable]
+
+    @property
+    def segment(self) -> int | None:
+        first = next(iter(self.cells), None)
+        return first.segment_index if isinstance(first, RelocatableValue) else None
 
 
 _programs: dict[tuple[int, MaybeRelocatable], ProgramCells] = {}
@@ -63,9 +69,25 @@ def program_cells(data: Sequence[MaybeRelocatable], base: MaybeRelocatable) -> P
     return entry
 
 
-def _program_segment(program: ProgramCells) -> int:
-    base = next(iter(program.cells), None)
-    return base.segment_index if isinstance(base, RelocatableValue) else -1
+@dataclass(frozen=True)
+class LoadedProgram:
+    """A program's cells as loaded into a memory dict, from position `start` of its order."""
+
+    program: ProgramCells
+    data: dict[MaybeRelocatable, MaybeRelocatable]
+    start: int
+
+    def addresses_outside(self, memory: Any, keep_last: bool = False) -> list[MaybeRelocatable]:
+        """`memory`'s addresses in memory order without the program's cells (but the last one
+        if `keep_last`); all of them if the cells are no longer where they were loaded."""
+        keys = list(memory.data)
+        cells = self.program.cells
+        end = self.start + len(cells)
+        if (not cells or memory.data is not self.data or len(keys) < end
+                or keys[self.start] is not next(iter(cells))
+                or keys[end - 1] is not next(reversed(cells))):
+            return keys
+        return keys[:self.start] + (keys[end - 1:end] if keep_last else []) + keys[end:]
 
 
 class DevnetVM(VirtualMachine):
@@ -75,17 +97,18 @@ class DevnetVM(VirtualMachine):
                  static_locals: dict[str, Any] | None = None,
                  builtin_runners: dict[str, Any] | None = None,
                  program_base: MaybeRelocatable | None = None,
-                 enable_instruction_trace: bool = True) -> None:
+                 enable_instruction_trace: bool = True,
+                 loaded: LoadedProgram | None = None) -> None:
         # VirtualMachine.__init__ without its per-word set of program addresses.
         self.run_context = copy.copy(run_context)
         if program_base is None:
             program_base = run_context.pc
-        self.program_cells = program_cells(program.data, program_base)
+        self.loaded = loaded
         VirtualMachineBase.__init__(
             self, program=program, run_context=self.run_context, hint_locals=hint_locals,
             static_locals=static_locals, builtin_runners=builtin_runners or {},
             program_base=program_base)
-        self.accessed_addresses = set(self.program_cells.addresses)
+        self.accessed_addresses = set(program_cells(program.data, program_base).addresses)
         self._trace = [] if enable_instruction_trace else None
         self.current_step = 0
         self.skip_instruction_execution = False
@@ -103,32 +126,49 @@ class DevnetVM(VirtualMachine):
             _hints[key] = code
         return code
 
-    def _addresses_outside_program(self) -> Iterator[MaybeRelocatable]:
-        """Memory addresses in memory order, the program's cells left out."""
-        segment = _program_segment(self.program_cells)
+    def _addresses_for_rules(self) -> list[MaybeRelocatable]:
+        """Memory addresses in memory order, less the program's cells, which no rule covers."""
+        memory = self.run_context.memory
+        if self.loaded is None:
+            return list(memory.data)
+        segment = self.loaded.program.segment
         rules = self.validated_memory._ValidatedMemoryDict__validation_rules  # type: ignore[attr-defined]
         assert segment not in rules and segment not in self.auto_deduction, \
-            "a rule covers the program segment; use the stock runner"
-        return itertools.filterfalse(self.program_cells.addresses.__contains__,
-                                     list(self.run_context.memory.data))
+            "a memory rule covers the program segment: run with cairo-lang's runner"
+        return self.loaded.addresses_outside(memory)
 
     def validate_existing_memory(self) -> None:
-        memory = self.run_context.memory
-        for addr in self._addresses_outside_program():
-            self.validated_memory._validate_memory_cell(addr, memory.data[addr])
+        data = self.run_context.memory.data
+        for addr in self._addresses_for_rules():
+            self.validated_memory._validate_memory_cell(addr, data[addr])
 
     def verify_auto_deductions(self) -> None:
-        for addr in self._addresses_outside_program():
+        for addr in self._addresses_for_rules():
             self.verify_auto_deductions_for_addr(addr)
+
+
+class _AddressesView:
+    """What `compute_effective_sizes` reads of a memory: whether it is frozen, and addresses."""
+
+    def __init__(self, memory: Any, addresses: Callable[[], list[MaybeRelocatable]]) -> None:
+        self.memory = memory
+        self.addresses = addresses
+
+    def is_frozen(self) -> bool:
+        return self.memory.is_frozen()
+
+    def __iter__(self) -> Iterator[MaybeRelocatable]:
+        return iter(self.addresses())
 
 
 class DevnetRunner(CairoFunctionRunner):
     """`CairoFunctionRunner` using `DevnetVM`, loading cached program cells, without a trace.
 
-    `adopt` turns a runner cairo-lang built into one (it adds no state of its own).
+    `adopt` turns a runner cairo-lang built (not yet run) into one.
     """
 
     program_cells: ProgramCells
+    loaded: LoadedProgram | None = None
 
     @classmethod
     def adopt(cls, runner: CairoFunctionRunner) -> DevnetRunner:
@@ -139,21 +179,32 @@ class DevnetRunner(CairoFunctionRunner):
     def initialize_state(self, entrypoint: str | int, stack: Sequence[MaybeRelocatable]) -> None:
         self.initial_pc = self.program_base + self._to_pc(entrypoint)
         self.program_cells = program_cells(self.program.data, self.program_base)
-        memory = self.memory
-        if memory.relocation_rules or not memory.data.keys().isdisjoint(self.program_cells.cells):
+        data = self.memory.data
+        if self.memory.relocation_rules or not data.keys().isdisjoint(self.program_cells.cells):
             self.load_data(self.program_base, self.program.data)  # the checked word-by-word path
         else:
-            memory.data.update(self.program_cells.cells)
+            self.loaded = LoadedProgram(self.program_cells, data, len(data))
+            data.update(self.program_cells.cells)
         self.load_data(self.execution_base, stack)
 
     def initialize_vm(self, hint_locals: dict[str, Any],
                       static_locals: dict[str, Any] | None = None, vm_class: Any = None) -> None:
-        super().initialize_vm(hint_locals, static_locals, vm_class=vm_class or DevnetVM)
+        vm_class = vm_class or functools.partial(DevnetVM, loaded=self.loaded)
+        super().initialize_vm(hint_locals, static_locals, vm_class=vm_class)
 
     def end_run(self, *args: Any, **kwargs: Any) -> None:
         # Program addresses relocate to themselves: set them aside while the rest is relocated.
+        # Segment sizes are computed without the program's cells but its last.
         self.vm.accessed_addresses -= self.program_cells.addresses
-        super().end_run(*args, **kwargs)
+        segments_memory = self.segments.memory
+        if self.loaded is not None:
+            loaded, memory = self.loaded, self.memory
+            self.segments.memory = _AddressesView(
+                memory, lambda: loaded.addresses_outside(memory, keep_last=True))
+        try:
+            super().end_run(*args, **kwargs)
+        finally:
+            self.segments.memory = segments_memory
         self.accessed_addresses |= self.program_cells.addresses
 
     def get_memory_holes(self) -> int:
