@@ -9,8 +9,9 @@ accessed addresses and count memory holes. Profiled, that cost about as much as 
 `DevnetRunner` does the same work with per-program caches:
 - the program's cells ({address: word}) are built once per bytecode list and copied into memory
   with one dict update; the VM's accessed-address set starts as a copy of their addresses;
-- hint code is compiled once per (source, file name); the name carries the hint id, so the code
-  objects (and tracebacks) are those a fresh compilation gives;
+- hint code is compiled once per (source, file name): the name carries the hint id, so the code
+  objects (and tracebacks) are those a fresh compilation gives; instructions are decoded once per
+  program address (with their immediate: the program's memory is write-once);
 - passes over the whole memory (builtin validation rules, auto-deduction checks, segment sizes)
   leave out the program's cells, found by their place in the memory's insertion order: no rule
   covers the program segment (asserted), and its size is kept by its last cell;
@@ -26,11 +27,12 @@ from __future__ import annotations
 import copy
 import functools
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import CodeType
 from typing import Any
 
 from starkware.cairo.common.cairo_function_runner import CairoFunctionRunner
+from starkware.cairo.lang.compiler.instruction import Instruction
 from starkware.cairo.lang.vm.relocatable import MaybeRelocatable, RelocatableValue
 from starkware.cairo.lang.vm.virtual_machine_base import VirtualMachineBase
 from starkware.cairo.lang.vm.vm_core import VirtualMachine
@@ -46,6 +48,7 @@ class ProgramCells:
     data: Sequence[MaybeRelocatable]  # held so that its id() stays this program's
     cells: dict[MaybeRelocatable, MaybeRelocatable]
     addresses: frozenset[MaybeRelocatable]
+    instructions: dict[MaybeRelocatable, Instruction] = field(default_factory=dict)
 
     @property
     def segment(self) -> int | None:
@@ -108,7 +111,8 @@ class DevnetVM(VirtualMachine):
             self, program=program, run_context=self.run_context, hint_locals=hint_locals,
             static_locals=static_locals, builtin_runners=builtin_runners or {},
             program_base=program_base)
-        self.accessed_addresses = set(program_cells(program.data, program_base).addresses)
+        self.program_cells = program_cells(program.data, program_base)
+        self.accessed_addresses = set(self.program_cells.addresses)
         self._trace = [] if enable_instruction_trace else None
         self.current_step = 0
         self.skip_instruction_execution = False
@@ -125,6 +129,17 @@ class DevnetVM(VirtualMachine):
                 _hints.clear()
             _hints[key] = code
         return code
+
+    def decode_current_instruction(self) -> Instruction:
+        # An instruction and its immediate inside the program never change (write-once memory).
+        pc = self.run_context.pc
+        instruction = self.program_cells.instructions.get(pc)
+        if instruction is None:
+            instruction = super().decode_current_instruction()
+            cells = self.program_cells.cells
+            if pc in cells and pc + 1 in cells:
+                self.program_cells.instructions[pc] = instruction
+        return instruction
 
     def _addresses_for_rules(self) -> list[MaybeRelocatable]:
         """Memory addresses in memory order, less the program's cells, which no rule covers."""
