@@ -6,7 +6,8 @@ Measures, on one chain: a read-only entry-point run (`balance_of`), the account'
 execute with a nested call, fee). Variants, alternated run by run so load drifts cancel:
   - stock:  cairo-lang as shipped,
   - accel:  + devnet/accel.py (sympy-free modular helpers) and no post-run security scan,
-  - devnet: + per-class cached runner set-up (devnet/runner.py): what the devnet runs.
+  - devnet: + per-class cached runner set-up (devnet/runner.py), memoized syscall structs, a
+            native Pedersen hash and a Jacobian EC-op (devnet/accel.py parts 2-4): what runs.
 Prints medians (ms) and the ratios against stock and against the previous variant.
 
     .venv/bin/python bench/devnet_execution.py [--n 10]
@@ -100,7 +101,8 @@ def use_variant(variant: str) -> None:
     if variant == "stock":
         accel.uninstall()
     else:
-        accel.install()
+        newer = variant == "devnet"
+        accel.install(structs=newer, pedersen=newer, ec_op=newer)
     DevnetEntryPoint.skip_security_scan = variant != "stock"
     DevnetEntryPoint.cached_setup = variant == "devnet"
 
