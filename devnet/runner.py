@@ -17,7 +17,8 @@ accessed addresses and count memory holes. Profiled, that cost about as much as 
   covers the program segment (asserted), and its size is kept by its last cell;
 - accessed addresses are relocated and memory holes counted without the program cells, which
   relocate to themselves and are all accessed, so the counts are unchanged;
-- no instruction trace is recorded (only proofs read it).
+- no instruction trace is recorded (only proofs read it), and operand reads skip the validated
+  memory proxy's `__getattr__`.
 Return values, gas, events and execution resources (memory holes included) are the stock
 runner's; `tests/devnet/test_runner.py` runs both on the same calls and compares.
 """
@@ -113,6 +114,9 @@ class DevnetVM(VirtualMachine):
             program_base=program_base)
         self.program_cells = program_cells(program.data, program_base)
         self.accessed_addresses = set(self.program_cells.addresses)
+        # Operand reads (3 a step) reach the memory's own `get` directly: the proxy's
+        # `__getattr__` looked it up and returned that same method each time.
+        self.validated_memory.get = self.run_context.memory.get
         self._trace = [] if enable_instruction_trace else None
         self.current_step = 0
         self.skip_instruction_execution = False
