@@ -7,7 +7,8 @@ execute with a nested call, fee). Variants, alternated run by run so load drifts
   - stock:  cairo-lang as shipped,
   - accel:  + devnet/accel.py (sympy-free modular helpers) and no post-run security scan,
   - devnet: + per-class cached runner set-up (devnet/runner.py), memoized syscall structs, a
-            native Pedersen hash and a Jacobian EC-op (devnet/accel.py parts 2-4): what runs.
+            native Pedersen hash, a Jacobian EC-op and a native Poseidon permutation
+            (devnet/accel.py parts 2-5): what the devnet runs.
 Prints medians (ms) and the ratios against stock and against the previous variant.
 
     .venv/bin/python bench/devnet_execution.py [--n 10]
@@ -102,7 +103,7 @@ def use_variant(variant: str) -> None:
         accel.uninstall()
     else:
         newer = variant == "devnet"
-        accel.install(structs=newer, pedersen=newer, ec_op=newer)
+        accel.install(structs=newer, pedersen=newer, ec_op=newer, poseidon=newer)
     DevnetEntryPoint.skip_security_scan = variant != "stock"
     DevnetEntryPoint.cached_setup = variant == "devnet"
 

@@ -109,3 +109,15 @@ def test_ec_op_refuses_where_cairo_lang_does() -> None:
         assert isinstance(outcome, str) and "same x coordinate" in outcome
         assert outcome == ec_op_outcome(accel._original_ec_op_impl, p, q, m)
     assert accel.ec_op_impl(*q, *double_q, 0, ALPHA, FIELD_PRIME, 256) == q
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(felts, min_size=3, max_size=3))
+def test_poseidon_permutation_matches_cairo_lang(elements: list[int]) -> None:
+    assert accel.poseidon_perm(*elements) == accel._original_poseidon_perm(*elements)
+
+
+def test_poseidon_other_inputs_go_to_cairo_lang() -> None:
+    assert accel.poseidon_perm(P + 1, 2, 3) == accel._original_poseidon_perm(P + 1, 2, 3)
+    with pytest.raises(AssertionError):
+        accel.poseidon_perm(1, 2)
