@@ -1,10 +1,15 @@
-"""Devnet execution cost in process (no HTTP): where an invoke's time goes, and what the
-devnet's speed-ups (devnet/accel.py, no security scan) gain over stock cairo-lang in the same run.
+"""Devnet execution cost in process (no HTTP): what each layer of the devnet's speed-ups gains
+over stock cairo-lang, measured in the same run.
 
 Measures, on one chain: a read-only entry-point run (`balance_of`), the account's `__validate__`
 (ECDSA check), and a whole transfer transaction through the sequencer (parse and hash, validate,
-execute with a nested call, fee); first with stock cairo-lang (the baseline), then as the devnet
-runs; prints medians and the speed-up ratios.
+execute with a nested call, fee). Variants, alternated run by run so load drifts cancel:
+  - stock:  cairo-lang as shipped,
+  - accel:  + devnet/accel.py (sympy-free modular helpers) and no post-run security scan,
+  - devnet: + per-class cached runner set-up (devnet/runner.py), memoized syscall structs, a
+            native Pedersen hash, a Jacobian EC-op and a native Poseidon permutation
+            (devnet/accel.py parts 2-5): what the devnet runs.
+Prints medians (ms) and the ratios against stock and against the previous variant.
 
     .venv/bin/python bench/devnet_execution.py [--n 10]
 """
@@ -77,33 +82,42 @@ def main() -> None:
                         selector=get_selector_from_name("__validate__"), calldata=tx.calldata,
                         context=context, mode=ExecutionMode.VALIDATE)
 
-    presigned = iter([signed_transfer(chain, nonce) for nonce in range(2 * n)])
+    presigned = iter([signed_transfer(chain, nonce) for nonce in range(len(VARIANTS) * n)])
     workloads = {"entry point balance_of": balance_of, "account __validate__ (ECDSA)": validate,
                  "transfer transaction (Chain.add)": lambda: chain.add(next(presigned))}
+    print(f"{'workload':34}" + "".join(f"{name:>10}" for name in VARIANTS)
+          + "  x stock  x previous", flush=True)
     for name, action in workloads.items():
-        stock, devnet = interleaved_medians(action, n)
-        print(f"{name:34} stock {stock:8.1f} ms  devnet {devnet:8.1f} ms  x{stock / devnet:4.2f}",
-              flush=True)
+        medians = interleaved_medians(action, n)
+        figures = "".join(f"{medians[variant]:8.1f}ms" for variant in VARIANTS)
+        print(f"{name:34}{figures}  x{medians['stock'] / medians['devnet']:5.2f}"
+              f"  x{medians['accel'] / medians['devnet']:5.2f}", flush=True)
 
 
-def use_speedups(enabled: bool) -> None:
-    """Switch between stock cairo-lang and the devnet's speed-ups."""
-    if enabled:
-        accel.install()
-    else:
+VARIANTS = ("stock", "accel", "devnet")
+
+
+def use_variant(variant: str) -> None:
+    """Switch the devnet's speed-ups on up to `variant` (see the module docstring)."""
+    if variant == "stock":
         accel.uninstall()
-    DevnetEntryPoint.skip_security_scan = enabled
+    else:
+        newer = variant == "devnet"
+        accel.install(structs=newer, pedersen=newer, ec_op=newer, poseidon=newer)
+    DevnetEntryPoint.skip_security_scan = variant != "stock"
+    DevnetEntryPoint.cached_setup = variant == "devnet"
 
 
-def interleaved_medians(action: Callable[[], Any], n: int) -> tuple[float, float]:
-    """Median ms of `action` stock and with speed-ups, alternating runs so load drifts cancel."""
-    samples: dict[bool, list[float]] = {False: [], True: []}
+def interleaved_medians(action: Callable[[], Any], n: int) -> dict[str, float]:
+    """Median ms of `action` per variant, alternating variants run by run."""
+    samples: dict[str, list[float]] = {variant: [] for variant in VARIANTS}
     for _ in range(n):
-        for enabled in (False, True):
-            use_speedups(enabled)
-            samples[enabled].append(median_ms(action, 1))
-    use_speedups(True)
-    return statistics.median(samples[False]), statistics.median(samples[True])
+        for variant in VARIANTS:
+            use_variant(variant)
+            samples[variant].append(median_ms(action, 1))
+    use_variant("devnet")
+    return {variant: statistics.median(times) for variant, times in samples.items()}
+
 
 if __name__ == "__main__":
     main()

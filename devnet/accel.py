@@ -1,4 +1,6 @@
-"""Faster equivalents of three modular-arithmetic helpers of cairo-lang, installed in its module.
+"""Faster equivalents of cairo-lang internals, installed in its modules: every patch of the devnet.
+
+1. Three modular-arithmetic helpers (`starkware.python.math_utils`).
 
 Profiling an invoke showed its ECDSA check dominating: the Cairo 1 `check_ecdsa_signature` hints
 call `starkware.python.math_utils.sqrt` / `is_quad_residue`, and the EC-op builtin computes
@@ -7,11 +9,43 @@ whose p - 1 has 2^192 as a factor). The replacements give the same results: for 
 square root from the discrete logarithm of n^q in the 2^192-order subgroup, found 8 bits at a
 time with precomputed tables (about 2,300 squarings instead of sympy's ~18,000); Euler's
 criterion; Python's built-in modular inverse. Other moduli fall back to cairo-lang's own functions.
+
+2. Struct lookups of `CairoStructFactory` (`starkware.cairo.common.structs`). Every syscall reads
+its request through the factory, which searched the struct's definition and built a new
+namedtuple class (with `eval`) each time: about 60 classes per transfer. Both are memoized per
+factory and struct name; the identifiers a factory reads never change after it is made.
+
+3. The Pedersen hash behind the pedersen builtin and `get_storage_var_address` (fastecdsa point
+multiplications in Python, ~1 ms a hash): `fast_stark_crypto.pedersen_hash` (~15 us) for field
+elements; anything else goes to cairo-lang's function, which refuses it as before.
+
+4. The EC-op builtin's `ec_op_impl` (P + m * Q, 256 doublings and the additions m's bits ask for,
+in affine coordinates: one modular inverse, ~80 us here, per operation). The same steps in
+Jacobian coordinates, with one inverse at the end, and the same checks at the same points: before
+each step the running sum and the doubled point must not share x, and a doubled point must not
+have y = 0; the same AssertionErrors otherwise.
+
+5. The Poseidon permutation behind `poseidon_hash_many` (transaction and block hashes; 15
+permutations of ~0.5 ms each in Python per invoke hash): poseidon-py's native permutation for
+field elements, cairo-lang's for anything else.
 """
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
+from typing import Any
+
+import fast_stark_crypto
+import poseidon_py.poseidon_hash
+from starkware.cairo.common import cairo_function_runner
+from starkware.cairo.common import poseidon_hash as cairo_poseidon
+from starkware.cairo.common.structs import CairoStructFactory
+from starkware.cairo.lang.builtins.ec import ec_op_builtin_runner
+from starkware.cairo.lang.vm import cairo_runner
+from starkware.crypto.signature import fast_pedersen_hash
 from starkware.python import math_utils
+from starkware.starknet.public import abi
 
 STARK_PRIME = 2**251 + 17 * 2**192 + 1
 TWO_ADICITY = 192
@@ -80,11 +114,120 @@ def sqrt(n: int, p: int) -> int:
     return min(root, p - root)
 
 
-def install() -> None:
-    """Make cairo-lang's hints and builtins use these functions (idempotent)."""
+_original_build_struct = CairoStructFactory.build_struct
+_original_get_struct_definition = CairoStructFactory.get_struct_definition
+
+
+def memoized_per_factory(method: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
+    """`method(factory, name)`, computed once per factory and name."""
+    attribute = f"_memo_{method.__name__}"
+
+    @functools.wraps(method)
+    def memoized(self: Any, name: Any) -> Any:
+        memo = self.__dict__.setdefault(attribute, {})
+        if name not in memo:
+            memo[name] = method(self, name)
+        return memo[name]
+
+    return memoized
+
+
+build_struct = memoized_per_factory(_original_build_struct)
+get_struct_definition = memoized_per_factory(_original_get_struct_definition)
+
+
+_original_pedersen_hash = fast_pedersen_hash.pedersen_hash
+PEDERSEN_USERS = (cairo_runner, cairo_function_runner, abi)  # modules that imported it by name
+
+
+def pedersen_hash(x: int, y: int) -> int:
+    """Pedersen hash of two field elements (cairo-lang's check and error for other inputs)."""
+    if 0 <= x < STARK_PRIME and 0 <= y < STARK_PRIME:
+        return fast_stark_crypto.pedersen_hash(x, y)
+    return _original_pedersen_hash(x, y)
+
+
+_original_ec_op_impl = ec_op_builtin_runner.ec_op_impl
+Jacobian = tuple[int, int, int]
+
+
+def _double(point: Jacobian, alpha: int, p: int) -> Jacobian:
+    x, y, z = point
+    yy = y * y % p
+    zz = z * z % p
+    s = 4 * x * yy % p
+    m = (3 * x * x + alpha * zz * zz) % p
+    x3 = (m * m - 2 * s) % p
+    return x3, (m * (s - x3) - 8 * yy * yy) % p, 2 * y * z % p
+
+
+def _add(first: Jacobian, second: Jacobian, p: int) -> Jacobian:
+    """The sum of two points whose x coordinates differ."""
+    x1, y1, z1 = first
+    x2, y2, z2 = second
+    z1z1, z2z2 = z1 * z1 % p, z2 * z2 % p
+    u1, u2 = x1 * z2z2 % p, x2 * z1z1 % p
+    s1, s2 = y1 * z2 * z2z2 % p, y2 * z1 * z1z1 % p
+    h, r = (u2 - u1) % p, (s2 - s1) % p
+    hh = h * h % p
+    hhh, v = h * hh % p, u1 * hh % p
+    x3 = (r * r - hhh - 2 * v) % p
+    return x3, (r * (v - x3) - s1 * hhh) % p, z1 * z2 * h % p
+
+
+def ec_op_impl(p_x: int, p_y: int, q_x: int, q_y: int, m: int, alpha: int, prime: int,
+               height: int) -> tuple[int, int]:
+    """P + m * Q as the EC-op builtin computes it (see part 4 above)."""
+    doubled, partial = (q_x, q_y, 1), (p_x, p_y, 1)
+    added = False
+    orig_m = m
+    for _ in range(height):
+        xd, yd, zd = doubled
+        xp, _, zp = partial
+        assert (xd * zp * zp - xp * zd * zd) % prime != 0, (
+            "Cannot apply EC operation: computation reached two points with the same x coordinate."
+            "\nAttempting to compute P + m * Q where:\n"
+            f"P = {(p_x, p_y)}\n"
+            f"m = {orig_m}\n"
+            f"Q = {(q_x, q_y)}."
+        )
+        if m & 1:
+            partial, added = _add(partial, doubled, prime), True
+        assert yd % prime != 0
+        doubled = _double(doubled, alpha, prime)
+        m >>= 1
+    if not added:
+        return p_x, p_y
+    x, y, z = partial
+    z_inverse = pow(z, -1, prime)
+    zz_inverse = z_inverse * z_inverse % prime
+    return x * zz_inverse % prime, y * zz_inverse * z_inverse % prime
+
+
+_original_poseidon_perm = cairo_poseidon.poseidon_perm
+
+
+def poseidon_perm(*elements: int) -> list[int]:
+    """The Poseidon permutation of three field elements (cairo-lang's for other inputs)."""
+    if len(elements) == 3 and all(0 <= element < STARK_PRIME for element in elements):
+        return poseidon_py.poseidon_hash.poseidon_perm(*elements)
+    return _original_poseidon_perm(*elements)
+
+
+def install(structs: bool = True, pedersen: bool = True, ec_op: bool = True,
+            poseidon: bool = True) -> None:
+    """Make cairo-lang use these functions (idempotent); `structs`, `pedersen`, `ec_op` and
+    `poseidon` False leave parts 2 to 5 out."""
     math_utils.div_mod = div_mod
     math_utils.is_quad_residue = is_quad_residue
     math_utils.sqrt = sqrt
+    CairoStructFactory.build_struct = build_struct if structs else _original_build_struct
+    CairoStructFactory.get_struct_definition = (
+        get_struct_definition if structs else _original_get_struct_definition)
+    for module in PEDERSEN_USERS:
+        module.pedersen_hash = pedersen_hash if pedersen else _original_pedersen_hash
+    ec_op_builtin_runner.ec_op_impl = ec_op_impl if ec_op else _original_ec_op_impl
+    cairo_poseidon.poseidon_perm = poseidon_perm if poseidon else _original_poseidon_perm
 
 
 def uninstall() -> None:
@@ -92,3 +235,9 @@ def uninstall() -> None:
     math_utils.div_mod = _original_div_mod
     math_utils.is_quad_residue = _original_is_quad_residue
     math_utils.sqrt = _original_sqrt
+    CairoStructFactory.build_struct = _original_build_struct
+    CairoStructFactory.get_struct_definition = _original_get_struct_definition
+    for module in PEDERSEN_USERS:
+        module.pedersen_hash = _original_pedersen_hash
+    ec_op_builtin_runner.ec_op_impl = _original_ec_op_impl
+    cairo_poseidon.poseidon_perm = _original_poseidon_perm

@@ -21,6 +21,7 @@ from starkware.starknet.services.api.contract_class.contract_class import EntryP
 from starkware.starkware_utils.error_handling import StarkException
 
 from devnet import accel
+from devnet.runner import DevnetRunner
 
 MAX_CALL_GAS = GasCost.DEFAULT_INITIAL.value
 accel.install()  # the ECDSA hints and the EC-op builtin resolve these helpers at call time
@@ -46,17 +47,22 @@ class TxContext:
 
 
 class DevnetEntryPoint(ExecuteEntryPoint):
-    """cairo-lang's entry-point execution, minus the memory security scan after each run.
+    """cairo-lang's entry-point execution with the program set-up cached per class
+    (`devnet.runner`), minus the memory security scan after each run.
 
     The scan (`verify_secure_runner`) walks the whole VM memory once per builtin and took a
     quarter of each run's time. It guards against hand-written CASM; every class here is CASM that
     the Sierra compiler produced, which is memory-safe by construction. Nested calls reuse this
-    class (cairo-lang's syscall handler instantiates `type(entry_point)`).
+    class (cairo-lang's syscall handler instantiates `type(entry_point)`). The two class flags
+    switch back to stock behaviour for side-by-side measurements.
     """
 
     skip_security_scan = True
+    cached_setup = True
 
     def _run(self, runner: Any, **kwargs: Any) -> None:
+        if self.cached_setup:
+            runner = DevnetRunner.adopt(runner)
         if not self.skip_security_scan:
             super()._run(runner=runner, **kwargs)
             return

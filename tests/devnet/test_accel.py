@@ -1,8 +1,13 @@
-"""The fast modular helpers return what cairo-lang's sympy-based originals return."""
+"""The patches of devnet/accel.py return what cairo-lang's originals return."""
+
+from collections.abc import Callable
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from starkware.crypto.signature.signature import ALPHA, EC_GEN, EC_ORDER, FIELD_PRIME
+from starkware.python.math_utils import ec_safe_mult
+from starkware.starknet.core.os.syscall_utils import get_syscall_structs
 
 from devnet import accel
 
@@ -44,3 +49,75 @@ def test_edge_cases() -> None:
 @given(felts)
 def test_sqrt_of_a_square_is_its_smaller_root(x: int) -> None:
     assert accel.sqrt(x * x % P, P) == min(x, P - x)
+
+
+def test_memoized_structs_match_cairo_lang() -> None:
+    """Every syscall struct: the same definition and namedtuple fields, built once."""
+    factory = get_syscall_structs().factory
+    names = [name for name in factory.identifiers.as_dict()
+             if str(name).endswith("Request") or str(name).endswith("Response")]
+    assert len(names) > 20
+    for name in names:
+        original = accel._original_build_struct(factory, name)
+        built = accel.build_struct(factory, name)
+        assert built is accel.build_struct(factory, name)
+        assert (built.__name__, built._fields) == (original.__name__, original._fields)
+        assert (accel.get_struct_definition(factory, name)
+                == accel._original_get_struct_definition(factory, name))
+
+
+@settings(max_examples=100, deadline=None)
+@given(felts, felts)
+def test_pedersen_matches_cairo_lang(x: int, y: int) -> None:
+    assert accel.pedersen_hash(x, y) == accel._original_pedersen_hash(x, y)
+
+
+@pytest.mark.parametrize("x, y", [(P, 0), (0, P), (-1, 0), (2**256, 1)])
+def test_pedersen_refuses_what_cairo_lang_refuses(x: int, y: int) -> None:
+    with pytest.raises(AssertionError):
+        accel._original_pedersen_hash(x, y)
+    with pytest.raises(AssertionError):
+        accel.pedersen_hash(x, y)
+
+
+def ec_op_outcome(impl: Callable[..., tuple[int, int]], p: tuple[int, int],
+                  q: tuple[int, int], m: int) -> object:
+    """impl's P + m * Q on the Stark curve, or the message of the AssertionError it raised."""
+    try:
+        return impl(*p, *q, m, ALPHA, FIELD_PRIME, 256)
+    except AssertionError as exc:
+        return f"refused: {exc}"
+
+
+curve_points = st.integers(1, EC_ORDER - 1).map(lambda k: ec_safe_mult(k, EC_GEN, ALPHA, P))
+
+
+@settings(max_examples=12, deadline=None)
+@given(curve_points, curve_points, st.integers(0, 2**252 - 1))
+def test_ec_op_matches_cairo_lang(p: tuple[int, int], q: tuple[int, int], m: int) -> None:
+    assert (ec_op_outcome(accel.ec_op_impl, p, q, m)
+            == ec_op_outcome(accel._original_ec_op_impl, p, q, m))
+
+
+def test_ec_op_refuses_where_cairo_lang_does() -> None:
+    """Shared x coordinates at the first step (P = Q, P = -Q) and later (P = 2Q, m even)."""
+    q = ec_safe_mult(12345, EC_GEN, ALPHA, P)
+    minus_q = (q[0], P - q[1])
+    double_q = ec_safe_mult(2, q, ALPHA, P)
+    for p, m in ((q, 7), (minus_q, 1), (double_q, 6)):
+        outcome = ec_op_outcome(accel.ec_op_impl, p, q, m)
+        assert isinstance(outcome, str) and "same x coordinate" in outcome
+        assert outcome == ec_op_outcome(accel._original_ec_op_impl, p, q, m)
+    assert accel.ec_op_impl(*q, *double_q, 0, ALPHA, FIELD_PRIME, 256) == q
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(felts, min_size=3, max_size=3))
+def test_poseidon_permutation_matches_cairo_lang(elements: list[int]) -> None:
+    assert accel.poseidon_perm(*elements) == accel._original_poseidon_perm(*elements)
+
+
+def test_poseidon_other_inputs_go_to_cairo_lang() -> None:
+    assert accel.poseidon_perm(P + 1, 2, 3) == accel._original_poseidon_perm(P + 1, 2, 3)
+    with pytest.raises(AssertionError):
+        accel.poseidon_perm(1, 2)

@@ -1,0 +1,237 @@
+"""cairo-lang's function runner with the program's share of each run's set-up done once per class.
+
+Every entry-point run builds a fresh runner and VM, and stock cairo-lang then handles the class's
+whole bytecode (3,000-5,000 words here) word by word, several times per run: it writes each word
+into memory, builds the set of their addresses, compiles every hint, and after the run walks all
+cells again to validate builtin cells, verify auto-deductions, size the segments, relocate the
+accessed addresses and count memory holes. Profiled, that cost about as much as the Cairo steps.
+
+`DevnetRunner` does the same work with per-program caches:
+- the program's cells ({address: word}) are built once per bytecode list and copied into memory
+  with one dict update; the VM's accessed-address set starts as a copy of their addresses;
+- hint code is compiled once per (source, file name): the name carries the hint id, so the code
+  objects (and tracebacks) are those a fresh compilation gives; instructions are decoded once per
+  program address (with their immediate: the program's memory is write-once);
+- passes over the whole memory (builtin validation rules, auto-deduction checks, segment sizes)
+  leave out the program's cells, found by their place in the memory's insertion order: no rule
+  covers the program segment (asserted), and its size is kept by its last cell;
+- accessed addresses are relocated and memory holes counted without the program cells, which
+  relocate to themselves and are all accessed, so the counts are unchanged;
+- no instruction trace is recorded (only proofs read it), and operand reads skip the validated
+  memory proxy's `__getattr__`.
+Return values, gas, events and execution resources (memory holes included) are the stock
+runner's; `tests/devnet/test_runner.py` runs both on the same calls and compares.
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from types import CodeType
+from typing import Any
+
+from starkware.cairo.common.cairo_function_runner import CairoFunctionRunner
+from starkware.cairo.lang.compiler.instruction import Instruction
+from starkware.cairo.lang.vm.relocatable import MaybeRelocatable, RelocatableValue
+from starkware.cairo.lang.vm.virtual_machine_base import VirtualMachineBase
+from starkware.cairo.lang.vm.vm_core import VirtualMachine
+
+MAX_CACHED_PROGRAMS = 64
+MAX_CACHED_HINTS = 20_000
+
+
+@dataclass(frozen=True)
+class ProgramCells:
+    """A program's words keyed by their address once loaded at a base address."""
+
+    data: Sequence[MaybeRelocatable]  # held so that its id() stays this program's
+    cells: dict[MaybeRelocatable, MaybeRelocatable]
+    addresses: frozenset[MaybeRelocatable]
+    instructions: dict[MaybeRelocatable, Instruction] = field(default_factory=dict)
+
+    @property
+    def segment(self) -> int | None:
+        first = next(iter(self.cells), None)
+        return first.segment_index if isinstance(first, RelocatableValue) else None
+
+
+_programs: dict[tuple[int, MaybeRelocatable], ProgramCells] = {}
+_hints: dict[tuple[str, str], CodeType] = {}
+
+
+def program_cells(data: Sequence[MaybeRelocatable], base: MaybeRelocatable) -> ProgramCells:
+    """The cells of `data` loaded at `base`, cached per bytecode list (a class keeps its list)."""
+    key = (id(data), base)
+    entry = _programs.get(key)
+    if entry is None or entry.data is not data:
+        if len(_programs) >= MAX_CACHED_PROGRAMS:
+            _programs.clear()
+        cells = {base + offset: word for offset, word in enumerate(data)}
+        entry = _programs[key] = ProgramCells(data, cells, frozenset(cells))
+    return entry
+
+
+@dataclass(frozen=True)
+class LoadedProgram:
+    """A program's cells as loaded into a memory dict, from position `start` of its order."""
+
+    program: ProgramCells
+    data: dict[MaybeRelocatable, MaybeRelocatable]
+    start: int
+
+    def addresses_outside(self, memory: Any, keep_last: bool = False) -> list[MaybeRelocatable]:
+        """`memory`'s addresses in memory order without the program's cells (but the last one
+        if `keep_last`); all of them if the cells are no longer where they were loaded."""
+        keys = list(memory.data)
+        cells = self.program.cells
+        end = self.start + len(cells)
+        if (not cells or memory.data is not self.data or len(keys) < end
+                or keys[self.start] is not next(iter(cells))
+                or keys[end - 1] is not next(reversed(cells))):
+            return keys
+        return keys[:self.start] + (keys[end - 1:end] if keep_last else []) + keys[end:]
+
+
+class DevnetVM(VirtualMachine):
+    """The VM with cached program addresses and hint code, and program-free memory passes."""
+
+    def __init__(self, program: Any, run_context: Any, hint_locals: dict[str, Any],
+                 static_locals: dict[str, Any] | None = None,
+                 builtin_runners: dict[str, Any] | None = None,
+                 program_base: MaybeRelocatable | None = None,
+                 enable_instruction_trace: bool = True,
+                 loaded: LoadedProgram | None = None) -> None:
+        # VirtualMachine.__init__ without its per-word set of program addresses.
+        self.run_context = copy.copy(run_context)
+        if program_base is None:
+            program_base = run_context.pc
+        self.loaded = loaded
+        VirtualMachineBase.__init__(
+            self, program=program, run_context=self.run_context, hint_locals=hint_locals,
+            static_locals=static_locals, builtin_runners=builtin_runners or {},
+            program_base=program_base)
+        self.program_cells = program_cells(program.data, program_base)
+        self.accessed_addresses = set(self.program_cells.addresses)
+        # Operand reads (3 a step) reach the memory's own `get` directly: the proxy's
+        # `__getattr__` looked it up and returned that same method each time.
+        self.validated_memory.get = self.run_context.memory.get
+        self._trace = [] if enable_instruction_trace else None
+        self.current_step = 0
+        self.skip_instruction_execution = False
+        self.enable_instruction_trace = enable_instruction_trace
+        self.ecdsa_additional_data: dict[Any, Any] = {}
+
+    def compile_hint(self, source: str, filename: str, hint_index: int,
+                     pc: MaybeRelocatable) -> CodeType:
+        key = (source, filename)
+        code = _hints.get(key)
+        if code is None:
+            code = super().compile_hint(source, filename, hint_index=hint_index, pc=pc)
+            if len(_hints) >= MAX_CACHED_HINTS:
+                _hints.clear()
+            _hints[key] = code
+        return code
+
+    def decode_current_instruction(self) -> Instruction:
+        # An instruction and its immediate inside the program never change (write-once memory).
+        pc = self.run_context.pc
+        instruction = self.program_cells.instructions.get(pc)
+        if instruction is None:
+            instruction = super().decode_current_instruction()
+            cells = self.program_cells.cells
+            if pc in cells and pc + 1 in cells:
+                self.program_cells.instructions[pc] = instruction
+        return instruction
+
+    def _addresses_for_rules(self) -> list[MaybeRelocatable]:
+        """Memory addresses in memory order, less the program's cells, which no rule covers."""
+        memory = self.run_context.memory
+        if self.loaded is None:
+            return list(memory.data)
+        segment = self.loaded.program.segment
+        rules = self.validated_memory._ValidatedMemoryDict__validation_rules  # type: ignore[attr-defined]
+        assert segment not in rules and segment not in self.auto_deduction, \
+            "a memory rule covers the program segment: run with cairo-lang's runner"
+        return self.loaded.addresses_outside(memory)
+
+    def validate_existing_memory(self) -> None:
+        data = self.run_context.memory.data
+        for addr in self._addresses_for_rules():
+            self.validated_memory._validate_memory_cell(addr, data[addr])
+
+    def verify_auto_deductions(self) -> None:
+        for addr in self._addresses_for_rules():
+            self.verify_auto_deductions_for_addr(addr)
+
+
+class _AddressesView:
+    """What `compute_effective_sizes` reads of a memory: whether it is frozen, and addresses."""
+
+    def __init__(self, memory: Any, addresses: Callable[[], list[MaybeRelocatable]]) -> None:
+        self.memory = memory
+        self.addresses = addresses
+
+    def is_frozen(self) -> bool:
+        return self.memory.is_frozen()
+
+    def __iter__(self) -> Iterator[MaybeRelocatable]:
+        return iter(self.addresses())
+
+
+class DevnetRunner(CairoFunctionRunner):
+    """`CairoFunctionRunner` using `DevnetVM`, loading cached program cells, without a trace.
+
+    `adopt` turns a runner cairo-lang built (not yet run) into one.
+    """
+
+    program_cells: ProgramCells
+    loaded: LoadedProgram | None = None
+
+    @classmethod
+    def adopt(cls, runner: CairoFunctionRunner) -> DevnetRunner:
+        runner.__class__ = cls
+        runner.enable_instruction_trace = False
+        return runner  # type: ignore[return-value]
+
+    def initialize_state(self, entrypoint: str | int, stack: Sequence[MaybeRelocatable]) -> None:
+        self.initial_pc = self.program_base + self._to_pc(entrypoint)
+        self.program_cells = program_cells(self.program.data, self.program_base)
+        data = self.memory.data
+        if self.memory.relocation_rules or not data.keys().isdisjoint(self.program_cells.cells):
+            self.load_data(self.program_base, self.program.data)  # the checked word-by-word path
+        else:
+            self.loaded = LoadedProgram(self.program_cells, data, len(data))
+            data.update(self.program_cells.cells)
+        self.load_data(self.execution_base, stack)
+
+    def initialize_vm(self, hint_locals: dict[str, Any],
+                      static_locals: dict[str, Any] | None = None, vm_class: Any = None) -> None:
+        vm_class = vm_class or functools.partial(DevnetVM, loaded=self.loaded)
+        super().initialize_vm(hint_locals, static_locals, vm_class=vm_class)
+
+    def end_run(self, *args: Any, **kwargs: Any) -> None:
+        # Program addresses relocate to themselves: set them aside while the rest is relocated.
+        # Segment sizes are computed without the program's cells but its last.
+        self.vm.accessed_addresses -= self.program_cells.addresses
+        segments_memory = self.segments.memory
+        if self.loaded is not None:
+            loaded, memory = self.loaded, self.memory
+            self.segments.memory = _AddressesView(
+                memory, lambda: loaded.addresses_outside(memory, keep_last=True))
+        try:
+            super().end_run(*args, **kwargs)
+        finally:
+            self.segments.memory = segments_memory
+        self.accessed_addresses |= self.program_cells.addresses
+
+    def get_memory_holes(self) -> int:
+        # Every program cell is accessed: count holes over the other addresses, then take the
+        # program's cells off its segment's size.
+        accessed = self.accessed_addresses
+        self.accessed_addresses = accessed - self.program_cells.addresses
+        try:
+            return super().get_memory_holes() - len(self.program_cells.addresses)
+        finally:
+            self.accessed_addresses = accessed
