@@ -13,7 +13,10 @@ from dataclasses import dataclass
 from starknet_py.cairo.felt import decode_shortstring, encode_shortstring
 from starknet_py.net.account.account import Account
 from starknet_py.net.full_node_client import FullNodeClient
+from starknet_py.net.models.transaction import AccountTransaction
 from starknet_py.net.signer.key_pair import KeyPair
+from starknet_py.net.signer.stark_curve_signer import StarkCurveSigner
+from starknet_py.utils.typed_data import TypedData
 
 from node.config import Config, ConfigError, env_name
 from node.errors import UserError
@@ -74,9 +77,25 @@ class Wallet:
 
     def account(self, rpc_url: str) -> Account:
         """A starknet-py account on the node at `rpc_url` (use it on the asyncio side)."""
-        key_pair = KeyPair.from_private_key(self.key.private_key)
         client = FullNodeClient(node_url=rpc_url)
-        return Account(client=client, address=self.address, key_pair=key_pair, chain=self.chain_id)
+        signer = FastSigner(self.address, self.key, self.chain_id)
+        return Account(client=client, address=self.address, signer=signer)
+
+
+class FastSigner(StarkCurveSigner):
+    """starknet-py's account signer, signing with `p2p.stark` (compiled, about 0.5 ms) instead
+    of starknet-py's pure-Python ECDSA (250-330 ms a signature, twice per estimated
+    transaction)."""
+
+    def __init__(self, address: int, key: StarkKeyPair, chain_id: int) -> None:
+        super().__init__(address, KeyPair.from_private_key(key.private_key), chain_id)
+        self._key = key
+
+    def sign_transaction(self, transaction: AccountTransaction) -> list[int]:
+        return list(self._key.sign(transaction.calculate_hash(self.chain_id)))
+
+    def sign_message(self, typed_data: TypedData, account_address: int) -> list[int]:
+        return list(self._key.sign(typed_data.message_hash(account_address)))
 
 
 def load_wallet(config: Config, environ: Mapping[str, str] | None = None) -> Wallet:

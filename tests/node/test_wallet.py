@@ -5,11 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from starknet_py.hash.utils import verify_message_signature
+from starknet_py.net.client_models import ResourceBoundsMapping
+from starknet_py.net.models.transaction import InvokeV3
 
 from node.config import ConfigError, load_config
 from node.errors import UserError
 from node.keys import write_keystore
-from node.wallet import account_address, chain_id, contract_address, load_wallet
+from node.wallet import Wallet, account_address, chain_id, contract_address, load_wallet
 from p2p.stark import StarkKeyPair
 
 KEY = StarkKeyPair.from_private_key(0x1234567)
@@ -52,3 +55,15 @@ def test_wallet_reads_the_keystore_with_the_configured_password(tmp_path: Path) 
     (tmp_path / "pw").write_text("wrong")
     with pytest.raises(UserError, match="wrong password"):
         load_wallet(config_with(tmp_path, **settings), {})
+
+
+def test_the_fast_signer_signs_what_starknet_py_verifies() -> None:
+    account = Wallet(0xABC, KEY, 0x534E5F5345504F4C4941).account("http://127.0.0.1:1/rpc")
+    transaction = InvokeV3(
+        version=3, signature=[], nonce=5, resource_bounds=ResourceBoundsMapping.init_with_zeros(),
+        sender_address=0xABC, calldata=[1, 2, 3], tip=0,
+    )
+    r, s = account.signer.sign_transaction(transaction)
+    digest = transaction.calculate_hash(0x534E5F5345504F4C4941)
+    assert verify_message_signature(digest, [r, s], KEY.public_key)
+    assert not verify_message_signature(digest + 1, [r, s], KEY.public_key)
