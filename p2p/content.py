@@ -83,6 +83,7 @@ class ContentStore:
         self.dht = make_dht(host, self.namespaces)
         self.local = LocalStore()
         self._published: set[str] = set()
+        self._nursery: trio.Nursery | None = None
         host.get_network().register_notifee(routing_table_feeder(self.dht))
         fetch.serve(host, self.local.get)
 
@@ -92,12 +93,30 @@ class ContentStore:
         for peer in self.host.get_network().connections:
             await self.dht.add_peer(peer, skip_server_mode_check=True)
         async with background_trio_service(self.dht), trio.open_nursery() as nursery:
+            self._nursery = nursery
             nursery.start_soon(self._republish_forever)
             yield self
             nursery.cancel_scope.cancel()
 
     async def put(self, namespace: str, value: bytes) -> str:
         """Store and announce `value`; returns its key /<namespace>/<hex sha256>."""
+        key = self._keep(namespace, value)
+        await self._announce(key, value)
+        return key
+
+    def offer(self, namespace: str, value: bytes) -> str:
+        """Store `value` and announce it in the background; returns its key at once.
+
+        For values whose readers know this node (they fetch from it directly while the DHT
+        records spread): a DHT put waits on every unreachable peer it tries.
+        """
+        if self._nursery is None:
+            raise RuntimeError("the content store is not running: use `async with store.run()`")
+        key = self._keep(namespace, value)
+        self._nursery.start_soon(self._announce_logged, key, value)
+        return key
+
+    def _keep(self, namespace: str, value: bytes) -> str:
         if namespace not in self.namespaces:
             raise ValueError(f"unknown namespace {namespace!r}; known: {self.namespaces}")
         if len(value) > params.MAX_VALUE:
@@ -105,7 +124,6 @@ class ContentStore:
         key = record_key(namespace, value)
         self.local.put(key, value)
         self._published.add(key)
-        await self._announce(key, value)
         return key
 
     async def get(self, key: str, publisher: ID | None = None) -> bytes:
@@ -175,12 +193,14 @@ class ContentStore:
             await trio.sleep(self.republish_interval)
             for key in list(self._published):
                 value = self.local.get(key)
-                if value is None:
-                    continue
-                try:
-                    await self._announce(key, value)
-                except Exception as exc:
-                    logger.warning("re-publish failed", extra={"key": key, "error": repr(exc)})
+                if value is not None:
+                    await self._announce_logged(key, value)
+
+    async def _announce_logged(self, key: str, value: bytes) -> None:
+        try:
+            await self._announce(key, value)
+        except Exception as exc:  # the value stays here, served directly; the next round retries
+            logger.warning("announcing a value failed", extra={"key": key, "error": repr(exc)})
 
 
 async def _first_value(

@@ -147,7 +147,7 @@ class Delegation:
         services, spec = self.services, self.spec
         program = await trio.to_thread.run_sync(load_program, spec.program.decode())
         body = JobBody(program=spec.program, program_input=spec.program_input, layout=spec.layout)
-        await services.p2p.content.put(params.NS_BODY, body.encode())
+        services.p2p.content.offer(params.NS_BODY, body.encode())  # executors ask us first
         header = JobHeader(
             chain_id=services.network.chain_id, registry=services.network.registry,
             delegator=services.wallet.address, body_id=body.body_id,

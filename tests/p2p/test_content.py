@@ -77,6 +77,25 @@ async def test_direct_fetch_from_the_publisher_when_the_dht_has_nothing():
                 assert await reader.get(key, publisher=hosts[0].get_id()) == body
 
 
+async def test_an_offered_value_is_served_at_once_and_reaches_the_dht_later():
+    async with running_hosts(3) as hosts:
+        await connect_chain(hosts)
+        async with content_stores(hosts) as (publisher, relay, reader):
+            body = os.urandom(2048)
+            key = publisher.offer(NS, body)  # returns without waiting on the network
+            assert key == record_key(NS, body) and publisher.local.get(key) == body
+            with trio.fail_after(30):
+                assert await reader.get(key, publisher=hosts[0].get_id()) == body
+                while await relay.dht.get_value(key) != body:  # announced in the background
+                    await trio.sleep(0.2)
+
+
+async def test_offer_needs_a_running_store() -> None:
+    async with running_host() as host:
+        with pytest.raises(RuntimeError, match="not running"):
+            ContentStore(host).offer(NS, b"x")
+
+
 async def test_a_get_from_a_known_publisher_makes_no_dht_lookup():
     async with running_hosts(3) as hosts:
         await connect_chain(hosts)
