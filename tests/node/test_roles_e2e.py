@@ -211,11 +211,13 @@ def test_a_job_nobody_takes_expires_and_the_escrow_keeps_the_reward(
     assert asyncio.run(registry.balance_of()) == before
     key = int(outcome["job"], 16)
     assert stored_jobs(network, "delegator")[key][0] == "expired"
+    declined = 0.0
     for node in executors(network):
         assert key not in stored_jobs(network, node.name)
         if node.ready["status_port"]:
-            assert metric(node, "zetina_messages_dropped_total", topic=params.TOPIC_JOBS,
-                          reason="too many steps") >= 1
+            declined += metric(node, "zetina_messages_dropped_total", topic=params.TOPIC_JOBS,
+                               reason="too many steps")
+    assert declined >= 1  # the header did reach executors, which declined it
 
 
 def test_a_delegator_without_escrow_is_told_to_deposit(network: LocalNetwork) -> None:
