@@ -28,7 +28,7 @@ import trio
 from cairo_jobs.examples import compiled
 from node.config import load_config
 from node.localnet import LocalNetwork
-from node.roles.delegator import Delegation, JobSpec, Outcome
+from node.roles.delegator import Delegator, JobSpec, Outcome
 from node.roles.services import open_services
 from node.wallet import Wallet
 from p2p.stark import StarkKeyPair
@@ -59,28 +59,34 @@ def spec(n: int, deadline_s: float = 600) -> JobSpec:
 
 async def sequential(network: LocalNetwork, n: int) -> list[Timeline]:
     timelines = []
-    async with delegator_services(network) as services:
+    async with delegator_services(network) as services, trio.open_nursery() as nursery:
+        delegator = Delegator(services)
+        await nursery.start(delegator.run)
         for i in range(n):
             timeline = Timeline()
-            outcome = await Delegation(services, spec(10 + i), timeline).run()
+            outcome = await delegator.delegate(spec(10 + i), timeline)
             assert outcome.state == "paid", outcome
             timelines.append(timeline)
             seconds = timeline.at["paid"] - timeline.at["published"]
             print(f"  job {i + 1}: publish -> paid {seconds:.2f} s", flush=True)
+        nursery.cancel_scope.cancel()
     return timelines
 
 
 async def concurrent(network: LocalNetwork, m: int) -> tuple[list[Outcome], float]:
     outcomes: list[Outcome] = []
-    async with delegator_services(network) as services:
+    async with delegator_services(network) as services, trio.open_nursery() as nursery:
+        delegator = Delegator(services)
+        await nursery.start(delegator.run)
         started = time.monotonic()
 
         async def one(i: int) -> None:
-            outcomes.append(await Delegation(services, spec(30 + i), lambda *_: None).run())
+            outcomes.append(await delegator.delegate(spec(30 + i), lambda *_: None))
 
-        async with trio.open_nursery() as nursery:
+        async with trio.open_nursery() as jobs:
             for i in range(m):
-                nursery.start_soon(one, i)
+                jobs.start_soon(one, i)
+        nursery.cancel_scope.cancel()
         return outcomes, time.monotonic() - started
 
 

@@ -91,7 +91,7 @@ def validate_command(args: argparse.Namespace, config: Config) -> dict[str, Any]
 
 def delegate_command(args: argparse.Namespace, config: Config) -> dict[str, Any]:
     from node.registry_access import read_token
-    from node.roles.delegator import Delegation, JobSpec, Outcome
+    from node.roles.delegator import Delegator, JobSpec, Outcome
     from node.roles.services import open_services
 
     deadline = args.deadline if args.deadline is not None else config.delegator.deadline
@@ -105,7 +105,9 @@ def delegate_command(args: argparse.Namespace, config: Config) -> dict[str, Any]
     outcome: list[Outcome] = []
 
     async def main() -> None:
-        async with open_services(config, "delegator") as services:
+        async with open_services(config, "delegator") as services, trio.open_nursery() as nursery:
+            delegator = Delegator(services)
+            await nursery.start(delegator.run)
             registry = services.registry
             token = await services.chain(read_token, registry.account.client, registry.address)
             spec = JobSpec(
@@ -114,7 +116,8 @@ def delegate_command(args: argparse.Namespace, config: Config) -> dict[str, Any]
                 deadline=int(time.time() + deadline), max_steps=args.max_steps,
             )
             progress("ready", {"peer_id": services.ready_info()["peer_id"]})
-            outcome.append(await Delegation(services, spec, progress, wait=args.wait).run())
+            outcome.append(await delegator.delegate(spec, progress, wait=args.wait))
+            nursery.cancel_scope.cancel()
 
     _run(main, {})
     if not outcome:

@@ -81,15 +81,17 @@ class BidBook:
     by_executor: dict[int, SignedBid] = field(default_factory=dict)
     arrived: trio.Event = field(default_factory=trio.Event)
 
-    def add(self, signed: SignedBid) -> None:
+    def add(self, signed: SignedBid) -> bool:
+        """Keep the bid if it meets the job's terms; True if it is this executor's first."""
         bid = signed.bid
         if bid.job_hash != self.key or bid.price > self.header.reward:
-            return
+            return False
         if bid.finish_by > self.header.deadline:
-            return
-        self.by_executor.pop(bid.executor, None)
+            return False
+        first = self.by_executor.pop(bid.executor, None) is None
         self.by_executor[bid.executor] = signed
         self.arrived.set()
+        return first
 
     def best(self, excluded: set[int], scores: Counter[int]) -> SignedBid | None:
         candidates = [b for e, b in self.by_executor.items() if e not in excluded]
@@ -98,13 +100,43 @@ class BidBook:
         return min(candidates, key=lambda b: (b.bid.price, -scores[b.bid.executor]))
 
 
+class Delegator:
+    """A delegator node: one subscription to the bids topic, each bid routed to its open job.
+
+    Start `run` in a nursery (`await nursery.start(delegator.run)`), then
+    `outcome = await delegator.delegate(spec, progress)`, for as many jobs at once as needed.
+    """
+
+    def __init__(self, services: Services) -> None:
+        self.services = services
+        self.open: dict[int, tuple[BidBook, Progress]] = {}
+        """The jobs collecting bids: job hash -> (its bids, its progress callback)."""
+
+    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        channels = await subscribe_all(self.services.p2p.gossip)
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(drain_unread, channels, {params.TOPIC_BIDS})
+            task_status.started()
+            async for message in channels[params.TOPIC_BIDS]:
+                signed = SignedBid.decode(message.data)  # the gossip validator accepted it
+                job = self.open.get(signed.bid.job_hash)
+                if job is not None and job[0].add(signed):
+                    job[1]("bid", {"executor": hex(signed.bid.executor),
+                                   "price": signed.bid.price})
+
+    async def delegate(self, spec: JobSpec, progress: Progress, *, wait: bool = True) -> Outcome:
+        """Publish one job and follow it to its end (or to its assignment if not `wait`)."""
+        return await Delegation(self, spec, progress, wait=wait).run()
+
+
 class Delegation:
-    """One job from publication to payment or expiry: `outcome = await Delegation(...).run()`."""
+    """One job from publication to payment or expiry."""
 
     def __init__(
-        self, services: Services, spec: JobSpec, progress: Progress, *, wait: bool = True
+        self, delegator: Delegator, spec: JobSpec, progress: Progress, *, wait: bool = True
     ) -> None:
-        self.services = services
+        self.delegator = delegator
+        self.services = delegator.services
         self.spec = spec
         self.progress = progress
         self.wait = wait
@@ -117,21 +149,22 @@ class Delegation:
         signed = await self._publish_body_and_sign()
         key = job_hash(signed.header)
         bids = BidBook(signed.header, key)
-        channels = await subscribe_all(services.p2p.gossip)
         client = services.registry.account.client
         cursor = EventCursor(await services.chain(client.get_block_number))
         services.store.record_job(signed, "delegator")
         services.headers[key] = signed
-        async with trio.open_nursery() as nursery:
-            nursery.start_soon(drain_unread, channels, {params.TOPIC_BIDS})
-            nursery.start_soon(self._read_bids, channels[params.TOPIC_BIDS], bids)
-            nursery.start_soon(self._watch_payment, key, cursor)
-            nursery.start_soon(republish, services, params.TOPIC_JOBS, signed.encode(),
-                               self._paid, signed.header.deadline)
-            self.progress("published", {"job": hex(key), "reward": self.spec.reward})
-            self._moved(key, "bidding", "header published")
-            outcome = await self._assign_until_done(bids)
-            nursery.cancel_scope.cancel()
+        self.delegator.open[key] = (bids, self.progress)
+        try:
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(self._watch_payment, key, cursor)
+                nursery.start_soon(republish, services, params.TOPIC_JOBS, signed.encode(),
+                                   self._paid, signed.header.deadline)
+                self.progress("published", {"job": hex(key), "reward": self.spec.reward})
+                self._moved(key, "bidding", "header published")
+                outcome = await self._assign_until_done(bids)
+                nursery.cancel_scope.cancel()
+        finally:
+            del self.delegator.open[key]
         return outcome
 
     async def _check_escrow(self) -> None:
@@ -155,15 +188,6 @@ class Delegation:
             deadline=spec.deadline, nonce=secrets.randbits(64),
         )
         return sign_header(header, services.wallet.key)
-
-    async def _read_bids(self, channel: trio.MemoryReceiveChannel, bids: BidBook) -> None:
-        async for message in channel:
-            signed = SignedBid.decode(message.data)  # the gossip validator accepted it
-            before = len(bids.by_executor)
-            bids.add(signed)
-            if len(bids.by_executor) > before:
-                self.progress("bid", {"executor": hex(signed.bid.executor),
-                                      "price": signed.bid.price})
 
     async def _watch_payment(self, key: int, cursor: EventCursor) -> None:
         while True:
