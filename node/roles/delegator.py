@@ -232,12 +232,16 @@ class Delegation:
         return self._settle(key, attempt)
 
     async def _next_bid(self, bids: BidBook, excluded: set[int]) -> SignedBid | None:
-        """The best bid not yet tried; waits for one until the deadline (None then)."""
+        """The best bid not yet tried; waits for one until the deadline, or until the job is
+        paid (an executor whose window passed may still complete it): None then."""
         scores = self._executor_scores()
         with trio.move_on_at(_trio_time_of(bids.header.deadline)):
             while (chosen := bids.best(excluded, scores)) is None:
+                if self._paid.is_set():
+                    return None
                 bids.arrived = trio.Event()
-                await bids.arrived.wait()
+                with trio.move_on_after(PAYMENT_POLL_S):
+                    await bids.arrived.wait()
             return chosen
         return None
 
