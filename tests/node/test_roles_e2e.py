@@ -144,28 +144,34 @@ async def test_headers_that_must_not_run_are_dropped_and_garbage_is_survived(
             await poor.gossip.subscribe(topic)
             await rogue.gossip.subscribe(topic)
         await trio.sleep(2)  # the mesh forms
+        # First the valid header alone (its signer's key is learned from its first copy),
+        # then the forged one and the garbage.
         with trio.move_on_after(60):
-            while not all(_dropped_all(node) for node in executors(network)):
+            while not all(_declined_insolvent(node) for node in executors(network)):
                 await poor.gossip.publish(params.TOPIC_JOBS, insolvent.encode())
+                await trio.sleep(0.5)
+        with trio.move_on_after(60):
+            while not all(_rejected_rogue(node) for node in executors(network)):
                 for topic, messages in everything.items():
                     for message in messages:
                         await rogue.gossip.publish(topic, message)
                 await trio.sleep(0.5)
 
     for node in executors(network):
-        assert _dropped_all(node), node.log()[-3000:]
+        assert _declined_insolvent(node) and _rejected_rogue(node), node.log()[-3000:]
         jobs = stored_jobs(network, node.name)
         assert job_hash(insolvent.header) not in jobs and job_hash(forged.header) not in jobs
     assert all(node.process.poll() is None for node in network.nodes)  # all still running
 
 
-def _dropped_all(node: NodeProcess) -> bool:
-    insolvent = metric(node, "zetina_messages_dropped_total", topic=params.TOPIC_JOBS,
-                       reason="insolvent delegator")
-    forged = metric(node, "zetina_gossip_messages_dropped_total", reason="bad signature")
-    undecodable = metric(node, "zetina_gossip_messages_dropped_total",
-                         reason="undecodable header")
-    return insolvent >= 1 and forged >= 1 and undecodable >= 1
+def _declined_insolvent(node: NodeProcess) -> bool:
+    return metric(node, "zetina_messages_dropped_total", topic=params.TOPIC_JOBS,
+                  reason="insolvent delegator") >= 1
+
+
+def _rejected_rogue(node: NodeProcess) -> bool:
+    return all(metric(node, "zetina_gossip_messages_dropped_total", reason=reason) >= 1
+               for reason in ("bad signature", "undecodable header"))
 
 
 def test_a_killed_assignee_is_replaced_and_the_job_is_paid_once(network: LocalNetwork) -> None:
