@@ -8,6 +8,7 @@ encoding (`encode()` / `decode()`, from `p2p.codec`).
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from p2p import limits
@@ -165,6 +166,73 @@ class SignedWitnessNotice(WireMessage):
     header: SignedJobHeader = wire(Nested(SignedJobHeader))
     notice: WitnessNotice = wire(Nested(WitnessNotice))
     signature: tuple[int, ...] = wire(FeltList(limits.MAX_SIGNATURE_FELTS))
+
+
+@dataclass(frozen=True)
+class StreamSession(WireMessage):
+    """An executor's streaming session for a job: its replies are signed by `session_key`.
+
+    The session key is a fresh Stark key pair made for this job alone; the executor's account
+    signs this announcement, which binds the key to the executor until `expires_at`.
+    """
+
+    TYPE = "stream_session"
+    MAX_BYTES = limits.MAX_SMALL_MESSAGE_BYTES
+
+    job_hash: int = wire(felt())
+    executor: int = wire(felt("ContractAddress"))
+    session_key: int = wire(felt())
+    """The Stark public key (x coordinate) that signs the session's replies."""
+    expires_at: int = wire(U64_TIME)
+
+
+@dataclass(frozen=True)
+class SignedStreamSession(WireMessage):
+    """A streaming session with its executor's account signature."""
+
+    TYPE = "signed_stream_session"
+    MAX_BYTES = limits.MAX_SMALL_MESSAGE_BYTES
+
+    session: StreamSession = wire(Nested(StreamSession))
+    signature: tuple[int, ...] = wire(FeltList(limits.MAX_SIGNATURE_FELTS))
+
+
+@dataclass(frozen=True)
+class StreamReply(WireMessage):
+    """What a streaming executor vouches for with one reply.
+
+    Times are Unix milliseconds: when the request was received and when the reply was ready.
+    The hashes are `felts_digest` of the request's input felts and of the reply's output felts.
+    """
+
+    TYPE = "stream_reply"
+    MAX_BYTES = limits.MAX_SMALL_MESSAGE_BYTES
+
+    job_hash: int = wire(felt())
+    time_from_ms: int = wire(U64)
+    time_to_ms: int = wire(U64)
+    input_hash: bytes = wire(Digest())
+    output_hash: bytes = wire(Digest())
+
+
+@dataclass(frozen=True)
+class SignedStreamReply(WireMessage):
+    """A reply's statement with the session key's signature `(r, s)`."""
+
+    TYPE = "signed_stream_reply"
+    MAX_BYTES = limits.MAX_SMALL_MESSAGE_BYTES
+
+    reply: StreamReply = wire(Nested(StreamReply))
+    signature: tuple[int, ...] = wire(FeltList(limits.MAX_SIGNATURE_FELTS))
+
+
+def felts_digest(felts: Sequence[int]) -> bytes:
+    """sha256 of felts written as 32-byte big-endian words, one after the other.
+
+    The hash a stream reply signs over a request's input and its output (a contract can
+    recompute it from the felts).
+    """
+    return hashlib.sha256(b"".join(value.to_bytes(32, "big") for value in felts)).digest()
 
 
 class VerificationMode(Text):

@@ -1,7 +1,9 @@
 """Signing and checking headers, bids, assignments and witness notices.
 
-Who signs what: the delegator signs its job headers and assignments, the executor its bids and
-witness notices; each signs the SNIP-12 hash of the message with its account address as signer.
+Who signs what: the delegator signs its job headers and assignments, the executor its bids,
+witness notices and streaming sessions; each signs the SNIP-12 hash of the message with its account
+address as signer. A streaming session's replies are signed by the session's own key, over the
+SNIP-12 hash with the executor's address as signer (so a reply is bound to its executor).
 The job's identity, the *job hash*, is the SNIP-12 hash of its header.
 
 Checking asks a `SignatureChecker` whether an account accepts a signature. `KnownPublicKeys` answers
@@ -23,7 +25,11 @@ from p2p.messages import (
     SignedAssignment,
     SignedBid,
     SignedJobHeader,
+    SignedStreamReply,
+    SignedStreamSession,
     SignedWitnessNotice,
+    StreamReply,
+    StreamSession,
     WitnessNotice,
 )
 from p2p.snip12 import message_hash
@@ -71,6 +77,16 @@ def notice_hash(notice: WitnessNotice, chain_id: int) -> int:
     return message_hash(notice, chain_id, notice.executor)
 
 
+def session_hash(session: StreamSession, chain_id: int) -> int:
+    """The SNIP-12 hash of a streaming session, signed by its executor's account."""
+    return message_hash(session, chain_id, session.executor)
+
+
+def reply_hash(reply: StreamReply, chain_id: int, executor: int) -> int:
+    """The SNIP-12 hash of a stream reply, signed by the session key of `executor`'s session."""
+    return message_hash(reply, chain_id, executor)
+
+
 def sign_header(header: JobHeader, key: StarkKeyPair) -> SignedJobHeader:
     return SignedJobHeader(header, key.sign(job_hash(header)))
 
@@ -92,6 +108,16 @@ def sign_notice(
     return SignedWitnessNotice(header, notice, key.sign(digest))
 
 
+def sign_session(session: StreamSession, chain_id: int, key: StarkKeyPair) -> SignedStreamSession:
+    return SignedStreamSession(session, key.sign(session_hash(session, chain_id)))
+
+
+def sign_reply(
+    reply: StreamReply, chain_id: int, executor: int, session_key: StarkKeyPair
+) -> SignedStreamReply:
+    return SignedStreamReply(reply, session_key.sign(reply_hash(reply, chain_id, executor)))
+
+
 async def header_is_signed(signed: SignedJobHeader, checker: SignatureChecker) -> bool:
     """Whether the header's delegator signed it."""
     header = signed.header
@@ -111,3 +137,20 @@ async def assignment_is_signed(
     digest = assignment_hash(signed.assignment, chain_id, delegator)
     return await checker.is_valid_signature(delegator, digest, signed.signature)
 
+
+async def session_is_signed(
+    signed: SignedStreamSession, chain_id: int, checker: SignatureChecker
+) -> bool:
+    """Whether the session's executor signed it for this chain."""
+    session = signed.session
+    digest = session_hash(session, chain_id)
+    return await checker.is_valid_signature(session.executor, digest, signed.signature)
+
+
+def reply_is_signed(signed: SignedStreamReply, chain_id: int, session: StreamSession) -> bool:
+    """Whether the session's key signed the reply, and the reply is for the session's job."""
+    reply = signed.reply
+    if reply.job_hash != session.job_hash:
+        return False
+    digest = reply_hash(reply, chain_id, session.executor)
+    return stark.verify(session.session_key, digest, signed.signature)

@@ -17,7 +17,11 @@ from p2p.messages import (
     SignedAssignment,
     SignedBid,
     SignedJobHeader,
+    SignedStreamReply,
+    SignedStreamSession,
     SignedWitnessNotice,
+    StreamReply,
+    StreamSession,
     WitnessNotice,
 )
 from p2p.stark import STARK_PRIME
@@ -81,6 +85,19 @@ notices = st.builds(WitnessNotice, job_hash=felts, executor=felts, witness_id=di
 signed_notices = st.builds(
     SignedWitnessNotice, header=signed_headers, notice=notices, signature=signatures
 )
+sessions = st.builds(
+    StreamSession, job_hash=felts, executor=felts, session_key=felts, expires_at=u64
+)
+signed_sessions = st.builds(SignedStreamSession, session=sessions, signature=signatures)
+replies = st.builds(
+    StreamReply,
+    job_hash=felts,
+    time_from_ms=u64,
+    time_to_ms=u64,
+    input_hash=digests,
+    output_hash=digests,
+)
+signed_replies = st.builds(SignedStreamReply, reply=replies, signature=signatures)
 
 ALL_MESSAGES = {
     JobBody: bodies,
@@ -93,4 +110,8 @@ ALL_MESSAGES = {
     JobWitness: witnesses(),
     WitnessNotice: notices,
     SignedWitnessNotice: signed_notices,
+    StreamSession: sessions,
+    SignedStreamSession: signed_sessions,
+    StreamReply: replies,
+    SignedStreamReply: signed_replies,
 }

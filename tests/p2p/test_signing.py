@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 
 import pytest
 from hypothesis import given, settings
@@ -11,16 +12,27 @@ from starknet_py.hash.utils import message_signature, private_to_stark_key
 from starknet_py.utils.typed_data import TypedData
 
 from p2p import stark
-from p2p.messages import Assignment, Bid, SignedJobHeader
+from p2p.messages import (
+    Assignment,
+    Bid,
+    SignedJobHeader,
+    StreamReply,
+    StreamSession,
+    felts_digest,
+)
 from p2p.signing import (
     KnownPublicKeys,
     assignment_is_signed,
     bid_is_signed,
     header_is_signed,
     job_hash,
+    reply_is_signed,
+    session_is_signed,
     sign_assignment,
     sign_bid,
     sign_header,
+    sign_reply,
+    sign_session,
 )
 from p2p.snip12 import typed_data
 from p2p.stark import EC_ORDER, STARK_PRIME, StarkKeyPair
@@ -28,6 +40,7 @@ from tests.p2p.test_codec import HEADER
 
 DELEGATOR_KEY = StarkKeyPair.from_private_key(0x1234567890ABCDEF)
 EXECUTOR_KEY = StarkKeyPair.from_private_key(0xFEDCBA0987654321)
+SESSION_KEY = StarkKeyPair.from_private_key(0x5E5510)
 EXECUTOR = 0xE0
 KEYS = KnownPublicKeys(
     {HEADER.delegator: DELEGATOR_KEY.public_key, EXECUTOR: EXECUTOR_KEY.public_key}
@@ -107,6 +120,44 @@ async def test_assignment_is_bound_to_chain_and_delegator() -> None:
     assert await assignment_is_signed(signed, CHAIN, HEADER.delegator, KEYS)
     assert not await assignment_is_signed(signed, CHAIN + 1, HEADER.delegator, KEYS)
     assert not await assignment_is_signed(signed, CHAIN, EXECUTOR, KEYS)
+
+
+async def test_stream_session_is_bound_to_chain_and_executor() -> None:
+    session = StreamSession(
+        job_hash(HEADER), EXECUTOR, session_key=SESSION_KEY.public_key, expires_at=1_800_000_300
+    )
+    signed = sign_session(session, CHAIN, EXECUTOR_KEY)
+    assert await session_is_signed(signed, CHAIN, KEYS)
+    assert not await session_is_signed(signed, CHAIN + 1, KEYS)
+    assert not await session_is_signed(sign_session(session, CHAIN, DELEGATOR_KEY), CHAIN, KEYS)
+    other_key = dataclasses.replace(session, session_key=DELEGATOR_KEY.public_key)
+    assert not await session_is_signed(dataclasses.replace(signed, session=other_key), CHAIN, KEYS)
+
+
+def test_stream_reply_is_bound_to_session_key_job_and_executor() -> None:
+    session = StreamSession(job_hash(HEADER), EXECUTOR, SESSION_KEY.public_key, 1_800_000_300)
+    reply = StreamReply(
+        session.job_hash,
+        1_800_000_000_000,
+        1_800_000_000_042,
+        input_hash=felts_digest([1, 2]),
+        output_hash=felts_digest([3]),
+    )
+    signed = sign_reply(reply, CHAIN, EXECUTOR, SESSION_KEY)
+    assert reply_is_signed(signed, CHAIN, session)
+    assert not reply_is_signed(signed, CHAIN + 1, session)
+    assert not reply_is_signed(sign_reply(reply, CHAIN, EXECUTOR, EXECUTOR_KEY), CHAIN, session)
+    assert not reply_is_signed(signed, CHAIN, dataclasses.replace(session, executor=EXECUTOR + 1))
+    assert not reply_is_signed(signed, CHAIN, dataclasses.replace(session, job_hash=1))
+    lying = dataclasses.replace(reply, output_hash=felts_digest([4]))
+    assert not reply_is_signed(dataclasses.replace(signed, reply=lying), CHAIN, session)
+
+
+def test_felts_digest_is_sha256_of_32_byte_words() -> None:
+    words = (1).to_bytes(32, "big") + (STARK_PRIME - 1).to_bytes(32, "big")
+    assert felts_digest([1, STARK_PRIME - 1]) == hashlib.sha256(words).digest()
+    assert felts_digest([]) == hashlib.sha256(b"").digest()
+    assert felts_digest([1, 2]) != felts_digest([2, 1])
 
 
 ints = st.one_of(

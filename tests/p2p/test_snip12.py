@@ -11,10 +11,10 @@ from poseidon_py.poseidon_hash import poseidon_hash_many as reference_poseidon
 from starknet_py.cairo.felt import encode_shortstring
 from starknet_py.utils.typed_data import TypedData
 
-from p2p.messages import Assignment, Bid, JobHeader, WitnessNotice
+from p2p.messages import Assignment, Bid, JobHeader, StreamReply, StreamSession, WitnessNotice
 from p2p.snip12 import message_hash, poseidon_hash_many, struct_type, typed_data
 from p2p.stark import STARK_PRIME
-from tests.strategies import assignments, bids, felts, headers, notices
+from tests.strategies import assignments, bids, felts, headers, notices, replies, sessions
 
 SN_SEPOLIA = encode_shortstring("SN_SEPOLIA")
 
@@ -48,6 +48,31 @@ def test_assignment_hash_equals_starknet_py(assignment: Assignment, chain_id: in
 def test_witness_notice_hash_equals_starknet_py(notice: WitnessNotice, chain_id: int) -> None:
     expected = reference_hash(notice, chain_id, notice.executor)
     assert message_hash(notice, chain_id, notice.executor) == expected
+
+
+@given(sessions, felts)
+@settings(max_examples=10, deadline=None)
+def test_stream_session_hash_equals_starknet_py(session: StreamSession, chain_id: int) -> None:
+    expected = reference_hash(session, chain_id, session.executor)
+    assert message_hash(session, chain_id, session.executor) == expected
+
+
+@given(replies, felts, felts)
+@settings(max_examples=10, deadline=None)
+def test_stream_reply_hash_equals_starknet_py(reply: StreamReply, chain_id: int, signer: int):
+    assert message_hash(reply, chain_id, signer) == reference_hash(reply, chain_id, signer)
+
+
+def test_stream_types_are_the_documented_structs() -> None:
+    # A cheat report is checked on chain against these strings: they are part of the protocol.
+    assert struct_type(StreamSession) == (
+        '"StreamSession"("job_hash":"felt","executor":"ContractAddress",'
+        '"session_key":"felt","expires_at":"timestamp")'
+    )
+    assert struct_type(StreamReply) == (
+        '"StreamReply"("job_hash":"felt","time_from_ms":"u128","time_to_ms":"u128",'
+        '"input_hash":"u256","output_hash":"u256")"u256"("low":"u128","high":"u128")'
+    )
 
 
 def test_header_type_is_the_documented_struct() -> None:
