@@ -14,12 +14,15 @@ py-libp2p 0.8.1 behaviours worked around here (each has a test in tests/p2p/test
 - an undecodable RPC (protobuf DecodeError) escapes the stream handler and stops the node;
 - every RPC carries our signed peer record, which each receiver parses and checks (an Ed25519
   verification, ~180 µs) for every message of every hop; it now travels once per stream, in
-  the hello RPC.
+  the hello RPC;
+- message sequence numbers start at the Unix time in seconds, so a node restarted with its
+  identity had its messages dropped as already seen; they start at the time in nanoseconds.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import AsyncIterator, Iterable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -110,6 +113,11 @@ class GuardedPubsub(Pubsub):
             max_inbound_rpc_size=params.MAX_GOSSIP_MESSAGE,
             allowed_topics=set(validators),
         )
+        # py-libp2p starts sequence numbers at the Unix time in *seconds* and adds one per
+        # publish, so a node that published faster than 1/s and restarts with its identity
+        # reuses (sender, seqno) message ids its peers still remember as seen, and its new
+        # messages are dropped as duplicates. Nanoseconds, as go-libp2p does.
+        self.counter = time.time_ns()
         self.validators = dict(validators)
         self.ledger = ledger
         self.drops = DropLog()

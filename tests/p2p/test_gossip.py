@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import trio
+from libp2p.crypto.ed25519 import create_new_key_pair
 from libp2p.custom_types import TProtocol
 from libp2p.pubsub.gossipsub import GossipSub
 from libp2p.pubsub.pb import rpc_pb2
@@ -24,6 +25,7 @@ from tests.p2p.nodes import (
     nothing_more,
     receive_all,
     running_gossip,
+    running_host,
     running_hosts,
     wait_for_mesh,
 )
@@ -238,3 +240,26 @@ async def test_duplicate_copies_of_a_message_spawn_no_task():
             await stream.write(rpc)
         assert await nothing_more(received, 1.0)
         assert receiver.pubsub.manager.stats.tasks.total_count == tasks
+
+
+async def test_publisher_restarted_with_its_identity_is_heard_at_once():
+    """A node that publishes faster than once a second and restarts with the same identity.
+
+    py-libp2p starts message sequence numbers at the Unix time in seconds, so the restarted
+    node reused numbers its first run had spent and every peer dropped its messages as seen.
+    """
+    identity = create_new_key_pair()
+    async with running_hosts(1) as (listener,), running_gossip(
+        [listener], TOPIC, validate_header
+    ) as ((_, channel),):
+        for run, count in ((0, 40), (1, 1)):
+            async with running_host(identity) as publisher, running_gossip(
+                [publisher], TOPIC, validate_header
+            ) as ((gossip, _),):
+                await connect(publisher, listener)
+                await wait_for_mesh([gossip], TOPIC)
+                numbers = {run * 1000 + n for n in range(count)}
+                for number in numbers:
+                    await gossip.publish(TOPIC, make_header(number))
+                got = await receive_all(channel, count, timeout=10)
+                assert {header_number(m.data) for m in got} == numbers
