@@ -235,6 +235,48 @@ def felts_digest(felts: Sequence[int]) -> bytes:
     return hashlib.sha256(b"".join(value.to_bytes(32, "big") for value in felts)).digest()
 
 
+MAX_SCORE = 10_000
+"""Scores are in basis points: 0 (useless) .. 10 000 (always right, instantly)."""
+
+
+@dataclass(frozen=True)
+class ScoreReport(WireMessage):
+    """A validator's published score of an executor, from the synthetic jobs it sent it."""
+
+    TYPE = "score_report"
+    MAX_BYTES = limits.MAX_SMALL_MESSAGE_BYTES
+
+    validator: int = wire(felt("ContractAddress"))
+    executor: int = wire(felt("ContractAddress"))
+    tested: int = wire(U64)
+    """Synthetic jobs sent to the executor."""
+    correct: int = wire(U64)
+    """Of those, paid with the known answer."""
+    median_latency_ms: int = wire(U64)
+    """From assignment to payment, over the recent correct ones (0 when there is none)."""
+    score: int = wire(U64)
+    """In basis points, at most MAX_SCORE."""
+    issued_at: int = wire(U64_TIME)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.score > MAX_SCORE:
+            raise CodecError(f"{self.TYPE}.score", f"at most {MAX_SCORE} basis points")
+        if self.correct > self.tested:
+            raise CodecError(f"{self.TYPE}.correct", "more correct jobs than tested ones")
+
+
+@dataclass(frozen=True)
+class SignedScoreReport(WireMessage):
+    """A score report with its validator's account signature (the scores topic)."""
+
+    TYPE = "signed_score_report"
+    MAX_BYTES = limits.MAX_SMALL_MESSAGE_BYTES
+
+    report: ScoreReport = wire(Nested(ScoreReport))
+    signature: tuple[int, ...] = wire(FeltList(limits.MAX_SIGNATURE_FELTS))
+
+
 class VerificationMode(Text):
     """One of VERIFICATION_MODES."""
 

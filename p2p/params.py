@@ -15,7 +15,8 @@ TOPIC_JOBS: Final = "/zetina/1/jobs"
 TOPIC_BIDS: Final = "/zetina/1/bids"
 TOPIC_ASSIGNMENTS: Final = "/zetina/1/assignments"
 TOPIC_DONE: Final = "/zetina/1/done"
-ALL_TOPICS: Final = (TOPIC_JOBS, TOPIC_BIDS, TOPIC_ASSIGNMENTS, TOPIC_DONE)
+TOPIC_SCORES: Final = "/zetina/1/scores"
+ALL_TOPICS: Final = (TOPIC_JOBS, TOPIC_BIDS, TOPIC_ASSIGNMENTS, TOPIC_DONE, TOPIC_SCORES)
 
 # Standard libp2p protocol ids, so go-, rust- and js-libp2p peers interoperate.
 GOSSIPSUB_PROTOCOLS: Final = ("/meshsub/1.2.0", "/meshsub/1.1.0", "/meshsub/1.0.0")

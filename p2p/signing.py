@@ -1,9 +1,10 @@
-"""Signing and checking headers, bids, assignments and witness notices.
+"""Signing and checking the signed wire messages.
 
 Who signs what: the delegator signs its job headers and assignments, the executor its bids,
-witness notices and streaming sessions; each signs the SNIP-12 hash of the message with its account
-address as signer. A streaming session's replies are signed by the session's own key, over the
-SNIP-12 hash with the executor's address as signer (so a reply is bound to its executor).
+witness notices and streaming sessions, the validator its score reports; each signs the SNIP-12
+hash of the message with its account address as signer. A streaming session's replies are
+signed by the session's own key, over the SNIP-12 hash with the executor's address as signer
+(so a reply is bound to its executor).
 The job's identity, the *job hash*, is the SNIP-12 hash of its header.
 
 Checking asks a `SignatureChecker` whether an account accepts a signature. `KnownPublicKeys` answers
@@ -22,9 +23,11 @@ from p2p.messages import (
     Assignment,
     Bid,
     JobHeader,
+    ScoreReport,
     SignedAssignment,
     SignedBid,
     SignedJobHeader,
+    SignedScoreReport,
     SignedStreamReply,
     SignedStreamSession,
     SignedWitnessNotice,
@@ -87,6 +90,11 @@ def reply_hash(reply: StreamReply, chain_id: int, executor: int) -> int:
     return message_hash(reply, chain_id, executor)
 
 
+def score_hash(report: ScoreReport, chain_id: int) -> int:
+    """The SNIP-12 hash of a score report, signed by its validator's account."""
+    return message_hash(report, chain_id, report.validator)
+
+
 def sign_header(header: JobHeader, key: StarkKeyPair) -> SignedJobHeader:
     return SignedJobHeader(header, key.sign(job_hash(header)))
 
@@ -116,6 +124,10 @@ def sign_reply(
     reply: StreamReply, chain_id: int, executor: int, session_key: StarkKeyPair
 ) -> SignedStreamReply:
     return SignedStreamReply(reply, session_key.sign(reply_hash(reply, chain_id, executor)))
+
+
+def sign_score(report: ScoreReport, chain_id: int, key: StarkKeyPair) -> SignedScoreReport:
+    return SignedScoreReport(report, key.sign(score_hash(report, chain_id)))
 
 
 async def header_is_signed(signed: SignedJobHeader, checker: SignatureChecker) -> bool:

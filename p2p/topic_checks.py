@@ -25,9 +25,10 @@ from p2p.messages import (
     SignedAssignment,
     SignedBid,
     SignedJobHeader,
+    SignedScoreReport,
     SignedWitnessNotice,
 )
-from p2p.signing import assignment_hash, bid_hash, job_hash, notice_hash
+from p2p.signing import assignment_hash, bid_hash, job_hash, notice_hash, score_hash
 from p2p.validation import Outcome, TopicValidator, Verdict
 
 PublicKeys = Callable[[int], "int | None"]
@@ -38,6 +39,12 @@ KnownHeaders = Callable[[int], "JobHeader | None"]
 
 EXPIRY_GRACE_S = 30.0
 """A header this little past its deadline is ignored (clock skew, propagation), not rejected."""
+
+SCORE_MAX_AGE_S = 3600.0
+"""A score report older than this is ignored (scores move; an old one says little)."""
+
+CLOCK_SKEW_S = 60.0
+"""A score report issued further in the future than this is rejected."""
 
 
 @dataclass(frozen=True)
@@ -126,6 +133,31 @@ def notice_validator(context: NetworkContext, public_keys: PublicKeys) -> TopicV
         return _signature_verdict(public_keys, notice.executor, digest, signed.signature)
 
     return validate
+
+
+def score_validator(context: NetworkContext, public_keys: PublicKeys) -> TopicValidator:
+    """Checks a SignedScoreReport: encoding, issue time, and the validator's signature.
+
+    Whether the signer is a validator worth listening to is the reader's decision (the
+    delegator trusts the FactRegistry's verifiers), not the forwarding node's.
+    """
+
+    def validate(data: bytes, origin: ID) -> Verdict:
+        try:
+            signed = SignedScoreReport.decode(data)
+        except CodecError:
+            return Verdict.reject("undecodable score report")
+        report = signed.report
+        age = context.clock() - report.issued_at
+        if age < -CLOCK_SKEW_S:
+            return Verdict.reject("score report from the future")
+        if age > SCORE_MAX_AGE_S:
+            return Verdict.ignore("stale score report")
+        digest = score_hash(report, context.chain_id)
+        return _signature_verdict(public_keys, report.validator, digest, signed.signature)
+
+    return validate
+
 
 def _signature_verdict(
     public_keys: PublicKeys, account: int, digest: int, signature: tuple[int, ...]

@@ -14,9 +14,11 @@ from p2p.messages import (
     JobBody,
     JobHeader,
     JobWitness,
+    ScoreReport,
     SignedAssignment,
     SignedBid,
     SignedJobHeader,
+    SignedScoreReport,
     SignedStreamReply,
     SignedStreamSession,
     SignedWitnessNotice,
@@ -99,6 +101,18 @@ replies = st.builds(
 )
 signed_replies = st.builds(SignedStreamReply, reply=replies, signature=signatures)
 
+@st.composite
+def score_reports(draw: st.DrawFn) -> ScoreReport:
+    tested = draw(u64)
+    return ScoreReport(
+        validator=draw(felts), executor=draw(felts), tested=tested,
+        correct=draw(st.integers(0, tested)), median_latency_ms=draw(u64),
+        score=draw(st.integers(0, 10_000)), issued_at=draw(u64),
+    )
+
+
+signed_score_reports = st.builds(SignedScoreReport, report=score_reports(), signature=signatures)
+
 ALL_MESSAGES = {
     JobBody: bodies,
     JobHeader: headers,
@@ -114,4 +128,6 @@ ALL_MESSAGES = {
     SignedStreamSession: signed_sessions,
     StreamReply: replies,
     SignedStreamReply: signed_replies,
+    ScoreReport: score_reports(),
+    SignedScoreReport: signed_score_reports,
 }

@@ -34,6 +34,7 @@ from p2p.topic_checks import (
     bid_validator,
     header_validator,
     notice_validator,
+    score_validator,
 )
 from p2p.validation import TopicValidator
 from registry_contract.client import FactRegistryClient, RegistryClient
@@ -161,6 +162,7 @@ def _validators(
         params.TOPIC_BIDS: bid_validator(network, keys.lookup),
         params.TOPIC_ASSIGNMENTS: assignment_validator(network, keys.lookup, known_header),
         params.TOPIC_DONE: notice_validator(network, keys.lookup),
+        params.TOPIC_SCORES: score_validator(network, keys.lookup),
     }
 
 

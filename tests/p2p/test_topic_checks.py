@@ -7,16 +7,34 @@ import dataclasses
 import pytest
 from libp2p.peer.id import ID
 
-from p2p.messages import Assignment, Bid, JobHeader, SignedJobHeader, WitnessNotice
-from p2p.signing import job_hash, sign_assignment, sign_bid, sign_header, sign_notice
+from p2p.codec import CodecError
+from p2p.messages import (
+    Assignment,
+    Bid,
+    JobHeader,
+    ScoreReport,
+    SignedJobHeader,
+    WitnessNotice,
+)
+from p2p.signing import (
+    job_hash,
+    sign_assignment,
+    sign_bid,
+    sign_header,
+    sign_notice,
+    sign_score,
+)
 from p2p.stark import StarkKeyPair
 from p2p.topic_checks import (
+    CLOCK_SKEW_S,
     EXPIRY_GRACE_S,
+    SCORE_MAX_AGE_S,
     NetworkContext,
     assignment_validator,
     bid_validator,
     header_validator,
     notice_validator,
+    score_validator,
 )
 from p2p.validation import Outcome
 
@@ -80,6 +98,7 @@ def test_undecodable_messages_are_rejected_on_every_topic(data: bytes) -> None:
         "undecodable bid": bid_validator(CONTEXT, KEYS),
         "undecodable assignment": assignment_validator(CONTEXT, KEYS, {}.get),
         "undecodable witness notice": notice_validator(CONTEXT, KEYS),
+        "undecodable score report": score_validator(CONTEXT, KEYS),
     }
     for reason, validate in validators.items():
         assert (validate(data, ORIGIN).outcome, validate(data, ORIGIN).reason) == (
@@ -129,3 +148,33 @@ def test_witness_notices_carry_a_valid_header_and_the_executors_signature() -> N
     assert judge(notice, header=forged_header) == (Outcome.REJECT, "bad signature")
     expired = sign_header(dataclasses.replace(HEADER, deadline=NOW - 3600), DELEGATOR_KEY)
     assert judge(notice, header=expired) == (Outcome.REJECT, "expired")
+
+
+VALIDATOR = DELEGATOR  # any account may sign a score; whom to believe is the reader's choice
+REPORT = ScoreReport(VALIDATOR, EXECUTOR, tested=5, correct=4, median_latency_ms=2100,
+                     score=6100, issued_at=NOW)
+
+
+@pytest.mark.parametrize(
+    ("change", "key", "outcome", "reason"),
+    [
+        ({}, DELEGATOR_KEY, Outcome.ACCEPT, ""),
+        ({}, EXECUTOR_KEY, Outcome.REJECT, "bad signature"),
+        ({"issued_at": NOW + int(CLOCK_SKEW_S) + 1}, DELEGATOR_KEY, Outcome.REJECT,
+         "score report from the future"),
+        ({"issued_at": NOW - int(SCORE_MAX_AGE_S) - 1}, DELEGATOR_KEY, Outcome.IGNORE,
+         "stale score report"),
+        ({"validator": 0xABC}, DELEGATOR_KEY, Outcome.IGNORE, "signer's public key not known"),
+    ],
+)
+def test_score_reports_are_checked(change: dict, key: StarkKeyPair, outcome, reason) -> None:
+    report = dataclasses.replace(REPORT, **change)
+    verdict = score_validator(CONTEXT, KEYS)(sign_score(report, CHAIN, key).encode(), ORIGIN)
+    assert (verdict.outcome, verdict.reason) == (outcome, reason)
+
+
+def test_score_report_bounds() -> None:
+    with pytest.raises(CodecError, match="basis points"):
+        dataclasses.replace(REPORT, score=10_001)
+    with pytest.raises(CodecError, match="more correct"):
+        dataclasses.replace(REPORT, correct=6)
