@@ -100,6 +100,22 @@ class DelegatorSection:
 
 
 @dataclass
+class ValidatorSection:
+    synthetic_interval: float = 0.0
+    """Seconds between synthetic jobs (0: none). Each pays its reward from this node's escrow."""
+    synthetic_reward: int = 10**12
+    """The reward of a synthetic job, in token base units (like an organic job's)."""
+    synthetic_programs: list[str] = field(default_factory=lambda: ["long_loop", "poseidon_chain"])
+    """Example programs with a known-answer model (node/roles/known_answers.py)."""
+    synthetic_size: int = 2000
+    """Iterations of the synthetic program (a few thousand Cairo steps each)."""
+    synthetic_deadline: float = 120.0
+    """Seconds an executor has to complete a synthetic job."""
+    score_republish_interval: float = 60.0
+    """Seconds between re-publications of every score this validator holds."""
+
+
+@dataclass
 class DevnetSection:
     host: str = "127.0.0.1"
     port: int = 5050
@@ -121,6 +137,7 @@ class Config:
     p2p: P2PSection = field(default_factory=P2PSection)
     executor: ExecutorSection = field(default_factory=ExecutorSection)
     delegator: DelegatorSection = field(default_factory=DelegatorSection)
+    validator: ValidatorSection = field(default_factory=ValidatorSection)
     devnet: DevnetSection = field(default_factory=DevnetSection)
     sources: dict[str, str] = field(default_factory=dict, compare=False)
     """Where each non-default setting came from: a file path, `env ZETINA_…` or `flag`."""

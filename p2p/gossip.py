@@ -94,8 +94,9 @@ def make_router(ledger: PenaltyLedger) -> HardenedGossipSub:
 class GuardedPubsub(Pubsub):
     """Pubsub that validates with our topic validators, never dies, and never drops silently.
 
-    Delivery to the application goes through our own bounded channels (`deliveries`), sized by
-    params.SUBSCRIPTION_QUEUE; a full channel is counted and logged, not silently skipped.
+    Delivery to the application goes through our own bounded channels (`deliveries`, one per
+    subscriber of a topic), sized by params.SUBSCRIPTION_QUEUE; a full channel is counted and
+    logged, not silently skipped.
     """
 
     def __init__(
@@ -121,7 +122,7 @@ class GuardedPubsub(Pubsub):
         self.validators = dict(validators)
         self.ledger = ledger
         self.drops = DropLog()
-        self.deliveries: dict[str, trio.MemorySendChannel[GossipMessage]] = {}
+        self.deliveries: dict[str, list[trio.MemorySendChannel[GossipMessage]]] = {}
         self.undelivered = 0
 
     @property
@@ -189,20 +190,20 @@ class GuardedPubsub(Pubsub):
         return run_validator(self.validators[topics[0]], msg.data, ID(msg.from_id))
 
     def notify_subscriptions(self, publish_message: rpc_pb2.Message) -> None:
-        """Deliver a validated message to our bounded per-topic channel."""
+        """Deliver a validated message to each subscriber's bounded channel."""
         for topic in publish_message.topicIDs:
-            channel = self.deliveries.get(topic)
-            if channel is None:
-                continue
             message = GossipMessage(topic, publish_message.data, ID(publish_message.from_id))
-            try:
-                channel.send_nowait(message)
-            except (trio.WouldBlock, trio.BrokenResourceError, trio.ClosedResourceError):
-                self.undelivered += 1
-                logger.warning(
-                    "subscriber is not keeping up; message not delivered",
-                    extra={"topic": topic, "undelivered": self.undelivered},
-                )
+            for channel in list(self.deliveries.get(topic, ())):
+                try:
+                    channel.send_nowait(message)
+                except trio.WouldBlock:
+                    self.undelivered += 1
+                    logger.warning(
+                        "subscriber is not keeping up; message not delivered",
+                        extra={"topic": topic, "undelivered": self.undelivered},
+                    )
+                except (trio.BrokenResourceError, trio.ClosedResourceError):
+                    self.deliveries[topic].remove(channel)  # that subscriber left
 
     async def write_msg(self, stream: INetStream, rpc_msg: rpc_pb2.RPC) -> bool:
         """Write an RPC without our signed peer record (the stream's hello carried it)."""
@@ -246,12 +247,18 @@ class Gossip:
             yield self
 
     async def subscribe(self, topic: str) -> trio.MemoryReceiveChannel[GossipMessage]:
-        """Join `topic` (it must have a validator) and return its message channel."""
+        """Join `topic` (it must have a validator) and return a channel of its messages.
+
+        Each call gets its own channel with every message (several parts of a node may read
+        one topic); a subscriber that is done closes its channel.
+        """
         if topic not in self.pubsub.validators:
             raise ValueError(f"no validator for topic {topic!r}; pass one to Gossip()")
         send, receive = trio.open_memory_channel[GossipMessage](params.SUBSCRIPTION_QUEUE)
-        self.pubsub.deliveries[topic] = send
-        await self.pubsub.subscribe(topic)
+        channels = self.pubsub.deliveries.setdefault(topic, [])
+        channels.append(send)
+        if len(channels) == 1:
+            await self.pubsub.subscribe(topic)
         return receive
 
     async def publish(self, topic: str, data: bytes) -> None:

@@ -84,9 +84,42 @@ def validate_command(args: argparse.Namespace, config: Config) -> dict[str, Any]
         async with open_services(config, "validator") as services, RunnerPool(1) as pool:
             validator = Validator(services, make_verifier(pool, None), _allowed_hints(config),
                                   report)
-            await _run_until_stopped(validator.run, services.ready_info())
+            if config.validator.synthetic_interval <= 0:
+                await _run_until_stopped(validator.run, services.ready_info())
+                return
+            await _run_until_stopped(_with_synthetic_jobs(services, validator, args.json),
+                                     services.ready_info())
 
     return _run(main, {"role": "validator"})
+
+
+def _with_synthetic_jobs(services: Any, validator: Any, as_json: bool) -> Callable[..., Any]:
+    """The validator's run, with synthetic jobs scoring executors beside it."""
+    from node.roles.delegator import Delegator
+    from node.roles.scores import ScoreBook
+    from node.roles.synthetic import SyntheticTester
+
+    def show_score(row: dict[str, Any]) -> None:
+        _emit(as_json, "score", {k: hex(v) if k == "executor" else v for k, v in row.items()})
+
+    delegator = Delegator(services)
+    tester = SyntheticTester(services, delegator, ScoreBook(), show_score)
+    checked_report = validator.report
+
+    def report(checked: Any) -> None:
+        checked_report(checked)
+        tester.on_checked(checked)
+
+    validator.report = report
+
+    async def run(*, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        async with trio.open_nursery() as nursery:
+            await nursery.start(delegator.run)
+            await nursery.start(validator.run)
+            await nursery.start(tester.run)
+            task_status.started()
+
+    return run
 
 
 def delegate_command(args: argparse.Namespace, config: Config) -> dict[str, Any]:

@@ -2,7 +2,8 @@
 
 Publish: check the escrow covers the reward, put the body in the DHT, sign the header and
 re-publish it while the job is open. Assign: collect bids for `delegator.bid_window` seconds,
-pick the best (lowest price, then the executor that this delegator saw paid most often), sign an
+pick the best (lowest price, then the best score published by the FactRegistry's verifiers,
+then the executor that this delegator saw paid most often), sign an
 assignment with an exclusivity window and re-publish it. Watch: follow the Registry's
 JobCompleted events; if the window passes without payment, assign the next best bid. The job
 ends paid (with the output, the executor and the transaction), or expired once its deadline has
@@ -27,9 +28,18 @@ from node.chain import ChainError
 from node.errors import UserError
 from node.roles.gossip import drain_unread, republish, subscribe_all
 from node.roles.payments import Payment, read_payments
+from node.roles.scores import ScoreTable
 from node.roles.services import Services
 from p2p import params
-from p2p.messages import Assignment, JobBody, JobHeader, SignedBid, SignedJobHeader
+from p2p.gossip import GossipMessage
+from p2p.messages import (
+    Assignment,
+    JobBody,
+    JobHeader,
+    SignedBid,
+    SignedJobHeader,
+    SignedScoreReport,
+)
 from p2p.signing import job_hash, sign_assignment, sign_header
 from registry_contract.events import EventCursor
 
@@ -40,6 +50,9 @@ PAYMENT_POLL_S = 1.0
 
 DEADLINE_GRACE_S = 15.0
 """How long past the deadline the delegator still looks for the payment (block times lag)."""
+
+NEW_EXECUTOR_SCORE = 2_500
+"""The score of an executor no trusted validator has scored (a new one's, see scores.py)."""
 
 WINDOW_GRACE_S = 2.0
 """How long past an assignment's window the delegator waits before re-assigning."""
@@ -78,6 +91,8 @@ class BidBook:
 
     header: JobHeader
     key: int
+    only: int | None = None
+    """When set, the one executor whose bids count (a validator's synthetic job)."""
     by_executor: dict[int, SignedBid] = field(default_factory=dict)
     arrived: trio.Event = field(default_factory=trio.Event)
 
@@ -86,6 +101,8 @@ class BidBook:
         bid = signed.bid
         if bid.job_hash != self.key or bid.price > self.header.reward:
             return False
+        if self.only is not None and bid.executor != self.only:
+            return False
         if bid.finish_by > self.header.deadline:
             return False
         first = self.by_executor.pop(bid.executor, None) is None
@@ -93,11 +110,22 @@ class BidBook:
         self.arrived.set()
         return first
 
-    def best(self, excluded: set[int], scores: Counter[int]) -> SignedBid | None:
+    def best(
+        self, excluded: set[int], paid: Counter[int], scores: ScoreTable | None = None
+    ) -> SignedBid | None:
+        """The lowest price; among equal prices the best validator score (an executor no
+        trusted validator scored counts as a new one), then the executor paid most."""
         candidates = [b for e, b in self.by_executor.items() if e not in excluded]
         if not candidates:
             return None
-        return min(candidates, key=lambda b: (b.bid.price, -scores[b.bid.executor]))
+
+        def rank(signed: SignedBid) -> tuple[int, int, int]:
+            executor = signed.bid.executor
+            score = scores.score(executor) if scores is not None else None
+            return (signed.bid.price, -(NEW_EXECUTOR_SCORE if score is None else score),
+                    -paid[executor])
+
+        return min(candidates, key=rank)
 
 
 class Delegator:
@@ -111,31 +139,54 @@ class Delegator:
         self.services = services
         self.open: dict[int, tuple[BidBook, Progress]] = {}
         """The jobs collecting bids: job hash -> (its bids, its progress callback)."""
+        self.bidders: dict[int, float] = {}
+        """Every executor seen bidding (for any job) -> when it last did (Unix time)."""
+        self.scores = ScoreTable(self._is_validator)
+        """Executor scores published by the FactRegistry's verifiers."""
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         channels = await subscribe_all(self.services.p2p.gossip)
         async with trio.open_nursery() as nursery:
-            nursery.start_soon(drain_unread, channels, {params.TOPIC_BIDS})
+            nursery.start_soon(drain_unread, channels, {params.TOPIC_BIDS, params.TOPIC_SCORES})
+            nursery.start_soon(self._read_scores, channels[params.TOPIC_SCORES])
             task_status.started()
             async for message in channels[params.TOPIC_BIDS]:
                 signed = SignedBid.decode(message.data)  # the gossip validator accepted it
+                self.bidders[signed.bid.executor] = time.time()
                 job = self.open.get(signed.bid.job_hash)
                 if job is not None and job[0].add(signed):
                     job[1]("bid", {"executor": hex(signed.bid.executor),
                                    "price": signed.bid.price})
 
-    async def delegate(self, spec: JobSpec, progress: Progress, *, wait: bool = True) -> Outcome:
-        """Publish one job and follow it to its end (or to its assignment if not `wait`)."""
-        return await Delegation(self, spec, progress, wait=wait).run()
+    async def delegate(
+        self, spec: JobSpec, progress: Progress, *, wait: bool = True, only: int | None = None
+    ) -> Outcome:
+        """Publish one job and follow it to its end (or to its assignment if not `wait`).
+
+        `only`: assign it to this executor alone (a synthetic job meant for it).
+        """
+        return await Delegation(self, spec, progress, wait=wait, only=only).run()
+
+    async def _read_scores(self, channel: trio.MemoryReceiveChannel[GossipMessage]) -> None:
+        async for message in channel:
+            try:
+                await self.scores.add(SignedScoreReport.decode(message.data))
+            except (ChainError, ClientError) as error:
+                log.warning("cannot check a score's validator", extra={"error": str(error)})
+
+    async def _is_validator(self, account: int) -> bool:
+        return bool(await self.services.chain(self.services.facts.is_verifier, account))
 
 
 class Delegation:
     """One job from publication to payment or expiry."""
 
     def __init__(
-        self, delegator: Delegator, spec: JobSpec, progress: Progress, *, wait: bool = True
+        self, delegator: Delegator, spec: JobSpec, progress: Progress, *, wait: bool = True,
+        only: int | None = None,
     ) -> None:
         self.delegator = delegator
+        self.only = only
         self.services = delegator.services
         self.spec = spec
         self.progress = progress
@@ -148,7 +199,7 @@ class Delegation:
         await self._check_escrow()
         signed = await self._publish_body_and_sign()
         key = job_hash(signed.header)
-        bids = BidBook(signed.header, key)
+        bids = BidBook(signed.header, key, only=self.only)
         client = services.registry.account.client
         cursor = EventCursor(await services.chain(client.get_block_number))
         services.store.record_job(signed, "delegator")
@@ -234,9 +285,9 @@ class Delegation:
     async def _next_bid(self, bids: BidBook, excluded: set[int]) -> SignedBid | None:
         """The best bid not yet tried; waits for one until the deadline, or until the job is
         paid (an executor whose window passed may still complete it): None then."""
-        scores = self._executor_scores()
+        paid, scores = self._executors_paid(), self.delegator.scores
         with trio.move_on_at(_trio_time_of(bids.header.deadline)):
-            while (chosen := bids.best(excluded, scores)) is None:
+            while (chosen := bids.best(excluded, paid, scores)) is None:
                 if self._paid.is_set():
                     return None
                 bids.arrived = trio.Event()
@@ -280,7 +331,7 @@ class Delegation:
                  if k not in ("assignment", "output")}
         self.progress(state, {"reason": reason, **shown})
 
-    def _executor_scores(self) -> Counter[int]:
+    def _executors_paid(self) -> Counter[int]:
         """How many of this delegator's jobs each executor was paid for."""
         paid = self.services.store.jobs(states=["paid"], role="delegator")
         return Counter(job.executor for job in paid if job.executor is not None)

@@ -1,11 +1,13 @@
-"""The delegator's choice among bids: the cheapest, then the executor it saw paid most."""
+"""The delegator's choice among bids: the cheapest, then the best scored, then the one paid most."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections import Counter
 
 from node.roles.delegator import BidBook
-from p2p.messages import Bid, JobHeader, SignedBid
+from node.roles.scores import ScoreTable
+from p2p.messages import Bid, JobHeader, ScoreReport, SignedBid, SignedScoreReport
 
 HEADER = JobHeader(chain_id=1, registry=2, delegator=3, body_id=b"\x01" * 32, program_hash=5,
                    max_steps=1000, reward=100, deadline=2_000_000_000, nonce=7)
@@ -42,3 +44,30 @@ def test_an_executors_latest_bid_replaces_its_earlier_one() -> None:
     assert [b.bid.price for b in book.by_executor.values()] == [60, 70]
     assert book.best(set(), Counter()).bid.executor == 0xE2
     assert book.arrived.is_set()
+
+
+async def test_validator_scores_rank_equal_prices_before_payments_seen() -> None:
+    async def trusted(validator: int) -> bool:
+        return True
+
+    table = ScoreTable(trusted)
+    report = ScoreReport(0xA1, 0xE3, tested=4, correct=4, median_latency_ms=1000, score=8000,
+                         issued_at=1)
+    await table.add(SignedScoreReport(report, (1, 2)))
+    book = BidBook(HEADER, JOB)
+    for signed in (bid(0xE1, 80), bid(0xE2, 80), bid(0xE3, 80), bid(0xE4, 70)):
+        book.add(signed)
+    paid = Counter({0xE2: 5})
+    assert book.best(set(), paid, table).bid.executor == 0xE4  # price first
+    assert book.best({0xE4}, paid, table).bid.executor == 0xE3  # then the score
+    low = dataclasses.replace(report, score=1000, issued_at=2)
+    await table.add(SignedScoreReport(low, (1, 2)))
+    assert book.best({0xE4}, paid, table).bid.executor == 0xE2  # unscored beats a low score
+
+
+def test_a_book_for_one_executor_keeps_its_bids_only() -> None:
+    book = BidBook(HEADER, JOB, only=0xE2)
+    book.add(bid(0xE1, 10))
+    assert not book.arrived.is_set()
+    book.add(bid(0xE2, 90))
+    assert book.best(set(), Counter()).bid.executor == 0xE2

@@ -263,3 +263,18 @@ async def test_publisher_restarted_with_its_identity_is_heard_at_once():
                     await gossip.publish(TOPIC, make_header(number))
                 got = await receive_all(channel, count, timeout=10)
                 assert {header_number(m.data) for m in got} == numbers
+
+
+async def test_every_subscriber_of_a_topic_gets_every_message():
+    async with running_hosts(2) as hosts, running_gossip(hosts, TOPIC, validate_header) as nodes:
+        await connect(hosts[1], hosts[0])
+        await wait_for_mesh([g for g, _ in nodes], TOPIC)
+        (_, first), (receiver, second) = nodes
+        third = await receiver.subscribe(TOPIC)
+        await nodes[0][0].publish(TOPIC, make_header(1))
+        for channel in (first, second, third):
+            assert header_number((await receive_all(channel, 1))[0].data) == 1
+        await third.aclose()  # a subscriber that leaves does not stop the others
+        await nodes[0][0].publish(TOPIC, make_header(2))
+        assert header_number((await receive_all(second, 1))[0].data) == 2
+        assert receiver.pubsub.undelivered == 0
