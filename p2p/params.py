@@ -44,6 +44,7 @@ MAX_CONNECTIONS: Final = 200
 MAX_CONNECTIONS_PER_PEER: Final = 1
 DIAL_TIMEOUT: Final = 5.0
 ADDRS_CACHE_SECONDS: Final = 1.0  # how long our advertised address list is reused
+STREAM_WRITE_TIMEOUT: Final = 30.0  # seconds one payload or frame write may take once begun
 CLOSE_TIMEOUT: Final = 5.0  # seconds allowed for hanging up all connections on shutdown
 CONNECT_RETRIES: Final = 5
 CONNECT_BACKOFF_INITIAL: Final = 0.2  # seconds, doubled after each failure

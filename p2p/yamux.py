@@ -16,6 +16,13 @@ read"), so each small message read costs a WINDOW_UPDATE frame (one Noise encryp
 socket write): about ten per gossiped header per hop. `SerialYamuxStream` releases credit as
 go-yamux does, once half the receive window has been consumed.
 
+A fourth: a write cancelled part-way (a caller's timeout, a task group shutting down) leaves
+half a message on the stream, which the reader then parses as garbage, or half an encrypted
+frame on the connection, which breaks every stream on it. A payload write and a frame write
+are therefore shielded from outside cancellation and bounded by their own timeout
+(params.STREAM_WRITE_TIMEOUT); a stream whose write still did not finish is reset, a
+connection whose frame write did not finish is closed: both fail cleanly, never silently.
+
 The fix adopts each stream py-libp2p creates (its constructor is called inside long methods of
 `Yamux` that we do not copy) by switching the object's class to `SerialYamuxStream`, which only
 adds the lock; tests/p2p/test_yamux.py keeps a test that fails on the unfixed class.
@@ -28,8 +35,11 @@ from libp2p.abc import IMuxedConn, IMuxedStream, ISecureConn
 from libp2p.custom_types import TProtocol
 from libp2p.network.swarm import Swarm
 from libp2p.peer.id import ID
+from libp2p.stream_muxer.exceptions import MuxedStreamError
 from libp2p.stream_muxer.muxer_multistream import MuxerMultistream
 from libp2p.stream_muxer.yamux.yamux import PROTOCOL_ID, Yamux, YamuxStream
+
+from p2p import params
 
 __all__ = ["PROTOCOL_ID", "MuxerSelector", "SerialYamux", "SerialYamuxStream", "install"]
 
@@ -40,9 +50,19 @@ class SerialYamuxStream(YamuxStream):
     _payload_lock: trio.Lock
 
     async def write(self, data: bytes) -> None:
-        """Write `data` as consecutive frames; concurrent writers wait their turn."""
+        """Write `data` as consecutive frames; concurrent writers wait their turn.
+
+        Once started, a payload is written whole, even if the caller is cancelled meanwhile
+        (the cancellation takes effect after); if it takes longer than
+        params.STREAM_WRITE_TIMEOUT the stream is reset and MuxedStreamError raised.
+        """
         async with self._payload_lock:
-            await super().write(data)
+            with trio.CancelScope(shield=True) as scope:
+                scope.deadline = trio.current_time() + params.STREAM_WRITE_TIMEOUT
+                await super().write(data)
+            if scope.cancelled_caught:
+                await self.reset()
+                raise MuxedStreamError("stream write timed out part-way; the stream was reset")
 
     async def _auto_tune_and_send_window_update(self, *, bytes_read: int = 0) -> None:
         # Below half the window, only count the consumed bytes (no await: atomic under trio).
@@ -60,7 +80,16 @@ def _adopt(stream: YamuxStream) -> SerialYamuxStream:
 
 
 class SerialYamux(Yamux):
-    """Yamux connection whose streams (opened or accepted) are SerialYamuxStreams."""
+    """Yamux connection whose streams (opened or accepted) are SerialYamuxStreams and whose
+    frame writes are never cut short by a cancellation."""
+
+    async def _write_frame(self, data: bytes) -> None:
+        with trio.CancelScope(shield=True) as scope:
+            scope.deadline = trio.current_time() + params.STREAM_WRITE_TIMEOUT
+            await super()._write_frame(data)
+        if scope.cancelled_caught:
+            await self.close()
+            raise MuxedStreamError("connection write timed out part-way; the connection closed")
 
     async def open_stream(self) -> SerialYamuxStream:
         """Open an outbound stream with whole-payload writes."""

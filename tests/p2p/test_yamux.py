@@ -9,7 +9,7 @@ from libp2p.stream_muxer.yamux.yamux import DEFAULT_WINDOW_SIZE
 from libp2p.utils import encode_varint_prefixed
 from libp2p.utils.varint import read_varint_prefixed_bytes_limited
 
-from tests.p2p.nodes import connect, running_hosts
+from tests.p2p.nodes import connect, ping_ok, running_hosts
 
 PROTOCOL = TProtocol("/test/bulk/1.0.0")
 PAYLOAD = 200_000  # about three 64 KiB Yamux frames
@@ -89,3 +89,32 @@ async def test_bulk_transfer_gets_credit_back_every_half_window():
     assert all(m == bytes([n]) * size for n, m in enumerate(received))
     half_windows = 32 * size // (DEFAULT_WINDOW_SIZE // 2)
     assert 1 <= updates <= half_windows  # fewer when the window auto-tunes upwards
+
+
+async def test_a_write_cancelled_midway_leaves_the_stream_and_connection_intact():
+    """A writer cancelled in the middle of a multi-frame payload (a timeout, a shutdown) must
+    not leave half a message on the stream, nor half a Noise frame on the connection."""
+    received: list[bytes] = []
+    got_last = trio.Event()
+
+    async def reader(stream) -> None:
+        while True:
+            message = await read_varint_prefixed_bytes_limited(stream, 8 * PAYLOAD)
+            received.append(message)
+            if message[:1] == b"\xff":
+                got_last.set()
+
+    async with running_hosts(2) as (sender, receiver):
+        receiver.set_stream_handler(PROTOCOL, reader)
+        await connect(sender, receiver)
+        stream = await sender.new_stream(receiver.get_id(), [PROTOCOL])
+        for attempt in range(20):
+            with trio.move_on_after(0.0005 * attempt):
+                await stream.write(encode_varint_prefixed(bytes([attempt]) * 4 * PAYLOAD))
+        await stream.write(encode_varint_prefixed(b"\xff" * 1000))
+        with trio.fail_after(30):
+            await got_last.wait()
+        assert await ping_ok(sender, receiver)  # the connection still carries other streams
+
+    assert received[-1] == b"\xff" * 1000
+    assert all(m == bytes([m[0]]) * len(m) and len(m) == 4 * PAYLOAD for m in received[:-1])
