@@ -181,6 +181,13 @@ class Text(Kind):
         return raw
 
 
+def _check_tuple(value: Any, field: str, max_items: int) -> None:
+    if not isinstance(value, tuple):
+        raise CodecError(field, f"expected a tuple, got {_describe(value)}")
+    if len(value) > max_items:
+        raise CodecError(field, f"{len(value)} items exceeds the limit of {max_items}")
+
+
 class FeltList(Kind):
     """Up to `max_items` felts, held as a tuple of ints."""
 
@@ -191,10 +198,7 @@ class FeltList(Kind):
         self.item = felt()
 
     def check(self, value: Any, field: str) -> None:
-        if not isinstance(value, tuple):
-            raise CodecError(field, f"expected a tuple, got {_describe(value)}")
-        if len(value) > self.max_items:
-            raise CodecError(field, f"{len(value)} items exceeds the limit of {self.max_items}")
+        _check_tuple(value, field, self.max_items)
         for index, item in enumerate(value):
             self.item.check(item, f"{field}[{index}]")
 
@@ -206,6 +210,48 @@ class FeltList(Kind):
         if len(raw) > self.max_items:
             raise CodecError(field, f"{len(raw)} items exceeds the limit of {self.max_items}")
         return tuple(self.item.from_wire(item, f"{field}[{i}]") for i, item in enumerate(raw))
+
+
+class VolumeRefs(Kind):
+    """Named content references: a tuple of (name, 32-byte sha256) pairs, sorted by name.
+
+    Names are program input keys: 1 to `max_name_chars` of letters, digits and `_`.
+    """
+
+    def __init__(self, max_items: int, max_name_chars: int) -> None:
+        self.max_items = max_items
+        self.name = Text(max_name_chars)
+        self.digest = Digest()
+
+    def check(self, value: Any, field: str) -> None:
+        _check_tuple(value, field, self.max_items)
+        for index, item in enumerate(value):
+            if not isinstance(item, tuple) or len(item) != 2:
+                raise CodecError(f"{field}[{index}]", "expected a (name, digest) pair")
+            name, digest = item
+            self.name.check(name, f"{field}[{index}].name")
+            if not name or not all(c.isalnum() or c == "_" for c in name):
+                raise CodecError(f"{field}[{index}].name", "expected letters, digits and _")
+            self.digest.check(digest, f"{field}[{index}].digest")
+        names = [name for name, _ in value]
+        if names != sorted(set(names)):
+            raise CodecError(field, "names must be unique and sorted")
+
+    def to_wire(self, value: tuple[tuple[str, bytes], ...]) -> list[list[Any]]:
+        return [[name, digest] for name, digest in value]
+
+    def from_wire(self, raw: Any, field: str) -> tuple[tuple[str, bytes], ...]:
+        _require(raw, list, field, "a list")
+        if len(raw) > self.max_items:
+            raise CodecError(field, f"{len(raw)} items exceeds the limit of {self.max_items}")
+        pairs = []
+        for index, item in enumerate(raw):
+            _require(item, list, f"{field}[{index}]", "a [name, digest] pair")
+            if len(item) != 2:
+                raise CodecError(f"{field}[{index}]", "expected a [name, digest] pair")
+            name = self.name.from_wire(item[0], f"{field}[{index}].name")
+            pairs.append((name, self.digest.from_wire(item[1], f"{field}[{index}].digest")))
+        return tuple(pairs)
 
 
 class Nested(Kind):
@@ -226,9 +272,10 @@ class Nested(Kind):
         return _from_wire(self.message_type, raw, field)
 
 
-def wire(kind: Kind) -> Any:
-    """Declare a dataclass field of a WireMessage with its wire kind."""
-    return dataclasses.field(metadata={"wire": kind})
+def wire(kind: Kind, default: Any = dataclasses.MISSING) -> Any:
+    """Declare a dataclass field of a WireMessage with its wire kind (and a default, which
+    spares callers only: on the wire every field is always present)."""
+    return dataclasses.field(default=default, metadata={"wire": kind})
 
 
 @functools.cache

@@ -16,6 +16,15 @@ MAX_PROGRAM_INPUT_BYTES = 2 * MIB
 MAX_BODY_BYTES = MAX_PROGRAM_BYTES + MAX_PROGRAM_INPUT_BYTES + 4 * KIB
 """An encoded JobBody: program, input and the small fields around them."""
 
+MAX_INPUT_VOLUMES = 16
+"""Input volumes one job body may name."""
+
+MAX_VOLUME_NAME_CHARS = 64
+"""A volume's name: the program input key its content is given under."""
+
+MAX_VOLUME_BYTES = 8 * MIB
+"""One input volume's content (UTF-8 JSON), fetched from the DHT or its publisher."""
+
 MAX_LAYOUT_CHARS = 32
 """A Cairo layout name ("plain", "small", "recursive", ...)."""
 

@@ -21,6 +21,7 @@ from p2p.codec import (
     Nested,
     Text,
     Uint,
+    VolumeRefs,
     WireMessage,
     felt,
     wire,
@@ -51,6 +52,11 @@ class JobBody(WireMessage):
     program_input: bytes = wire(JsonObject(limits.MAX_PROGRAM_INPUT_BYTES))
     """The program input (UTF-8 JSON object)."""
     layout: str = wire(Text(limits.MAX_LAYOUT_CHARS))
+    input_volumes: tuple[tuple[str, bytes], ...] = wire(
+        VolumeRefs(limits.MAX_INPUT_VOLUMES, limits.MAX_VOLUME_NAME_CHARS), default=()
+    )
+    """(name, sha256) of content-addressed JSON values the run needs: each is fetched, checked
+    against its hash and given to the program as `program_input[name]`."""
 
     @property
     def body_id(self) -> bytes:

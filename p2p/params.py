@@ -26,7 +26,8 @@ FETCH_PROTOCOL: Final = "/zetina/fetch/1.0.0"
 # DHT namespaces: keys are /<namespace>/<hex sha256(value)>.
 NS_BODY: Final = "zetina-body"
 NS_WITNESS: Final = "zetina-witness"
-DHT_NAMESPACES: Final = (NS_BODY, NS_WITNESS)
+NS_VOLUME: Final = "zetina-volume"
+DHT_NAMESPACES: Final = (NS_BODY, NS_WITNESS, NS_VOLUME)
 
 # Size limits.
 MAX_GOSSIP_MESSAGE: Final = 1 * 1024 * 1024  # one pubsub RPC; headers are a few hundred bytes
@@ -34,7 +35,9 @@ MAX_GOSSIP_MESSAGE: Final = 1 * 1024 * 1024  # one pubsub RPC; headers are a few
 # and records above 1 MiB, so larger values are announced with a provider record only and
 # fetched over FETCH_PROTOCOL.
 MAX_DHT_RECORD: Final = 1024 * 1024 - 4096
-MAX_VALUE: Final = max(limits.MAX_BODY_BYTES, limits.MAX_WITNESS_BYTES)  # fetched directly
+MAX_VALUE: Final = max(  # fetched directly
+    limits.MAX_BODY_BYTES, limits.MAX_WITNESS_BYTES, limits.MAX_VOLUME_BYTES
+)
 MAX_FETCH_KEY: Final = 256  # a fetch request is one namespaced key
 LOCAL_STORE_BYTES: Final = 512 * 1024 * 1024  # values kept to serve others (oldest evicted)
 

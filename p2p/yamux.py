@@ -30,6 +30,8 @@ adds the lock; tests/p2p/test_yamux.py keeps a test that fails on the unfixed cl
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 import trio
 from libp2p.abc import IMuxedConn, IMuxedStream, ISecureConn
 from libp2p.custom_types import TProtocol
@@ -57,10 +59,7 @@ class SerialYamuxStream(YamuxStream):
         params.STREAM_WRITE_TIMEOUT the stream is reset and MuxedStreamError raised.
         """
         async with self._payload_lock:
-            with trio.CancelScope(shield=True) as scope:
-                scope.deadline = trio.current_time() + params.STREAM_WRITE_TIMEOUT
-                await super().write(data)
-            if scope.cancelled_caught:
+            if not await _write_whole(super().write, data):
                 await self.reset()
                 raise MuxedStreamError("stream write timed out part-way; the stream was reset")
 
@@ -70,6 +69,15 @@ class SerialYamuxStream(YamuxStream):
             self._pending_recv_release += bytes_read
             return
         await super()._auto_tune_and_send_window_update(bytes_read=bytes_read)
+
+
+async def _write_whole(write: Callable[[bytes], Awaitable[None]], data: bytes) -> bool:
+    """Run `write(data)` shielded from outside cancellation, for at most
+    params.STREAM_WRITE_TIMEOUT; False if it did not finish in time."""
+    with trio.CancelScope(shield=True) as scope:
+        scope.deadline = trio.current_time() + params.STREAM_WRITE_TIMEOUT
+        await write(data)
+    return not scope.cancelled_caught
 
 
 def _adopt(stream: YamuxStream) -> SerialYamuxStream:
@@ -84,10 +92,7 @@ class SerialYamux(Yamux):
     frame writes are never cut short by a cancellation."""
 
     async def _write_frame(self, data: bytes) -> None:
-        with trio.CancelScope(shield=True) as scope:
-            scope.deadline = trio.current_time() + params.STREAM_WRITE_TIMEOUT
-            await super()._write_frame(data)
-        if scope.cancelled_caught:
+        if not await _write_whole(super()._write_frame, data):
             await self.close()
             raise MuxedStreamError("connection write timed out part-way; the connection closed")
 

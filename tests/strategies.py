@@ -52,7 +52,15 @@ headers = st.builds(
     deadline=u64,
     nonce=felts,
 )
-bodies = st.builds(JobBody, program=json_objects, program_input=json_objects, layout=layouts)
+volume_names = st.text(
+    alphabet="abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_", min_size=1,
+    max_size=limits.MAX_VOLUME_NAME_CHARS,
+)
+input_volumes = st.dictionaries(volume_names, digests, max_size=4).map(
+    lambda refs: tuple(sorted(refs.items()))
+)
+bodies = st.builds(JobBody, program=json_objects, program_input=json_objects, layout=layouts,
+                   input_volumes=input_volumes)
 bids = st.builds(Bid, job_hash=felts, executor=felts, price=u256, finish_by=u64)
 assignments = st.builds(Assignment, job_hash=felts, executor=felts, window_end=u64, attempt=u64)
 

@@ -45,6 +45,9 @@ def register(commands: argparse._SubParsersAction, common: argparse.ArgumentPars
     )
     delegate.add_argument("program", type=Path, help="Cairo source (.cairo) or compiled JSON")
     delegate.add_argument("--input", default="{}", help="program input: JSON text or a file")
+    delegate.add_argument("--volume", action="append", default=[], metavar="NAME=FILE",
+                          help="an input volume: FILE's JSON, given as program_input[NAME] "
+                               "and fetched by its sha256 (repeatable)")
     delegate.add_argument("--layout", default="small", help="Cairo layout (default: small)")
     delegate.add_argument("--reward", type=amount_argument("--reward"), required=True,
                           help="tokens (0.001) or base units (1000000000000000fri)")
@@ -129,6 +132,7 @@ def delegate_command(args: argparse.Namespace, config: Config) -> dict[str, Any]
 
     deadline = args.deadline if args.deadline is not None else config.delegator.deadline
     program, program_input = _compiled_program(args.program), _program_input(args.input)
+    volumes = _volumes(args.volume)
     started = time.monotonic()
 
     def progress(step: str, details: dict[str, Any]) -> None:
@@ -146,7 +150,7 @@ def delegate_command(args: argparse.Namespace, config: Config) -> dict[str, Any]
             spec = JobSpec(
                 program=program, program_input=program_input, layout=args.layout,
                 reward=args.reward.base_units(token.decimals),
-                deadline=int(time.time() + deadline), max_steps=args.max_steps,
+                deadline=int(time.time() + deadline), max_steps=args.max_steps, volumes=volumes,
             )
             progress("ready", {"peer_id": services.ready_info()["peer_id"]})
             outcome.append(await delegator.delegate(spec, progress, wait=args.wait))
@@ -259,6 +263,22 @@ def _compiled_program(path: Path) -> bytes:
     except RunFailure as failure:
         raise UserError(f"{path} is not a compiled Cairo program: {failure}") from None
     return text.encode()
+
+
+def _volumes(arguments: list[str]) -> dict[str, bytes]:
+    """The --volume NAME=FILE arguments: name -> the file's bytes."""
+    volumes: dict[str, bytes] = {}
+    for argument in arguments:
+        name, separator, path = argument.partition("=")
+        if not separator or not name or not path:
+            raise UserError(f"--volume {argument!r}: expected NAME=FILE")
+        if name in volumes:
+            raise UserError(f"--volume {name!r} is given twice")
+        try:
+            volumes[name] = Path(path).expanduser().read_bytes()
+        except OSError as error:
+            raise UserError(f"--volume {name!r}: cannot read {path} ({error})") from None
+    return volumes
 
 
 def _program_input(text: str) -> bytes:

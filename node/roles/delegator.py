@@ -16,7 +16,7 @@ import logging
 import secrets
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,7 +30,9 @@ from node.roles.gossip import drain_unread, republish, subscribe_all
 from node.roles.payments import Payment, read_payments
 from node.roles.scores import ScoreTable
 from node.roles.services import Services
+from node.roles.volumes import VolumeError, offer_volumes, program_input_with, volume_refs
 from p2p import params
+from p2p.codec import CodecError
 from p2p.gossip import GossipMessage
 from p2p.messages import (
     Assignment,
@@ -72,6 +74,8 @@ class JobSpec:
     deadline: int
     """Unix time after which the job may no longer be paid."""
     max_steps: int
+    volumes: Mapping[str, bytes] = field(default_factory=dict)
+    """Input volumes: name -> UTF-8 JSON bytes, given to the program as program_input[name]."""
 
 
 @dataclass(frozen=True)
@@ -230,7 +234,13 @@ class Delegation:
     async def _publish_body_and_sign(self) -> SignedJobHeader:
         services, spec = self.services, self.spec
         program = await trio.to_thread.run_sync(load_program, spec.program.decode())
-        body = JobBody(program=spec.program, program_input=spec.program_input, layout=spec.layout)
+        try:
+            body = JobBody(program=spec.program, program_input=spec.program_input,
+                           layout=spec.layout, input_volumes=volume_refs(spec.volumes))
+            program_input_with(body, {name: None for name in spec.volumes})  # no name clash
+        except (VolumeError, CodecError) as error:
+            raise UserError(f"cannot make the job body: {error}") from None
+        offer_volumes(services.p2p.content, spec.volumes)
         services.p2p.content.offer(params.NS_BODY, body.encode())  # executors ask us first
         header = JobHeader(
             chain_id=services.network.chain_id, registry=services.network.registry,

@@ -30,6 +30,7 @@ from node.roles.admission import Terms, refusal
 from node.roles.gossip import drain_unread, republish, subscribe_all
 from node.roles.payments import find_payment
 from node.roles.services import Services
+from node.roles.volumes import VolumeError, load_volumes, program_input_with
 from node.store import StoredJob
 from p2p import params
 from p2p.codec import CodecError
@@ -291,10 +292,15 @@ class Executor:
         started = time.monotonic()
         body = await self._fetch_body(key, header.body_id)
         services.metrics.observe_step("fetch", time.monotonic() - started)
+        try:
+            volumes = await load_volumes(services.p2p.content, body, self._publishers.get(key))
+            program_input = program_input_with(body, volumes)
+        except VolumeError as error:
+            raise JobFailed(str(error)) from error
         if job.state == "assigned":
             services.transition(key, "running", "body fetched")
         request = RunRequest.from_body(
-            body.program, body.program_input, body.layout, max_steps=header.max_steps,
+            body.program, program_input, body.layout, max_steps=header.max_steps,
             timeout=services.config.executor.run_timeout, allowed_hints=self.allowed_hints,
         )
         started = time.monotonic()

@@ -24,6 +24,7 @@ from cairo_jobs.proving import Claim, Verifier
 from node.chain import ChainError
 from node.roles.gossip import drain_unread, subscribe_all
 from node.roles.services import Services
+from node.roles.volumes import VolumeError, load_volumes, program_input_with
 from p2p import params
 from p2p.codec import CodecError
 from p2p.content import NotFound
@@ -122,8 +123,12 @@ class Validator:
             return Checked(notice.job_hash, fact, False, 0, "witness of another job or executor")
         if await services.chain(services.facts.is_valid, fact):
             return Checked(notice.job_hash, fact, True, 0, "fact already registered")
+        try:
+            program_input = program_input_with(body, await load_volumes(content, body))
+        except VolumeError as error:
+            return Checked(notice.job_hash, fact, False, 0, str(error))
         request = RunRequest.from_body(
-            body.program, body.program_input, body.layout, max_steps=header.max_steps,
+            body.program, program_input, body.layout, max_steps=header.max_steps,
             timeout=services.config.executor.run_timeout, allowed_hints=self.allowed_hints,
         )
         started = time.monotonic()

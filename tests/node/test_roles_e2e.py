@@ -7,6 +7,7 @@ jobs. A rogue libp2p node inside the test process publishes what no honest deleg
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 import secrets
 import socket
@@ -19,7 +20,9 @@ import pytest
 import trio
 from libp2p.crypto.ed25519 import create_new_key_pair
 
-from cairo_jobs.examples import EXAMPLES
+from cairo_jobs.examples import EXAMPLES, compiled
+from cairo_jobs.model import RunRequest
+from cairo_jobs.vm import execute
 from node.localnet import LocalNetwork, NodeProcess
 from node.wallet import Wallet
 from p2p import params
@@ -110,6 +113,21 @@ def test_a_job_is_paid_once_to_one_executor_with_its_output(network: LocalNetwor
         asyncio.run(registry_client(network, other).submit_witness(
             SignedJobHeader.decode(header), [12, 144]))
     assert refused.value.refusal is Refusal.ALREADY_PAID
+
+
+def test_a_job_reads_its_input_volume(network: LocalNetwork, tmp_path) -> None:
+    leaves = [secrets.randbits(200) for _ in range(8)]
+    volume = tmp_path / "leaves.json"
+    volume.write_text(json.dumps(leaves))
+    expected = execute(RunRequest(compiled("merkle_root"), {"leaves": leaves},
+                                  EXAMPLES["merkle_root"].layout)).output
+
+    outcome = network.delegate(EXAMPLES["merkle_root"].path, {}, REWARD,
+                               "--volume", f"leaves={volume}",
+                               account_index=DELEGATOR).outcome()
+
+    assert outcome["state"] == "paid"
+    assert [int(felt, 16) for felt in outcome["output"]] == expected
 
 
 async def test_headers_that_must_not_run_are_dropped_and_garbage_is_survived(

@@ -177,6 +177,29 @@ def test_body_program_must_be_a_json_object() -> None:
     expect_error(JobBody, pack(raw), "job_body.program", "not UTF-8 JSON")
 
 
+@pytest.mark.parametrize(
+    ("volumes", "field", "reason"),
+    [
+        ((("b", b"\x01" * 32), ("a", b"\x02" * 32)), "job_body.input_volumes", "sorted"),
+        ((("a", b"\x01" * 32), ("a", b"\x02" * 32)), "job_body.input_volumes", "unique"),
+        ((("", b"\x01" * 32),), "job_body.input_volumes[0].name", "letters, digits"),
+        ((("a-b", b"\x01" * 32),), "job_body.input_volumes[0].name", "letters, digits"),
+        ((("a", b"\x01" * 31),), "job_body.input_volumes[0].digest", "32 bytes"),
+        ((("a", b"\x01" * 32, 3),), "job_body.input_volumes[0]", "(name, digest) pair"),
+        (tuple((f"v{i:02}", b"\x01" * 32) for i in range(limits.MAX_INPUT_VOLUMES + 1)),
+         "job_body.input_volumes", "exceeds the limit"),
+    ],
+)
+def test_bad_input_volume_lists_are_refused(volumes: tuple, field: str, reason: str) -> None:
+    with pytest.raises(CodecError) as caught:
+        JobBody(program=b"{}", program_input=b"{}", layout="small", input_volumes=volumes)
+    assert (caught.value.field, reason in caught.value.reason) == (field, True)
+    raw = raw_map(JobBody(program=b"{}", program_input=b"{}", layout="small"))
+    raw["input_volumes"] = [[name, *rest] for name, *rest in volumes]
+    with pytest.raises(CodecError):
+        JobBody.decode(pack(raw))
+
+
 def test_body_over_the_size_limit_is_refused() -> None:
     with pytest.raises(CodecError) as caught:
         JobBody(program=b"{}" + b" " * limits.MAX_PROGRAM_BYTES, program_input=b"{}", layout="x")
