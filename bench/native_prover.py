@@ -1,9 +1,10 @@
 """The native STARK prover: proving time, peak memory, verification time, proof size and
 security bits for 2^min … 2^max trace rows, and 1 thread against all threads.
 
-`--air fibonacci` (default) proves the 2-column Fibonacci AIR; `--air cairo` proves the Cairo CPU
-AIR (32 columns, one row per step; no memory argument yet) on proof-mode runs of the fibonacci
-example sized to fill 2^k steps (the run itself and reading its artifacts are not timed).
+`--air fibonacci` (default) proves the 2-column Fibonacci AIR; `--air cairo` proves the Cairo AIR
+(49 trace + 9 interaction columns, one row per step, with the memory and range-check arguments)
+on proof-mode runs of the fibonacci example sized to fill 2^k steps (the run itself and reading
+its artifacts are not timed).
 
 Run: .venv/bin/python bench/native_prover.py [--air fibonacci] [--min-log 10] [--max-log 16]
 Each size runs in a fresh process (so its peak RSS is its own) after a tiny warm-up proof (the
@@ -36,7 +37,7 @@ def statement(air_name: str, log_rows: int) -> tuple[object, list[list[int]]]:
 
     from cairo_jobs.examples import compiled
     from cairo_jobs.native import cairo_trace
-    from cairo_jobs.native.cairo_air import CairoCpuAir
+    from cairo_jobs.native.cairo_air import CairoAir
     from cairo_jobs.runner import RunRequest
     from cairo_jobs.vm import execute
 
@@ -50,8 +51,8 @@ def statement(air_name: str, log_rows: int) -> tuple[object, list[list[int]]]:
             max_steps=1 << 24,
             work_dir=Path(work_dir),
         )
-        columns, registers = cairo_trace.trace_columns(execute(request).artifacts)
-    return CairoCpuAir(len(columns[0]).bit_length() - 1, registers), columns
+        columns, public = cairo_trace.trace_columns(execute(request).artifacts)
+    return CairoAir(public), columns
 
 
 def measure(air_name: str, log_rows: int) -> dict[str, float]:

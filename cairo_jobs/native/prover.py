@@ -134,8 +134,9 @@ def _composition_parts(
     n = 1 << air.log_trace_length
     size = xs.shape[0]
     g = field.root_of_unity(air.log_trace_length)
+    every_row_divisor = _inverse_vanishing(n, size)
     transition_divisor = field.mul(
-        _inverse_vanishing(n, size), field.sub(xs, field.from_ints([pow(g, n - 1, P)]))
+        every_row_divisor, field.sub(xs, field.from_ints([pow(g, n - 1, P)]))
     )
     row_divisors = {
         row: Felts(field.batch_inverse(field.sub(xs, field.from_ints([pow(g, row, P)]))))
@@ -148,8 +149,7 @@ def _composition_parts(
         (current, following),
         challenges,
         coefficients,
-        Felts(transition_divisor),
-        row_divisors,
+        (Felts(transition_divisor), Felts(every_row_divisor), row_divisors),
     ).array
     h = ntt.interpolate(h_values, OFFSET)
     n_parts = composition.n_parts(air)
