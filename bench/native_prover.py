@@ -51,7 +51,8 @@ def statement(air_name: str, log_rows: int) -> tuple[object, list[list[int]]]:
             max_steps=1 << 24,
             work_dir=Path(work_dir),
         )
-        columns, public = cairo_trace.trace_columns(execute(request).artifacts)
+        files = execute(request).artifacts
+        columns, public = cairo_trace.trace_columns(files.public_input, files.trace, files.memory)
     return CairoAir(public), columns
 
 

@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from cairo_jobs.model import ProofArtifacts
 from cairo_jobs.native.field import P
 
 OFFSET_BIAS = 2**15
@@ -195,11 +194,14 @@ def _load(memory: dict[int, int], address: int) -> int:
         raise ArtifactError(f"the run read memory cell {address}, absent from memory.bin") from None
 
 
-def trace_columns(artifacts: ProofArtifacts) -> tuple[list[list[int]], PublicInput]:
-    """The trace columns (TRACE_COLUMNS order, one row per step) and the run's public input."""
-    public = PublicInput.from_json(json.loads(artifacts.public_input.read_text()))
-    memory = read_memory(artifacts.memory)
-    steps = read_trace(artifacts.trace)
+def trace_columns(
+    public_input: Path, trace: Path, memory_file: Path
+) -> tuple[list[list[int]], PublicInput]:
+    """The trace columns (TRACE_COLUMNS order, one row per step) and the run's public input,
+    from cairo-run's proof-mode files."""
+    public = PublicInput.from_json(json.loads(public_input.read_text()))
+    memory = read_memory(memory_file)
+    steps = read_trace(trace)
     if len(steps) != public.n_steps:
         raise ArtifactError(f"trace.bin has {len(steps)} steps, the public input {public.n_steps}")
     rows = [step_row(pc, ap, fp, memory) for pc, ap, fp in steps]

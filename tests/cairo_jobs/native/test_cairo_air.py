@@ -48,7 +48,9 @@ def proof_mode_run(program: bytes, program_input: dict, work_dir: Path) -> Run:
     request = RunRequest(program, program_input, "small", proof_mode=True, work_dir=work_dir)
     artifacts = execute(request).artifacts
     assert artifacts is not None
-    columns, public = cairo_trace.trace_columns(artifacts)
+    columns, public = cairo_trace.trace_columns(
+        artifacts.public_input, artifacts.trace, artifacts.memory
+    )
     air = CairoAir(public)
     document = json.loads(artifacts.public_input.read_text())
     return Run(artifacts, document, columns, air, prover.prove(air, columns, SMALL))
@@ -229,7 +231,7 @@ def test_malformed_artifacts_are_refused(fibonacci: Run, tmp_path: Path) -> None
         cairo_trace.read_trace(trace)
     trace.write_bytes(artifacts.trace.read_bytes()[:-24])
     with pytest.raises(ArtifactError, match="511 steps, the public input 512"):
-        cairo_trace.trace_columns(dataclasses.replace(artifacts, trace=trace))
+        cairo_trace.trace_columns(artifacts.public_input, trace, artifacts.memory)
     memory.write_bytes(artifacts.memory.read_bytes()[:-3])
     with pytest.raises(ArtifactError, match="40-byte"):
         cairo_trace.read_memory(memory)
