@@ -254,6 +254,19 @@ def batch_inverse(a: np.ndarray) -> np.ndarray:
     return out
 
 
+def prefix_products(a: np.ndarray) -> np.ndarray:
+    """out[i] = a[0]·a[1]·…·a[i] (per-chunk products, then each chunk times those before it)."""
+    n = a.shape[0]
+    prefix = np.empty_like(a)
+    totals = np.empty(((n + CHUNK - 1) // CHUNK, LIMBS), dtype=np.uint32)
+    _chunk_prefix_products(a, prefix, totals)
+    before, running = [], 1
+    for total in to_ints(totals):
+        before.append(running)
+        running = running * total % P
+    return mul(prefix, np.repeat(from_ints(before), CHUNK, axis=0)[:n])
+
+
 class Felts:
     """An array of field elements with + - * (with each other or with ints), for AIR formulas.
 

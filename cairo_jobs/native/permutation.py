@@ -16,8 +16,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
+import numpy as np
+
 from cairo_jobs.native import field
-from cairo_jobs.native.field import P
+from cairo_jobs.native.field import Felts
 
 T = TypeVar("T")
 Slot = tuple[str, ...]  # (address column,) or (address column, value column)
@@ -60,18 +62,16 @@ class SortedCopy:
         self, columns: Mapping[str, Sequence[int]], z: int, alpha: int
     ) -> list[list[int]]:
         """The running product columns of an honest trace (ZeroDivisionError if z is a slot)."""
-        n = len(columns[self.accesses[0][0]])
+        arrays = {
+            name: Felts(field.from_ints(columns[name]))
+            for slot in (*self.accesses, *self.sorted)
+            for name in slot
+        }
+        numerators = _interleave([z - combine(slot, arrays, alpha) for slot in self.accesses])
+        denominators = _interleave([z - combine(slot, arrays, alpha) for slot in self.sorted])
+        ratios = field.mul(numerators, field.batch_inverse(denominators))
+        flat = field.to_ints(field.prefix_products(ratios))
         width = len(self.accesses)
-        numerators, denominators = [], []
-        for row in range(n):
-            for access, ordered in zip(self.accesses, self.sorted, strict=True):
-                numerators.append(z - _combine_at(access, columns, row, alpha))
-                denominators.append(z - _combine_at(ordered, columns, row, alpha))
-        inverses = field.to_ints(field.batch_inverse(field.from_ints(denominators)))
-        running, flat = 1, []
-        for numerator, inverse in zip(numerators, inverses, strict=True):
-            running = running * numerator % P * inverse % P
-            flat.append(running)
         return [flat[k::width] for k in range(width)]
 
 
@@ -90,5 +90,6 @@ def combine(slot: Slot, c: Mapping[str, T], alpha: int) -> T:
     return c[slot[0]] + alpha * c[slot[1]] if len(slot) > 1 else c[slot[0]]
 
 
-def _combine_at(slot: Slot, columns: Mapping[str, Sequence[int]], row: int, alpha: int) -> int:
-    return combine(slot, {name: columns[name][row] for name in slot}, alpha) % P
+def _interleave(slots: list[Felts]) -> np.ndarray:
+    """Slot values read row by row, slot by slot."""
+    return np.stack([slot.array for slot in slots], axis=1).reshape(-1, field.LIMBS)

@@ -57,6 +57,16 @@ def test_batch_inverse_across_chunks() -> None:
     assert all(x * y % P == 1 for x, y in zip(xs, inverses, strict=True))
 
 
+def test_prefix_products_across_chunks() -> None:
+    rng = random.Random(8)
+    xs = [rng.randrange(P) for _ in range(2 * field.CHUNK + 5)]
+    running, expected = 1, []
+    for x in xs:
+        running = running * x % P
+        expected.append(running)
+    assert field.to_ints(field.prefix_products(field.from_ints(xs))) == expected
+
+
 def test_batch_inverse_of_zero_raises() -> None:
     with pytest.raises(ZeroDivisionError, match="zero"):
         field.batch_inverse(field.from_ints([*range(1, 5000), 0, 3]))
