@@ -27,8 +27,9 @@ def pairs() -> tuple[list[int], list[int]]:
 
 
 def test_round_trip_reduces_mod_p() -> None:
-    values = [*sample(3, 100), P, P + 5, 2**256 - 1]
+    values = [*sample(3, 100), P, P + 5, 2**256 - 1, -7]
     assert field.to_ints(field.from_ints(values)) == [v % P for v in values]
+    assert field.to_ints(field.from_ints([])) == []
 
 
 def test_add_sub_mul_match_python_ints() -> None:
