@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from typing import TypeVar
 
 from cairo_jobs.native.air import Air
+from cairo_jobs.native.field import P
 
 T = TypeVar("T")
 
@@ -97,16 +98,23 @@ def deep(
     divisor_z: T,
     divisor_gz: T,
 ) -> T:
-    """The DEEP combination at the given points (divisors: 1/(x − z) and 1/(x − g·z))."""
+    """The DEEP combination at the given points (divisors: 1/(x − z) and 1/(x − g·z)).
+
+    The values at z and g·z are combined once, as constants: one product and one sum per
+    column and point set."""
     trace_z, trace_gz, parts_z = out_of_domain
-    at_z, at_gz = [], []
-    for c, cell in enumerate(trace):
-        at_z.append(coefficients[2 * c] * (cell - trace_z[c]))
-        at_gz.append(coefficients[2 * c + 1] * (cell - trace_gz[c]))
-    offset = 2 * len(trace)
-    for k, part in enumerate(parts):
-        at_z.append(coefficients[offset + k] * (part - parts_z[k]))
-    return _sum(at_z) * divisor_z + _sum(at_gz) * divisor_gz
+    gammas, gammas_g = coefficients[0 : 2 * len(trace) : 2], coefficients[1 : 2 * len(trace) : 2]
+    gammas_parts = coefficients[2 * len(trace) :]
+    at_z = _sum(
+        [g * cell for g, cell in zip(gammas, trace, strict=True)]
+        + [g * part for g, part in zip(gammas_parts, parts, strict=True)]
+    )
+    at_gz = _sum([g * cell for g, cell in zip(gammas_g, trace, strict=True)])
+    constant_z = sum(g * v for g, v in zip(gammas, trace_z, strict=True)) + sum(
+        g * v for g, v in zip(gammas_parts, parts_z, strict=True)
+    )
+    constant_gz = sum(g * v for g, v in zip(gammas_g, trace_gz, strict=True))
+    return (at_z - constant_z % P) * divisor_z + (at_gz - constant_gz % P) * divisor_gz
 
 
 def _sum(terms: list[T]) -> T:
