@@ -104,9 +104,9 @@ class PublicInput:
         """From cairo-run's public input (JSON object); ArtifactError says what is wrong."""
         try:
             return _parse_public_input(document)
+        except ArtifactError:
+            raise
         except (KeyError, TypeError, ValueError, AttributeError) as err:
-            if isinstance(err, ArtifactError):
-                raise
             raise ArtifactError(
                 f"the public input is malformed ({type(err).__name__}: {err}); "
                 "give the public_input.json cairo-run wrote in proof mode"
