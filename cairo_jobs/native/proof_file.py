@@ -15,9 +15,11 @@ from cairo_jobs.native import cairo_trace, prover
 from cairo_jobs.native.cairo_air import CairoAir
 from cairo_jobs.native.cairo_trace import PublicInput
 from cairo_jobs.native.parameters import Parameters
+from cairo_jobs.native.proof import MAX_PROOF_BYTES
 
 FORMAT = "native-stark/1"
 PARAMETER_NAMES = ("log-blowup", "n-queries", "pow-bits", "log-last-layer-degree")
+MAX_FILE_BYTES = 2 * MAX_PROOF_BYTES + 64 * 1024 * 1024  # the proof in hex, the public input
 
 
 @dataclass(frozen=True)
@@ -46,6 +48,9 @@ def prove_run(
 
 def read(path: Path) -> ProofFile:
     """The proof file's parts; ValueError (or cairo_trace.ArtifactError) names what is wrong."""
+    size = path.stat().st_size
+    if size > MAX_FILE_BYTES:
+        raise ValueError(f"the proof file has {size} bytes, more than the {MAX_FILE_BYTES} allowed")
     document = json.loads(path.read_text())
     if not isinstance(document, dict) or document.get("format") != FORMAT:
         raise ValueError(f"not a {FORMAT} proof file")

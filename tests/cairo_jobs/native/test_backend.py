@@ -13,6 +13,7 @@ from cairo_jobs.backends import make_prover, make_verifier
 from cairo_jobs.examples import EXAMPLES, compiled
 from cairo_jobs.model import RunResult
 from cairo_jobs.native import __main__ as cli
+from cairo_jobs.native import proof_file
 from cairo_jobs.native.backend import (
     NativeConfig,
     NativeProver,
@@ -113,6 +114,10 @@ async def test_a_damaged_proof_file_is_refused(proved: Proved, tmp_path: Path) -
             claim(proved, proof=dataclasses.replace(proof, path=damaged))
         )
         assert not verdict.valid and reason in verdict.reason, (reason, verdict.reason)
+    with damaged.open("wb") as sparse:
+        sparse.truncate(proof_file.MAX_FILE_BYTES + 1)
+    verdict = await verifier.verify(claim(proved, proof=dataclasses.replace(proof, path=damaged)))
+    assert not verdict.valid and "more than the" in verdict.reason
     damaged.write_bytes(b"\xff not json")
     verdict = await verifier.verify(claim(proved, proof=dataclasses.replace(proof, path=damaged)))
     assert not verdict.valid and "cannot be used" in verdict.reason
