@@ -89,11 +89,13 @@ def extend(coefficients: np.ndarray, size: int, offset: int) -> np.ndarray:
     the rest are zeros, so the first log2(blowup) stages would only copy it across its group of
     blowup positions: the copies are made directly and the butterflies start after them.
     """
-    length = coefficients.shape[0]
-    if size < length:
-        raise ValueError(f"cannot extend {length} coefficients to {size} points")
+    if size < coefficients.shape[0]:
+        raise ValueError(f"cannot extend {coefficients.shape[0]} coefficients to {size} points")
+    length = 1 << (coefficients.shape[0] - 1).bit_length()  # padded to a power of two
+    padded = np.zeros((length, LIMBS), dtype=np.uint32)
+    padded[: coefficients.shape[0]] = coefficients
     blowup = size // length
-    scaled = coefficients if offset == 1 else field.mul(coefficients, field.powers(offset, length))
+    scaled = padded if offset == 1 else field.mul(padded, field.powers(offset, length))
     out = np.repeat(scaled[_bit_reversed(length)], blowup, axis=0)
     root = field.root_of_unity(log2_exact(size))
     _butterflies(out, _twiddles(root, size // 2), blowup)
