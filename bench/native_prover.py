@@ -1,13 +1,18 @@
 """The native STARK prover: proving time, peak memory, verification time, proof size and
 security bits for 2^min … 2^max trace rows, and 1 thread against all threads.
 
-`--air fibonacci` (default) proves the 2-column Fibonacci AIR; `--air cairo` proves the Cairo CPU
-AIR (32 columns, one row per step; no memory argument yet) on proof-mode runs of the fibonacci
-example sized to fill 2^k steps (the run itself and reading its artifacts are not timed).
+`--air fibonacci` (default) proves the 2-column Fibonacci AIR; `--air cairo` proves the Cairo AIR
+(49 trace + 9 interaction columns, one row per step, with the memory and range-check arguments)
+on proof-mode runs of the fibonacci example sized to fill 2^k steps (the run itself and reading
+its artifacts are not timed).
 
 Run: .venv/bin/python bench/native_prover.py [--air fibonacci] [--min-log 10] [--max-log 16]
+    [--baseline-ref COMMIT]
 Each size runs in a fresh process (so its peak RSS is its own) after a tiny warm-up proof (the
-compiled kernels are cached on disk). Figures are compared with the issue's goal for 2^16 steps
+compiled kernels are cached on disk). With --baseline-ref, each size is also proved by the
+`cairo_jobs` package of that commit (extracted with `git archive` into a temporary directory, so
+it needs the same module interfaces), alternating with the current code under the same load,
+and the ratios are printed. Figures are compared with the issue's goal for 2^16 steps
 and with the C++ Stone prover's figures quoted there (not runnable here: for scale only).
 """
 
@@ -19,7 +24,9 @@ import os
 import resource
 import subprocess
 import sys
+import tempfile
 import time
+from pathlib import Path
 
 GOAL = {"log_rows": 16, "prove_s": 60.0, "peak_mb": 4096.0, "verify_s": 1.0, "bits": 80}
 STONE_2_16 = {"prove_s": 71.0, "peak_mb": 2760.0, "verify_s": 0.05, "proof_kb": (85, 110)}
@@ -31,12 +38,9 @@ def statement(air_name: str, log_rows: int) -> tuple[object, list[list[int]]]:
 
     if air_name == "fibonacci":
         return FibonacciAir.run(log_rows)
-    import tempfile
-    from pathlib import Path
-
     from cairo_jobs.examples import compiled
     from cairo_jobs.native import cairo_trace
-    from cairo_jobs.native.cairo_air import CairoCpuAir
+    from cairo_jobs.native.cairo_air import CairoAir
     from cairo_jobs.runner import RunRequest
     from cairo_jobs.vm import execute
 
@@ -50,8 +54,9 @@ def statement(air_name: str, log_rows: int) -> tuple[object, list[list[int]]]:
             max_steps=1 << 24,
             work_dir=Path(work_dir),
         )
-        columns, registers = cairo_trace.trace_columns(execute(request).artifacts)
-    return CairoCpuAir(len(columns[0]).bit_length() - 1, registers), columns
+        files = execute(request).artifacts
+        columns, public = cairo_trace.trace_columns(files.public_input, files.trace, files.memory)
+    return CairoAir(public), columns
 
 
 def measure(air_name: str, log_rows: int) -> dict[str, float]:
@@ -77,10 +82,15 @@ def measure(air_name: str, log_rows: int) -> dict[str, float]:
     }
 
 
-def in_child(air_name: str, log_rows: int, threads: int | None) -> dict[str, float]:
+def in_child(
+    air_name: str, log_rows: int, threads: int | None, package_root: Path | None = None
+) -> dict[str, float]:
+    """Measures one size in a fresh process; `package_root` holds another `cairo_jobs`."""
     env = dict(os.environ)
     if threads:
         env["NUMBA_NUM_THREADS"] = str(threads)
+    if package_root is not None:
+        env["PYTHONPATH"] = str(package_root)
     output = subprocess.run(
         [sys.executable, __file__, "--air", air_name, "--child", str(log_rows)],
         env=env,
@@ -99,13 +109,18 @@ def main() -> None:
     parser.add_argument("--max-log", type=int, default=16)
     parser.add_argument("--threads-log", type=int, default=14, help="size for the thread check")
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--baseline-ref", help="also prove with the code of this commit")
     parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child is not None:
         print(json.dumps(measure(args.air, args.child)))
         return
 
-    rows = [in_child(args.air, log, None) for log in range(args.min_log, args.max_log + 1, 2)]
+    sizes = range(args.min_log, args.max_log + 1, 2)
+    if args.baseline_ref:
+        compare_with_baseline(args.air, sizes, args.baseline_ref)
+        return
+    rows = [in_child(args.air, log, None) for log in sizes]
     one_thread = in_child(args.air, args.threads_log, 1)
     all_threads = next((r for r in rows if r["log_rows"] == args.threads_log), None)
     all_threads = all_threads or in_child(args.air, args.threads_log, None)
@@ -132,6 +147,30 @@ def main() -> None:
             f"{at_goal['prove_s'] / STONE_2_16['prove_s']:.2f}x its 71 s, "
             f"{at_goal['peak_mb'] / STONE_2_16['peak_mb']:.2f}x its 2.76 GB"
         )
+
+
+def compare_with_baseline(air_name: str, sizes: range, ref: str) -> None:
+    """Each size with the baseline commit's code, then with the current code; ratios."""
+    repository = Path(__file__).resolve().parent.parent
+    with tempfile.TemporaryDirectory() as root:
+        archive = subprocess.run(
+            ["git", "-C", str(repository), "archive", ref, "cairo_jobs"],
+            capture_output=True,
+            check=True,
+        ).stdout
+        subprocess.run(["tar", "-x", "-C", root], input=archive, check=True)
+        print(f"{air_name} AIR: baseline {ref} against the current code")
+        print(f"{'rows':>6} {'base s':>7} {'now s':>7} {'speed-up':>8} {'base MB':>8} {'now MB':>7}"
+              f" {'verify s':>8} {'proof KB':>8} {'bits':>4}")  # fmt: skip
+        for log_rows in sizes:
+            base = in_child(air_name, log_rows, None, Path(root))
+            now = in_child(air_name, log_rows, None)
+            print(
+                f"2^{log_rows:<4} {base['prove_s']:7.2f} {now['prove_s']:7.2f}"
+                f" {base['prove_s'] / now['prove_s']:7.2f}x {base['peak_mb']:8.0f}"
+                f" {now['peak_mb']:7.0f} {now['verify_s']:8.3f} {now['proof_kb']:8.1f}"
+                f" {now['bits']:4d}"
+            )
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ class VerificationMode(str, enum.Enum):
     """How a claim was checked; goes on the wire with the witness."""
 
     STONE = "stone"
+    NATIVE = "native"
     REEXECUTION = "reexecution"
 
 

@@ -13,9 +13,8 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-import trio
-
 from cairo_jobs import air
+from cairo_jobs.child_process import run_bounded
 from cairo_jobs.failures import RunFailure
 from cairo_jobs.model import RunResult
 from cairo_jobs.program import load_program, program_hash
@@ -128,18 +127,14 @@ def find_binary(name: str, configured: Path | None) -> Path:
 
 async def _run_binary(role: str, args: list[str], timeout: float) -> None:
     """Runs a Stone binary (`role` names it in errors); StoneError when it fails."""
-    try:
-        with trio.fail_after(timeout):
-            done = await trio.run_process(
-                args, capture_stdout=True, capture_stderr=True, check=False
-            )
-    except trio.TooSlowError:
-        raise StoneTimeout(
+    await run_bounded(
+        args,
+        timeout,
+        on_timeout=lambda: StoneTimeout(
             f"{role} ran longer than {timeout:g} s and was stopped; raise the stone timeout"
-        ) from None
-    if done.returncode != 0:
-        output = (done.stderr or done.stdout).decode(errors="replace").strip()[-2000:]
-        raise StoneError(f"{role} failed (exit {done.returncode}): {output or 'no output'}")
+        ),
+        on_failure=lambda status, output: StoneError(f"{role} failed (exit {status}): {output}"),
+    )
 
 
 class StoneVerifier:

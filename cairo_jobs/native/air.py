@@ -1,7 +1,8 @@
 """What an AIR (algebraic intermediate representation) tells the prover and the verifier.
 
 A trace has `n_columns` columns of 2^log_trace_length rows. Transition constraints relate each
-row to the next on every row but the last; boundary constraints pin one cell to a public value.
+row to the next on every row but the last; every-row constraints hold on each row, the last
+included; boundary constraints pin one cell to a public value.
 An AIR may add an interaction phase: after the trace is committed, `n_challenges` random field
 elements are drawn and `interaction(trace, challenges)` builds `n_interaction_columns` more
 columns (e.g. the running product of a permutation argument), committed in turn. Constraints
@@ -47,6 +48,10 @@ class Air(Protocol):
         """Values that are zero when `following` is the row after `current`."""
         ...
 
+    def every_row(self, current: Sequence[T], challenges: Sequence[int]) -> list[T]:
+        """Values that are zero on every row."""
+        ...
+
     def boundaries(self) -> list[BoundaryConstraint]: ...
 
     def row_constraints(
@@ -67,10 +72,14 @@ class Air(Protocol):
 
 
 class WithoutInteraction:
-    """The interaction-phase members of an AIR that has none (and no row constraints)."""
+    """The interaction-phase members of an AIR that has none (and no every-row or row
+    constraints)."""
 
     n_challenges = 0
     n_interaction_columns = 0
+
+    def every_row(self, current: Sequence[T], challenges: Sequence[int]) -> list[T]:
+        return []
 
     def row_constraints(
         self, current: Sequence[T], challenges: Sequence[int]

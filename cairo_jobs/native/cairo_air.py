@@ -1,11 +1,15 @@
-"""The Cairo CPU AIR of the Cairo paper (Goldberg, Papini, Riabzev, §4.5), one row per step.
+"""The Cairo AIR of the Cairo paper (Goldberg, Papini, Riabzev, §4.5 and §9), one row per step.
 
-Columns are `cairo_trace.COLUMNS`. Per-row constraints (instruction decoding, operand
-addresses, res, t0, t1, mul) and step constraints (next pc, ap, fp) are all expressed as
-transitions, so they hold on every row but the last. Boundaries: pc and ap at the first and last
-row. Not yet here (so this AIR alone does NOT prove a Cairo run): the memory permutation
-argument that ties the dst/op0/op1/inst values to one consistent memory holding the public
-program and output, and the 16-bit range checks of the offsets.
+Trace columns are `cairo_trace.TRACE_COLUMNS`. Every row: instruction decoding, operand
+addresses, res, t0, t1, mul, and the memory and range-check arguments between a row's slots.
+Transitions (every row but the last): next pc, ap, fp, and both arguments from a row's last slot
+to the next row's first. Boundaries: pc, ap, fp at the first row, pc and ap at the last, the
+sorted offsets start at rc_min and end at rc_max. Interaction (challenges z, α for memory and
+z' for range checks): the running products of both arguments; the memory product ends at
+z^|pub| / Π(z − (a + α·v)) over the public cells, which binds the program, main's arguments and
+return values and the output; the range-check product ends at 1. With 16-bit offsets
+(0 ≤ rc_min ≤ rc_max < 2^16) the instruction decoding is unique. Builtins other than output
+are refused (`cairo_trace.UnsupportedBuiltin`).
 """
 
 from __future__ import annotations
@@ -14,48 +18,119 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
-from cairo_jobs.native.air import BoundaryConstraint, WithoutInteraction
-from cairo_jobs.native.cairo_trace import COLUMNS, FLAGS, OFFSET_BIAS, Registers
+from cairo_jobs.native.air import BoundaryConstraint
+from cairo_jobs.native.cairo_trace import (
+    FLAGS,
+    MEMORY_ACCESSES,
+    MEMORY_SORTED,
+    OFFSET_BIAS,
+    RC_ACCESSES,
+    RC_SORTED,
+    TRACE_COLUMNS,
+    PublicInput,
+)
+from cairo_jobs.native.field import P
+from cairo_jobs.native.permutation import SortedCopy
 
 T = TypeVar("T")
-INDEX = {name: k for k, name in enumerate(COLUMNS)}
+INDEX = {name: k for k, name in enumerate(TRACE_COLUMNS)}
+MEMORY = SortedCopy(
+    MEMORY_ACCESSES, MEMORY_SORTED, tuple(f"mem_prod_{k}" for k in range(len(MEMORY_SORTED)))
+)
+RANGE_CHECK = SortedCopy(
+    RC_ACCESSES, RC_SORTED, tuple(f"rc_prod_{k}" for k in range(len(RC_SORTED)))
+)
+INTERACTION_COLUMNS = (*MEMORY.products, *RANGE_CHECK.products)
+ALL_COLUMNS = (*TRACE_COLUMNS, *INTERACTION_COLUMNS)
 
 
 @dataclass(frozen=True)
-class CairoCpuAir(WithoutInteraction):
-    """The CPU constraints of a run of 2^log_trace_length steps between these registers."""
+class CairoAir:
+    """The statement "a Cairo run of n_steps steps with this public input exists"."""
 
-    log_trace_length: int
-    registers: Registers
-    name: str = "cairo-cpu/0"
-    n_columns: int = len(COLUMNS)
+    public: PublicInput
+    name: str = "cairo/1"
+    n_columns: int = len(TRACE_COLUMNS)
     transition_degree: int = 2
+    n_challenges: int = 3
+    n_interaction_columns: int = len(INTERACTION_COLUMNS)
+
+    @property
+    def log_trace_length(self) -> int:
+        return self.public.log_steps
 
     def transitions(
         self, current: Sequence[T], following: Sequence[T], challenges: Sequence[int]
     ) -> list[T]:
-        c = dict(zip(COLUMNS, current, strict=True))
-        nxt = dict(zip(COLUMNS, following, strict=True))
+        c, nxt = _named(current), _named(following)
+        z, alpha, z_rc = challenges
+        return [
+            *_registers(c, nxt),
+            *MEMORY.transitions(c, nxt, z, alpha),
+            *RANGE_CHECK.transitions(c, nxt, z_rc, 0),
+        ]
+
+    def every_row(self, current: Sequence[T], challenges: Sequence[int]) -> list[T]:
+        c = _named(current)
+        z, alpha, z_rc = challenges
         return [
             *_decoding(c),
             *_operands(c),
-            *_registers(c, nxt),
+            *MEMORY.every_row(c, z, alpha),
+            *RANGE_CHECK.every_row(c, z_rc, 0),
         ]
 
     def boundaries(self) -> list[BoundaryConstraint]:
-        last = (1 << self.log_trace_length) - 1
-        r = self.registers
+        last = self.public.n_steps - 1
+        r, public = self.public.registers, self.public
         return [
             BoundaryConstraint(INDEX["pc"], 0, r.initial_pc),
             BoundaryConstraint(INDEX["ap"], 0, r.initial_ap),
             BoundaryConstraint(INDEX["fp"], 0, r.initial_ap),
             BoundaryConstraint(INDEX["pc"], last, r.final_pc),
             BoundaryConstraint(INDEX["ap"], last, r.final_ap),
+            BoundaryConstraint(INDEX[RC_SORTED[0][0]], 0, public.rc_min),
+            BoundaryConstraint(INDEX[RC_SORTED[-1][0]], last, public.rc_max),
         ]
 
+    def row_constraints(
+        self, current: Sequence[T], challenges: Sequence[int]
+    ) -> list[tuple[int, T]]:
+        c = _named(current)
+        z, alpha, z_rc = challenges
+        last = self.public.n_steps - 1
+        return [
+            (0, MEMORY.first_row(c, z, alpha)),
+            (0, RANGE_CHECK.first_row(c, z_rc, 0)),
+            (last, c[MEMORY.products[-1]] - self.public_memory_product(z, alpha)),
+            (last, c[RANGE_CHECK.products[-1]] - 1),
+        ]
+
+    def interaction(
+        self, trace: Sequence[Sequence[int]], challenges: Sequence[int]
+    ) -> list[list[int]]:
+        columns = dict(zip(TRACE_COLUMNS, trace, strict=True))
+        z, alpha, z_rc = challenges
+        return [*MEMORY.products_of(columns, z, alpha), *RANGE_CHECK.products_of(columns, z_rc, 0)]
+
+    def public_memory_product(self, z: int, alpha: int) -> int:
+        """z^|pub| / Π(z − (a + α·v)) over the public memory cells."""
+        denominator = 1
+        for address, value in self.public.public_memory:
+            denominator = denominator * (z - address - alpha * value) % P
+        return pow(z, len(self.public.public_memory), P) * pow(denominator, -1, P) % P
+
     def public_input(self) -> list[int]:
-        r = self.registers
-        return [r.initial_pc, r.final_pc, r.initial_ap, r.final_ap]
+        r, public = self.public.registers, self.public
+        cells = [v for cell in public.public_memory for v in cell]
+        return [
+            r.initial_pc, r.final_pc, r.initial_ap, r.final_ap, public.rc_min, public.rc_max,
+            len(public.public_memory), *cells,
+        ]  # fmt: skip
+
+
+def _named(row: Sequence[T]) -> dict[str, T]:
+    return dict(zip(ALL_COLUMNS, row, strict=True))
 
 
 def _decoding(c: dict) -> list:

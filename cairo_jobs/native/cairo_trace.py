@@ -1,9 +1,13 @@
-"""Proof-mode artifacts (trace.bin, memory.bin, public input) → the CPU AIR's trace columns.
+"""Proof-mode artifacts (trace.bin, memory.bin, public input) → the Cairo AIR's trace columns.
 
 trace.bin holds one (ap, fp, pc) triple of little-endian u64 per step; memory.bin one
 (address u64 LE, value 32 bytes LE) pair per cell. Each step becomes one row: the registers, the
 instruction and its decoding (biased 16-bit offsets, 15 flag bits), the three operand addresses
-and values, and the auxiliary res, t0, t1 and mul of the Cairo paper (§4.5).
+and values, and the auxiliary res, t0, t1 and mul of the Cairo paper (§4.5). Then the columns of
+the memory and range-check arguments: a free memory slot per row ((0, 0) for each public cell,
+then the addresses no step reads, then a copy of the instruction fetch), the five memory slots
+in address order, a free range-check slot (the values in [rc_min, rc_max] no offset takes, then
+a copy of off_dst) and the four range-check slots in increasing order.
 """
 
 from __future__ import annotations
@@ -11,8 +15,8 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from cairo_jobs.model import ProofArtifacts
 from cairo_jobs.native.field import P
 
 OFFSET_BIAS = 2**15
@@ -25,10 +29,26 @@ COLUMNS = (
     "pc", "ap", "fp", "inst", "off_dst", "off_op0", "off_op1", *FLAGS,
     "dst_addr", "dst", "op0_addr", "op0", "op1_addr", "op1", "res", "t0", "t1", "mul",
 )  # fmt: skip
+MEMORY_ACCESSES = (
+    ("pc", "inst"), ("dst_addr", "dst"), ("op0_addr", "op0"), ("op1_addr", "op1"),
+    ("mem_free_addr", "mem_free_value"),
+)  # fmt: skip
+MEMORY_SORTED = tuple((f"mem_addr_{k}", f"mem_value_{k}") for k in range(len(MEMORY_ACCESSES)))
+RC_ACCESSES = (("off_dst",), ("off_op0",), ("off_op1",), ("rc_free",))
+RC_SORTED = tuple((f"rc_{k}",) for k in range(len(RC_ACCESSES)))
+TRACE_COLUMNS = (
+    *COLUMNS, *MEMORY_ACCESSES[-1], *(name for slot in MEMORY_SORTED for name in slot),
+    *RC_ACCESSES[-1], *(name for (name,) in RC_SORTED),
+)  # fmt: skip
+SUPPORTED_BUILTINS = ("output",)
 
 
 class ArtifactError(ValueError):
-    """The proof-mode files are missing, truncated or inconsistent."""
+    """The proof-mode files (or a public input) are missing, truncated or inconsistent."""
+
+
+class UnsupportedBuiltin(ArtifactError):
+    """The run uses a builtin the native AIR does not prove yet."""
 
 
 @dataclass(frozen=True)
@@ -64,14 +84,70 @@ def read_memory(path: Path) -> dict[int, int]:
     return memory
 
 
-def read_registers(public_input_path: Path) -> Registers:
-    segments = json.loads(public_input_path.read_text())["memory_segments"]
-    return Registers(
-        initial_pc=segments["program"]["begin_addr"],
-        final_pc=segments["program"]["stop_ptr"],
-        initial_ap=segments["execution"]["begin_addr"],
-        final_ap=segments["execution"]["stop_ptr"],
+@dataclass(frozen=True)
+class PublicInput:
+    """What a proof of a Cairo run makes public: steps, registers, the offsets' range bounds
+    and the public memory cells (program, main's arguments and return values, output)."""
+
+    n_steps: int
+    registers: Registers
+    rc_min: int
+    rc_max: int
+    public_memory: tuple[tuple[int, int], ...]
+
+    @property
+    def log_steps(self) -> int:
+        return self.n_steps.bit_length() - 1
+
+    @classmethod
+    def from_json(cls, document: Any) -> PublicInput:
+        """From cairo-run's public input (JSON object); ArtifactError says what is wrong."""
+        try:
+            return _parse_public_input(document)
+        except ArtifactError:
+            raise
+        except (KeyError, TypeError, ValueError, AttributeError) as err:
+            raise ArtifactError(
+                f"the public input is malformed ({type(err).__name__}: {err}); "
+                "give the public_input.json cairo-run wrote in proof mode"
+            ) from None
+
+
+def _parse_public_input(document: Any) -> PublicInput:
+    segments = document["memory_segments"]
+    for name, segment in segments.items():
+        used = _int(segment["stop_ptr"], 2**64) != _int(segment["begin_addr"], 2**64)
+        if used and name not in ("program", "execution", *SUPPORTED_BUILTINS):
+            raise UnsupportedBuiltin(
+                f"the run uses the {name} builtin, which the native prover does not "
+                "support yet; prove it with Stone"
+            )
+    n_steps = _int(document["n_steps"], 2**40)
+    if n_steps < 2 or n_steps & (n_steps - 1):
+        raise ArtifactError(f"n_steps {n_steps} is not a power of two; run in proof mode")
+    rc_min, rc_max = _int(document["rc_min"], 2**16), _int(document["rc_max"], 2**16)
+    if rc_min > rc_max:
+        raise ArtifactError(f"rc_min {rc_min} is above rc_max {rc_max}")
+    cells = tuple(
+        (_int(cell["address"], 2**64), _int(int(cell["value"], 16), P))
+        for cell in document["public_memory"]
     )
+    addresses = [address for address, _ in cells]
+    if 0 in addresses or len(set(addresses)) != len(addresses):
+        raise ArtifactError("public memory addresses must be distinct and non-zero")
+    registers = Registers(
+        initial_pc=_int(segments["program"]["begin_addr"], 2**64),
+        final_pc=_int(segments["program"]["stop_ptr"], 2**64),
+        initial_ap=_int(segments["execution"]["begin_addr"], 2**64),
+        final_ap=_int(segments["execution"]["stop_ptr"], 2**64),
+    )
+    return PublicInput(n_steps, registers, rc_min, rc_max, cells)
+
+
+def _int(value: Any, bound: int) -> int:
+    if type(value) is not int or not 0 <= value < bound:
+        raise ArtifactError(f"{value!r} is not an integer in [0, {bound:#x})")
+    return value
 
 
 def decode(instruction: int) -> tuple[list[int], list[int]]:
@@ -118,9 +194,70 @@ def _load(memory: dict[int, int], address: int) -> int:
         raise ArtifactError(f"the run read memory cell {address}, absent from memory.bin") from None
 
 
-def trace_columns(artifacts: ProofArtifacts) -> tuple[list[list[int]], Registers]:
-    """The CPU AIR's columns (one row per step) and the run's boundary registers."""
-    memory = read_memory(artifacts.memory)
-    rows = [step_row(pc, ap, fp, memory) for pc, ap, fp in read_trace(artifacts.trace)]
-    columns = [list(column) for column in zip(*rows, strict=True)]
-    return columns, read_registers(artifacts.public_input)
+def trace_columns(
+    public_input: Path, trace: Path, memory_file: Path
+) -> tuple[list[list[int]], PublicInput]:
+    """The trace columns (TRACE_COLUMNS order, one row per step) and the run's public input,
+    from cairo-run's proof-mode files."""
+    public = PublicInput.from_json(json.loads(public_input.read_text()))
+    memory = read_memory(memory_file)
+    steps = read_trace(trace)
+    if len(steps) != public.n_steps:
+        raise ArtifactError(f"trace.bin has {len(steps)} steps, the public input {public.n_steps}")
+    rows = [step_row(pc, ap, fp, memory) for pc, ap, fp in steps]
+    columns = dict(zip(COLUMNS, (list(c) for c in zip(*rows, strict=True)), strict=True))
+    columns.update(memory_columns(columns, public.public_memory, memory))
+    columns.update(range_check_columns(columns, public.rc_min, public.rc_max))
+    return [columns[name] for name in TRACE_COLUMNS], public
+
+
+def memory_columns(
+    cpu: dict[str, list[int]], public_memory: tuple[tuple[int, int], ...], memory: dict[int, int]
+) -> dict[str, list[int]]:
+    """The free memory slot and the sorted memory slots."""
+    accesses = [
+        (address, value)
+        for address_name, value_name in MEMORY_ACCESSES[:-1]
+        for address, value in zip(cpu[address_name], cpu[value_name], strict=True)
+    ]
+    public_addresses = {address for address, _ in public_memory}
+    seen = {address for address, _ in accesses} | public_addresses
+    holes = [(a, memory.get(a, 0)) for a in range(min(seen), max(seen) + 1) if a not in seen]
+    free = [(0, 0)] * len(public_memory) + holes
+    n = len(cpu["pc"])
+    if len(free) > n:
+        raise ArtifactError(
+            f"{len(public_memory)} public cells and {len(holes)} memory holes do not fit in "
+            f"{n} steps; run more steps (e.g. a larger layout or input)"
+        )
+    free += list(zip(cpu["pc"][len(free) :], cpu["inst"][len(free) :], strict=True))
+    ordered = sorted(accesses + free[len(public_memory) :] + list(public_memory))
+    columns = {"mem_free_addr": [a for a, _ in free], "mem_free_value": [v for _, v in free]}
+    return columns | _slots(MEMORY_SORTED, ordered)
+
+
+def range_check_columns(
+    cpu: dict[str, list[int]], rc_min: int, rc_max: int
+) -> dict[str, list[int]]:
+    """The free range-check slot and the sorted range-check slots."""
+    offsets = [v for (name,) in RC_ACCESSES[:-1] for v in cpu[name]]
+    present = set(offsets)
+    holes = [v for v in range(rc_min, rc_max + 1) if v not in present]
+    n = len(cpu["pc"])
+    if len(holes) > n:
+        raise ArtifactError(f"{len(holes)} range-check holes do not fit in {n} steps")
+    free = holes + cpu["off_dst"][len(holes) :]
+    ordered = sorted(offsets + free)
+    return {"rc_free": free} | _slots(RC_SORTED, [(v,) for v in ordered])
+
+
+def _slots(
+    names: tuple[tuple[str, ...], ...], ordered: list[tuple[int, ...]]
+) -> dict[str, list[int]]:
+    """Spreads a sorted list over the slots, row by row."""
+    width = len(names)
+    return {
+        name: [entry[i] for entry in ordered[k::width]]
+        for k, slot in enumerate(names)
+        for i, name in enumerate(slot)
+    }

@@ -1,9 +1,10 @@
 """The two random combinations a STARK proves low degree: the constraint composition H and the
 DEEP combination that FRI receives. Written once for Python ints (verifier) and Felts (prover).
 
-H(x) = Σ αᵢ·Cᵢ(x)·(x − g^(n−1))/(xⁿ − 1) + Σ βⱼ·Rⱼ(x)/(x − g^rowⱼ), where Cᵢ are the transition
-constraints and Rⱼ the row constraints: first the boundaries t_cⱼ(x) − vⱼ, then the AIR's own
-row constraints; the coefficients are drawn in that order. H is split as
+H(x) = Σ αᵢ·Cᵢ(x)·(x − g^(n−1))/(xⁿ − 1) + Σ δₗ·Eₗ(x)/(xⁿ − 1) + Σ βⱼ·Rⱼ(x)/(x − g^rowⱼ), where
+Cᵢ are the transition constraints, Eₗ the every-row constraints and Rⱼ the row constraints:
+first the boundaries t_cⱼ(x) − vⱼ, then the AIR's own row constraints; the coefficients are
+drawn in that order. H is split as
 H(x) = Σₖ x^(k·n)·hₖ(x) with deg hₖ < n (see `n_parts`).
 
 DEEP(x) = [Σ_c γ_c·(t_c(x) − t_c(z)) + Σₖ γₖ·(hₖ(x) − hₖ(z))]/(x − z)
@@ -17,6 +18,7 @@ from collections.abc import Sequence
 from typing import TypeVar
 
 from cairo_jobs.native.air import Air
+from cairo_jobs.native.field import P
 
 T = TypeVar("T")
 
@@ -41,14 +43,19 @@ def constrained_rows(air: Air) -> set[int]:
 def n_constraints(air: Air) -> int:
     """How many random coefficients H takes."""
     zeros, challenges = [0] * width(air), [0] * air.n_challenges
-    return len(air.transitions(zeros, zeros, challenges)) + len(row_terms(air, zeros, challenges))
+    return (
+        len(air.transitions(zeros, zeros, challenges))
+        + len(air.every_row(zeros, challenges))
+        + len(row_terms(air, zeros, challenges))
+    )
 
 
 def n_parts(air: Air) -> int:
     """How many columns hₖ the composition is split into: deg H < n_parts·n.
 
-    A transition of degree d over the (n − 1)-degree zerofier leaves (d − 1)(n − 1); a row
-    constraint of degree d over a linear zerofier leaves d(n − 1) − 1 (d = 1 for boundaries).
+    A transition of degree d over the (n − 1)-degree zerofier leaves (d − 1)(n − 1), an
+    every-row constraint over xⁿ − 1 less; a row constraint of degree d over a linear zerofier
+    leaves d(n − 1) − 1 (d = 1 for boundaries).
     """
     zeros = [0] * width(air)
     if air.row_constraints(zeros, [0] * air.n_challenges):
@@ -61,20 +68,25 @@ def composition(
     rows: tuple[Sequence[T], Sequence[T]],
     challenges: Sequence[int],
     coefficients: Sequence[int],
-    transition_divisor: T,
-    row_divisors: dict[int, T],
+    divisors: tuple[T, T, dict[int, T]],
 ) -> T:
-    """H at the given points from the (current, following) rows; the divisors are the inverted
-    zerofiers there (the row constraints' by row)."""
+    """H at the given points from the (current, following) rows. The divisors are the inverted
+    zerofiers there: the transitions', every row's (1/(xⁿ − 1)) and the row constraints' by
+    row."""
     current, following = rows
+    transition_divisor, every_row_divisor, row_divisors = divisors
     transitions = air.transitions(current, following, challenges)
-    split = len(transitions)
-    terms = [
-        c * t * transition_divisor for c, t in zip(coefficients[:split], transitions, strict=True)
-    ]
+    every_row = air.every_row(current, challenges)
     pinned = row_terms(air, current, challenges)
-    for c, (row, value) in zip(coefficients[split:], pinned, strict=True):
-        terms.append(c * value * row_divisors[row])
+    if len(coefficients) != len(transitions) + len(every_row) + len(pinned):
+        raise ValueError("one composition coefficient per constraint is needed")
+    weights = iter(coefficients)
+    terms = []
+    for constraints, divisor in ((transitions, transition_divisor), (every_row, every_row_divisor)):
+        if constraints:
+            terms.append(_sum([next(weights) * c for c in constraints]) * divisor)
+    for row, value in pinned:
+        terms.append(next(weights) * value * row_divisors[row])
     return _sum(terms)
 
 
@@ -86,16 +98,23 @@ def deep(
     divisor_z: T,
     divisor_gz: T,
 ) -> T:
-    """The DEEP combination at the given points (divisors: 1/(x − z) and 1/(x − g·z))."""
+    """The DEEP combination at the given points (divisors: 1/(x − z) and 1/(x − g·z)).
+
+    The values at z and g·z are combined once, as constants: one product and one sum per
+    column and point set."""
     trace_z, trace_gz, parts_z = out_of_domain
-    at_z, at_gz = [], []
-    for c, cell in enumerate(trace):
-        at_z.append(coefficients[2 * c] * (cell - trace_z[c]))
-        at_gz.append(coefficients[2 * c + 1] * (cell - trace_gz[c]))
-    offset = 2 * len(trace)
-    for k, part in enumerate(parts):
-        at_z.append(coefficients[offset + k] * (part - parts_z[k]))
-    return _sum(at_z) * divisor_z + _sum(at_gz) * divisor_gz
+    gammas, gammas_g = coefficients[0 : 2 * len(trace) : 2], coefficients[1 : 2 * len(trace) : 2]
+    gammas_parts = coefficients[2 * len(trace) :]
+    at_z = _sum(
+        [g * cell for g, cell in zip(gammas, trace, strict=True)]
+        + [g * part for g, part in zip(gammas_parts, parts, strict=True)]
+    )
+    at_gz = _sum([g * cell for g, cell in zip(gammas_g, trace, strict=True)])
+    constant_z = sum(g * v for g, v in zip(gammas, trace_z, strict=True)) + sum(
+        g * v for g, v in zip(gammas_parts, parts_z, strict=True)
+    )
+    constant_gz = sum(g * v for g, v in zip(gammas_g, trace_gz, strict=True))
+    return (at_z - constant_z % P) * divisor_z + (at_gz - constant_gz % P) * divisor_gz
 
 
 def _sum(terms: list[T]) -> T:

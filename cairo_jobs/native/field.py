@@ -42,8 +42,15 @@ def root_of_unity(log_n: int) -> int:
 
 def from_ints(values: Iterable[int]) -> np.ndarray:
     """Field elements (any ints, reduced mod p) as a Montgomery-form array."""
-    raw = b"".join((v * MONT_R % P).to_bytes(32, "little") for v in values)
-    return np.frombuffer(raw, dtype="<u4").reshape(-1, LIMBS).copy()
+    raw = b"".join((v % P).to_bytes(32, "little") for v in values)
+    plain = np.frombuffer(raw, dtype="<u4").reshape(-1, LIMBS)
+    if not plain.shape[0]:
+        return plain.copy()
+    return mul(plain, _MONT_R_SQUARED)  # plain·R²·R⁻¹ = plain·R, the Montgomery form
+
+
+_R_SQUARED_BYTES = (MONT_R * MONT_R % P).to_bytes(32, "little")
+_MONT_R_SQUARED = np.frombuffer(_R_SQUARED_BYTES, dtype="<u4").reshape(1, LIMBS)
 
 
 def to_ints(array: np.ndarray) -> list[int]:
@@ -163,7 +170,8 @@ def _add_or_sub_arrays(a, b, out, subtract):
 def _output(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     if a.shape[0] != b.shape[0] and 1 not in (a.shape[0], b.shape[0]):
         raise ValueError(f"field arrays of lengths {a.shape[0]} and {b.shape[0]} do not match")
-    return np.empty((max(a.shape[0], b.shape[0]), LIMBS), dtype=np.uint32)
+    n = b.shape[0] if a.shape[0] == 1 else a.shape[0]  # a one-row operand is broadcast
+    return np.empty((n, LIMBS), dtype=np.uint32)
 
 
 def mul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -252,6 +260,19 @@ def batch_inverse(a: np.ndarray) -> np.ndarray:
     out = np.empty_like(a)
     _chunk_inverses(a, prefix, total_inverses, out)
     return out
+
+
+def prefix_products(a: np.ndarray) -> np.ndarray:
+    """out[i] = a[0]·a[1]·…·a[i] (per-chunk products, then each chunk times those before it)."""
+    n = a.shape[0]
+    prefix = np.empty_like(a)
+    totals = np.empty(((n + CHUNK - 1) // CHUNK, LIMBS), dtype=np.uint32)
+    _chunk_prefix_products(a, prefix, totals)
+    before, running = [], 1
+    for total in to_ints(totals):
+        before.append(running)
+        running = running * total % P
+    return mul(prefix, np.repeat(from_ints(before), CHUNK, axis=0)[:n])
 
 
 class Felts:

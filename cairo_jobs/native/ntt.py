@@ -31,11 +31,10 @@ def _bit_reversed(n: int) -> np.ndarray:
 
 
 @numba.njit(parallel=True, cache=True)
-def _butterflies(a, twiddles):
-    """In-place radix-2 decimation-in-time stages over bit-reversed input."""
+def _butterflies(a, twiddles, h):
+    """In-place radix-2 decimation-in-time stages over bit-reversed input, from span h on."""
     n = a.shape[0]
     half_n = n // 2
-    h = 1
     while h < n:
         stride = n // (2 * h)
         for c in numba.prange((half_n + CHUNK - 1) // CHUNK):
@@ -63,7 +62,7 @@ def _transform(values: np.ndarray, root: int) -> np.ndarray:
     if n == 1:
         return values.copy()
     out = np.ascontiguousarray(values[_bit_reversed(n)])
-    _butterflies(out, _twiddles(root, n // 2))
+    _butterflies(out, _twiddles(root, n // 2), 1)
     return out
 
 
@@ -84,12 +83,23 @@ def interpolate(values: np.ndarray, offset: int = 1) -> np.ndarray:
 
 
 def extend(coefficients: np.ndarray, size: int, offset: int) -> np.ndarray:
-    """Low-degree extension: the polynomial's values on offset·<w_size> (size ≥ its length)."""
+    """Low-degree extension: the polynomial's values on offset·<w_size> (size ≥ its length).
+
+    Zero-padded to `size` and bit-reversed, coefficient bitrev(j) sits at position blowup·j and
+    the rest are zeros, so the first log2(blowup) stages would only copy it across its group of
+    blowup positions: the copies are made directly and the butterflies start after them.
+    """
     if size < coefficients.shape[0]:
         raise ValueError(f"cannot extend {coefficients.shape[0]} coefficients to {size} points")
-    padded = np.zeros((size, LIMBS), dtype=np.uint32)
+    length = 1 << (coefficients.shape[0] - 1).bit_length()  # padded to a power of two
+    padded = np.zeros((length, LIMBS), dtype=np.uint32)
     padded[: coefficients.shape[0]] = coefficients
-    return evaluate(padded, offset)
+    blowup = size // length
+    scaled = padded if offset == 1 else field.mul(padded, field.powers(offset, length))
+    out = np.repeat(scaled[_bit_reversed(length)], blowup, axis=0)
+    root = field.root_of_unity(log2_exact(size))
+    _butterflies(out, _twiddles(root, size // 2), blowup)
+    return out
 
 
 @numba.njit(cache=True)

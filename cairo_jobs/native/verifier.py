@@ -108,7 +108,8 @@ def _check_composition_at(
     """H(z) from the trace values at z and g·z must equal Σ z^(k·n)·hₖ(z)."""
     n = 1 << air.log_trace_length
     g = field.root_of_unity(air.log_trace_length)
-    transition_divisor = (z - pow(g, n - 1, P)) * pow(pow(z, n, P) - 1, -1, P)
+    every_row_divisor = pow(pow(z, n, P) - 1, -1, P)
+    transition_divisor = (z - pow(g, n - 1, P)) * every_row_divisor
     row_divisors = {
         row: pow(z - pow(g, row, P), -1, P) for row in composition.constrained_rows(air)
     }
@@ -117,8 +118,7 @@ def _check_composition_at(
         (proof.trace_at_z, proof.trace_at_gz),
         challenges,
         coefficients,
-        transition_divisor,
-        row_divisors,
+        (transition_divisor, every_row_divisor, row_divisors),
     )
     z_to_n = pow(z, n, P)
     claimed = sum(h * pow(z_to_n, k, P) for k, h in enumerate(proof.composition_at_z))

@@ -1,9 +1,12 @@
-"""The Cairo CPU AIR on a real proof-mode run of the fibonacci example."""
+"""The Cairo AIR (CPU, memory and range-check arguments) on real proof-mode runs."""
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import itertools
+import json
+import random
 from pathlib import Path
 
 import pytest
@@ -12,40 +15,68 @@ from starkware.cairo.lang.compiler.encode import decode_instruction, encode_inst
 from cairo_jobs.examples import compiled
 from cairo_jobs.model import ProofArtifacts
 from cairo_jobs.native import cairo_trace, prover, verifier
-from cairo_jobs.native.cairo_air import INDEX, CairoCpuAir
-from cairo_jobs.native.cairo_trace import ArtifactError
+from cairo_jobs.native.cairo_air import INDEX, CairoAir
+from cairo_jobs.native.cairo_trace import ArtifactError, PublicInput, UnsupportedBuiltin
 from cairo_jobs.native.field import P
 from cairo_jobs.native.parameters import Parameters
+from cairo_jobs.program import compile_source
 from cairo_jobs.runner import RunRequest
 from cairo_jobs.vm import execute
 
 SMALL = Parameters(log_blowup=2, n_queries=6, pow_bits=4, log_last_layer_degree=1)
-Run = tuple[ProofArtifacts, list[list[int]], CairoCpuAir]
+OTHER_PROGRAM = """
+%builtins output
+func main{output_ptr: felt*}() {
+    assert [output_ptr] = 10;
+    assert [output_ptr + 1] = 55;
+    let output_ptr = output_ptr + 2;
+    return ();
+}
+"""
+
+
+@dataclasses.dataclass(frozen=True)
+class Run:
+    artifacts: ProofArtifacts
+    document: dict
+    columns: list[list[int]]
+    air: CairoAir
+    proof: bytes
+
+
+def proof_mode_run(program: bytes, program_input: dict, work_dir: Path) -> Run:
+    request = RunRequest(program, program_input, "small", proof_mode=True, work_dir=work_dir)
+    artifacts = execute(request).artifacts
+    assert artifacts is not None
+    columns, public = cairo_trace.trace_columns(
+        artifacts.public_input, artifacts.trace, artifacts.memory
+    )
+    air = CairoAir(public)
+    document = json.loads(artifacts.public_input.read_text())
+    return Run(artifacts, document, columns, air, prover.prove(air, columns, SMALL))
 
 
 @pytest.fixture(scope="module")
-def fibonacci_run(tmp_path_factory: pytest.TempPathFactory) -> Run:
-    request = RunRequest(
-        program=compiled("fibonacci"),
-        program_input={"n": 10},
-        layout="small",
-        proof_mode=True,
-        work_dir=tmp_path_factory.mktemp("fibonacci"),
-    )
-    artifacts = execute(request).artifacts
-    assert artifacts is not None
-    columns, registers = cairo_trace.trace_columns(artifacts)
-    log_n = len(columns[0]).bit_length() - 1
-    return artifacts, columns, CairoCpuAir(log_n, registers)
+def fibonacci(tmp_path_factory: pytest.TempPathFactory) -> Run:
+    return proof_mode_run(compiled("fibonacci"), {"n": 10}, tmp_path_factory.mktemp("fib"))
 
 
 def rows(columns: list[list[int]]) -> list[list[int]]:
     return [list(row) for row in zip(*columns, strict=True)]
 
 
-def test_decoding_matches_cairo_lang(fibonacci_run: Run) -> None:
-    _, columns, _ = fibonacci_run
-    for row in rows(columns):
+def statement(run: Run, change: dict) -> CairoAir:
+    """The run's statement with some public input fields replaced."""
+    return CairoAir(dataclasses.replace(run.air.public, **change))
+
+
+def with_public_cell(run: Run, address: int, value: int) -> CairoAir:
+    cells = tuple((a, value if a == address else v) for a, v in run.air.public.public_memory)
+    return statement(run, {"public_memory": cells})
+
+
+def test_decoding_matches_cairo_lang(fibonacci: Run) -> None:
+    for row in rows(fibonacci.columns):
         inst = row[INDEX["inst"]]
         imm = None if not row[INDEX["op1_imm"]] else row[INDEX["op1"]]
         assert encode_instruction(decode_instruction(inst, imm), prime=P)[0] == inst
@@ -59,48 +90,148 @@ def test_decoding_matches_cairo_lang(fibonacci_run: Run) -> None:
         assert flags[cairo_trace.FLAGS.index("call")] == (expected.opcode.name == "CALL")
 
 
-def test_every_step_satisfies_the_cpu_constraints(fibonacci_run: Run) -> None:
-    _, columns, air = fibonacci_run
-    table = rows(columns)
-    assert len(table) == 1 << air.log_trace_length
+def test_every_row_satisfies_every_constraint(fibonacci: Run) -> None:
+    air = fibonacci.air
+    challenges = [random.Random(5).randrange(P) for _ in range(air.n_challenges)]
+    interaction = air.interaction(fibonacci.columns, challenges)
+    table = rows(fibonacci.columns + interaction)
+    assert len(table) == air.public.n_steps
     for current, following in itertools.pairwise(table):
-        assert all(v % P == 0 for v in air.transitions(current, following, []))
+        assert all(v % P == 0 for v in air.transitions(current, following, challenges))
+    for current in table:
+        assert all(v % P == 0 for v in air.every_row(current, challenges))
+    for row, value in air.row_constraints(table[0], challenges):
+        assert row != 0 or value % P == 0
+    for row, value in air.row_constraints(table[-1], challenges):
+        assert row != len(table) - 1 or value % P == 0
     for boundary in air.boundaries():
-        assert columns[boundary.column][boundary.row] == boundary.value
+        assert fibonacci.columns[boundary.column][boundary.row] == boundary.value
 
 
-def test_cpu_trace_proves_and_verifies(fibonacci_run: Run) -> None:
-    _, columns, air = fibonacci_run
-    assert verifier.verify(air, prover.prove(air, columns, SMALL)) == SMALL.security_bits(
-        air.log_trace_length + SMALL.log_blowup
-    )
+def test_an_honest_proof_verifies_with_its_security(fibonacci: Run) -> None:
+    air = fibonacci.air
+    bits = verifier.verify(air, fibonacci.proof)
+    assert bits == SMALL.security_bits(air.log_trace_length + SMALL.log_blowup)
 
 
-@pytest.mark.parametrize("name", ["pc", "ap", "fp", "inst", "op1_imm", "dst", "op0", "res", "t1"])
-def test_a_changed_cell_breaks_the_constraints(fibonacci_run: Run, name: str) -> None:
-    _, columns, air = fibonacci_run
-    changed = [list(column) for column in columns]
-    changed[INDEX[name]][5] = (changed[INDEX[name]][5] + 1) % P
+@pytest.mark.parametrize(
+    ("name", "row"),
+    [
+        ("pc", 5), ("ap", 5), ("fp", 9), ("inst", 5), ("op1_imm", 5), ("dst", 5), ("op0", 7),
+        ("res", 5), ("t1", 5), ("mul", -1), ("inst", -1), ("dst_addr", -1),
+        ("mem_free_value", 0), ("mem_free_addr", -1), ("mem_value_2", 7), ("mem_addr_4", 100),
+        ("rc_free", 3), ("rc_1", 9), ("off_op1", 4),
+    ],
+)  # fmt: skip
+def test_a_changed_cell_cannot_be_proved(fibonacci: Run, name: str, row: int) -> None:
+    changed = [list(column) for column in fibonacci.columns]
+    changed[INDEX[name]][row] = (changed[INDEX[name]][row] + 1) % P
     with pytest.raises(prover.UnsatisfiedTrace):
-        prover.prove(air, changed, SMALL)
+        prover.prove(fibonacci.air, changed, SMALL)
 
 
-def test_other_registers_are_refused(fibonacci_run: Run) -> None:
-    _, columns, air = fibonacci_run
-    data = prover.prove(air, columns, SMALL)
-    other = dataclasses.replace(
-        air, registers=dataclasses.replace(air.registers, final_ap=air.registers.final_ap + 1)
-    )
+def test_a_false_output_cannot_be_proved(fibonacci: Run) -> None:
+    output = fibonacci.document["memory_segments"]["output"]["begin_addr"] + 1
+    with pytest.raises(prover.UnsatisfiedTrace):
+        prover.prove(with_public_cell(fibonacci, output, 56), fibonacci.columns, SMALL)
+
+
+@pytest.mark.parametrize("cell", ["output", "program", "main argument"])
+def test_a_lying_prover_with_a_false_public_cell_is_refused(
+    fibonacci: Run, cell: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    segments = fibonacci.document["memory_segments"]
+    address = {
+        "output": segments["output"]["begin_addr"] + 1,
+        "program": segments["program"]["begin_addr"] + 3,
+        "main argument": segments["execution"]["begin_addr"],
+    }[cell]
+    false = with_public_cell(fibonacci, address, 1234)
+    monkeypatch.setattr(prover, "require_low_degree", lambda *args: None)  # a malicious prover
     with pytest.raises(verifier.VerificationError):
-        verifier.verify(other, data)
+        verifier.verify(false, prover.prove(false, fibonacci.columns, SMALL))
 
 
-def test_malformed_artifacts_are_refused(fibonacci_run: Run, tmp_path: Path) -> None:
-    artifacts, _, _ = fibonacci_run
+def test_a_lying_prover_with_a_changed_memory_value_is_refused(
+    fibonacci: Run, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    changed = [list(column) for column in fibonacci.columns]
+    changed[INDEX["dst"]][20] = (changed[INDEX["dst"]][20] + 1) % P
+    monkeypatch.setattr(prover, "require_low_degree", lambda *args: None)
+    with pytest.raises(verifier.VerificationError):
+        verifier.verify(fibonacci.air, prover.prove(fibonacci.air, changed, SMALL))
+
+
+def test_the_proof_is_refused_for_any_other_statement(fibonacci: Run, tmp_path: Path) -> None:
+    public, segments = fibonacci.air.public, fibonacci.document["memory_segments"]
+    registers = dataclasses.replace(public.registers, final_ap=public.registers.final_ap + 1)
+    others = [
+        with_public_cell(fibonacci, segments["output"]["begin_addr"] + 1, 56),
+        with_public_cell(fibonacci, segments["program"]["begin_addr"], 0),
+        statement(fibonacci, {"registers": registers}),
+        statement(fibonacci, {"rc_min": public.rc_min - 1}),
+        statement(fibonacci, {"public_memory": public.public_memory[:-1]}),
+        proof_mode_run(compile_source(OTHER_PROGRAM), {}, tmp_path).air,
+    ]
+    assert others[-1].public.log_steps == public.log_steps
+    for other in others:
+        with pytest.raises(verifier.VerificationError):
+            verifier.verify(other, fibonacci.proof)
+
+
+def test_any_flipped_byte_is_refused(fibonacci: Run) -> None:
+    rng = random.Random(11)
+    data = fibonacci.proof
+    for position in rng.sample(range(len(data)), 24):
+        flipped = bytearray(data)
+        flipped[position] ^= 1 << rng.randrange(8)
+        with pytest.raises(verifier.VerificationError):
+            verifier.verify(fibonacci.air, bytes(flipped))
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda d: d.update(n_steps=500), "power of two"),
+        (lambda d: d.update(rc_min=2**16), "not an integer"),
+        (lambda d: d.update(rc_min=d["rc_max"] + 1), "above rc_max"),
+        (lambda d: d["public_memory"].append(d["public_memory"][0]), "distinct"),
+        (lambda d: d["public_memory"][0].update(value="0xzz"), "malformed"),
+        (lambda d: d["public_memory"][0].update(address=True), "not an integer"),
+        (lambda d: d.pop("memory_segments"), "malformed"),
+        (lambda d: d["memory_segments"]["program"].update(begin_addr=-1), "not an integer"),
+    ],
+)
+def test_a_malformed_public_input_is_refused(fibonacci: Run, change, message: str) -> None:
+    document = copy.deepcopy(fibonacci.document)
+    change(document)
+    with pytest.raises(ArtifactError, match=message):
+        PublicInput.from_json(document)
+
+
+def test_an_unsupported_builtin_is_named(fibonacci: Run) -> None:
+    document = copy.deepcopy(fibonacci.document)
+    document["memory_segments"]["pedersen"]["stop_ptr"] += 3
+    with pytest.raises(UnsupportedBuiltin, match="pedersen builtin"):
+        PublicInput.from_json(document)
+
+
+def test_too_short_a_run_for_its_public_memory_is_refused(fibonacci: Run) -> None:
+    cpu = {name: fibonacci.columns[INDEX[name]][:16] for name in cairo_trace.COLUMNS}
+    memory = cairo_trace.read_memory(fibonacci.artifacts.memory)
+    with pytest.raises(ArtifactError, match="do not fit in 16 steps"):
+        cairo_trace.memory_columns(cpu, fibonacci.air.public.public_memory, memory)
+
+
+def test_malformed_artifacts_are_refused(fibonacci: Run, tmp_path: Path) -> None:
+    artifacts = fibonacci.artifacts
     trace, memory = tmp_path / "trace.bin", tmp_path / "memory.bin"
     trace.write_bytes(artifacts.trace.read_bytes()[:-1])
     with pytest.raises(ArtifactError, match="24-byte"):
         cairo_trace.read_trace(trace)
+    trace.write_bytes(artifacts.trace.read_bytes()[:-24])
+    with pytest.raises(ArtifactError, match="511 steps, the public input 512"):
+        cairo_trace.trace_columns(artifacts.public_input, trace, artifacts.memory)
     memory.write_bytes(artifacts.memory.read_bytes()[:-3])
     with pytest.raises(ArtifactError, match="40-byte"):
         cairo_trace.read_memory(memory)

@@ -27,8 +27,9 @@ def pairs() -> tuple[list[int], list[int]]:
 
 
 def test_round_trip_reduces_mod_p() -> None:
-    values = [*sample(3, 100), P, P + 5, 2**256 - 1]
+    values = [*sample(3, 100), P, P + 5, 2**256 - 1, -7]
     assert field.to_ints(field.from_ints(values)) == [v % P for v in values]
+    assert field.to_ints(field.from_ints([])) == []
 
 
 def test_add_sub_mul_match_python_ints() -> None:
@@ -55,6 +56,16 @@ def test_batch_inverse_across_chunks() -> None:
     xs = [x or 1 for x in sample(5, 5000)]
     inverses = field.to_ints(field.batch_inverse(field.from_ints(xs)))
     assert all(x * y % P == 1 for x, y in zip(xs, inverses, strict=True))
+
+
+def test_prefix_products_across_chunks() -> None:
+    rng = random.Random(8)
+    xs = [rng.randrange(P) for _ in range(2 * field.CHUNK + 5)]
+    running, expected = 1, []
+    for x in xs:
+        running = running * x % P
+        expected.append(running)
+    assert field.to_ints(field.prefix_products(field.from_ints(xs))) == expected
 
 
 def test_batch_inverse_of_zero_raises() -> None:

@@ -37,6 +37,9 @@ class PermutationAir:
         (z,), (a, b, p) = challenges, current
         return [following[2] * (z - b) - p * (z - a)]
 
+    def every_row(self, current: Sequence[T], challenges: Sequence[int]) -> list[T]:
+        return []
+
     def boundaries(self) -> list[BoundaryConstraint]:
         return [BoundaryConstraint(2, 0, 1)]
 
