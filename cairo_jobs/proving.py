@@ -22,6 +22,11 @@ class VerificationMode(str, enum.Enum):
     NATIVE = "native"
     REEXECUTION = "reexecution"
 
+    @property
+    def wire_name(self) -> str:
+        """The witness's `mode` on the wire (p2p.messages.VERIFICATION_MODES)."""
+        return "reexec" if self is VerificationMode.REEXECUTION else self.value
+
 
 @dataclass(frozen=True)
 class Proof:

@@ -87,6 +87,10 @@ class ExecutorSection:
     """Seconds a Cairo run may take."""
     allowed_hints_file: str = ""
     """JSON list of the hint codes jobs may use; default: the vetted library hints."""
+    prover: str = "reexec"
+    """`reexec`: witnesses validators re-execute (0 proof bits); `native`: the built-in STARK."""
+    prove_timeout: float = 1800.0
+    """Seconds one proof may take (the native prover runs in a child process, then stops)."""
 
 
 @dataclass

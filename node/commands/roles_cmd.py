@@ -67,7 +67,7 @@ def serve_command(args: argparse.Namespace, config: Config) -> dict[str, Any]:
         async with open_services(config, "executor") as services, RunnerPool(
             config.executor.max_jobs
         ) as pool:
-            executor = Executor(services, pool, _allowed_hints(config))
+            executor = Executor(services, pool, _allowed_hints(config), _prover(config))
             await _run_until_stopped(executor.run, services.ready_info())
 
     return _run(main, {"role": "executor"})
@@ -75,6 +75,7 @@ def serve_command(args: argparse.Namespace, config: Config) -> dict[str, Any]:
 
 def validate_command(args: argparse.Namespace, config: Config) -> dict[str, Any]:
     from cairo_jobs.backends import make_verifier
+    from cairo_jobs.native.backend import NativeConfig, NativeVerifier
     from cairo_jobs.pool import RunnerPool
     from node.roles.services import open_services
     from node.roles.validator import Checked, Validator
@@ -85,8 +86,10 @@ def validate_command(args: argparse.Namespace, config: Config) -> dict[str, Any]
 
     async def main() -> None:
         async with open_services(config, "validator") as services, RunnerPool(1) as pool:
-            validator = Validator(services, make_verifier(pool, None), _allowed_hints(config),
-                                  report)
+            validator = Validator(
+                services, make_verifier(pool, None), _allowed_hints(config), report,
+                proof_verifiers={"native": NativeVerifier(NativeConfig(security_bits=0))},
+            )
             if config.validator.synthetic_interval <= 0:
                 await _run_until_stopped(validator.run, services.ready_info())
                 return
@@ -227,6 +230,21 @@ def _emit(as_json: bool, event: str, details: dict[str, Any], *, stream: Any = N
     else:
         shown = " ".join(f"{key}={value}" for key, value in details.items())
         print(f"{event:<10} {shown}", file=stream, flush=True)
+
+
+PROVERS = ("reexec", "native")
+
+
+def _prover(config: Config) -> Any:
+    """The executor's prover from `executor.prover` (None: re-execution witnesses)."""
+    from cairo_jobs.native.backend import NativeConfig, NativeProver
+
+    choice = config.executor.prover
+    if choice not in PROVERS:
+        raise UserError(f"executor.prover is {choice!r}; choose one of {', '.join(PROVERS)}")
+    if choice == "reexec":
+        return None
+    return NativeProver(NativeConfig(timeout=config.executor.prove_timeout))
 
 
 def _allowed_hints(config: Config) -> frozenset[str]:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import math
+import shutil
 import time
 from collections.abc import Set
 from functools import partial
@@ -25,6 +26,7 @@ from cairo_jobs.facts import fact_hash
 from cairo_jobs.failures import RunFailure
 from cairo_jobs.model import RunRequest, RunResult
 from cairo_jobs.pool import RunnerPool
+from cairo_jobs.proving import Prover
 from node.chain import ChainError
 from node.roles.admission import Terms, refusal
 from node.roles.gossip import drain_unread, republish, subscribe_all
@@ -75,10 +77,18 @@ class JobFailed(Exception):
 class Executor:
     """One executor node: `await Executor(services, pool, hints).run()` serves until cancelled."""
 
-    def __init__(self, services: Services, pool: RunnerPool, allowed_hints: Set[str]) -> None:
+    def __init__(
+        self,
+        services: Services,
+        pool: RunnerPool,
+        allowed_hints: Set[str],
+        prover: Prover | None = None,
+    ) -> None:
         self.services = services
         self.pool = pool
         self.allowed_hints = frozenset(allowed_hints)
+        self.prover = prover
+        """Proves each run (witness mode `native`, `stone`); None: re-execution witnesses."""
         settings = services.config.executor
         self.terms = Terms(settings.max_steps, settings.min_reward)
         self._slots = trio.CapacityLimiter(settings.max_jobs)
@@ -280,7 +290,11 @@ class Executor:
             result = await self._run(key, job)
             if job.state != "proving":
                 services.transition(key, "proving", f"ran {result.steps} steps")
-            notice = await self._publish_witness(key, signed, result)
+            try:
+                notice = await self._publish_witness(key, signed, result)
+            finally:
+                if result.artifacts is not None:
+                    shutil.rmtree(result.artifacts.public_input.parent, ignore_errors=True)
             await self._wait_for_fact(notice, result.output)
             services.transition(key, "submitted", "fact registered", output=result.output)
         output = services.store.get(key).output or ()
@@ -302,6 +316,7 @@ class Executor:
         request = RunRequest.from_body(
             body.program, program_input, body.layout, max_steps=header.max_steps,
             timeout=services.config.executor.run_timeout, allowed_hints=self.allowed_hints,
+            proof_mode=self.prover is not None,
         )
         started = time.monotonic()
         result = await self.pool.run(request)
@@ -325,10 +340,21 @@ class Executor:
     ) -> SignedWitnessNotice:
         """Put the witness in the DHT; return the signed notice that announces it."""
         services = self.services
+        mode, bits, proof, prove_ms = "reexec", 0, b"", 0
+        if self.prover is not None:
+            started = time.monotonic()
+            try:
+                made = await self.prover.prove(result)
+            except Exception as error:  # a prover failure fails this job, not the node
+                raise JobFailed(f"proving failed: {error}") from error
+            elapsed = time.monotonic() - started
+            services.metrics.observe_step("prove", elapsed)
+            mode, bits = made.backend.wire_name, made.security_bits
+            proof, prove_ms = made.path.read_bytes(), round(elapsed * 1000)
         witness = JobWitness(
-            job_hash=key, executor=self.address, output=tuple(result.output), mode="reexec",
-            security_bits=0, proof=b"", proof_id=b"",
-            run_ms=round(result.timings.total * 1000), prove_ms=0,
+            job_hash=key, executor=self.address, output=tuple(result.output), mode=mode,
+            security_bits=bits, proof=proof, proof_id=b"",
+            run_ms=round(result.timings.total * 1000), prove_ms=prove_ms,
         )
         encoded = witness.encode()
         services.p2p.content.offer(params.NS_WITNESS, encoded)  # validators ask us first

@@ -1,17 +1,22 @@
 """The validator (`node validate`): check announced witnesses and register their facts.
 
 For each witness notice (gossip-validated: the job's header and the executor's signature), fetch
-the witness and the job body from the DHT, verify the claimed output (with the configured
-verifier: re-execution gives 0 proof bits) and, when it holds, register
-`fact = poseidon(program_hash, poseidon(output))` in the FactRegistry with the verdict's bits.
+the witness and the job body from the DHT, verify the claimed output and, when it holds,
+register `fact = poseidon(program_hash, poseidon(output))` in the FactRegistry with the
+verdict's bits. A witness with a proof (mode `native`, `stone`) is checked by the verifier of
+its mode, which reports the proof's security bits; a re-execution witness (`reexec`) by the
+re-execution verifier: 0 bits. The Registry decides which bits it pays for.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
+import tempfile
 import time
-from collections.abc import Callable, Set
+from collections.abc import Callable, Mapping, Set
 from dataclasses import dataclass
+from pathlib import Path
 
 import trio
 from libp2p.peer.id import ID
@@ -20,7 +25,7 @@ from starknet_py.net.client_errors import ClientError
 from cairo_jobs.facts import fact_hash
 from cairo_jobs.failures import RunFailure
 from cairo_jobs.model import RunRequest
-from cairo_jobs.proving import Claim, Verifier
+from cairo_jobs.proving import Claim, Proof, Verdict, VerificationMode, Verifier
 from node.chain import ChainError
 from node.roles.gossip import drain_unread, subscribe_all
 from node.roles.services import Services
@@ -59,9 +64,12 @@ class Validator:
         verifier: Verifier,
         allowed_hints: Set[str],
         report: Callable[[Checked], None] = lambda checked: None,
+        proof_verifiers: Mapping[str, Verifier] | None = None,
     ) -> None:
         self.services = services
         self.verifier = verifier
+        self.proof_verifiers = dict(proof_verifiers or {})
+        """Witness mode (`native`, `stone`) -> the verifier of its proofs."""
         self.allowed_hints = frozenset(allowed_hints)
         self.report = report
         self._seen: dict[bytes, int] = {}
@@ -132,10 +140,26 @@ class Validator:
             timeout=services.config.executor.run_timeout, allowed_hints=self.allowed_hints,
         )
         started = time.monotonic()
-        verdict = await self.verifier.verify(
-            Claim(request, header.program_hash, list(witness.output))
-        )
+        claim = Claim(request, header.program_hash, list(witness.output))
+        if witness.mode == "reexec":
+            verdict = await self.verifier.verify(claim)
+        else:
+            verdict = await self._verify_proof(claim, witness)
         services.metrics.observe_step("verify", time.monotonic() - started)
         if verdict.valid:
             await services.transact(services.facts.register_fact, fact, verdict.security_bits)
         return Checked(notice.job_hash, fact, verdict.valid, verdict.security_bits, verdict.reason)
+
+    async def _verify_proof(self, claim: Claim, witness: JobWitness) -> Verdict:
+        """Check the witness's proof with the verifier of its mode (`native`, `stone`)."""
+        mode = VerificationMode(witness.mode)
+        verifier = self.proof_verifiers.get(witness.mode)
+        if verifier is None:
+            return Verdict(False, mode, 0, f"this validator verifies no {witness.mode} proofs")
+        if not witness.proof:
+            return Verdict(False, mode, 0, "the witness carries no inline proof")
+        with tempfile.TemporaryDirectory(prefix="zetina-proof-") as folder:
+            path = Path(folder) / "proof"
+            path.write_bytes(witness.proof)
+            proof = Proof(mode, path, witness.security_bits)
+            return await verifier.verify(dataclasses.replace(claim, proof=proof))

@@ -21,7 +21,9 @@ import trio
 from libp2p.crypto.ed25519 import create_new_key_pair
 
 from cairo_jobs.examples import EXAMPLES, compiled
+from cairo_jobs.facts import fact_hash
 from cairo_jobs.model import RunRequest
+from cairo_jobs.program import load_program, program_hash
 from cairo_jobs.vm import execute
 from node.localnet import LocalNetwork, NodeProcess
 from node.wallet import Wallet
@@ -32,9 +34,9 @@ from p2p.node import run_node
 from p2p.signing import job_hash, sign_header
 from p2p.stark import StarkKeyPair
 from p2p.validation import Verdict
-from registry_contract.client import Refusal, Refused, RegistryClient
+from registry_contract.client import FactRegistryClient, Refusal, Refused, RegistryClient
 
-VALIDATOR, DELEGATOR, EXECUTOR_1, EXECUTOR_2, EXECUTOR_3, PAUPER = range(6)
+VALIDATOR, DELEGATOR, EXECUTOR_1, EXECUTOR_2, EXECUTOR_3, PAUPER, PROVER = range(7)
 REWARD = 10**15
 FIBONACCI = EXAMPLES["fibonacci"].path
 
@@ -47,7 +49,7 @@ def free_port() -> int:
 
 @pytest.fixture(scope="module")
 def network(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalNetwork]:
-    with LocalNetwork(tmp_path_factory.mktemp("localnet"), accounts=6, seed=5) as net:
+    with LocalNetwork(tmp_path_factory.mktemp("localnet"), accounts=7, seed=5) as net:
         net.deposit(DELEGATOR, 10**18)
         net.start("validate", "validator", VALIDATOR)
         for name, account in (("executor-1", EXECUTOR_1), ("executor-2", EXECUTOR_2)):
@@ -81,13 +83,16 @@ def metric(node: NodeProcess, name: str, **labels: str) -> float:
     return 0.0
 
 
-def registry_client(network: LocalNetwork, account_index: int) -> RegistryClient:
+def wallet_of(network: LocalNetwork, account_index: int) -> Wallet:
     info = network.account(account_index)
-    wallet = Wallet(int(info["address"], 16),
-                    StarkKeyPair.from_private_key(int(info["private_key"], 16)),
-                    int(network.devnet.info["chain_id"], 16))  # type: ignore[union-attr]
-    return RegistryClient(wallet.account(network.url), network.contracts()["registry"],
-                          network.contracts()["token"])
+    return Wallet(int(info["address"], 16),
+                  StarkKeyPair.from_private_key(int(info["private_key"], 16)),
+                  int(network.devnet.info["chain_id"], 16))  # type: ignore[union-attr]
+
+
+def registry_client(network: LocalNetwork, account_index: int) -> RegistryClient:
+    return RegistryClient(wallet_of(network, account_index).account(network.url),
+                          network.contracts()["registry"], network.contracts()["token"])
 
 
 def test_a_job_is_paid_once_to_one_executor_with_its_output(network: LocalNetwork) -> None:
@@ -227,17 +232,16 @@ def test_a_job_nobody_takes_expires_and_the_escrow_keeps_the_reward(
     registry = registry_client(network, DELEGATOR)
     before = asyncio.run(registry.balance_of())
     too_long = str(10**9)  # above every executor's executor.max_steps
-    # Its own node (identity): a delegator restarted with the identity of one that left
-    # seconds ago was once not reached by gossip here (see the issue notes).
+    # The delegator's node identity is the one its previous runs had, seconds ago: its new
+    # messages must still reach everyone (message ids are not reused across restarts).
     delegating = network.delegate(FIBONACCI, {"n": 3}, REWARD, "--max-steps", too_long,
-                                  "--deadline", "15", account_index=DELEGATOR,
-                                  name="delegator-expiry")
+                                  "--deadline", "15", account_index=DELEGATOR)
     outcome = delegating.outcome()
     assert outcome["state"] == "expired" and "reward stays in your escrow" in outcome["error"]
     assert delegating.process.returncode == 1
     assert asyncio.run(registry.balance_of()) == before
     key = int(outcome["job"], 16)
-    assert stored_jobs(network, "delegator-expiry")[key][0] == "expired"
+    assert stored_jobs(network, "delegator")[key][0] == "expired"
     declined = 0.0
     for node in executors(network):
         assert key not in stored_jobs(network, node.name)
@@ -253,3 +257,24 @@ def test_a_delegator_without_escrow_is_told_to_deposit(network: LocalNetwork) ->
     with pytest.raises(RuntimeError, match="node deposit"):
         delegating.outcome()
     assert delegating.process.returncode == 1
+
+
+def test_a_native_proof_is_verified_and_its_bits_registered(network: LocalNetwork) -> None:
+    """Last in the module: its executor, the cheapest bidder, stays for the rest of it."""
+    network.start("serve", "prover", PROVER, settings={
+        "executor.prover": "native", "executor.price_ratio": "0.5"})
+
+    outcome = network.delegate(FIBONACCI, {"n": 30}, REWARD, account_index=DELEGATOR).outcome()
+
+    assert outcome["state"] == "paid"
+    assert outcome["executor"] == network.account(PROVER)["address"]
+    output = [int(felt, 16) for felt in outcome["output"]]
+    fib = [0, 1]
+    while len(fib) <= 30:
+        fib.append(fib[-1] + fib[-2])
+    assert output == [30, fib[30]]
+    program = load_program(compiled("fibonacci").decode())
+    facts = FactRegistryClient(wallet_of(network, VALIDATOR).account(network.url),
+                               network.contracts()["fact_registry"])
+    bits = asyncio.run(facts.get_verification(fact_hash(program_hash(program), output)))
+    assert bits >= 80  # the proof's conjectured security, registered by the validator
