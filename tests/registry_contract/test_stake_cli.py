@@ -89,6 +89,12 @@ def test_report_cheat_slashes_and_refuses_a_replay(
     assert result["executor"] == hex(world.executor.address)
     assert result["slashed"] == stake and result["reporter_share"] == stake // 2
     assert asyncio.run(world.executor.registry.stake_of()) == 0
+    shown = chain.node("events", "--type", "CheatReported", "--account", hex(chain.account),
+                       "--json")
+    assert shown.code == 0, shown.err
+    assert {"type": "CheatReported", "job_hash": result["job_hash"],
+            "executor": result["executor"], "reporter": hex(chain.account),
+            "slashed": stake} in shown.json_lines()
 
     again = chain.node("report-cheat", str(report))
     assert again.code == 1

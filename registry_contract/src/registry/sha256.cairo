@@ -6,7 +6,9 @@
 // holds x twice, and bits 32..63 of that shifted left by 32 - n are x rotated right by n; the
 // three shifted copies of a sigma function are XORed first, then those bits are taken once.
 use array::{ArrayTrait, SpanTrait};
-use integer::{bitwise, u128_safe_divmod};
+use integer::{
+    U128sFromFelt252Result, bitwise, u128_safe_divmod, u128_to_felt252, u128s_from_felt252
+};
 use option::OptionTrait;
 use traits::{Into, TryInto};
 
@@ -113,12 +115,13 @@ fn compress(state: Span<u128>, block: Span<u128>, round_constants: Span<felt252>
         let choice = g ^ (e & (f ^ g));
         let (a_and_b, _, a_or_b) = bitwise(a, b);
         let majority = a_and_b | (c & a_or_b);
-        let t1 = h.into() + big_sigma1(e) + choice.into() + k + (*schedule.pop_front().unwrap()).into();
-        let t2 = big_sigma0(a) + majority.into();
+        let w = *schedule.pop_front().unwrap();
+        let t1 = felt(h) + big_sigma1(e) + felt(choice) + k + felt(w);
+        let t2 = big_sigma0(a) + felt(majority);
         h = g;
         g = f;
         f = e;
-        e = reduce(d.into() + t1);
+        e = reduce(felt(d) + t1);
         d = c;
         c = b;
         b = a;
@@ -152,9 +155,9 @@ fn message_schedule(block: Span<u128>) -> Span<u128> {
             break;
         }
         let sum = small_sigma1(*schedule[i - 2])
-            + (*schedule[i - 7]).into()
+            + felt(*schedule[i - 7])
             + small_sigma0(*schedule[i - 15])
-            + (*schedule[i - 16]).into();
+            + felt(*schedule[i - 16]);
         schedule.append(reduce(sum));
         i += 1;
     };
@@ -163,54 +166,73 @@ fn message_schedule(block: Span<u128>) -> Span<u128> {
 
 #[inline(always)]
 fn add(x: u128, y: u128) -> u128 {
-    reduce(x.into() + y.into())
+    reduce(felt(x) + felt(y))
 }
 
 // A sum of a few words, modulo 2**32.
 #[inline(always)]
 fn reduce(sum: felt252) -> u128 {
-    let sum: u128 = sum.try_into().unwrap();
-    sum & LOW_WORD
+    word(sum) & LOW_WORD
 }
 
 // Bits 32..63 of `value`, as a felt.
 #[inline(always)]
-fn middle_word(value: felt252) -> felt252 {
-    let value: u128 = value.try_into().unwrap();
-    (value & HIGH_WORD).into() * INVERSE_TWO_POW_32
+fn middle_word(value: u128) -> felt252 {
+    u128_to_felt252(value & HIGH_WORD) * INVERSE_TWO_POW_32
 }
 
 #[inline(always)]
 fn shifted(value: felt252, factor: felt252) -> u128 {
-    (value * factor).try_into().unwrap()
+    word(value * factor)
+}
+
+// A felt known to be below 2**128 (a shifted word or a sum of words), as a u128.
+#[inline(always)]
+fn word(value: felt252) -> u128 {
+    match u128s_from_felt252(value) {
+        U128sFromFelt252Result::Narrow(x) => x,
+        U128sFromFelt252Result::Wide(_) => {
+            panic_with_felt252('sha256: not a word');
+            0
+        },
+    }
+}
+
+#[inline(always)]
+fn felt(value: u128) -> felt252 {
+    u128_to_felt252(value)
 }
 
 // rotr(x, 2) ^ rotr(x, 13) ^ rotr(x, 22)
+#[inline(always)]
 fn big_sigma0(x: u128) -> felt252 {
-    let twice = x.into() * TWICE;
+    let twice = felt(x) * TWICE;
     let mixed = shifted(twice, 0x40000000) ^ shifted(twice, 0x80000) ^ shifted(twice, 0x400);
-    middle_word(mixed.into())
+    middle_word(mixed)
 }
 
 // rotr(x, 6) ^ rotr(x, 11) ^ rotr(x, 25)
+#[inline(always)]
 fn big_sigma1(x: u128) -> felt252 {
-    let twice = x.into() * TWICE;
+    let twice = felt(x) * TWICE;
     let mixed = shifted(twice, 0x4000000) ^ shifted(twice, 0x200000) ^ shifted(twice, 0x80);
-    middle_word(mixed.into())
+    middle_word(mixed)
 }
 
 // rotr(x, 7) ^ rotr(x, 18) ^ (x >> 3)
+#[inline(always)]
 fn small_sigma0(x: u128) -> felt252 {
-    let twice = x.into() * TWICE;
-    let mixed = shifted(twice, 0x2000000) ^ shifted(twice, 0x4000) ^ shifted(x.into(), 0x20000000);
-    middle_word(mixed.into())
+    let twice = felt(x) * TWICE;
+    let mixed = shifted(twice, 0x2000000) ^ shifted(twice, 0x4000) ^ shifted(felt(x), 0x20000000);
+    middle_word(mixed)
 }
 
 // rotr(x, 17) ^ rotr(x, 19) ^ (x >> 10)
+#[inline(always)]
 fn small_sigma1(x: u128) -> felt252 {
-    let twice = x.into() * TWICE;
-    let mixed = shifted(twice, 0x8000) ^ shifted(twice, 0x2000) ^ shifted(x.into(), 0x400000);
-    middle_word(mixed.into())
+    let twice = felt(x) * TWICE;
+    let mixed = shifted(twice, 0x8000) ^ shifted(twice, 0x2000) ^ shifted(felt(x), 0x400000);
+    middle_word(mixed)
 }
 
 fn round_constants() -> Span<felt252> {
