@@ -1,10 +1,12 @@
-"""Registry costs on the devnet: L2 gas, L1 data gas and latency of deposit and submit_witness.
+"""Registry costs on the devnet: L2 gas, L1 data gas and latency of its transactions.
 
 Starts a devnet, deploys the FactRegistry and Registry, then per round sends (all with fixed
 bounds, so each is one Cairo run): a fee-token transfer (the baseline: an account's own overhead
-plus one ERC20 transfer), a deposit (approve + deposit in one multicall), and submit_witness with
-outputs of 4 and 64 felts, without and with a signed assignment. Figures come from the receipts;
-the "net" column subtracts the baseline transfer's L2 gas.
+plus one ERC20 transfer), a deposit (approve + deposit in one multicall), submit_witness with
+outputs of 4 and 64 felts, without and with a signed assignment, a stake (approve + stake), and
+cheat reports: two contradicting replies (no hashing), and a reply contradicted by a fact for
+requests and outputs of 1 and 3 felts (SHA-256 of 1 and 2 blocks each, in Cairo). Figures come
+from the receipts; the "net" column subtracts the baseline transfer's L2 gas.
 
     .venv/bin/python bench/registry_gas.py [--rounds 5]
 
@@ -36,8 +38,16 @@ from starknet_py.net.signer.key_pair import KeyPair
 from cairo_jobs.facts import fact_hash
 from devnet.check import FEE_TOKEN
 from devnet.spawn import DevnetProcess
-from p2p.messages import Assignment, JobHeader
-from p2p.signing import job_hash, sign_assignment, sign_header
+from p2p.messages import (
+    Assignment,
+    CheatReport,
+    JobHeader,
+    SignedStreamReply,
+    StreamReply,
+    StreamSession,
+    felts_digest,
+)
+from p2p.signing import job_hash, sign_assignment, sign_header, sign_reply, sign_session
 from p2p.stark import StarkKeyPair
 from registry_contract import TX_POLL_INTERVAL_S
 from registry_contract.client import FactRegistryClient, RegistryClient, send
@@ -63,6 +73,7 @@ class Parties:
     delegator: Account
     key: StarkKeyPair
     executor: RegistryClient
+    executor_key: StarkKeyPair
     registry: RegistryClient
     facts: FactRegistryClient
     chain_id: int
@@ -78,14 +89,14 @@ def account_of(url: str, chain_id: int, info: dict[str, str]) -> tuple[Account, 
 async def setup(devnet: DevnetProcess) -> Parties:
     chain_id = int(devnet.info["chain_id"], 16)
     delegator, key = account_of(devnet.url, chain_id, devnet.info["accounts"][0])
-    executor, _ = account_of(devnet.url, chain_id, devnet.info["accounts"][1])
+    executor, executor_key = account_of(devnet.url, chain_id, devnet.info["accounts"][1])
     deployment = await deploy(delegator, FEE_TOKEN, withdrawal_delay=3600)
     facts = FactRegistryClient(delegator, deployment.fact_registry, BOUNDS)
     await facts.add_verifier(delegator.address)
     registry = RegistryClient(delegator, deployment.registry, FEE_TOKEN, BOUNDS)
     await registry.deposit(10**18)
     return Parties(delegator, key,
-                   RegistryClient(executor, deployment.registry, FEE_TOKEN, BOUNDS),
+                   RegistryClient(executor, deployment.registry, FEE_TOKEN, BOUNDS), executor_key,
                    registry, facts, chain_id)
 
 
@@ -105,14 +116,18 @@ async def transfer(parties: Parties) -> Measured:
     return await timed(send(parties.delegator, [call], BOUNDS))
 
 
+def random_header(parties: Parties) -> JobHeader:
+    return JobHeader(parties.chain_id, parties.registry.address, parties.delegator.address,
+                     secrets.token_bytes(32), secrets.randbits(250), 10**6, 10**12, 2**40,
+                     secrets.randbits(64))
+
+
 def submission(parties: Parties, outputs: int,
                assigned: bool) -> Callable[[], Awaitable[Measured]]:
     """A fresh job whose fact is registered first (not timed), then its witness submitted."""
 
     async def submit() -> Measured:
-        header = JobHeader(parties.chain_id, parties.registry.address, parties.delegator.address,
-                           secrets.token_bytes(32), secrets.randbits(250), 10**6, 10**12,
-                           2**40, secrets.randbits(64))
+        header = random_header(parties)
         output = [secrets.randbits(250) for _ in range(outputs)]
         await parties.facts.register_fact(fact_hash(header.program_hash, output), 128)
         assignment = None
@@ -126,6 +141,39 @@ def submission(parties: Parties, outputs: int,
     return submit
 
 
+def cheat_report(parties: Parties, felts: int | None) -> Callable[[], Awaitable[Measured]]:
+    """A fresh job and session of the executor, whose reply to a request of `felts` felts is
+    contradicted by a registered fact (its fact registered first, not timed), or, for None, by
+    a second reply of the session; the delegator reports it."""
+
+    async def report() -> Measured:
+        header = random_header(parties)
+        session_key = StarkKeyPair.generate()
+        session = StreamSession(job_hash(header), parties.executor.account.address,
+                                session_key.public_key, 2**40)
+
+        def reply(request: list[int], output: list[int]) -> SignedStreamReply:
+            statement = StreamReply(session.job_hash, 1, 2, felts_digest(request),
+                                    felts_digest(output))
+            return sign_reply(statement, parties.chain_id, session.executor, session_key)
+
+        request = [secrets.randbits(250) for _ in range(felts or 1)]
+        truth = [secrets.randbits(250) for _ in range(felts or 1)]
+        lie = reply(request, [value + 1 for value in truth])
+        evidence = {"header": sign_header(header, parties.key),
+                    "session": sign_session(session, parties.chain_id, parties.executor_key),
+                    "reply": lie}
+        if felts is None:
+            cheat = CheatReport(**evidence, fact_output=(), other_reply=reply(request, truth))
+        else:
+            output = (len(request), *request, *truth)
+            await parties.facts.register_fact(fact_hash(header.program_hash, output), 128)
+            cheat = CheatReport(**evidence, fact_output=output, other_reply=None)
+        return await timed(parties.registry.report_cheat(cheat))
+
+    return report
+
+
 async def bench(devnet: DevnetProcess, rounds: int) -> dict[str, Samples]:
     parties = await setup(devnet)
     workloads: dict[str, Callable[[], Awaitable[Measured]]] = {
@@ -134,6 +182,10 @@ async def bench(devnet: DevnetProcess, rounds: int) -> dict[str, Samples]:
         "submit_witness, 4 outputs": submission(parties, 4, False),
         "submit_witness, 64 outputs": submission(parties, 64, False),
         "submit_witness, 4 outputs, assigned": submission(parties, 4, True),
+        "stake (approve + stake)": lambda: timed(parties.executor.stake(10**15)),
+        "report_contradiction": cheat_report(parties, None),
+        "report_cheat, 1-felt request": cheat_report(parties, 1),
+        "report_cheat, 3-felt request": cheat_report(parties, 3),
     }
     results = {name: Samples([], [], []) for name in workloads}
     for _ in range(rounds):

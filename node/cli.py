@@ -21,6 +21,7 @@ from node.commands import (
     jobs_cmd,
     keys_cmd,
     roles_cmd,
+    stake_cmd,
     status_cmd,
 )
 from node.config import Config, load_config
@@ -51,6 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
     config_cmd.register(commands, common)
     jobs_cmd.register(commands, common)
     escrow_cmd.register(commands, common)
+    stake_cmd.register(commands, common)
     status_cmd.register(commands, common)
     events_cmd.register(commands, common)
     roles_cmd.register(commands, common)

@@ -21,8 +21,8 @@ from node.registry_access import Token, checked_client, describe_time, read_toke
 from node.wallet import contract_address
 from registry_contract.events import EventCursor, InvalidCursor, RegistryEvent, registry_events
 
-AMOUNT_FIELDS = ("amount", "reward")
-PARTY_FIELDS = ("account", "delegator", "executor")
+AMOUNT_FIELDS = ("amount", "reward", "slashed")
+PARTY_FIELDS = ("account", "delegator", "executor", "reporter")
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 

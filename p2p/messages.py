@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from p2p import limits
 from p2p.codec import (
@@ -18,6 +19,7 @@ from p2p.codec import (
     Digest,
     FeltList,
     JsonObject,
+    Kind,
     Nested,
     Text,
     Uint,
@@ -319,3 +321,49 @@ class JobWitness(WireMessage):
             raise CodecError(f"{self.TYPE}.proof_id", "a proof travels inline or by id, not both")
         if self.mode == "reexec" and (self.proof or self.proof_id or self.security_bits):
             raise CodecError(f"{self.TYPE}.mode", "a re-execution witness has no proof and 0 bits")
+
+
+class OptionalReply(Kind):
+    """A SignedStreamReply, or None (nil on the wire)."""
+
+    def __init__(self) -> None:
+        self.reply = Nested(SignedStreamReply)
+
+    def check(self, value: object, field: str) -> None:
+        if value is not None:
+            self.reply.check(value, field)
+
+    def to_wire(self, value: SignedStreamReply | None) -> dict[str, Any] | None:
+        return None if value is None else self.reply.to_wire(value)
+
+    def from_wire(self, raw: Any, field: str) -> SignedStreamReply | None:
+        return None if raw is None else self.reply.from_wire(raw, field)
+
+
+@dataclass(frozen=True)
+class CheatReport(WireMessage):
+    """Evidence that a streaming executor lied, which anyone can check (and the Registry slashes).
+
+    Either a reply contradicted by the truth: `fact_output` is the output of a streaming run of
+    the job's program, `[n, input (n felts), output...]`, registered as a fact, whose input digest
+    is the reply's and whose output digest is not (`other_reply` is None); or the executor
+    contradicting itself: `other_reply`, a second reply of the same session for the same input
+    with another output (`fact_output` is empty).
+    """
+
+    TYPE = "cheat_report"
+    MAX_BYTES = 4 * limits.MAX_SMALL_MESSAGE_BYTES + limits.MAX_OUTPUT_FELTS * 34
+
+    header: SignedJobHeader = wire(Nested(SignedJobHeader))
+    session: SignedStreamSession = wire(Nested(SignedStreamSession))
+    reply: SignedStreamReply = wire(Nested(SignedStreamReply))
+    fact_output: tuple[int, ...] = wire(FeltList(limits.MAX_OUTPUT_FELTS))
+    other_reply: SignedStreamReply | None = wire(OptionalReply())
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if bool(self.fact_output) == (self.other_reply is not None):
+            raise CodecError(
+                f"{self.TYPE}.other_reply",
+                "a report carries either a fact output or a second reply, exactly one",
+            )

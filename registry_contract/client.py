@@ -20,7 +20,15 @@ from starknet_py.net.client_models import Call, ResourceBoundsMapping, Transacti
 from starknet_py.transaction_errors import TransactionRevertedError
 
 from cairo_jobs.facts import fact_hash
-from p2p.messages import Assignment, JobHeader, SignedAssignment, SignedJobHeader
+from p2p.messages import (
+    Assignment,
+    CheatReport,
+    JobHeader,
+    SignedAssignment,
+    SignedJobHeader,
+    StreamReply,
+    StreamSession,
+)
 from registry_contract import TX_POLL_INTERVAL_S, TX_WAIT_RETRIES
 from registry_contract.classes import contract_abi
 
@@ -46,6 +54,18 @@ class Refusal(str, Enum):
     NOTHING_PENDING = "Registry: nothing pending"
     WITHDRAWAL_LOCKED = "Registry: withdrawal locked"
     TRANSFER_FAILED = "Registry: transfer failed"
+    AMOUNT_OVER_STAKE = "Registry: amount over stake"
+    NO_UNSTAKE_PENDING = "Registry: no unstake pending"
+    UNSTAKE_LOCKED = "Registry: unstake locked"
+    WRONG_SESSION_JOB = "Registry: wrong session job"
+    BAD_SESSION_SIGNATURE = "Registry: bad session sig"
+    WRONG_REPLY_JOB = "Registry: wrong reply job"
+    BAD_REPLY_SIGNATURE = "Registry: bad reply sig"
+    ALREADY_REPORTED = "Registry: already reported"
+    MALFORMED_OUTPUT = "Registry: malformed output"
+    INPUT_DIGEST_DIFFERS = "Registry: input digest differs"
+    OUTPUTS_EQUAL = "Registry: outputs equal"
+    DIFFERENT_INPUTS = "Registry: different inputs"
     NOT_A_VERIFIER = "FactRegistry: not a verifier"
     NOT_THE_OWNER = "FactRegistry: not the owner"
     ZERO_VERIFIER = "FactRegistry: zero verifier"
@@ -86,7 +106,8 @@ class JobState:
 
 @dataclass(frozen=True)
 class PendingWithdrawal:
-    """An amount set aside for withdrawal and the block time it unlocks at ((0, 0) if none)."""
+    """An amount set aside for withdrawal (or unstaking) and the block time it unlocks at ((0, 0)
+    if none)."""
 
     amount: int
     unlock_at: int
@@ -114,6 +135,19 @@ def assignment_arg(assignment: Assignment | None) -> dict[str, Any]:
         return {"job_hash": 0, "executor": 0, "window_end": 0, "attempt": 0}
     return {"job_hash": assignment.job_hash, "executor": assignment.executor,
             "window_end": assignment.window_end, "attempt": assignment.attempt}
+
+
+def session_arg(session: StreamSession) -> dict[str, Any]:
+    """A streaming session as the contract's `StreamSession` struct."""
+    return {"job_hash": session.job_hash, "executor": session.executor,
+            "session_key": session.session_key, "expires_at": session.expires_at}
+
+
+def reply_arg(reply: StreamReply) -> dict[str, Any]:
+    """A stream reply as the contract's `StreamReply` struct (digests as u256s)."""
+    return {"job_hash": reply.job_hash, "time_from_ms": reply.time_from_ms,
+            "time_to_ms": reply.time_to_ms, "input_hash": int.from_bytes(reply.input_hash, "big"),
+            "output_hash": int.from_bytes(reply.output_hash, "big")}
 
 
 async def send(
@@ -169,9 +203,8 @@ class RegistryClient:
     async def deposit(self, amount: int) -> TransactionReceipt:
         """Approve and deposit `amount` of the token into this account's escrow (one tx)."""
         check_amount(amount)
-        approve = Call(to_addr=self.token, selector=get_selector_from_name("approve"),
-                       calldata=[self.address, amount % 2**128, amount >> 128])
-        return await self._invoke(approve, self._abi.call(self.address, "deposit", amount))
+        return await self._invoke(self._approve(amount),
+                                  self._abi.call(self.address, "deposit", amount))
 
     async def request_withdrawal(self, amount: int) -> TransactionReceipt:
         """Set `amount` aside; it can be withdrawn once the registry's delay has passed."""
@@ -203,6 +236,54 @@ class RegistryClient:
                                                "fact": hex(fact)})
         return receipt
 
+    async def stake(self, amount: int) -> TransactionReceipt:
+        """Approve and add `amount` of the token to this account's stake (one tx)."""
+        check_amount(amount)
+        return await self._invoke(self._approve(amount),
+                                  self._abi.call(self.address, "stake", amount))
+
+    async def request_unstake(self, amount: int) -> TransactionReceipt:
+        """Set `amount` of the stake aside; it can be unstaked once the registry's delay passed
+        (and stays slashable until then)."""
+        check_amount(amount)
+        return await self._invoke(self._abi.call(self.address, "request_unstake", amount))
+
+    async def unstake(self) -> TransactionReceipt:
+        """Pay out the unlocked pending unstake."""
+        return await self._invoke(self._abi.call(self.address, "unstake"))
+
+    async def report_cheat(self, report: CheatReport) -> TransactionReceipt:
+        """Send a cheat report; the Registry checks it and slashes the executor's stake
+        (half of it paid to this account)."""
+        evidence = [header_arg(report.header.header), list(report.header.signature),
+                    session_arg(report.session.session), list(report.session.signature),
+                    reply_arg(report.reply.reply), list(report.reply.signature)]
+        if report.other_reply is None:
+            call = self._abi.call(self.address, "report_cheat", *evidence,
+                                  list(report.fact_output))
+        else:
+            call = self._abi.call(self.address, "report_contradiction", *evidence,
+                                  reply_arg(report.other_reply.reply),
+                                  list(report.other_reply.signature))
+        receipt = await self._invoke(call)
+        executor = report.session.session.executor
+        logger.info("cheat report accepted",
+                    extra={"tx": hex(receipt.transaction_hash), "executor": hex(executor)})
+        return receipt
+
+    async def stake_of(self, executor: int | None = None) -> int:
+        """The stake of `executor` (default: this client's account), pending unstake included."""
+        return await self._view("stake_of", self._who(executor))
+
+    async def pending_unstake(self, executor: int | None = None) -> PendingWithdrawal:
+        """The stake set aside for unstaking and when it unlocks ((0, 0) if none)."""
+        amount, unlock_at = await self._view("pending_unstake", self._who(executor))
+        return PendingWithdrawal(amount, unlock_at)
+
+    async def felts_digest(self, felts: Sequence[int]) -> bytes:
+        """`p2p.messages.felts_digest` as the contract computes it (SHA-256 in Cairo)."""
+        return (await self._view("felts_digest", list(felts))).to_bytes(32, "big")
+
     async def balance_of(self, account: int | None = None) -> int:
         """The escrow of `account` (default: this client's)."""
         return await self._view("balance_of", self._who(account))
@@ -232,6 +313,11 @@ class RegistryClient:
         if name not in REGISTRY_SETTINGS:
             raise ValueError(f"unknown setting {name!r}; one of {', '.join(REGISTRY_SETTINGS)}")
         return await self._view(name)
+
+    def _approve(self, amount: int) -> Call:
+        """The token's `approve` of `amount` for the Registry."""
+        return Call(to_addr=self.token, selector=get_selector_from_name("approve"),
+                    calldata=[self.address, amount % 2**128, amount >> 128])
 
     def _who(self, account: int | None) -> int:
         return self.account.address if account is None else account

@@ -55,7 +55,39 @@ class JobCompleted:
     output: tuple[int, ...]
 
 
-RegistryEvent = Deposited | WithdrawalRequested | Withdrawn | JobCompleted
+@dataclass(frozen=True, kw_only=True)
+class Staked:
+    executor: int
+    amount: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class UnstakeRequested:
+    executor: int
+    amount: int
+    """The whole pending amount after the request."""
+    unlock_at: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class Unstaked:
+    executor: int
+    amount: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class CheatReported:
+    job_hash: int
+    executor: int
+    reporter: int
+    slashed: int
+    """The executor's whole stake: half went to the reporter, the rest to the job's delegator."""
+
+
+RegistryEvent = (
+    Deposited | WithdrawalRequested | Withdrawn | JobCompleted | Staked | UnstakeRequested
+    | Unstaked | CheatReported
+)
 
 
 def _u256(low: int, high: int) -> int:
@@ -79,6 +111,16 @@ _DECODERS = {
     get_selector_from_name("Withdrawn"):
         lambda keys, data: Withdrawn(account=keys[1], amount=_u256(*data)),
     get_selector_from_name("JobCompleted"): _decode_job_completed,
+    get_selector_from_name("Staked"):
+        lambda keys, data: Staked(executor=keys[1], amount=_u256(*data)),
+    get_selector_from_name("UnstakeRequested"):
+        lambda keys, data: UnstakeRequested(executor=keys[1], amount=_u256(*data[:2]),
+                                            unlock_at=data[2]),
+    get_selector_from_name("Unstaked"):
+        lambda keys, data: Unstaked(executor=keys[1], amount=_u256(*data)),
+    get_selector_from_name("CheatReported"):
+        lambda keys, data: CheatReported(job_hash=keys[1], executor=keys[2], reporter=keys[3],
+                                         slashed=_u256(*data)),
 }
 
 

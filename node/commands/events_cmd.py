@@ -7,7 +7,8 @@ import argparse
 from node.commands.escrow_cmd import address_argument
 from node.config import Config
 
-EVENT_TYPES = ("Deposited", "JobCompleted", "WithdrawalRequested", "Withdrawn")
+EVENT_TYPES = ("CheatReported", "Deposited", "JobCompleted", "Staked", "UnstakeRequested",
+               "Unstaked", "WithdrawalRequested", "Withdrawn")
 """The names of `registry_contract.events.RegistryEvent`'s classes."""
 
 

@@ -9,6 +9,14 @@
 // after `withdrawal_delay` seconds. Funds locked by jobs in flight stay payable through that delay:
 // an executor that accepts only jobs whose deadline falls before a pending withdrawal unlocks can
 // rely on `available_balance`.
+//
+// Executors stake the token (`stake`, `request_unstake`, `unstake` after the same delay). Anyone
+// holding evidence that an executor's streaming session lied slashes that stake with
+// `report_cheat` (a signed reply contradicted by a registered fact) or `report_contradiction` (two
+// signed replies of one session giving different outputs for the same input): half goes to the
+// reporter, the rest into the job's delegator's escrow.
+mod sha256;
+
 use starknet::ContractAddress;
 
 // The job header a delegator signs (SNIP-12 revision 1, see p2p/snip12.py).
@@ -34,6 +42,25 @@ struct Assignment {
     attempt: u128,
 }
 
+// An executor's streaming session for a job: `session_key` signs its replies until `expires_at`.
+#[derive(Copy, Drop, Serde)]
+struct StreamSession {
+    job_hash: felt252,
+    executor: ContractAddress,
+    session_key: felt252,
+    expires_at: u64,
+}
+
+// What one streaming reply vouches for: sha256 digests of the request's input and the output.
+#[derive(Copy, Drop, Serde)]
+struct StreamReply {
+    job_hash: felt252,
+    time_from_ms: u128,
+    time_to_ms: u128,
+    input_hash: u256,
+    output_hash: u256,
+}
+
 // A paid job: who was paid and when (`executor` is zero while the job is unpaid).
 #[derive(Copy, Drop, Serde)]
 struct JobState {
@@ -54,14 +81,41 @@ trait IRegistry<TContractState> {
         assignment_signature: Array<felt252>,
         output: Array<felt252>
     );
+    fn stake(ref self: TContractState, amount: u256);
+    fn request_unstake(ref self: TContractState, amount: u256);
+    fn unstake(ref self: TContractState);
+    fn report_cheat(
+        ref self: TContractState,
+        header: JobHeader,
+        header_signature: Array<felt252>,
+        session: StreamSession,
+        session_signature: Array<felt252>,
+        reply: StreamReply,
+        reply_signature: Array<felt252>,
+        fact_output: Array<felt252>
+    );
+    fn report_contradiction(
+        ref self: TContractState,
+        header: JobHeader,
+        header_signature: Array<felt252>,
+        session: StreamSession,
+        session_signature: Array<felt252>,
+        reply: StreamReply,
+        reply_signature: Array<felt252>,
+        other_reply: StreamReply,
+        other_reply_signature: Array<felt252>
+    );
     fn balance_of(self: @TContractState, account: ContractAddress) -> u256;
     fn available_balance(self: @TContractState, account: ContractAddress) -> u256;
     fn pending_withdrawal(self: @TContractState, account: ContractAddress) -> (u256, u64);
+    fn stake_of(self: @TContractState, executor: ContractAddress) -> u256;
+    fn pending_unstake(self: @TContractState, executor: ContractAddress) -> (u256, u64);
     fn job_state(self: @TContractState, job_hash: felt252) -> JobState;
     fn job_hash(self: @TContractState, header: JobHeader) -> felt252;
     fn assignment_hash(
         self: @TContractState, assignment: Assignment, chain_id: felt252, delegator: ContractAddress
     ) -> felt252;
+    fn felts_digest(self: @TContractState, felts: Array<felt252>) -> u256;
     fn token(self: @TContractState) -> ContractAddress;
     fn fact_registry(self: @TContractState) -> ContractAddress;
     fn min_security_bits(self: @TContractState) -> u32;
@@ -91,17 +145,21 @@ trait IFactRegistry<TContractState> {
 mod Registry {
     use array::{ArrayTrait, SpanTrait};
     use box::BoxTrait;
+    use ecdsa::check_ecdsa_signature;
     use poseidon::poseidon_hash_span;
     use starknet::{
         ContractAddress, contract_address_to_felt252, get_block_timestamp, get_caller_address,
         get_contract_address, get_tx_info
     };
-    use traits::Into;
+    use option::OptionTrait;
+    use traits::{Into, TryInto};
     use zeroable::Zeroable;
     use super::{
         Assignment, IERC20Dispatcher, IERC20DispatcherTrait, IFactRegistryDispatcher,
-        IFactRegistryDispatcherTrait, ISRC6Dispatcher, ISRC6DispatcherTrait, JobHeader, JobState
+        IFactRegistryDispatcherTrait, ISRC6Dispatcher, ISRC6DispatcherTrait, JobHeader, JobState,
+        StreamReply, StreamSession
     };
+    use super::sha256;
 
     // SNIP-12 revision 1 constants (starknet_keccak of the encoded types, see p2p/snip12.py).
     const STARKNET_MESSAGE: felt252 = 'StarkNet Message';
@@ -111,6 +169,10 @@ mod Registry {
         0x1c87521e4020228ef35390c0e490eea25c35bd0ff656785d684410fe32ddb8a;
     const ASSIGNMENT_TYPE_HASH: felt252 =
         0xe1a6e4e21a7360314d806ee448d02020b8f46cbe86af412bce357653d01f45;
+    const STREAM_SESSION_TYPE_HASH: felt252 =
+        0xaf5ab912d66a98884b5d863466a734ac4b6b87ef7ec4130d5d8f8d2d9496bb;
+    const STREAM_REPLY_TYPE_HASH: felt252 =
+        0x2c18ee42cc78eacb4767198e0415beda52ca5e8fc3fe4fdc6ec37eb53bf92f4;
     const U256_TYPE_HASH: felt252 =
         0x3b143be38b811560b45593fb2a071ec4ddd0a020e10782be62ffe6f39e0e82c;
     const DOMAIN_NAME: felt252 = 'Zetina';
@@ -129,6 +191,10 @@ mod Registry {
         pending_unlocks: LegacyMap<ContractAddress, u64>,
         paid_executors: LegacyMap<felt252, ContractAddress>,
         paid_times: LegacyMap<felt252, u64>,
+        stakes: LegacyMap<ContractAddress, u256>,
+        unstake_amounts: LegacyMap<ContractAddress, u256>,
+        unstake_unlocks: LegacyMap<ContractAddress, u64>,
+        reported_replies: LegacyMap<felt252, bool>,
     }
 
     #[event]
@@ -138,6 +204,10 @@ mod Registry {
         WithdrawalRequested: WithdrawalRequested,
         Withdrawn: Withdrawn,
         JobCompleted: JobCompleted,
+        Staked: Staked,
+        UnstakeRequested: UnstakeRequested,
+        Unstaked: Unstaked,
+        CheatReported: CheatReported,
     }
 
     #[derive(Drop, starknet::Event)]
@@ -172,6 +242,39 @@ mod Registry {
         executor: ContractAddress,
         reward: u256,
         output: Span<felt252>,
+    }
+
+    #[derive(Drop, starknet::Event)]
+    struct Staked {
+        #[key]
+        executor: ContractAddress,
+        amount: u256,
+    }
+
+    #[derive(Drop, starknet::Event)]
+    struct UnstakeRequested {
+        #[key]
+        executor: ContractAddress,
+        amount: u256,
+        unlock_at: u64,
+    }
+
+    #[derive(Drop, starknet::Event)]
+    struct Unstaked {
+        #[key]
+        executor: ContractAddress,
+        amount: u256,
+    }
+
+    #[derive(Drop, starknet::Event)]
+    struct CheatReported {
+        #[key]
+        job_hash: felt252,
+        #[key]
+        executor: ContractAddress,
+        #[key]
+        reporter: ContractAddress,
+        slashed: u256,
     }
 
     #[constructor]
@@ -284,6 +387,104 @@ mod Registry {
                 );
         }
 
+        // Moves `amount` of the token from the caller (who approved it) into its stake.
+        fn stake(ref self: ContractState, amount: u256) {
+            assert(amount != 0, 'Registry: zero amount');
+            let executor = get_caller_address();
+            let token = IERC20Dispatcher { contract_address: self.token.read() };
+            let moved = token.transfer_from(executor, get_contract_address(), amount);
+            assert(moved, 'Registry: transfer failed');
+            self.stakes.write(executor, self.stakes.read(executor) + amount);
+            self.emit(Staked { executor, amount });
+        }
+
+        // Sets `amount` more of the stake aside; the whole pending amount unlocks after the
+        // withdrawal delay, and stays slashable until it leaves.
+        fn request_unstake(ref self: ContractState, amount: u256) {
+            assert(amount != 0, 'Registry: zero amount');
+            let executor = get_caller_address();
+            let pending = self.unstake_amounts.read(executor) + amount;
+            assert(pending <= self.stakes.read(executor), 'Registry: amount over stake');
+            let unlock_at = get_block_timestamp() + self.withdrawal_delay.read();
+            self.unstake_amounts.write(executor, pending);
+            self.unstake_unlocks.write(executor, unlock_at);
+            self.emit(UnstakeRequested { executor, amount: pending, unlock_at });
+        }
+
+        // Pays out the pending unstake once unlocked (the whole of it: a slash clears it).
+        fn unstake(ref self: ContractState) {
+            let executor = get_caller_address();
+            let amount = self.unstake_amounts.read(executor);
+            assert(amount != 0, 'Registry: no unstake pending');
+            assert(
+                get_block_timestamp() >= self.unstake_unlocks.read(executor),
+                'Registry: unstake locked'
+            );
+            self.stakes.write(executor, self.stakes.read(executor) - amount);
+            self.unstake_amounts.write(executor, 0);
+            self.unstake_unlocks.write(executor, 0);
+            let token = IERC20Dispatcher { contract_address: self.token.read() };
+            assert(token.transfer(executor, amount), 'Registry: transfer failed');
+            self.emit(Unstaked { executor, amount });
+        }
+
+        // Slashes the session's executor for a signed reply whose output differs from the truth:
+        // `fact_output = [n, input (n felts), output...]` is a registered fact of the job's
+        // program (a streaming run of this very input), whose input digest is the reply's and
+        // whose output digest is not.
+        fn report_cheat(
+            ref self: ContractState,
+            header: JobHeader,
+            header_signature: Array<felt252>,
+            session: StreamSession,
+            session_signature: Array<felt252>,
+            reply: StreamReply,
+            reply_signature: Array<felt252>,
+            fact_output: Array<felt252>
+        ) {
+            let (job_hash, session_digest) = check_session(
+                header, header_signature, session, session_signature
+            );
+            let reply_key = self.unreported_reply(header, session, session_digest, reply, reply_signature);
+            let fact_output = fact_output.span();
+            assert(fact_output.len() != 0, 'Registry: malformed output');
+            let inputs: u32 = (*fact_output[0]).try_into().expect('Registry: malformed output');
+            assert(inputs < fact_output.len(), 'Registry: malformed output');
+            self.check_fact(header.program_hash, fact_output);
+            let input = fact_output.slice(1, inputs);
+            let output = fact_output.slice(inputs + 1, fact_output.len() - inputs - 1);
+            assert(sha256::felts_digest(input) == reply.input_hash, 'Registry: input digest differs');
+            assert(sha256::felts_digest(output) != reply.output_hash, 'Registry: outputs equal');
+            self.reported_replies.write(reply_key, true);
+            self.slash(job_hash, session.executor, header.delegator);
+        }
+
+        // Slashes the session's executor for two signed replies of the session that give
+        // different outputs for the same input.
+        fn report_contradiction(
+            ref self: ContractState,
+            header: JobHeader,
+            header_signature: Array<felt252>,
+            session: StreamSession,
+            session_signature: Array<felt252>,
+            reply: StreamReply,
+            reply_signature: Array<felt252>,
+            other_reply: StreamReply,
+            other_reply_signature: Array<felt252>
+        ) {
+            let (job_hash, session_digest) = check_session(
+                header, header_signature, session, session_signature
+            );
+            let reply_key = self.unreported_reply(header, session, session_digest, reply, reply_signature);
+            let other_key = self
+                .unreported_reply(header, session, session_digest, other_reply, other_reply_signature);
+            assert(reply.input_hash == other_reply.input_hash, 'Registry: different inputs');
+            assert(reply.output_hash != other_reply.output_hash, 'Registry: outputs equal');
+            self.reported_replies.write(reply_key, true);
+            self.reported_replies.write(other_key, true);
+            self.slash(job_hash, session.executor, header.delegator);
+        }
+
         fn balance_of(self: @ContractState, account: ContractAddress) -> u256 {
             self.balances.read(account)
         }
@@ -296,6 +497,16 @@ mod Registry {
         // (amount pending withdrawal, time it unlocks); (0, 0) when none.
         fn pending_withdrawal(self: @ContractState, account: ContractAddress) -> (u256, u64) {
             (self.pending_amounts.read(account), self.pending_unlocks.read(account))
+        }
+
+        // The executor's whole stake, pending unstake included.
+        fn stake_of(self: @ContractState, executor: ContractAddress) -> u256 {
+            self.stakes.read(executor)
+        }
+
+        // (stake amount pending unstake, time it unlocks); (0, 0) when none.
+        fn pending_unstake(self: @ContractState, executor: ContractAddress) -> (u256, u64) {
+            (self.unstake_amounts.read(executor), self.unstake_unlocks.read(executor))
         }
 
         fn job_state(self: @ContractState, job_hash: felt252) -> JobState {
@@ -317,6 +528,11 @@ mod Registry {
             delegator: ContractAddress
         ) -> felt252 {
             assignment_message_hash(assignment, chain_id, delegator)
+        }
+
+        // sha256 of the felts as 32-byte big-endian words (`p2p.messages.felts_digest`).
+        fn felts_digest(self: @ContractState, felts: Array<felt252>) -> u256 {
+            sha256::felts_digest(felts.span())
         }
 
         fn token(self: @ContractState) -> ContractAddress {
@@ -357,6 +573,72 @@ mod Registry {
             let bits = registry.get_verification(fact);
             assert(bits >= self.min_security_bits.read(), 'Registry: weak fact');
         }
+
+        // Checks that the session's key signed `reply` for the session's job and that no report
+        // used this (session, reply) yet; returns the key that marks it reported.
+        fn unreported_reply(
+            self: @ContractState,
+            header: JobHeader,
+            session: StreamSession,
+            session_digest: felt252,
+            reply: StreamReply,
+            reply_signature: Array<felt252>
+        ) -> felt252 {
+            assert(reply.job_hash == session.job_hash, 'Registry: wrong reply job');
+            let digest = reply_message_hash(reply, header.chain_id, session.executor);
+            assert(reply_signature.len() == 2, 'Registry: bad reply sig');
+            assert(
+                check_ecdsa_signature(
+                    digest, session.session_key, *reply_signature[0], *reply_signature[1]
+                ),
+                'Registry: bad reply sig'
+            );
+            let key = poseidon_hash_span(array![session_digest, digest].span());
+            assert(!self.reported_replies.read(key), 'Registry: already reported');
+            key
+        }
+
+        // Takes the executor's whole stake: half to the caller, the rest to the delegator's escrow.
+        fn slash(
+            ref self: ContractState,
+            job_hash: felt252,
+            executor: ContractAddress,
+            delegator: ContractAddress
+        ) {
+            let slashed = self.stakes.read(executor);
+            let reporter = get_caller_address();
+            let reporter_share = slashed / 2;
+            self.stakes.write(executor, 0);
+            self.unstake_amounts.write(executor, 0);
+            self.unstake_unlocks.write(executor, 0);
+            self.balances.write(delegator, self.balances.read(delegator) + slashed - reporter_share);
+            if reporter_share != 0 {
+                let token = IERC20Dispatcher { contract_address: self.token.read() };
+                assert(token.transfer(reporter, reporter_share), 'Registry: transfer failed');
+            }
+            self.emit(CheatReported { job_hash, executor, reporter, slashed });
+        }
+    }
+
+    // Checks that a session names this chain's, this registry's job of a header its delegator
+    // signed, and that its executor signed the session; returns (job hash, session hash).
+    fn check_session(
+        header: JobHeader,
+        header_signature: Array<felt252>,
+        session: StreamSession,
+        session_signature: Array<felt252>
+    ) -> (felt252, felt252) {
+        let tx_info = get_tx_info().unbox();
+        assert(header.chain_id == tx_info.chain_id, 'Registry: wrong chain');
+        assert(header.registry == get_contract_address(), 'Registry: wrong registry');
+        let job_hash = header_hash(header);
+        assert(session.job_hash == job_hash, 'Registry: wrong session job');
+        assert(is_signed(header.delegator, job_hash, header_signature), 'Registry: bad signature');
+        let digest = session_message_hash(session, header.chain_id);
+        assert(
+            is_signed(session.executor, digest, session_signature), 'Registry: bad session sig'
+        );
+        (job_hash, digest)
     }
 
     fn check_assignment(
@@ -418,6 +700,38 @@ mod Registry {
                 .span()
         );
         message_hash(chain_id, delegator, struct_hash)
+    }
+
+    fn session_message_hash(session: StreamSession, chain_id: felt252) -> felt252 {
+        let struct_hash = poseidon_hash_span(
+            array![
+                STREAM_SESSION_TYPE_HASH,
+                session.job_hash,
+                contract_address_to_felt252(session.executor),
+                session.session_key,
+                session.expires_at.into()
+            ]
+                .span()
+        );
+        message_hash(chain_id, session.executor, struct_hash)
+    }
+
+    // Signed by the session key, with the session's executor as the SNIP-12 signer.
+    fn reply_message_hash(
+        reply: StreamReply, chain_id: felt252, executor: ContractAddress
+    ) -> felt252 {
+        let struct_hash = poseidon_hash_span(
+            array![
+                STREAM_REPLY_TYPE_HASH,
+                reply.job_hash,
+                reply.time_from_ms.into(),
+                reply.time_to_ms.into(),
+                u256_hash(reply.input_hash),
+                u256_hash(reply.output_hash)
+            ]
+                .span()
+        );
+        message_hash(chain_id, executor, struct_hash)
     }
 
     fn message_hash(chain_id: felt252, signer: ContractAddress, struct_hash: felt252) -> felt252 {

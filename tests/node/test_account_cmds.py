@@ -132,6 +132,29 @@ def following(chain: Chain, *args: str) -> Iterator[subprocess.Popen]:
             follower.communicate()
 
 
+def node_config(
+    folder: Path, devnet: DevnetProcess, deployment: Deployment, account: dict[str, str]
+) -> tuple[Path, Path]:
+    """(config, data dir) of a node in `folder` for the devnet `account`, key imported."""
+    config = folder / "node.toml"
+    config.write_text(
+        f'[chain]\nrpc_url = "{devnet.url}"\n'
+        f'chain_id = "{bytes.fromhex(devnet.info["chain_id"][2:]).decode()}"\n'
+        f'account = "{account["address"]}"\n'
+        f'[contracts]\ntoken = "{hex(deployment.token)}"\n'
+        f'registry = "{hex(deployment.registry)}"\n'
+        f'fact_registry = "{hex(deployment.fact_registry)}"\n'
+    )
+    (folder / "key").write_text(account["private_key"])
+    data_dir = folder / "data"
+    imported = subprocess.run(
+        node_process("keys", "import", "--private-key-file", str(folder / "key"),
+                     "--config", str(config), "--data-dir", str(data_dir)),
+        env=process_env(), capture_output=True, text=True, timeout=60)
+    assert imported.returncode == 0, imported.stderr
+    return config, data_dir
+
+
 @pytest.fixture(scope="module")
 def chain(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Chain]:
     folder = tmp_path_factory.mktemp("account-cmds")
@@ -141,22 +164,7 @@ def chain(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Chain]:
         deployment = asyncio.run(deploy(owner, FEE_TOKEN, min_security_bits=0,
                                         withdrawal_delay=WITHDRAWAL_DELAY_S))
         mine, other = devnet.info["accounts"][1:3]
-        config = folder / "node.toml"
-        config.write_text(
-            f'[chain]\nrpc_url = "{devnet.url}"\n'
-            f'chain_id = "{bytes.fromhex(devnet.info["chain_id"][2:]).decode()}"\n'
-            f'account = "{mine["address"]}"\n'
-            f'[contracts]\ntoken = "{hex(deployment.token)}"\n'
-            f'registry = "{hex(deployment.registry)}"\n'
-            f'fact_registry = "{hex(deployment.fact_registry)}"\n'
-        )
-        (folder / "key").write_text(mine["private_key"])
-        data_dir = folder / "data"
-        imported = subprocess.run(
-            node_process("keys", "import", "--private-key-file", str(folder / "key"),
-                         "--config", str(config), "--data-dir", str(data_dir)),
-            env=process_env(), capture_output=True, text=True, timeout=60)
-        assert imported.returncode == 0, imported.stderr
+        config, data_dir = node_config(folder, devnet, deployment, mine)
         yield Chain(devnet, deployment, config, data_dir, int(mine["address"], 16),
                     int(other["address"], 16))
 

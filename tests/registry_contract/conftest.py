@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import secrets
+import urllib.request
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -135,3 +137,11 @@ async def token_balances(account: Account, addresses: Sequence[int]) -> list[int
 
 
 BALANCE_OF = get_selector_from_name("balance_of")
+
+
+def create_block(url: str) -> None:
+    """Close the current block: the devnet stamps a block with the time its predecessor closed."""
+    body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "devnet_createBlock"}).encode()
+    request = urllib.request.Request(url, body, {"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=30) as reply:
+        assert "result" in json.loads(reply.read())

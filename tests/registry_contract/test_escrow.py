@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import time
-import urllib.request
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -15,7 +13,13 @@ import pytest
 from cairo_jobs.facts import fact_hash
 from registry_contract.client import Refusal, Refused
 from registry_contract.events import Deposited, Withdrawn, registry_events_in
-from tests.registry_contract.conftest import WITHDRAWAL_DELAY_S, Party, World, token_balances
+from tests.registry_contract.conftest import (
+    WITHDRAWAL_DELAY_S,
+    Party,
+    World,
+    create_block,
+    token_balances,
+)
 
 OUTPUT = (7, 8, 9)
 
@@ -54,14 +58,6 @@ def refused(
         )
 
     return asyncio.run(run())
-
-
-def create_block(url: str) -> None:
-    """Close the current block: the devnet stamps a block with the time its predecessor closed."""
-    body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "devnet_createBlock"}).encode()
-    request = urllib.request.Request(url, body, {"Content-Type": "application/json"})
-    with urllib.request.urlopen(request, timeout=30) as reply:
-        assert "result" in json.loads(reply.read())
 
 
 def test_deposit_moves_tokens_into_the_escrow(world: World) -> None:
