@@ -39,17 +39,17 @@ REGISTRY_SETTINGS = ("min_security_bits", "withdrawal_delay", "fact_registry")
 
 def deposit(config: Config, amount: Amount, as_json: bool) -> dict[str, Any]:
     """Approve and deposit `amount` into this node's escrow."""
-    return run_on_chain(config, _deposit(_Session.of(config), amount, as_json))
+    return run_on_chain(config, _deposit(RegistrySession.of(config), amount, as_json))
 
 
 def request_withdrawal(config: Config, amount: Amount, as_json: bool) -> dict[str, Any]:
     """Set `amount` of the escrow aside; say when it unlocks."""
-    return run_on_chain(config, _request_withdrawal(_Session.of(config), amount, as_json))
+    return run_on_chain(config, _request_withdrawal(RegistrySession.of(config), amount, as_json))
 
 
 def complete_withdrawal(config: Config, as_json: bool) -> dict[str, Any]:
     """Pay out the unlocked pending withdrawal; UserError saying when, if still locked."""
-    return run_on_chain(config, _complete_withdrawal(_Session.of(config), as_json))
+    return run_on_chain(config, _complete_withdrawal(RegistrySession.of(config), as_json))
 
 
 def balance(config: Config, account: int | None, as_json: bool) -> dict[str, Any]:
@@ -65,7 +65,7 @@ def chain_status(config: Config, as_json: bool) -> dict[str, Any]:
 
 
 @dataclass(frozen=True)
-class _Session:
+class RegistrySession:
     """What a transaction needs: this node's wallet, the RPC URL and the Registry."""
 
     wallet: Wallet
@@ -73,7 +73,7 @@ class _Session:
     registry: int
 
     @classmethod
-    def of(cls, config: Config) -> _Session:
+    def of(cls, config: Config) -> RegistrySession:
         registry = contract_address(config, "registry")
         return cls(load_wallet(config), config.chain.rpc_url, registry)
 
@@ -85,8 +85,8 @@ class _Session:
         return RegistryClient(account, self.registry, token.address), token
 
 
-async def _deposit(session: _Session, amount: Amount, as_json: bool) -> dict[str, Any]:
-    client, token, units, receipt = await _send_amount(
+async def _deposit(session: RegistrySession, amount: Amount, as_json: bool) -> dict[str, Any]:
+    client, token, units, receipt = await send_amount(
         session, amount, "depositing", RegistryClient.deposit
     )
     escrow = await client.balance_of()
@@ -98,9 +98,9 @@ async def _deposit(session: _Session, amount: Amount, as_json: bool) -> dict[str
 
 
 async def _request_withdrawal(
-    session: _Session, amount: Amount, as_json: bool
+    session: RegistrySession, amount: Amount, as_json: bool
 ) -> dict[str, Any]:
-    client, token, _, receipt = await _send_amount(
+    client, token, _, receipt = await send_amount(
         session, amount, "requesting a withdrawal of", RegistryClient.request_withdrawal
     )
     pending = await client.pending_withdrawal()
@@ -112,8 +112,8 @@ async def _request_withdrawal(
     }
 
 
-async def _send_amount(
-    session: _Session,
+async def send_amount(
+    session: RegistrySession,
     amount: Amount,
     doing: str,
     send: Callable[[RegistryClient, int], Awaitable[TransactionReceipt]],
@@ -122,16 +122,16 @@ async def _send_amount(
     client, token = await session.connect()
     units = amount.base_units(token.decimals)
     async with progress(f"{doing} {token.format(units)}"):
-        receipt = await _refusal_explained(send(client, units))
+        receipt = await refusal_explained(send(client, units))
     return client, token, units, receipt
 
 
-async def _complete_withdrawal(session: _Session, as_json: bool) -> dict[str, Any]:
+async def _complete_withdrawal(session: RegistrySession, as_json: bool) -> dict[str, Any]:
     client, token = await session.connect()
     pending = await client.pending_withdrawal()
     try:
         async with progress(f"withdrawing {token.format(pending.amount)}"):
-            receipt = await _refusal_explained(client.withdraw())
+            receipt = await refusal_explained(client.withdraw())
     except Refused as refused:
         if refused.refusal != Refusal.WITHDRAWAL_LOCKED:
             raise
@@ -149,7 +149,7 @@ async def _complete_withdrawal(session: _Session, as_json: bool) -> dict[str, An
     }
 
 
-async def _refusal_explained(transaction: Awaitable[TransactionReceipt]) -> TransactionReceipt:
+async def refusal_explained(transaction: Awaitable[TransactionReceipt]) -> TransactionReceipt:
     """Await a transaction; a refusal with a known remedy becomes a UserError saying it."""
     try:
         return await transaction

@@ -15,7 +15,7 @@ from typing import Any
 from node.amounts import Amount
 from node.config import Config
 from node.errors import UserError
-from node.escrow import _refusal_explained, _send_amount, _Session
+from node.escrow import RegistrySession, refusal_explained, send_amount
 from node.registry_access import describe_time, progress, run_on_chain
 from p2p.codec import CodecError
 from p2p.messages import CheatReport
@@ -25,23 +25,23 @@ from registry_contract.events import CheatReported, registry_events_in
 
 def stake(config: Config, amount: Amount, as_json: bool) -> dict[str, Any]:
     """Approve and add `amount` to this node's stake."""
-    return run_on_chain(config, _stake(_Session.of(config), amount, as_json))
+    return run_on_chain(config, _stake(RegistrySession.of(config), amount, as_json))
 
 
 def request_unstake(config: Config, amount: Amount | None, as_json: bool) -> dict[str, Any]:
     """Set `amount` of the stake aside (None: all of it not yet pending); say when it unlocks."""
-    return run_on_chain(config, _request_unstake(_Session.of(config), amount, as_json))
+    return run_on_chain(config, _request_unstake(RegistrySession.of(config), amount, as_json))
 
 
 def complete_unstake(config: Config, as_json: bool) -> dict[str, Any]:
     """Pay out the unlocked pending unstake; UserError saying when, if still locked."""
-    return run_on_chain(config, _complete_unstake(_Session.of(config), as_json))
+    return run_on_chain(config, _complete_unstake(RegistrySession.of(config), as_json))
 
 
 def report_cheat(config: Config, path: Path, as_json: bool) -> dict[str, Any]:
     """Send the CheatReport in file `path` (its canonical encoding); say what was slashed."""
     report = read_report(path)
-    return run_on_chain(config, _report_cheat(_Session.of(config), report, as_json))
+    return run_on_chain(config, _report_cheat(RegistrySession.of(config), report, as_json))
 
 
 def read_report(path: Path) -> CheatReport:
@@ -58,8 +58,8 @@ def read_report(path: Path) -> CheatReport:
         ) from None
 
 
-async def _stake(session: _Session, amount: Amount, as_json: bool) -> dict[str, Any]:
-    client, token, units, receipt = await _send_amount(
+async def _stake(session: RegistrySession, amount: Amount, as_json: bool) -> dict[str, Any]:
+    client, token, units, receipt = await send_amount(
         session, amount, "staking", RegistryClient.stake
     )
     return {
@@ -70,7 +70,7 @@ async def _stake(session: _Session, amount: Amount, as_json: bool) -> dict[str, 
 
 
 async def _request_unstake(
-    session: _Session, amount: Amount | None, as_json: bool
+    session: RegistrySession, amount: Amount | None, as_json: bool
 ) -> dict[str, Any]:
     client, token = await session.connect()
     if amount is None:
@@ -80,7 +80,7 @@ async def _request_unstake(
     else:
         units = amount.base_units(token.decimals)
     async with progress(f"requesting to unstake {token.format(units)}"):
-        receipt = await _refusal_explained(client.request_unstake(units))
+        receipt = await refusal_explained(client.request_unstake(units))
     pending = await client.pending_unstake()
     return {
         "transaction": hex(receipt.transaction_hash),
@@ -90,7 +90,7 @@ async def _request_unstake(
     }
 
 
-async def _complete_unstake(session: _Session, as_json: bool) -> dict[str, Any]:
+async def _complete_unstake(session: RegistrySession, as_json: bool) -> dict[str, Any]:
     client, token = await session.connect()
     pending = await client.pending_unstake()
     try:
@@ -115,7 +115,9 @@ async def _complete_unstake(session: _Session, as_json: bool) -> dict[str, Any]:
     }
 
 
-async def _report_cheat(session: _Session, report: CheatReport, as_json: bool) -> dict[str, Any]:
+async def _report_cheat(
+    session: RegistrySession, report: CheatReport, as_json: bool
+) -> dict[str, Any]:
     client, token = await session.connect()
     executor = report.session.session.executor
     async with progress(f"reporting executor {hex(executor)}"):
