@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import trio
+from libp2p.peer.id import ID
 from starknet_py.net.client_errors import ClientError
 
 from cairo_jobs.program import load_program, program_hash
@@ -111,6 +112,8 @@ class Delegator:
         self.services = services
         self.open: dict[int, tuple[BidBook, Progress]] = {}
         """The jobs collecting bids: job hash -> (its bids, its progress callback)."""
+        self.bidders: dict[int, ID] = {}
+        """The peer each executor's latest bid came from (where a streaming client connects)."""
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         channels = await subscribe_all(self.services.p2p.gossip)
@@ -119,6 +122,7 @@ class Delegator:
             task_status.started()
             async for message in channels[params.TOPIC_BIDS]:
                 signed = SignedBid.decode(message.data)  # the gossip validator accepted it
+                self.bidders[signed.bid.executor] = message.origin
                 job = self.open.get(signed.bid.job_hash)
                 if job is not None and job[0].add(signed):
                     job[1]("bid", {"executor": hex(signed.bid.executor),

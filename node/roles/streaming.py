@@ -38,6 +38,7 @@ from cairo_jobs.model import RunRequest
 from cairo_jobs.pool import RunnerPool
 from cairo_jobs.streaming import reply_of, request_input, settle_input
 from node.config import StreamSection
+from node.roles.services import Services
 from p2p import limits, params
 from p2p.codec import CodecError
 from p2p.content import NotFound
@@ -190,6 +191,15 @@ class StreamSessions:
         self._live: dict[int, LiveSession] = {}
         self.open_wait = params.STREAM_SESSION_WAIT
         """Seconds an open waits for its session to start."""
+
+    @classmethod
+    def of_executor(cls, services: Services, pool: RunnerPool,
+                    allowed_hints: frozenset[str]) -> StreamSessions:
+        """The sessions of an executor node: its account, pool, hints and settings."""
+        config = services.config
+        signer = Signer(services.wallet.address, services.wallet.key, services.network.chain_id)
+        runs = RunLimits(pool, allowed_hints, config.executor.run_timeout)
+        return cls(signer, runs, config.stream, config.data_dir)
 
     def serve(self, host: IHost) -> None:
         """Answer session opens and settle queries on `host`."""

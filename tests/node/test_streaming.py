@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import subprocess
+import sys
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -19,11 +21,12 @@ import pytest
 import trio
 from libp2p.utils import encode_uvarint, encode_varint_prefixed
 
-from cairo_jobs.examples import compiled, example_hints
+from cairo_jobs.examples import EXAMPLES, compiled, example_hints
 from cairo_jobs.model import RunRequest
 from cairo_jobs.pool import RunnerPool
 from cairo_jobs.program import load_program, program_hash
 from cairo_jobs.streaming import STREAM_INPUT_BYTES
+from node.commands.stream_cmd import parse_request
 from node.config import StreamSection
 from node.roles.streaming import RunLimits, Signer, StreamSessions, settle_body_for
 from node.stream_client import Rejected, StreamJob, open_session
@@ -304,3 +307,35 @@ async def test_garbage_gets_a_refusal_on_its_stream_and_the_node_serves_on(tmp_p
             assert (await session.request([8])).output[0] == 8
         assert json.loads((await net.settled_body(spoiled.job_hash)).program_input) == {
             "requests": []}
+
+
+@pytest.mark.parametrize("line, complaint", [
+    ("[1, 2", "not JSON"),
+    ('{"request": [1]}', "JSON list of integers"),
+    ("[1.5]", "JSON list of integers"),
+    ("[true]", "JSON list of integers"),
+    ('["0x1"]', "JSON list of integers"),
+    (f"[{2**251 + 17 * 2**192 + 1}]", "JSON list of integers"),
+    (json.dumps([0] * 1025), "at most 1024 felts"),
+])
+def test_a_bad_stdin_line_says_what_a_request_is(line: str, complaint: str):
+    with pytest.raises(ValueError, match=complaint):
+        parse_request(line)
+    largest = 2**251 + 17 * 2**192
+    assert parse_request(f"[0, 1, {largest}]\n") == [0, 1, largest]
+
+
+def test_stream_arguments_are_refused_with_what_is_wrong(tmp_path: Path):
+    program = str(EXAMPLES["stream_digest"].path)
+    for args, complaint in [
+        (["--input", '{"n": 1}'], "drop --input"),
+        (["--skew-ms", "0"], "must be positive"),
+        (["--skew-ms", "soon"], "is not an integer"),
+    ]:
+        done = subprocess.run(
+            [sys.executable, "-m", "node", "delegate", program, "--stream", "--reward", "5",
+             *args, "--data-dir", str(tmp_path)],
+            capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL,
+            env={"PATH": "/usr/bin:/bin", "ZETINA_KEYSTORE_PASSWORD": "x"},
+        )
+        assert done.returncode in (1, 2) and complaint in done.stderr, (args, done.stderr)
