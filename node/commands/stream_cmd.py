@@ -12,6 +12,7 @@ the commitment to its own log.
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 import time
@@ -37,7 +38,7 @@ SETTLE_TIME_S = 120.0
 Runner = Callable[[Callable[[], Awaitable[None]], dict[str, Any]], dict[str, Any]]
 
 
-def delegate_stream(args: Any, config: Config, program: bytes, progress: Progress,
+def delegate_stream(args: argparse.Namespace, config: Config, program: bytes, progress: Progress,
                     run: Runner) -> dict[str, Any]:
     """Run `node delegate --stream`; the outcome with `log_matches`, or PartialResult."""
     from node.registry_access import read_token

@@ -134,6 +134,9 @@ async def test_a_session_answers_each_request_and_settles_on_the_client_log(tmp_
         assert settled_run.output == expected and expected[0] == 2
         # A validator gets the same settle body from the executor, checked against the job's.
         assert await settle_body_for(net.other, net.executor.get_id(), job.job_hash, BODY) == settle
+        other_program = JobBody(compiled("fibonacci"), STREAM_INPUT_BYTES, "small")
+        with pytest.raises(NotFound, match="another program"):
+            await settle_body_for(net.other, net.executor.get_id(), job.job_hash, other_program)
 
 
 def forging(sessions: StreamSessions, forge: Callable[..., object]) -> None:
