@@ -16,16 +16,19 @@ RUN_TIMEOUT_S = 240.0
 
 
 def delegate_stream(network: LocalNetwork, account_index: int, reward: int, lines: list[str],
-                    *args: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]],
-                                         dict[str, Any]]:
-    """Run `node delegate stream_digest --stream --json` as node "delegator" and write `lines`
-    on its stdin once its session is open; its reply lines, progress events and outcome."""
+                    *args: str, name: str = "delegator-stream",
+                    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], dict[str, Any]]:
+    """Run `node delegate stream_digest --stream --json` as node `name` (a libp2p identity of
+    its own) and write `lines` on its stdin once its session is open; its reply lines,
+    progress events and outcome."""
+    if not (network.data_dir(name) / "keystore.json").exists():
+        network.import_keys(name, account_index)
     bootstrap = [arg for node in network.nodes if node.process.poll() is None
                  for arg in ("--bootstrap", node.address)]
     command = [sys.executable, "-m", "node", "delegate", str(EXAMPLES["stream_digest"].path),
                "--stream", "--reward", f"{reward}fri", "--json", "--log-level", "warning",
                "--config", str(network.config_path),
-               "--data-dir", str(network.data_dir("delegator")), *bootstrap, *args]
+               "--data-dir", str(network.data_dir(name)), *bootstrap, *args]
     process = subprocess.Popen(command, env=network.env(account_index), stdin=subprocess.PIPE,
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     events: list[dict[str, Any]] = []

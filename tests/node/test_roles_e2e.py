@@ -261,4 +261,4 @@ def test_a_stream_session_answers_stdin_and_is_paid_once_for_its_log(network: Lo
     key = int(outcome["job"], 16)
     paid = {n.name: stored_jobs(network, n.name).get(key) for n in executors(network)}
     assert [state for state, _ in filter(None, paid.values())].count("paid") == 1
-    assert stored_jobs(network, "delegator")[key][0] == "paid"
+    assert stored_jobs(network, "delegator-stream")[key][0] == "paid"
