@@ -120,6 +120,20 @@ class ValidatorSection:
 
 
 @dataclass
+class StreamSection:
+    skew_ms: int = 2000
+    """Client: the most a reply's times may lie outside the client's own clock, in ms."""
+    request_timeout: float = 60.0
+    """Client: seconds to wait for one reply."""
+    idle_timeout: float = 60.0
+    """Executor: a session without a request for this many seconds ends."""
+    max_session: float = 600.0
+    """Executor: seconds a session lasts at most (and never past the job's deadline)."""
+    max_requests: int = 10_000
+    """Executor: requests one session answers at most."""
+
+
+@dataclass
 class DevnetSection:
     host: str = "127.0.0.1"
     port: int = 5050
@@ -142,6 +156,7 @@ class Config:
     executor: ExecutorSection = field(default_factory=ExecutorSection)
     delegator: DelegatorSection = field(default_factory=DelegatorSection)
     validator: ValidatorSection = field(default_factory=ValidatorSection)
+    stream: StreamSection = field(default_factory=StreamSection)
     devnet: DevnetSection = field(default_factory=DevnetSection)
     sources: dict[str, str] = field(default_factory=dict, compare=False)
     """Where each non-default setting came from: a file path, `env ZETINA_…` or `flag`."""

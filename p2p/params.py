@@ -22,6 +22,8 @@ ALL_TOPICS: Final = (TOPIC_JOBS, TOPIC_BIDS, TOPIC_ASSIGNMENTS, TOPIC_DONE, TOPI
 GOSSIPSUB_PROTOCOLS: Final = ("/meshsub/1.2.0", "/meshsub/1.1.0", "/meshsub/1.0.0")
 # Our own request/response protocol: fetch a DHT value straight from the peer that published it.
 FETCH_PROTOCOL: Final = "/zetina/fetch/1.0.0"
+# Our own streaming protocol: a client's requests straight to a streaming job's executor.
+STREAM_PROTOCOL: Final = "/zetina/stream/1.0.0"
 
 # DHT namespaces: keys are /<namespace>/<hex sha256(value)>.
 NS_BODY: Final = "zetina-body"
@@ -78,6 +80,13 @@ GRAYLIST_THRESHOLD: Final = -40.0  # below: its GRAFTs are refused as well
 REPUBLISH_INTERVAL: Final = 3600.0  # seconds between re-puts of the values we published
 DHT_GET_TIMEOUT: Final = 10.0
 FETCH_TIMEOUT: Final = 10.0
+
+# Streaming sessions (p2p/stream.py).
+MAX_STREAM_REQUEST_FELTS: Final = 1024  # felts in one request
+MAX_STREAM_FRAME: Final = (limits.MAX_OUTPUT_FELTS + MAX_STREAM_REQUEST_FELTS) * 34 + 4096
+STREAM_OPEN_TIMEOUT: Final = 10.0  # seconds for a stream's first frame and for a refusal
+# How long an executor holds a client's open for a session that is starting (body fetch).
+STREAM_SESSION_WAIT: Final = 20.0
 # A get that knows the publisher fetches from it alone for this long before DHT lookups start.
 PUBLISHER_HEAD_START: Final = 1.0
 PEER_ADDR_TTL: Final = 600  # seconds a provider's addresses stay in the peerstore

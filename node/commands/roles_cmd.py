@@ -55,7 +55,13 @@ def register(commands: argparse._SubParsersAction, common: argparse.ArgumentPars
     delegate.add_argument("--max-steps", type=_positive_int, default=1_000_000)
     delegate.add_argument("--wait", action="store_true",
                           help="stay until the job is paid or expired (default: until assigned)")
-    delegate.set_defaults(handler=delegate_command, setting_flags=flags)
+    delegate.add_argument("--stream", action="store_true",
+                          help="a streaming job: requests from stdin (JSON lists of felts), "
+                               "replies on stdout; paid once when stdin ends")
+    delegate.add_argument("--skew-ms", type=_positive_int,
+                          help="with --stream: the clock skew a reply may show (stream.skew_ms)")
+    delegate.set_defaults(handler=delegate_command,
+                          setting_flags={**flags, "skew_ms": "stream.skew_ms"})
 
 
 def serve_command(args: argparse.Namespace, config: Config) -> dict[str, Any]:
@@ -141,6 +147,13 @@ def delegate_command(args: argparse.Namespace, config: Config) -> dict[str, Any]
     def progress(step: str, details: dict[str, Any]) -> None:
         _emit(args.json, step, {"seconds": round(time.monotonic() - started, 2), **details},
               stream=sys.stderr)
+
+    if args.stream:
+        from node.commands.stream_cmd import delegate_stream
+
+        if program_input != b"{}":
+            raise UserError("--stream reads its requests from stdin; drop --input")
+        return delegate_stream(args, config, program, progress, _run)
 
     outcome: list[Outcome] = []
 

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import trio
+from libp2p.peer.id import ID
 from starknet_py.net.client_errors import ClientError
 
 from cairo_jobs.program import load_program, program_hash
@@ -147,6 +148,8 @@ class Delegator:
         """Every executor seen bidding (for any job) -> when it last did (Unix time)."""
         self.scores = ScoreTable(self._is_validator)
         """Executor scores published by the FactRegistry's verifiers."""
+        self.bidder_peers: dict[int, ID] = {}
+        """The peer each executor's latest bid came from (where a streaming client connects)."""
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         channels = await subscribe_all(self.services.p2p.gossip)
@@ -157,6 +160,7 @@ class Delegator:
             async for message in channels[params.TOPIC_BIDS]:
                 signed = SignedBid.decode(message.data)  # the gossip validator accepted it
                 self.bidders[signed.bid.executor] = time.time()
+                self.bidder_peers[signed.bid.executor] = message.origin
                 job = self.open.get(signed.bid.job_hash)
                 if job is not None and job[0].add(signed):
                     job[1]("bid", {"executor": hex(signed.bid.executor),

@@ -27,11 +27,13 @@ from cairo_jobs.failures import RunFailure
 from cairo_jobs.model import RunRequest, RunResult
 from cairo_jobs.pool import RunnerPool
 from cairo_jobs.proving import Prover
+from cairo_jobs.streaming import is_stream_input
 from node.chain import ChainError
 from node.roles.admission import Terms, refusal
 from node.roles.gossip import drain_unread, republish, subscribe_all
 from node.roles.payments import find_payment
 from node.roles.services import Services
+from node.roles.streaming import StreamSessions
 from node.roles.volumes import VolumeError, load_volumes, program_input_with
 from node.store import StoredJob
 from p2p import params
@@ -99,6 +101,7 @@ class Executor:
         self._publishers: dict[int, ID] = {}
         self._working: set[int] = set()
         self._min_security_bits = 0
+        self.streams = StreamSessions.of_executor(services, pool, self.allowed_hints)
 
     @property
     def address(self) -> int:
@@ -111,6 +114,7 @@ class Executor:
             services.registry.setting, "min_security_bits"
         )
         channels = await subscribe_all(services.p2p.gossip)
+        self.streams.serve(services.p2p.host)
         async with trio.open_nursery() as nursery:
             for job in services.store.unfinished("executor"):
                 self._resume(nursery, job)
@@ -306,13 +310,15 @@ class Executor:
         started = time.monotonic()
         body = await self._fetch_body(key, header.body_id)
         services.metrics.observe_step("fetch", time.monotonic() - started)
+        if job.state == "assigned":
+            services.transition(key, "running", "body fetched")
+        if is_stream_input(body.program_input):  # a session; its settle body runs below
+            body = await self.streams.run_session(key, header, body, self._publishers.get(key))
         try:
             volumes = await load_volumes(services.p2p.content, body, self._publishers.get(key))
             program_input = program_input_with(body, volumes)
         except VolumeError as error:
             raise JobFailed(str(error)) from error
-        if job.state == "assigned":
-            services.transition(key, "running", "body fetched")
         request = RunRequest.from_body(
             body.program, program_input, body.layout, max_steps=header.max_steps,
             timeout=services.config.executor.run_timeout, allowed_hints=self.allowed_hints,

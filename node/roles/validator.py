@@ -26,9 +26,11 @@ from cairo_jobs.facts import fact_hash
 from cairo_jobs.failures import RunFailure
 from cairo_jobs.model import RunRequest
 from cairo_jobs.proving import Claim, Proof, Verdict, VerificationMode, Verifier
+from cairo_jobs.streaming import is_stream_input
 from node.chain import ChainError
 from node.roles.gossip import drain_unread, subscribe_all
 from node.roles.services import Services
+from node.roles.streaming import settle_body_for
 from node.roles.volumes import VolumeError, load_volumes, program_input_with
 from p2p import params
 from p2p.codec import CodecError
@@ -126,6 +128,8 @@ class Validator:
                 await content.get(digest_key(params.NS_WITNESS, notice.witness_id), origin)
             )
             body = JobBody.decode(await content.get(digest_key(params.NS_BODY, header.body_id)))
+            if is_stream_input(body.program_input):  # a session: check its settle run
+                body = await settle_body_for(services.p2p.host, origin, notice.job_hash, body)
         fact = fact_hash(header.program_hash, list(witness.output))
         if (witness.job_hash, witness.executor) != (notice.job_hash, notice.executor):
             return Checked(notice.job_hash, fact, False, 0, "witness of another job or executor")

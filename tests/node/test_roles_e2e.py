@@ -24,6 +24,7 @@ from cairo_jobs.examples import EXAMPLES, compiled
 from cairo_jobs.facts import fact_hash
 from cairo_jobs.model import RunRequest
 from cairo_jobs.program import load_program, program_hash
+from cairo_jobs.streaming import log_commitment
 from cairo_jobs.vm import execute
 from node.localnet import LocalNetwork, NodeProcess
 from node.wallet import Wallet
@@ -35,6 +36,7 @@ from p2p.signing import job_hash, sign_header
 from p2p.stark import StarkKeyPair
 from p2p.validation import Verdict
 from registry_contract.client import FactRegistryClient, Refusal, Refused, RegistryClient
+from tests.node.stream_cli import delegate_stream
 
 VALIDATOR, DELEGATOR, EXECUTOR_1, EXECUTOR_2, EXECUTOR_3, PAUPER, PROVER = range(7)
 REWARD = 10**15
@@ -257,6 +259,30 @@ def test_a_delegator_without_escrow_is_told_to_deposit(network: LocalNetwork) ->
     with pytest.raises(RuntimeError, match="node deposit"):
         delegating.outcome()
     assert delegating.process.returncode == 1
+
+
+def test_a_stream_session_answers_stdin_and_is_paid_once_for_its_log(network: LocalNetwork):
+    requests = [[1, 2, 3], [40, 2], []]
+    lines = [json.dumps(requests[0]), "not json", json.dumps(requests[1]),
+             json.dumps(list(range(1001))), "[-1]", json.dumps(requests[2])]
+
+    replies, events, outcome = delegate_stream(network, DELEGATOR, REWARD, lines,
+                                               "--skew-ms", "3000")
+
+    assert [reply["input"] for reply in replies] == requests, events
+    assert all(reply["verified"] for reply in replies)
+    assert replies[0]["output"][0] == 6 and replies[1]["output"][0] == 42
+    assert [e["line"] for e in events if e["event"] == "bad_request"] == [2, 5]
+    (refused,) = [e for e in events if e["event"] == "refused"]
+    assert refused["line"] == 4 and "the program failed on this request" in refused["error"]
+
+    assert outcome["state"] == "paid" and outcome["log_matches"] is True
+    expected = log_commitment((r["input"], r["output"]) for r in replies)
+    assert [int(felt, 16) for felt in outcome["output"]] == expected
+    key = int(outcome["job"], 16)
+    paid = {n.name: stored_jobs(network, n.name).get(key) for n in executors(network)}
+    assert [state for state, _ in filter(None, paid.values())].count("paid") == 1
+    assert stored_jobs(network, "delegator-stream")[key][0] == "paid"
 
 
 def test_a_native_proof_is_verified_and_its_bits_registered(network: LocalNetwork) -> None:
