@@ -280,12 +280,13 @@ class LocalNetwork:
         self.config_path.write_text(
             "[chain]\n"
             f'rpc_url = "{self.devnet.url}"\n'
-            f'chain_id = "{chain_id}"\n\n'
+            f'chain_id = "{chain_id}"\n'
+            "poll_interval = 0.1\n\n"
             "[p2p]\n"
             'listen = ["/ip4/127.0.0.1/tcp/0"]\n'
             "republish_interval = 0.5\n\n"
             "[delegator]\n"
-            "bid_window = 1.0\n"
+            "bid_window = 0.5\n"
             "assignment_window = 30.0\n\n"
             "[contracts]\n"
         )
