@@ -6,9 +6,10 @@ validator and two executors as `node` processes and, from this process acting as
   - latency: N fibonacci jobs one after the other, publish -> JobCompleted seen (median, p90),
     with the time spent in each step (bids, assignment, execution + fact + payment);
   - throughput: M jobs delegated at once; jobs paid per minute.
-Baselines in the same run: the previous behaviour's settings (1 s chain polls, 1 s bid window)
-and the chain's floor, two transactions through starknet-py with fee estimation (a job needs
-two: the validator's register_fact and the executor's submit_witness).
+Baselines in the same run: the previous behaviour's settings (1 s chain polls, 1 s bid window,
+a fee estimate per transaction) and the chain's floor, two transactions through starknet-py
+with fee estimation (a job needs two: the validator's register_fact and the executor's
+submit_witness).
 
     .venv/bin/python bench/e2e_jobs.py [--sequential 5] [--concurrent 12]
 """
@@ -40,11 +41,12 @@ GOAL_JOBS_PER_MIN = 60
 REWARD = 10**15
 VALIDATOR, DELEGATOR, EXECUTOR_1, EXECUTOR_2 = range(4)
 SETTINGS: dict[str, dict[str, float]] = {
-    "before": {"chain.poll_interval": 1.0, "delegator.bid_window": 1.0},
+    "before": {"chain.poll_interval": 1.0, "chain.fee_estimate_ttl": 0.0,
+               "delegator.bid_window": 1.0},
     "now": {},
 }
-"""What is compared: `before` restores the former 1 s waits (polls of the chain, bid window);
-`now` runs the local network's configuration."""
+"""What is compared: `before` restores the former 1 s waits (polls of the chain, bid window)
+and a fee estimate per transaction; `now` runs the local network's configuration."""
 
 
 class Timeline:

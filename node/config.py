@@ -49,6 +49,9 @@ class ChainSection:
     account: str = ""
     poll_interval: float = 0.25
     """Seconds between reads of the newest block number while a role waits for the chain."""
+    fee_estimate_ttl: float = 60.0
+    """Seconds an invoke's fee estimate is reused for invokes of the same calls; 0 estimates
+    every invoke (a contract's refusal is then found before sending, at no cost)."""
 
 
 @dataclass

@@ -38,8 +38,6 @@ CONTRACTS = ("token", "registry", "fact_registry")
 INVALID_NONCE_CODE = 52
 """The JSON-RPC error of a transaction whose nonce is not the account's next one."""
 
-ESTIMATE_TTL_S = 60.0
-"""How long an invoke's estimated resource bounds are reused for invokes of the same calls."""
 
 
 def chain_id(config: Config) -> int:
@@ -90,11 +88,13 @@ class Wallet:
     key: StarkKeyPair
     chain_id: int
 
-    def account(self, rpc_url: str) -> NumberingAccount:
-        """A starknet-py account on the node at `rpc_url` (use it on the asyncio side)."""
+    def account(self, rpc_url: str, estimate_ttl_s: float = 0.0) -> NumberingAccount:
+        """A starknet-py account on the node at `rpc_url` (use it on the asyncio side) that
+        reuses fee estimates for `estimate_ttl_s` seconds (`chain.fee_estimate_ttl`)."""
         client = FullNodeClient(node_url=rpc_url)
         signer = FastSigner(self.address, self.key, self.chain_id)
-        return NumberingAccount(client=client, address=self.address, signer=signer)
+        return NumberingAccount(client=client, address=self.address, signer=signer,
+                                estimate_ttl_s=estimate_ttl_s)
 
 
 class NumberingAccount(Account):
@@ -106,12 +106,13 @@ class NumberingAccount(Account):
     unknown and after `resync`; an invoke refused for its nonce is retried once with the node's
     nonce (another program may use the same account). An invoke the node refused for another
     reason did not use its nonce. An estimated invoke's resource bounds are reused for the same
-    calls (contract, function, calldata length) for ESTIMATE_TTL_S: such an invoke is not
+    calls (contract, function, calldata length) for `estimate_ttl_s`: such an invoke is not
     checked before it is sent, so a contract's refusal reverts on chain (and costs its fee).
     """
 
-    def __init__(self, **kwargs: Any) -> None:
+    def __init__(self, *, estimate_ttl_s: float = 0.0, **kwargs: Any) -> None:
         super().__init__(**kwargs)
+        self.estimate_ttl_s = estimate_ttl_s
         self._next_nonce: int | None = None
         self._estimates: dict[tuple[tuple[int, int, int], ...], tuple[float, Any]] = {}
         self._sending = asyncio.Lock()
@@ -155,7 +156,7 @@ class NumberingAccount(Account):
 
     def _known_bounds(self, key: tuple[tuple[int, int, int], ...]) -> Any:
         estimated_at, bounds = self._estimates.get(key, (-math.inf, None))
-        return bounds if time.monotonic() - estimated_at < ESTIMATE_TTL_S else None
+        return bounds if time.monotonic() - estimated_at < self.estimate_ttl_s else None
 
     async def resync(self) -> None:
         """Read the nonce and estimate fees afresh from the next invoke on (one sent failed

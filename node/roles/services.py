@@ -138,7 +138,7 @@ async def open_services(
     fact_registry = contract_address(config, "fact_registry")
     identity = read_identity(config.identity_path)
     async with ChainBridge() as bridge, trio.open_nursery() as nursery:
-        account = wallet.account(config.chain.rpc_url)
+        account = wallet.account(config.chain.rpc_url, config.chain.fee_estimate_ttl)
         await bridge.call(check_chain, account.client, wallet.chain_id)
         registry = await bridge.call(RegistryClient.connect, account, network.registry)
         keys = KeyDirectory(AccountKeys(bridge, account.client), nursery)

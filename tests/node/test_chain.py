@@ -51,10 +51,12 @@ class Chain:
     def client(self) -> FullNodeClient:
         return FullNodeClient(node_url=self.devnet.url)
 
-    def numbering_account(self) -> NumberingAccount:
-        """The same account, numbering its own invokes (as the roles use it)."""
+    def numbering_account(self, estimate_ttl_s: float = 60.0) -> NumberingAccount:
+        """The same account, numbering its own invokes and reusing fee estimates (as the roles
+        use it)."""
         chain_id = int(self.devnet.info["chain_id"], 16)
-        return Wallet(self.account.address, self.key, chain_id).account(self.devnet.url)
+        wallet = Wallet(self.account.address, self.key, chain_id)
+        return wallet.account(self.devnet.url, estimate_ttl_s)
 
 
 @pytest.fixture(scope="module")
@@ -396,6 +398,18 @@ async def test_a_reused_fee_estimate_sends_unchecked_until_resync(
     assert reverted.value.transaction_hash is not None  # it reverted on chain
 
     await bridge.call(account.resync)
+    with pytest.raises(Refused) as estimated:
+        await bridge.call(registry.request_withdrawal, 2**200)
+    assert estimated.value.transaction_hash is None
+
+
+async def test_without_estimate_reuse_each_refusal_is_found_before_sending(
+    bridge: ChainBridge, chain: Chain
+) -> None:
+    registry = RegistryClient(chain.numbering_account(0.0), chain.registry, FEE_TOKEN)
+    await bridge.call(registry.deposit, 10)
+    await bridge.call(registry.request_withdrawal, 1)
+
     with pytest.raises(Refused) as estimated:
         await bridge.call(registry.request_withdrawal, 2**200)
     assert estimated.value.transaction_hash is None
