@@ -280,8 +280,7 @@ class LocalNetwork:
         self.config_path.write_text(
             "[chain]\n"
             f'rpc_url = "{self.devnet.url}"\n'
-            f'chain_id = "{chain_id}"\n'
-            "poll_interval = 0.1\n\n"
+            f'chain_id = "{chain_id}"\n\n'
             "[p2p]\n"
             'listen = ["/ip4/127.0.0.1/tcp/0"]\n'
             "republish_interval = 0.5\n\n"

@@ -331,18 +331,29 @@ class Executor:
         services = self.services
         header = notice.header.header
         fact = fact_hash(header.program_hash, output)
-        registered = trio.Event()
+        done = trio.Event()
+        failure: Exception | None = None
         started = time.monotonic()
         async with trio.open_nursery() as nursery:
             nursery.start_soon(republish, services, params.TOPIC_DONE, notice.encode(),
-                               registered, header.deadline)
-            seen = services.blocks.number
-            while not await self._fact_is_enough(fact):
-                if time.time() > header.deadline:
-                    raise JobFailed("deadline passed before a validator registered the fact")
-                seen = await services.blocks.wait_past(seen)
-            registered.set()
+                               done, header.deadline)
+            try:
+                await self._until_fact_is_enough(fact, header.deadline)
+            except Exception as error:  # raised out of the nursery, not in an ExceptionGroup
+                failure = error
+            done.set()
+        if failure is not None:
+            raise failure
         services.metrics.observe_step("verify", time.monotonic() - started)
+
+    async def _until_fact_is_enough(self, fact: int, deadline: int) -> None:
+        """Look at the fact each time the chain adds a block, until it is registered."""
+        blocks = self.services.blocks
+        seen = blocks.number
+        while not await self._fact_is_enough(fact):
+            if time.time() > deadline:
+                raise JobFailed("deadline passed before a validator registered the fact")
+            seen = await blocks.wait_past(seen)
 
     async def _fact_is_enough(self, fact: int) -> bool:
         """Whether the fact is registered with at least the Registry's minimum bits (one view:
