@@ -4,8 +4,9 @@
 `bridge.call(coro_fn, *args)` to run an asyncio coroutine function there. Cancelling the trio
 side cancels the asyncio task, and every call has a timeout. The services on top of it are
 trio-facing: `OnChainSignatureChecker` (SRC-6 `is_valid_signature`, a
-`p2p.signing.SignatureChecker`), `RegistryView` (solvency and already-paid checks) and
-`AccountKeys` (Stark public keys of accounts, cached for synchronous gossip validators).
+`p2p.signing.SignatureChecker`), `RegistryView` (solvency and already-paid checks),
+`AccountKeys` (Stark public keys of accounts, cached for synchronous gossip validators) and
+`BlockWatch` (wakes whoever waits for the chain to move on, instead of fixed polls).
 No other module may mix the two loops.
 """
 
@@ -14,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import threading
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
@@ -43,6 +45,13 @@ THREAD_JOIN_TIMEOUT_S = 10.0
 
 VALID = 0x56414C4944
 """'VALID' as a felt: what an SRC-6 account's `is_valid_signature` returns for a good signature."""
+
+BALANCE_TTL_S = 2.0
+"""How long a delegator's escrow, once seen sufficient, is trusted without asking again."""
+
+MAX_WAIT_FOR_BLOCK_S = 2.0
+"""Longest wait for a new block: state a node shows before it closes a block (pre-confirmed) is
+looked at this often, and a failed read is retried."""
 
 MAX_SIGNATURE_FELTS = 64
 """Longer signatures are refused without asking the chain."""
@@ -333,10 +342,24 @@ class RegistryView:
     def __init__(self, bridge: ChainBridge, registry: RegistryClient) -> None:
         self._bridge = bridge
         self._registry = registry
+        self._balances: dict[int, tuple[float, int]] = {}
 
     async def available_balance(self, account: int) -> int:
         """The account's escrow less what is pending withdrawal."""
         return await self._bridge.call(self._registry.available_balance, account)
+
+    async def covers(self, account: int, amount: int) -> bool:
+        """Whether the account's available escrow covers `amount`.
+
+        A balance read in the last BALANCE_TTL_S seconds that covers it is trusted (the
+        Registry checks the escrow again when it pays); otherwise the balance is read.
+        """
+        read_at, balance = self._balances.get(account, (-math.inf, 0))
+        if balance >= amount and trio.current_time() - read_at < BALANCE_TTL_S:
+            return True
+        balance = await self.available_balance(account)
+        self._balances[account] = (trio.current_time(), balance)
+        return balance >= amount
 
     async def job_state(self, job_hash: int) -> JobState:
         """Whether (and to whom) the job was paid."""
@@ -374,3 +397,58 @@ class AccountKeys:
             return None
         self._keys[account] = answer[0]
         return answer[0]
+
+
+class BlockWatch:
+    """The chain's newest block number, read every `interval_s` while someone waits for it.
+
+    `await watch.wait_past(seen)` returns once the newest block is not `seen` (at the latest
+    after MAX_WAIT_FOR_BLOCK_S): the pattern is `seen = watch.number`, then check the state,
+    then `seen = await watch.wait_past(seen)` and check again. Works against any JSON-RPC node
+    (`starknet_blockNumber`); run `watch.run` in a nursery.
+    """
+
+    def __init__(self, bridge: ChainBridge, client: Client, interval_s: float) -> None:
+        self._bridge = bridge
+        self._client = client
+        self._interval_s = interval_s
+        self.number = -1
+        """The newest block number last read (-1 before the first read)."""
+        self._waiters = 0
+        self._wanted = trio.Event()
+        self._moved = trio.Event()
+
+    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        """Read the block number while anyone waits; until cancelled."""
+        task_status.started()
+        while True:
+            if not self._waiters:
+                self._wanted = trio.Event()
+                await self._wanted.wait()
+            await self._read()
+            await trio.sleep(self._interval_s)
+
+    async def _read(self) -> None:
+        try:
+            number = await self._bridge.call(self._client.get_block_number)
+        except (ChainError, ClientError, OSError, aiohttp.ClientError) as error:
+            logger.warning("cannot read the block number; retrying",
+                           extra={"error": str(error), "retry_s": self._interval_s})
+            return
+        if number != self.number:
+            self.number = number
+            self._moved.set()
+            self._moved = trio.Event()
+
+    async def wait_past(self, seen: int) -> int:
+        """Wait until the newest block is not `seen`, or MAX_WAIT_FOR_BLOCK_S; return the
+        newest block number known then."""
+        self._waiters += 1
+        self._wanted.set()
+        try:
+            with trio.move_on_after(MAX_WAIT_FOR_BLOCK_S):
+                while self.number == seen:
+                    await self._moved.wait()
+        finally:
+            self._waiters -= 1
+        return self.number

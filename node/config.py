@@ -47,6 +47,11 @@ class ChainSection:
     rpc_url: str = "http://127.0.0.1:5050/rpc"
     chain_id: str = "SN_SEPOLIA"
     account: str = ""
+    poll_interval: float = 0.25
+    """Seconds between reads of the newest block number while a role waits for the chain."""
+    fee_estimate_ttl: float = 60.0
+    """Seconds an invoke's fee estimate is reused for invokes of the same calls; 0 estimates
+    every invoke (a contract's refusal is then found before sending, at no cost)."""
 
 
 @dataclass
@@ -95,7 +100,7 @@ class ExecutorSection:
 
 @dataclass
 class DelegatorSection:
-    bid_window: float = 2.0
+    bid_window: float = 1.0
     """Seconds bids are collected before the first assignment."""
     assignment_window: float = 60.0
     """Seconds the assigned executor has the job to itself."""

@@ -285,7 +285,7 @@ class LocalNetwork:
             'listen = ["/ip4/127.0.0.1/tcp/0"]\n'
             "republish_interval = 0.5\n\n"
             "[delegator]\n"
-            "bid_window = 1.0\n"
+            "bid_window = 0.5\n"
             "assignment_window = 30.0\n\n"
             "[contracts]\n"
         )

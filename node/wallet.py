@@ -6,12 +6,19 @@ asyncio side of `node.chain.ChainBridge` (`check_chain` is the one coroutine, ru
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import math
 import os
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from starknet_py.cairo.felt import decode_shortstring, encode_shortstring
 from starknet_py.net.account.account import Account
+from starknet_py.net.client_errors import ClientError
+from starknet_py.net.client_models import SentTransactionResponse
 from starknet_py.net.full_node_client import FullNodeClient
 from starknet_py.net.models.transaction import AccountTransaction
 from starknet_py.net.signer.key_pair import KeyPair
@@ -24,7 +31,13 @@ from node.keys import read_keystore
 from node.passwords import keystore_password
 from p2p.stark import STARK_PRIME, StarkKeyPair
 
+log = logging.getLogger(__name__)
+
 CONTRACTS = ("token", "registry", "fact_registry")
+
+INVALID_NONCE_CODE = 52
+"""The JSON-RPC error of a transaction whose nonce is not the account's next one."""
+
 
 
 def chain_id(config: Config) -> int:
@@ -75,11 +88,92 @@ class Wallet:
     key: StarkKeyPair
     chain_id: int
 
-    def account(self, rpc_url: str) -> Account:
-        """A starknet-py account on the node at `rpc_url` (use it on the asyncio side)."""
+    def account(self, rpc_url: str, estimate_ttl_s: float = 0.0) -> NumberingAccount:
+        """A starknet-py account on the node at `rpc_url` (use it on the asyncio side) that
+        reuses fee estimates for `estimate_ttl_s` seconds (`chain.fee_estimate_ttl`)."""
         client = FullNodeClient(node_url=rpc_url)
         signer = FastSigner(self.address, self.key, self.chain_id)
-        return Account(client=client, address=self.address, signer=signer)
+        return NumberingAccount(client=client, address=self.address, signer=signer,
+                                estimate_ttl_s=estimate_ttl_s)
+
+
+class NumberingAccount(Account):
+    """An account that numbers its own invokes and reuses fee estimates, so that several
+    invokes can be in flight and most skip the node's fee estimation.
+
+    Building, signing and sending one invoke is serialised (an asyncio lock); waiting for its
+    inclusion is not. The next nonce is read from the node at first, after a send whose fate is
+    unknown and after `resync`; an invoke refused for its nonce is retried once with the node's
+    nonce (another program may use the same account). An invoke the node refused for another
+    reason did not use its nonce. An estimated invoke's resource bounds are reused for the same
+    calls (contract, function, calldata length) for `estimate_ttl_s`: such an invoke is not
+    checked before it is sent, so a contract's refusal reverts on chain (and costs its fee).
+    """
+
+    def __init__(self, *, estimate_ttl_s: float = 0.0, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.estimate_ttl_s = estimate_ttl_s
+        self._next_nonce: int | None = None
+        self._estimates: dict[tuple[tuple[int, int, int], ...], tuple[float, Any]] = {}
+        self._sending = asyncio.Lock()
+
+    async def execute_v3(self, calls: Any, **kwargs: Any) -> SentTransactionResponse:
+        if kwargs.get("nonce") is not None:
+            return await super().execute_v3(calls, **kwargs)
+        async with self._sending:
+            try:
+                return await self._send_next(calls, kwargs)
+            except ClientError as error:
+                if not _is_nonce_refusal(error):
+                    raise
+                log.warning("nonce refused; reading it from the node and sending again",
+                            extra={"account": hex(self.address), "error": error.message})
+                self._next_nonce = None
+                return await self._send_next(calls, kwargs)
+
+    async def _send_next(self, calls: Any, kwargs: dict[str, Any]) -> SentTransactionResponse:
+        if self._next_nonce is None:
+            self._next_nonce = await self.get_nonce()
+        key = _calls_key(calls)
+        known = self._known_bounds(key) if kwargs.get("auto_estimate") else None
+        if known is not None:
+            kwargs = {**kwargs, "auto_estimate": False, "resource_bounds": known}
+        estimate = bool(kwargs.get("auto_estimate"))
+        try:
+            signed = await self.sign_invoke_v3(calls, nonce=self._next_nonce, **kwargs)
+            sent = await self.client.send_transaction(signed)
+        except ClientError:
+            self._estimates.pop(key, None)
+            raise  # the node answered: nothing was accepted, the nonce is still free
+        except BaseException:
+            self._estimates.pop(key, None)
+            self._next_nonce = None  # sent or not: ask the node next time
+            raise
+        if estimate:
+            self._estimates[key] = (time.monotonic(), signed.resource_bounds)
+        self._next_nonce += 1
+        return sent
+
+    def _known_bounds(self, key: tuple[tuple[int, int, int], ...]) -> Any:
+        estimated_at, bounds = self._estimates.get(key, (-math.inf, None))
+        return bounds if time.monotonic() - estimated_at < self.estimate_ttl_s else None
+
+    async def resync(self) -> None:
+        """Read the nonce and estimate fees afresh from the next invoke on (one sent failed
+        or was lost)."""
+        async with self._sending:
+            self._next_nonce = None
+            self._estimates.clear()
+
+
+def _calls_key(calls: Any) -> tuple[tuple[int, int, int], ...]:
+    """What makes two invokes cost the same: each call's contract, function, calldata length."""
+    listed = calls if isinstance(calls, list) else [calls]
+    return tuple((call.to_addr, call.selector, len(call.calldata)) for call in listed)
+
+
+def _is_nonce_refusal(error: ClientError) -> bool:
+    return error.code == INVALID_NONCE_CODE or "nonce" in f"{error.message} {error.data}".lower()
 
 
 class FastSigner(StarkCurveSigner):

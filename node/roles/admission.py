@@ -42,6 +42,6 @@ async def refusal(
         return "deadline too close"
     if (await view.job_state(job_hash)).paid:
         return "already paid"
-    if await view.available_balance(header.delegator) < header.reward:
+    if not await view.covers(header.delegator, header.reward):
         return "insolvent delegator"
     return None

@@ -4,8 +4,9 @@ Publish: check the escrow covers the reward, put the body in the DHT, sign the h
 re-publish it while the job is open. Assign: collect bids for `delegator.bid_window` seconds,
 pick the best (lowest price, then the best score published by the FactRegistry's verifiers,
 then the executor that this delegator saw paid most often), sign an
-assignment with an exclusivity window and re-publish it. Watch: follow the Registry's
-JobCompleted events; if the window passes without payment, assign the next best bid. The job
+assignment with an exclusivity window and re-publish it. Watch: read the Registry's
+JobCompleted events each time the chain moves on (one reader for all of this node's open jobs);
+if the window passes without payment, assign the next best bid. The job
 ends paid (with the output, the executor and the transaction), or expired once its deadline has
 passed: the reward then stays in the escrow.
 """
@@ -48,8 +49,8 @@ from registry_contract.events import EventCursor
 
 log = logging.getLogger(__name__)
 
-PAYMENT_POLL_S = 1.0
-"""How often the Registry's events are read while a job is open."""
+IDLE_CHECK_S = 1.0
+"""How often a job waiting for a bid checks whether it was paid meanwhile."""
 
 DEADLINE_GRACE_S = 15.0
 """How long past the deadline the delegator still looks for the payment (block times lag)."""
@@ -134,7 +135,8 @@ class BidBook:
 
 
 class Delegator:
-    """A delegator node: one subscription to the bids topic, each bid routed to its open job.
+    """A delegator node: one subscription to the bids topic, each bid routed to its open job;
+    one reader of the Registry's events, each payment routed to its open job.
 
     Start `run` in a nursery (`await nursery.start(delegator.run)`), then
     `outcome = await delegator.delegate(spec, progress)`, for as many jobs at once as needed.
@@ -150,12 +152,19 @@ class Delegator:
         """Executor scores published by the FactRegistry's verifiers."""
         self.bidder_peers: dict[int, ID] = {}
         """The peer each executor's latest bid came from (where a streaming client connects)."""
+        self.unpaid: dict[int, Callable[[Payment], None]] = {}
+        """The jobs awaiting their payment: job hash -> what to tell when it is seen."""
+        self._job_added = trio.Event()
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
-        channels = await subscribe_all(self.services.p2p.gossip)
+        services = self.services
+        channels = await subscribe_all(services.p2p.gossip)
+        client = services.registry.account.client
+        cursor = EventCursor(await services.chain(client.get_block_number))
         async with trio.open_nursery() as nursery:
             nursery.start_soon(drain_unread, channels, {params.TOPIC_BIDS, params.TOPIC_SCORES})
             nursery.start_soon(self._read_scores, channels[params.TOPIC_SCORES])
+            nursery.start_soon(self._watch_payments, cursor)
             task_status.started()
             async for message in channels[params.TOPIC_BIDS]:
                 signed = SignedBid.decode(message.data)  # the gossip validator accepted it
@@ -185,6 +194,38 @@ class Delegator:
     async def _is_validator(self, account: int) -> bool:
         return bool(await self.services.chain(self.services.facts.is_verifier, account))
 
+    def expect_payment(self, key: int, paid: Callable[[Payment], None]) -> None:
+        """Call `paid` when the job's JobCompleted is seen (from the events after `run` began)."""
+        self.unpaid[key] = paid
+        self._job_added.set()
+
+    async def _watch_payments(self, cursor: EventCursor) -> None:
+        """While jobs await payment, read the new events each time a block is added."""
+        blocks = self.services.blocks
+        seen = blocks.number
+        while True:
+            while not self.unpaid:
+                self._job_added = trio.Event()
+                await self._job_added.wait()
+            cursor = await self._deliver_payments(cursor)
+            seen = await blocks.wait_past(seen)
+
+    async def _deliver_payments(self, cursor: EventCursor) -> EventCursor:
+        """Read every event page from `cursor`; return the cursor after the last one read."""
+        while True:
+            try:
+                payments, after = await read_payments(self.services, cursor)
+            except (ChainError, ClientError, OSError) as error:  # OSError: connection lost
+                log.warning("cannot read Registry events; retrying", extra={"error": str(error)})
+                return cursor
+            for payment in payments:
+                paid = self.unpaid.pop(payment.job_hash, None)
+                if paid is not None:
+                    paid(payment)
+            if after == cursor or after.continuation_token is None:
+                return after
+            cursor = after
+
 
 class Delegation:
     """One job from publication to payment or expiry."""
@@ -208,14 +249,12 @@ class Delegation:
         signed = await self._publish_body_and_sign()
         key = job_hash(signed.header)
         bids = BidBook(signed.header, key, only=self.only)
-        client = services.registry.account.client
-        cursor = EventCursor(await services.chain(client.get_block_number))
         services.store.record_job(signed, "delegator")
         services.headers[key] = signed
         self.delegator.open[key] = (bids, self.progress)
+        self.delegator.expect_payment(key, self._on_payment)
         try:
             async with trio.open_nursery() as nursery:
-                nursery.start_soon(self._watch_payment, key, cursor)
                 nursery.start_soon(republish, services, params.TOPIC_JOBS, signed.encode(),
                                    self._paid, signed.header.deadline)
                 self.progress("published", {"job": hex(key), "reward": self.spec.reward})
@@ -224,6 +263,7 @@ class Delegation:
                 nursery.cancel_scope.cancel()
         finally:
             del self.delegator.open[key]
+            self.delegator.unpaid.pop(key, None)
         return outcome
 
     async def _check_escrow(self) -> None:
@@ -254,19 +294,9 @@ class Delegation:
         )
         return sign_header(header, services.wallet.key)
 
-    async def _watch_payment(self, key: int, cursor: EventCursor) -> None:
-        while True:
-            try:
-                payments, cursor = await read_payments(self.services, cursor)
-            except (ChainError, ClientError) as error:
-                log.warning("cannot read Registry events; retrying", extra={"error": str(error)})
-                payments = []
-            for payment in payments:
-                if payment.job_hash == key:
-                    self._payment = payment
-                    self._paid.set()
-                    return
-            await trio.sleep(PAYMENT_POLL_S)
+    def _on_payment(self, payment: Payment) -> None:
+        self._payment = payment
+        self._paid.set()
 
     async def _assign_until_done(self, bids: BidBook) -> Outcome:
         services, key = self.services, bids.key
@@ -305,7 +335,7 @@ class Delegation:
                 if self._paid.is_set():
                     return None
                 bids.arrived = trio.Event()
-                with trio.move_on_after(PAYMENT_POLL_S):
+                with trio.move_on_after(IDLE_CHECK_S):
                     await bids.arrived.wait()
             return chosen
         return None

@@ -1,9 +1,9 @@
 """The shared parts every role runs on, started together and stopped together.
 
 `open_services(config, role)` loads the account and identity, checks that the RPC node serves the
-configured chain, connects the Registry and FactRegistry clients through the chain bridge, opens
-the job store, starts the p2p node with the job topics' validators and, when `node.status_port`
-is set, the /metrics and /health endpoint.
+configured chain, connects the Registry and FactRegistry clients through the chain bridge, starts
+the block watch (`chain.poll_interval`), opens the job store, starts the p2p node with the job
+topics' validators and, when `node.status_port` is set, the /metrics and /health endpoint.
 """
 
 from __future__ import annotations
@@ -15,8 +15,9 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import trio
+from starknet_py.net.client_errors import ClientError
 
-from node.chain import AccountKeys, ChainBridge, RegistryView
+from node.chain import AccountKeys, BlockWatch, ChainBridge, ChainError, RegistryView
 from node.config import Config
 from node.health import StatusService, serve
 from node.keys import read_identity
@@ -37,7 +38,7 @@ from p2p.topic_checks import (
     score_validator,
 )
 from p2p.validation import TopicValidator
-from registry_contract.client import FactRegistryClient, RegistryClient
+from registry_contract.client import FactRegistryClient, Refused, RegistryClient
 
 log = logging.getLogger(__name__)
 
@@ -64,19 +65,30 @@ class Services:
     p2p: P2PNode
     metrics: NodeMetrics
     status_port: int | None
+    blocks: BlockWatch
+    """Wakes whoever waits for the chain to change (facts, payments)."""
     headers: dict[int, SignedJobHeader] = field(default_factory=dict)
     """Jobs this node knows, by job hash: what assignments and notices are checked against."""
-    _sending: trio.Lock = field(default_factory=trio.Lock)
 
     async def chain(self, coro_fn: Callable[..., Awaitable[T]], *args: Any) -> T:
         """Run a starknet-py coroutine function on the bridge (a view: runs concurrently)."""
         return await self.bridge.call(coro_fn, *args)
 
     async def transact(self, coro_fn: Callable[..., Awaitable[T]], *args: Any) -> T:
-        """Send this account's transaction through the bridge, one at a time: each takes the
-        account's next nonce when it is built, so two at once would collide."""
-        async with self._sending:
+        """Send this account's transaction through the bridge and wait for its receipt.
+
+        Several may be in flight: the account numbers them and reuses fee estimates
+        (`node.wallet.NumberingAccount`). After any failure the account reads its nonce and
+        estimates afresh; a failure that is neither the contract's refusal nor the node's answer
+        (lost, timed out, reverted for lack of gas) is a `ChainError`: retry it.
+        """
+        try:
             return await self.bridge.call(coro_fn, *args, timeout_s=TRANSACTION_TIMEOUT_S)
+        except Exception as error:
+            await self.bridge.call(self.registry.account.resync)
+            if isinstance(error, (Refused, ClientError, ChainError)):
+                raise
+            raise ChainError(f"the transaction failed ({error!r}); it can be sent again") from error
 
     def forget_jobs_before(self, unix_time: float) -> list[int]:
         """Drop the known headers whose deadline is before `unix_time`; return their hashes."""
@@ -127,7 +139,7 @@ async def open_services(
     fact_registry = contract_address(config, "fact_registry")
     identity = read_identity(config.identity_path)
     async with ChainBridge() as bridge, trio.open_nursery() as nursery:
-        account = wallet.account(config.chain.rpc_url)
+        account = wallet.account(config.chain.rpc_url, config.chain.fee_estimate_ttl)
         await bridge.call(check_chain, account.client, wallet.chain_id)
         registry = await bridge.call(RegistryClient.connect, account, network.registry)
         keys = KeyDirectory(AccountKeys(bridge, account.client), nursery)
@@ -139,10 +151,12 @@ async def open_services(
                 metrics.count_gossip_drops(lambda: p2p.gossip.drops.counts)
                 metrics.peers.set_function(lambda: len(p2p.host.get_network().connections))
                 status_port = await _start_status(nursery, config, metrics, p2p)
+                blocks = BlockWatch(bridge, account.client, config.chain.poll_interval)
+                nursery.start_soon(blocks.run)
                 services = Services(
                     config, role, wallet, network, bridge, registry,
                     FactRegistryClient(account, fact_registry), RegistryView(bridge, registry),
-                    keys, store, p2p, metrics, status_port, headers,
+                    keys, store, p2p, metrics, status_port, blocks, headers,
                 )
                 services.count_jobs()
                 log.info("node ready", extra=services.ready_info())

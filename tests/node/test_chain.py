@@ -18,7 +18,9 @@ from starknet_py.net.signer.key_pair import KeyPair
 from devnet.check import FEE_TOKEN
 from devnet.spawn import DevnetProcess
 from node.chain import (
+    MAX_WAIT_FOR_BLOCK_S,
     AccountKeys,
+    BlockWatch,
     BridgeClosedError,
     ChainBridge,
     ChainError,
@@ -26,9 +28,10 @@ from node.chain import (
     OnChainSignatureChecker,
     RegistryView,
 )
+from node.wallet import NumberingAccount, Wallet
 from p2p import stark
 from p2p.stark import STARK_PRIME, StarkKeyPair
-from registry_contract.client import RegistryClient
+from registry_contract.client import Refusal, Refused, RegistryClient
 from registry_contract.deploy import deploy
 
 UNDEPLOYED = 0x1234567890ABCDEF
@@ -47,6 +50,13 @@ class Chain:
     @property
     def client(self) -> FullNodeClient:
         return FullNodeClient(node_url=self.devnet.url)
+
+    def numbering_account(self, estimate_ttl_s: float = 60.0) -> NumberingAccount:
+        """The same account, numbering its own invokes and reusing fee estimates (as the roles
+        use it)."""
+        chain_id = int(self.devnet.info["chain_id"], 16)
+        wallet = Wallet(self.account.address, self.key, chain_id)
+        return wallet.account(self.devnet.url, estimate_ttl_s)
 
 
 @pytest.fixture(scope="module")
@@ -302,3 +312,147 @@ async def test_registry_view_reads_escrow_and_job_state(bridge: ChainBridge, cha
     assert await view.available_balance(UNDEPLOYED) == 0
     state = await view.job_state(0xAB)
     assert not state.paid and state.paid_at == 0
+
+
+async def test_a_sufficient_escrow_is_trusted_and_an_insufficient_one_read_again(
+    bridge: ChainBridge, chain: Chain
+) -> None:
+    registry = RegistryClient(chain.account, chain.registry, FEE_TOKEN)
+    view = RegistryView(bridge, registry)
+    available = await view.available_balance(chain.account.address)
+    assert await view.covers(chain.account.address, available)
+    assert not await view.covers(chain.account.address, available + 10**15)
+
+    await bridge.call(registry.deposit, 10**15)
+
+    assert await view.covers(chain.account.address, available + 10**15)
+    assert not await view.covers(UNDEPLOYED, 1)
+
+
+# One account, several transactions in flight
+
+
+async def _nonce(bridge: ChainBridge, chain: Chain) -> int:
+    return await bridge.call(chain.account.get_nonce)
+
+
+async def test_one_account_has_several_transactions_in_flight(
+    bridge: ChainBridge, chain: Chain
+) -> None:
+    registry = RegistryClient(chain.numbering_account(), chain.registry, FEE_TOKEN)
+    before, nonce = await registry_balance(bridge, registry), await _nonce(bridge, chain)
+
+    async def deposit_four_at_once() -> list[int]:
+        receipts = await asyncio.gather(*(registry.deposit(10**12 + i) for i in range(4)))
+        return [receipt.transaction_hash for receipt in receipts]
+
+    assert len(set(await bridge.call(deposit_four_at_once))) == 4
+    assert await registry_balance(bridge, registry) == before + 4 * 10**12 + 6
+    assert await _nonce(bridge, chain) == nonce + 4
+
+
+async def registry_balance(bridge: ChainBridge, registry: RegistryClient) -> int:
+    return await bridge.call(registry.balance_of, None)
+
+
+async def test_a_nonce_used_by_another_program_is_read_again(
+    bridge: ChainBridge, chain: Chain
+) -> None:
+    ours = RegistryClient(chain.numbering_account(), chain.registry, FEE_TOKEN)
+    other = RegistryClient(chain.account, chain.registry, FEE_TOKEN)
+    await bridge.call(ours.deposit, 1)
+    await bridge.call(other.deposit, 2)  # the same account, from elsewhere: our count is stale
+    nonce = await _nonce(bridge, chain)
+
+    await bridge.call(ours.deposit, 1)
+
+    assert await _nonce(bridge, chain) == nonce + 1
+
+
+async def test_a_refused_invoke_leaves_its_nonce_to_the_next(
+    bridge: ChainBridge, chain: Chain
+) -> None:
+    registry = RegistryClient(chain.numbering_account(), chain.registry, FEE_TOKEN)
+    nonce = await _nonce(bridge, chain)
+    with pytest.raises(Refused) as refused:
+        await bridge.call(registry.request_withdrawal, 2**200)
+    assert refused.value.refusal is Refusal.AMOUNT_OVER_AVAILABLE
+    assert refused.value.transaction_hash is None  # refused when its fee was estimated
+
+    await bridge.call(registry.deposit, 1)
+
+    assert await _nonce(bridge, chain) == nonce + 1
+
+
+async def test_a_reused_fee_estimate_sends_unchecked_until_resync(
+    bridge: ChainBridge, chain: Chain
+) -> None:
+    account = chain.numbering_account()
+    registry = RegistryClient(account, chain.registry, FEE_TOKEN)
+    await bridge.call(registry.deposit, 10)
+    await bridge.call(registry.request_withdrawal, 1)  # estimated: its bounds are kept
+
+    with pytest.raises(Refused) as reverted:  # same calls: sent with the kept bounds
+        await bridge.call(registry.request_withdrawal, 2**200)
+    assert reverted.value.refusal is Refusal.AMOUNT_OVER_AVAILABLE
+    assert reverted.value.transaction_hash is not None  # it reverted on chain
+
+    await bridge.call(account.resync)
+    with pytest.raises(Refused) as estimated:
+        await bridge.call(registry.request_withdrawal, 2**200)
+    assert estimated.value.transaction_hash is None
+
+
+async def test_without_estimate_reuse_each_refusal_is_found_before_sending(
+    bridge: ChainBridge, chain: Chain
+) -> None:
+    registry = RegistryClient(chain.numbering_account(0.0), chain.registry, FEE_TOKEN)
+    await bridge.call(registry.deposit, 10)
+    await bridge.call(registry.request_withdrawal, 1)
+
+    with pytest.raises(Refused) as estimated:
+        await bridge.call(registry.request_withdrawal, 2**200)
+    assert estimated.value.transaction_hash is None
+
+
+# The block watch
+
+
+async def test_the_block_watch_wakes_waiters_when_a_block_is_added(
+    bridge: ChainBridge, chain: Chain
+) -> None:
+    watch = BlockWatch(bridge, chain.client, interval_s=0.05)
+    registry = RegistryClient(chain.numbering_account(), chain.registry, FEE_TOKEN)
+    async with trio.open_nursery() as nursery:
+        await nursery.start(watch.run)
+        newest = await watch.wait_past(watch.number)
+        assert newest == await bridge.call(chain.client.get_block_number)
+        woken: list[int] = []
+
+        async def wait() -> None:
+            seen = newest
+            while seen == newest:  # each wait is bounded; a slow devnet takes several
+                seen = await watch.wait_past(newest)
+            woken.append(seen)
+
+        nursery.start_soon(wait)
+        await bridge.call(registry.deposit, 1)  # the devnet adds a block for it
+        with trio.fail_after(MAX_WAIT_FOR_BLOCK_S / 2):
+            while not woken:
+                await trio.sleep(0.01)
+        assert woken[0] > newest
+        nursery.cancel_scope.cancel()
+
+
+async def test_the_block_watch_outlives_an_unreachable_node(
+    bridge: ChainBridge, caplog: pytest.LogCaptureFixture
+) -> None:
+    unreachable = FullNodeClient(node_url=f"http://127.0.0.1:{closed_port()}/rpc")
+    watch = BlockWatch(bridge, unreachable, interval_s=0.05)
+    async with trio.open_nursery() as nursery:
+        await nursery.start(watch.run)
+        started = trio.current_time()
+        assert await watch.wait_past(watch.number) == -1  # bounded: gives up waiting
+        assert trio.current_time() - started >= MAX_WAIT_FOR_BLOCK_S * 0.9
+        nursery.cancel_scope.cancel()
+    assert "cannot read the block number; retrying" in caplog.text
