@@ -247,16 +247,18 @@ class LocalNetwork:
 
     def delegate(self, program: Path, program_input: dict[str, Any], reward: int, *args: str,
                  account_index: int, name: str = "delegator",
-                 settings: dict[str, str] | None = None) -> Delegating:
-        """Start `node delegate PROGRAM --wait --json` bootstrapped to every running node."""
+                 settings: dict[str, str] | None = None, wait: bool = True) -> Delegating:
+        """Start `node delegate PROGRAM --json` (with `--wait` unless told not to),
+        bootstrapped to every running node."""
         if not (self.data_dir(name) / "keystore.json").exists():
             self.import_keys(name, account_index)
         bootstrap = [arg for node in self.nodes if node.process.poll() is None
                      for arg in ("--bootstrap", node.address)]
         command = [sys.executable, "-m", "node", "delegate", str(program),
-                   "--input", json.dumps(program_input), "--reward", f"{reward}fri", "--wait",
-                   "--json", "--log-level", "warning", "--config", str(self.config_path),
-                   "--data-dir", str(self.data_dir(name)), *bootstrap, *args]
+                   "--input", json.dumps(program_input), "--reward", f"{reward}fri",
+                   *(["--wait"] if wait else []), "--json", "--log-level", "warning",
+                   "--config", str(self.config_path), "--data-dir", str(self.data_dir(name)),
+                   *bootstrap, *args]
         process = subprocess.Popen(command, env=self.env(account_index, settings),
                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                    stdin=subprocess.DEVNULL)

@@ -43,6 +43,7 @@ from p2p.messages import (
     SignedBid,
     SignedJobHeader,
     SignedScoreReport,
+    SignedWitnessNotice,
 )
 from p2p.signing import job_hash, sign_assignment, sign_header
 from registry_contract.events import EventCursor
@@ -154,6 +155,8 @@ class Delegator:
         """The peer each executor's latest bid came from (where a streaming client connects)."""
         self.unpaid: dict[int, Callable[[Payment], None]] = {}
         """The jobs awaiting their payment: job hash -> what to tell when it is seen."""
+        self.announced: dict[int, trio.Event] = {}
+        """Open jobs -> set once an executor announced the job's witness (`/zetina/1/done`)."""
         self._job_added = trio.Event()
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
@@ -162,8 +165,10 @@ class Delegator:
         client = services.registry.account.client
         cursor = EventCursor(await services.chain(client.get_block_number))
         async with trio.open_nursery() as nursery:
-            nursery.start_soon(drain_unread, channels, {params.TOPIC_BIDS, params.TOPIC_SCORES})
+            nursery.start_soon(drain_unread, channels,
+                               {params.TOPIC_BIDS, params.TOPIC_SCORES, params.TOPIC_DONE})
             nursery.start_soon(self._read_scores, channels[params.TOPIC_SCORES])
+            nursery.start_soon(self._read_notices, channels[params.TOPIC_DONE])
             nursery.start_soon(self._watch_payments, cursor)
             task_status.started()
             async for message in channels[params.TOPIC_BIDS]:
@@ -190,6 +195,13 @@ class Delegator:
                 await self.scores.add(SignedScoreReport.decode(message.data))
             except (ChainError, ClientError) as error:
                 log.warning("cannot check a score's validator", extra={"error": str(error)})
+
+    async def _read_notices(self, channel: trio.MemoryReceiveChannel[GossipMessage]) -> None:
+        async for message in channel:
+            notice = SignedWitnessNotice.decode(message.data).notice  # the validator accepted it
+            announced = self.announced.get(notice.job_hash)
+            if announced is not None:
+                announced.set()
 
     async def _is_validator(self, account: int) -> bool:
         return bool(await self.services.chain(self.services.facts.is_verifier, account))
@@ -241,6 +253,7 @@ class Delegation:
         self.progress = progress
         self.wait = wait
         self._paid = trio.Event()
+        self._announced = trio.Event()
         self._payment: Payment | None = None
 
     async def run(self) -> Outcome:
@@ -253,6 +266,7 @@ class Delegation:
         services.headers[key] = signed
         self.delegator.open[key] = (bids, self.progress)
         self.delegator.expect_payment(key, self._on_payment)
+        self.delegator.announced[key] = self._announced
         try:
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(republish, services, params.TOPIC_JOBS, signed.encode(),
@@ -264,6 +278,7 @@ class Delegation:
         finally:
             del self.delegator.open[key]
             self.delegator.unpaid.pop(key, None)
+            self.delegator.announced.pop(key, None)
         return outcome
 
     async def _check_escrow(self) -> None:
@@ -316,11 +331,13 @@ class Delegation:
             )
             self._moved(key, "assigned", f"attempt {attempt}", executor=chosen.bid.executor,
                         assignment=assignment)
-            if not self.wait:
-                return Outcome(key, "assigned", attempt + 1)
             await self._hold_window(assignment.encode(), window_end)
             if self._paid.is_set():
                 break
+            if not self.wait and self._announced.is_set():
+                self.progress("announced", {"reason": "witness announced; not waiting for "
+                                            "the payment (see `node jobs`, `node events`)"})
+                return Outcome(key, "assigned", attempt + 1)
             excluded.add(chosen.bid.executor)
             self._moved(key, "bidding", f"window missed by {chosen.bid.executor:#x}")
             attempt += 1
@@ -341,12 +358,15 @@ class Delegation:
         return None
 
     async def _hold_window(self, encoded_assignment: bytes, window_end: int) -> None:
-        """Re-publish the assignment until the job is paid or its window has passed."""
+        """Re-publish the assignment until the job is paid or its window has passed; when not
+        waiting for the payment, only until the job's witness is announced."""
         async with trio.open_nursery() as nursery:
             nursery.start_soon(republish, self.services, params.TOPIC_ASSIGNMENTS,
                                encoded_assignment, self._paid, window_end)
             with trio.move_on_at(_trio_time_of(window_end + WINDOW_GRACE_S)):
-                await self._paid.wait()
+                async with trio.open_nursery() as either:
+                    for event in (self._paid,) if self.wait else (self._paid, self._announced):
+                        either.start_soon(_wait_then_cancel, event, either.cancel_scope)
             nursery.cancel_scope.cancel()
 
     async def _expire(self, key: int, attempts: int) -> Outcome:
@@ -379,6 +399,11 @@ class Delegation:
         """How many of this delegator's jobs each executor was paid for."""
         paid = self.services.store.jobs(states=["paid"], role="delegator")
         return Counter(job.executor for job in paid if job.executor is not None)
+
+
+async def _wait_then_cancel(event: trio.Event, scope: trio.CancelScope) -> None:
+    await event.wait()
+    scope.cancel()
 
 
 def _trio_time_of(unix_time: float) -> float:

@@ -137,6 +137,23 @@ def test_a_job_reads_its_input_volume(network: LocalNetwork, tmp_path) -> None:
     assert [int(felt, 16) for felt in outcome["output"]] == expected
 
 
+def test_without_wait_the_delegator_leaves_once_the_witness_is_announced(
+    network: LocalNetwork,
+) -> None:
+    delegating = network.delegate(FIBONACCI, {"n": 15}, REWARD, account_index=DELEGATOR,
+                                  wait=False)
+    outcome = delegating.outcome()
+
+    assert outcome["state"] == "assigned" and delegating.process.returncode == 0
+    assert [e["event"] for e in delegating.events][-1] == "announced"
+    key = int(outcome["job"], 16)
+    deadline = time.monotonic() + 120  # the executor completes it without the delegator
+    while not any(stored_jobs(network, node.name).get(key, (None,))[0] == "paid"
+                  for node in executors(network)):
+        assert time.monotonic() < deadline, [n.log()[-2000:] for n in executors(network)]
+        time.sleep(1)
+
+
 async def test_headers_that_must_not_run_are_dropped_and_garbage_is_survived(
     network: LocalNetwork,
 ) -> None:
@@ -290,7 +307,9 @@ def test_a_native_proof_is_verified_and_its_bits_registered(network: LocalNetwor
     network.start("serve", "prover", PROVER, settings={
         "executor.prover": "native", "executor.price_ratio": "0.5"})
 
-    outcome = network.delegate(FIBONACCI, {"n": 30}, REWARD, account_index=DELEGATOR).outcome()
+    # A long bid window: the new node learns the delegator's key from the header's first copy.
+    outcome = network.delegate(FIBONACCI, {"n": 30}, REWARD, account_index=DELEGATOR,
+                               settings={"delegator.bid_window": "4"}).outcome()
 
     assert outcome["state"] == "paid"
     assert outcome["executor"] == network.account(PROVER)["address"]
