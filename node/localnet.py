@@ -1,10 +1,10 @@
 """A whole network on one machine, for the demo, integration tests and benchmarks.
 
-`LocalNetwork` starts the embedded devnet, deploys the Registry and FactRegistry (facts
-verified by re-execution accepted: `min_security_bits = 0`), writes one config file for every
-node, and starts nodes as separate `node` processes, each with its own data directory, keystore
-(a predeployed devnet account imported with `node keys import`) and libp2p identity. Every
-process is stopped when the network is.
+`LocalNetwork` starts the embedded devnet, deploys the Registry and FactRegistry (by default
+facts verified by re-execution are accepted: `min_security_bits = 0`), writes one config file
+for every node, and starts nodes as separate `node` processes, each with its own data
+directory, keystore (a predeployed devnet account imported with `node keys import`) and libp2p
+identity. Every process is stopped when the network is.
 """
 
 from __future__ import annotations
@@ -142,10 +142,14 @@ class Delegating:
 class LocalNetwork:
     """Devnet + contracts + nodes under `work`; use as a context manager."""
 
-    def __init__(self, work: Path, accounts: int = 4, seed: int = 1) -> None:
+    def __init__(
+        self, work: Path, accounts: int = 4, seed: int = 1, min_security_bits: int = 0
+    ) -> None:
         self.work = work
         self.accounts = accounts
         self.seed = seed
+        self.min_security_bits = min_security_bits
+        """The Registry pays facts with at least these proof bits (0: re-execution will do)."""
         self.devnet: DevnetProcess | None = None
         self.config_path = work / "network.toml"
         self.nodes: list[NodeProcess] = []
@@ -296,7 +300,8 @@ class LocalNetwork:
         validator = self.account(0)["address"]
         deployed = subprocess.run(
             [sys.executable, "-m", "registry_contract.deploy", "--config", str(self.config_path),
-             "--min-security-bits", "0", "--withdrawal-delay", str(WITHDRAWAL_DELAY_S),
+             "--min-security-bits", str(self.min_security_bits),
+             "--withdrawal-delay", str(WITHDRAWAL_DELAY_S),
              "--verifier", validator, "--json"],
             env={k: v for k, v in os.environ.items() if not k.startswith("ZETINA_")},
             capture_output=True, text=True, timeout=600, stdin=subprocess.DEVNULL,
