@@ -1,9 +1,12 @@
 """The gossip validators of the job topics: decode and check every message before it is forwarded.
 
 Each returns a `TopicValidator` for `p2p.gossip.Gossip`. A message that can never be valid
-(undecodable, wrong chain or registry, expired, bad signature) is rejected, which costs the
-forwarding peer score; one that cannot be judged here (an account whose public key is not known
-yet, a bid for a job this node has not seen) is ignored without blame.
+(undecodable, wrong chain or registry, bad signature) is rejected, which costs the forwarding
+peer score; one that cannot be judged here (an account whose public key is not known yet, a bid
+for a job this node has not seen) is ignored without blame. So is an expired header: it is
+dropped and counted, never forwarded, but expiry depends on when it arrives, and an honest peer
+hands out messages it accepted earlier (gossip IHAVE/IWANT, a slow link), so blaming it would
+cut honest peers off (the usual practice for time-bound gossip, e.g. Ethereum's IGNORE rules).
 
 Signatures are checked against Stark public keys looked up synchronously (`PublicKeys`), since
 gossip validation must not wait on the chain; the roles fill that lookup from the accounts'
@@ -70,10 +73,8 @@ def header_validator(context: NetworkContext, public_keys: PublicKeys) -> TopicV
         if header.registry != context.registry:
             return Verdict.reject("wrong registry")
         late = context.clock() - header.deadline
-        if late > EXPIRY_GRACE_S:
-            return Verdict.reject("expired")
-        if late > 0:
-            return Verdict.ignore("deadline just passed")
+        if late > 0:  # time-dependent: never blamed on the peer (see the module docstring)
+            return Verdict.ignore("expired" if late > EXPIRY_GRACE_S else "deadline just passed")
         return _signature_verdict(public_keys, header.delegator, job_hash(header), signed.signature)
 
     return validate

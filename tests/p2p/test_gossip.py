@@ -93,6 +93,8 @@ async def stock_pubsub(host) -> AsyncIterator[Pubsub]:
 
 
 async def test_invalid_headers_are_dropped_not_forwarded_and_cost_the_sender_score():
+    """An expired header is dropped and not forwarded too, but costs no score (see
+    p2p.topic_checks); B's garbage costs it."""
     async with (
         running_hosts(4) as (host_a, host_b, victim_host, observer_host),
         stock_pubsub(host_a) as attacker_a,

@@ -71,7 +71,7 @@ def test_valid_header_is_accepted() -> None:
     [
         ({"chain_id": CHAIN + 1}, Outcome.REJECT, "wrong chain"),
         ({"registry": REGISTRY + 1}, Outcome.REJECT, "wrong registry"),
-        ({"deadline": NOW - int(EXPIRY_GRACE_S) - 1}, Outcome.REJECT, "expired"),
+        ({"deadline": NOW - int(EXPIRY_GRACE_S) - 1}, Outcome.IGNORE, "expired"),
         ({"deadline": NOW - 1}, Outcome.IGNORE, "deadline just passed"),
         ({"delegator": 0xABC}, Outcome.IGNORE, "signer's public key not known"),
     ],
@@ -147,7 +147,7 @@ def test_witness_notices_carry_a_valid_header_and_the_executors_signature() -> N
     forged_header = SignedJobHeader(HEADER, sign_header(HEADER, EXECUTOR_KEY).signature)
     assert judge(notice, header=forged_header) == (Outcome.REJECT, "bad signature")
     expired = sign_header(dataclasses.replace(HEADER, deadline=NOW - 3600), DELEGATOR_KEY)
-    assert judge(notice, header=expired) == (Outcome.REJECT, "expired")
+    assert judge(notice, header=expired) == (Outcome.IGNORE, "expired")
 
 
 VALIDATOR = DELEGATOR  # any account may sign a score; whom to believe is the reader's choice
