@@ -135,18 +135,23 @@ async def _complete_withdrawal(session: RegistrySession, as_json: bool) -> dict[
     except Refused as refused:
         if refused.refusal != Refusal.WITHDRAWAL_LOCKED:
             raise
-        wait = max(pending.unlock_at - int(time.time()), 0)
-        raise UserError(
-            f"the withdrawal of {token.format(pending.amount)} is locked until "
-            f"{describe_time(pending.unlock_at)} (about {wait} s from now); "
-            "run `node withdraw --complete` again then"
-        ) from None
+        raise still_locked(f"the withdrawal of {token.format(pending.amount)}", pending.unlock_at,
+                           "node withdraw --complete") from None
     escrow = await client.balance_of()
     return {
         "transaction": hex(receipt.transaction_hash),
         "withdrawn": token.show(pending.amount, as_json),
         "escrow": token.show(escrow, as_json),
     }
+
+
+def still_locked(what: str, unlock_at: int, command: str) -> UserError:
+    """The error for an amount whose delay has not passed yet: when, and what to run then."""
+    wait = max(unlock_at - int(time.time()), 0)
+    return UserError(
+        f"{what} is locked until {describe_time(unlock_at)} (about {wait} s from now); "
+        f"run `{command}` again then"
+    )
 
 
 async def refusal_explained(transaction: Awaitable[TransactionReceipt]) -> TransactionReceipt:

@@ -9,6 +9,7 @@ identity. Every process is stopped when the network is.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import select
@@ -167,14 +168,31 @@ class LocalNetwork:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        self._stop_all_but([], [])
+        if self.devnet is not None:
+            self.devnet.stop()
+
+    @contextlib.contextmanager
+    def scoped(self) -> Iterator[LocalNetwork]:
+        """Nodes and delegations started inside the block are stopped when it ends; the
+        devnet, the contracts and the chain's state stay (one network serves several suites)."""
+        nodes, delegations = list(self.nodes), list(self.delegations)
+        try:
+            yield self
+        finally:
+            self._stop_all_but(nodes, delegations)
+
+    def _stop_all_but(self, nodes: list[NodeProcess], delegations: list[Delegating]) -> None:
+        kept = {id(item) for item in (*nodes, *delegations)}
         for delegating in self.delegations:
-            if delegating.process.poll() is None:
+            if id(delegating) not in kept and delegating.process.poll() is None:
                 delegating.process.kill()
                 delegating.process.wait()
         for node in reversed(self.nodes):
-            node.stop()
-        if self.devnet is not None:
-            self.devnet.stop()
+            if id(node) not in kept:
+                node.stop()
+        self.nodes[:] = [node for node in self.nodes if id(node) in kept]
+        self.delegations[:] = [item for item in self.delegations if id(item) in kept]
 
     @property
     def url(self) -> str:

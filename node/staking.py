@@ -8,14 +8,13 @@ message.
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Any
 
 from node.amounts import Amount
 from node.config import Config
 from node.errors import UserError
-from node.escrow import RegistrySession, refusal_explained, send_amount
+from node.escrow import RegistrySession, refusal_explained, send_amount, still_locked
 from node.registry_access import describe_time, progress, run_on_chain
 from p2p.codec import CodecError
 from p2p.messages import CheatReport
@@ -102,12 +101,8 @@ async def _complete_unstake(session: RegistrySession, as_json: bool) -> dict[str
                             ) from None
         if refused.refusal != Refusal.UNSTAKE_LOCKED:
             raise
-        wait = max(pending.unlock_at - int(time.time()), 0)
-        raise UserError(
-            f"the unstake of {token.format(pending.amount)} is locked until "
-            f"{describe_time(pending.unlock_at)} (about {wait} s from now); "
-            "run `node unstake --complete` again then"
-        ) from None
+        raise still_locked(f"the unstake of {token.format(pending.amount)}", pending.unlock_at,
+                           "node unstake --complete") from None
     return {
         "transaction": hex(receipt.transaction_hash),
         "unstaked": token.show(pending.amount, as_json),

@@ -10,9 +10,7 @@ import asyncio
 import calendar
 import contextlib
 import dataclasses
-import io
 import json
-import logging
 import os
 import signal
 import subprocess
@@ -28,12 +26,12 @@ from starknet_py.net.full_node_client import FullNodeClient
 
 from devnet.check import FEE_TOKEN
 from devnet.spawn import DevnetProcess
-from node.cli import main
 from node.commands.events_cmd import EVENT_TYPES
 from node.store import JobStore, store_path
 from p2p.messages import SignedJobHeader
 from registry_contract.deploy import Deployment, deploy
 from registry_contract.events import RegistryEvent
+from tests.node.cli_run import Result, clean_environment, run_cli
 from tests.p2p.test_codec import HEADER
 from tests.registry_contract.conftest import make_account, token_balances
 from tests.registry_contract.test_escrow import create_block
@@ -42,19 +40,6 @@ PASSWORD = "a long password"
 WITHDRAWAL_DELAY_S = 8
 TOKEN = 10**18
 """One STRK in base units (the devnet's fee token has 18 decimals)."""
-
-
-@dataclasses.dataclass(frozen=True)
-class Result:
-    code: int
-    out: str
-    err: str
-
-    def json(self) -> Any:
-        return json.loads(self.out)
-
-    def json_lines(self) -> list[dict[str, Any]]:
-        return [json.loads(line) for line in self.out.splitlines()]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -70,20 +55,8 @@ class Chain:
 
     def node(self, *args: str, config: Path | None = None, data_dir: Path | None = None) -> Result:
         """Run `node ARGS --config … --data-dir …` in this process."""
-        argv = [*args, "--config", str(config or self.config),
-                "--data-dir", str(data_dir or self.data_dir)]
-        out, err = io.StringIO(), io.StringIO()
-        root = logging.getLogger()
-        handlers, level = root.handlers[:], root.level  # main() points logging at its stderr
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            try:
-                code = main(argv)
-            except SystemExit as exit_:  # argparse's usage errors
-                code = int(exit_.code or 0)
-            finally:
-                root.handlers[:] = handlers
-                root.setLevel(level)
-        return Result(code, out.getvalue(), err.getvalue())
+        return run_cli(*args, "--config", str(config or self.config),
+                       "--data-dir", str(data_dir or self.data_dir))
 
     def config_with(self, tmp_path: Path, **changes: str) -> Path:
         """A copy of the config with `[section] key = value` lines replaced (`chain__rpc_url`)."""
@@ -171,9 +144,7 @@ def chain(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Chain]:
 
 @pytest.fixture(autouse=True)
 def keystore_password(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in [n for n in os.environ if n.startswith("ZETINA_")]:
-        monkeypatch.delenv(name)
-    monkeypatch.setenv("ZETINA_KEYSTORE_PASSWORD", PASSWORD)
+    clean_environment(monkeypatch, ZETINA_KEYSTORE_PASSWORD=PASSWORD)
 
 
 def test_deposit_moves_tokens_into_the_escrow(chain: Chain) -> None:

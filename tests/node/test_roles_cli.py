@@ -2,23 +2,23 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from cairo_jobs.examples import EXAMPLES
+from tests.node.cli_run import Result, clean_environment, run_cli
 
 FIBONACCI = EXAMPLES["fibonacci"].path
 
 
-def node(*args: str, data_dir: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "node", *args, "--data-dir", str(data_dir)],
-        capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL,
-        env={"PATH": "/usr/bin:/bin", "ZETINA_KEYSTORE_PASSWORD": "x"},
-    )
+@pytest.fixture(autouse=True)
+def keystore_password(monkeypatch: pytest.MonkeyPatch) -> None:
+    clean_environment(monkeypatch, ZETINA_KEYSTORE_PASSWORD="x")
+
+
+def node(*args: str, data_dir: Path) -> Result:
+    return run_cli(*args, "--data-dir", str(data_dir))
 
 
 @pytest.fixture
@@ -48,29 +48,24 @@ def test_bad_delegate_arguments_are_refused_with_what_is_wrong(
     ]
     for args, message in cases:
         done = node("delegate", *args, data_dir=tmp_path / "node")
-        assert done.returncode in (1, 2) and message in done.stderr, (args, done.stderr)
+        assert done.code in (1, 2) and message in done.err, (args, done.err)
     assert not (tmp_path / "node" / "jobs.sqlite").exists()
 
 
-def test_roles_need_an_account_keys_and_contracts(tmp_path: Path) -> None:
+def test_roles_need_an_account_keys_and_contracts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     for role in ("serve", "validate"):
         done = node(role, data_dir=tmp_path)
-        assert done.returncode == 2 and "chain.account is not set" in done.stderr
+        assert done.code == 2 and "chain.account is not set" in done.err
 
-    def serve() -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "node", "serve", "--data-dir", str(tmp_path)],
-            capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL,
-            env={"PATH": "/usr/bin:/bin", "ZETINA_CHAIN_ACCOUNT": "0x123",
-                 "ZETINA_KEYSTORE_PASSWORD": "x"},
-        )
-
-    done = serve()
-    assert done.returncode == 1 and "no keystore" in done.stderr and "node keys" in done.stderr
+    monkeypatch.setenv("ZETINA_CHAIN_ACCOUNT", "0x123")
+    done = node("serve", data_dir=tmp_path)
+    assert done.code == 1 and "no keystore" in done.err and "node keys" in done.err
     (tmp_path / "key").write_text("0x1234")
     imported = node("keys", "import", "--private-key-file", str(tmp_path / "key"),
                     data_dir=tmp_path)
-    assert imported.returncode == 0, imported.stderr
+    assert imported.code == 0, imported.err
     assert (tmp_path / "identity.key").exists()  # the import made the libp2p identity too
-    done = serve()
-    assert done.returncode == 2 and "contracts.registry is not set" in done.stderr
+    done = node("serve", data_dir=tmp_path)
+    assert done.code == 2 and "contracts.registry is not set" in done.err

@@ -50,8 +50,8 @@ def free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def network(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalNetwork]:
-    with LocalNetwork(tmp_path_factory.mktemp("localnet"), accounts=7, seed=5) as net:
+def network(localnet: LocalNetwork) -> Iterator[LocalNetwork]:
+    with localnet.scoped() as net:
         net.deposit(DELEGATOR, 10**18)
         net.start("validate", "validator", VALIDATOR)
         for name, account in (("executor-1", EXECUTOR_1), ("executor-2", EXECUTOR_2)):

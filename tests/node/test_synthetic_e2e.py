@@ -25,7 +25,7 @@ from node.roles.executor import Executor
 from node.roles.services import open_services
 from p2p.stark import STARK_PRIME
 
-VALIDATOR, HONEST, CHEAT = range(3)
+VALIDATOR, HONEST, CHEAT = 0, 7, 8
 SYNTHETIC = {
     "validator.synthetic_interval": "1",
     "validator.synthetic_deadline": "45",
@@ -35,11 +35,11 @@ SYNTHETIC = {
 
 
 @pytest.fixture(scope="module")
-def network(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalNetwork]:
-    with LocalNetwork(tmp_path_factory.mktemp("synthetic"), accounts=3, seed=9) as net:
-        net.deposit(VALIDATOR, 10**18, name="validator")
+def network(localnet: LocalNetwork) -> Iterator[LocalNetwork]:
+    with localnet.scoped() as net:
+        net.deposit(VALIDATOR, 10**18, name="scorer")
         net.start("serve", "honest", HONEST)
-        net.start("validate", "validator", VALIDATOR, settings=SYNTHETIC)
+        net.start("validate", "scorer", VALIDATOR, settings=SYNTHETIC)
         yield net
 
 
@@ -66,7 +66,7 @@ def scores(validator: NodeProcess) -> dict[int, dict[str, Any]]:
 
 
 async def test_synthetic_scores_follow_correctness(network: LocalNetwork) -> None:
-    validator = next(node for node in network.nodes if node.name == "validator")
+    validator = next(node for node in network.nodes if node.name == "scorer")
     honest = int(network.account(HONEST)["address"], 16)
     cheat = int(network.account(CHEAT)["address"], 16)
     network.import_keys("cheat", CHEAT)
