@@ -96,6 +96,7 @@ class Disputes:
         self.body = body
         """The streaming job's body: the program and layout each request runs with."""
         self.program_hash = program_hash
+        self._min_security_bits: int | None = None
 
     async def settle(self, request: Sequence[int], sides: Sequence[Side], max_steps: int,
                      deadline: int) -> list[Reported]:
@@ -121,8 +122,8 @@ class Disputes:
         finally:
             if result.artifacts is not None:
                 shutil.rmtree(result.artifacts.public_input.parent, ignore_errors=True)
-        minimum = await services.chain(services.registry.setting, "min_security_bits")
-        await announce_until_registered(services, notice, result.output, minimum)
+        await announce_until_registered(services, notice, result.output,
+                                        await self._min_bits())
         log.info("disputed request proven", extra={"request": list(request),
                                                    "output": result.output})
         return result.output
@@ -169,9 +170,15 @@ class Disputes:
             raise DisputeFailed(f"the public key of executor {side.executor:#x} is unknown")
         keys = {services.wallet.address: services.wallet.key.public_key,
                 side.executor: executor_key}
-        minimum = await services.chain(services.registry.setting, "min_security_bits")
-        return Judge(services.network.chain_id, services.network.registry, minimum,
-                     KnownPublicKeys(keys), BridgedFacts(services))
+        return Judge(services.network.chain_id, services.network.registry,
+                     await self._min_bits(), KnownPublicKeys(keys), BridgedFacts(services))
+
+    async def _min_bits(self) -> int:
+        """The Registry's `min_security_bits` (read once)."""
+        if self._min_security_bits is None:
+            self._min_security_bits = await self.services.chain(
+                self.services.registry.setting, "min_security_bits")
+        return self._min_security_bits
 
 
 def _compact_input(request: Sequence[int]) -> bytes:
