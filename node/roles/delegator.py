@@ -3,7 +3,8 @@
 Publish: check the escrow covers the reward, put the body in the DHT, sign the header and
 re-publish it while the job is open. Assign: collect bids for `delegator.bid_window` seconds,
 pick the best (lowest price, then the best score published by the FactRegistry's verifiers,
-then the executor that this delegator saw paid most often), sign an
+then the executor that this delegator saw paid most often; a `Choice` may leave executors out
+and ask for a minimum Registry stake, as streaming jobs do), sign an
 assignment with an exclusivity window and re-publish it. Watch: read the Registry's
 JobCompleted events each time the chain moves on (one reader for all of this node's open jobs);
 if the window passes without payment, assign the next best bid. The job
