@@ -198,7 +198,7 @@ class Streaming:
     def _give_up(self, checker: Followed, reason: str) -> None:
         checker.scope.cancel()
         self.off = reason
-        if "published" in checker.steps:
+        if "published" in checker.steps and checker.outcome is None:
             self.services.transition(int(checker.steps["published"]["job"], 16), "failed",
                                      "cross-check off: " + reason)
         self.progress("cross_check_off", {"reason": reason + "; the session goes on unchecked"})
