@@ -136,6 +136,10 @@ class StreamSection:
     """Executor: seconds a session lasts at most (and never past the job's deadline)."""
     max_requests: int = 10_000
     """Executor: requests one session answers at most."""
+    min_stake: int = 10**18
+    """Client: executors staking less in the Registry (base units) are not assigned a session."""
+    cross_check_rate: float = 0.0
+    """Client: the share of requests also sent to a second executor and compared (0: off)."""
 
 
 @dataclass

@@ -22,7 +22,7 @@ from libp2p.abc import IHost
 from libp2p.peer.id import ID
 
 from cairo_jobs.streaming import log_commitment
-from p2p.messages import SignedStreamSession, StreamSession, felts_digest
+from p2p.messages import SignedStreamReply, SignedStreamSession, StreamSession, felts_digest
 from p2p.signing import SignatureChecker, reply_is_signed, session_is_signed
 from p2p.stream import Clock, SessionStream, StreamAnswer, unix_ms
 
@@ -46,9 +46,16 @@ class Reply:
 
     input: tuple[int, ...]
     output: tuple[int, ...]
-    time_from_ms: int
-    time_to_ms: int
-    signature: tuple[int, ...]
+    signed: SignedStreamReply
+    """The session key's signed statement of this reply (evidence if it lies)."""
+
+    @property
+    def time_from_ms(self) -> int:
+        return self.signed.reply.time_from_ms
+
+    @property
+    def time_to_ms(self) -> int:
+        return self.signed.reply.time_to_ms
 
 
 class StreamClient:
@@ -58,6 +65,7 @@ class StreamClient:
                  request_timeout: float, clock: Clock) -> None:
         self._stream = stream
         self.job = job
+        self.signed_session: SignedStreamSession = stream.signed
         self.session: StreamSession = stream.signed.session
         self.skew_ms = skew_ms
         self.request_timeout = request_timeout
@@ -96,8 +104,7 @@ class StreamClient:
                 f"outside [{low}, {high}] (sent/received on this clock, skew {self.skew_ms} ms):"
                 " the executor's clock is off or the reply is replayed"
             )
-        return Reply(request, answer.output, statement.time_from_ms, statement.time_to_ms,
-                     signed.signature)
+        return Reply(request, answer.output, signed)
 
 
 async def check_session(signed: SignedStreamSession, job: StreamJob,

@@ -60,8 +60,12 @@ def register(commands: argparse._SubParsersAction, common: argparse.ArgumentPars
                                "replies on stdout; paid once when stdin ends")
     delegate.add_argument("--skew-ms", type=_positive_int,
                           help="with --stream: the clock skew a reply may show (stream.skew_ms)")
+    delegate.add_argument("--cross-check", type=_rate, metavar="RATE",
+                          help="with --stream: the share of requests (0..1) also sent to a "
+                               "second staked executor and compared (stream.cross_check_rate)")
     delegate.set_defaults(handler=delegate_command,
-                          setting_flags={**flags, "skew_ms": "stream.skew_ms"})
+                          setting_flags={**flags, "skew_ms": "stream.skew_ms",
+                                         "cross_check": "stream.cross_check_rate"})
 
 
 def serve_command(args: argparse.Namespace, config: Config) -> dict[str, Any]:
@@ -331,6 +335,18 @@ def _program_input(text: str) -> bytes:
     if not isinstance(value, dict):
         raise UserError("--input must be a JSON object, e.g. '{\"n\": 10}'")
     return json.dumps(value, separators=(",", ":"), sort_keys=True).encode()
+
+
+def _rate(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number; give a share such as 0.1"
+                                         ) from None
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not between 0 (off) and 1 (every "
+                                         "request)")
+    return value
 
 
 def _positive_int(text: str) -> int:

@@ -3,7 +3,8 @@
 Publish: check the escrow covers the reward, put the body in the DHT, sign the header and
 re-publish it while the job is open. Assign: collect bids for `delegator.bid_window` seconds,
 pick the best (lowest price, then the best score published by the FactRegistry's verifiers,
-then the executor that this delegator saw paid most often), sign an
+then the executor that this delegator saw paid most often; a `Choice` may leave executors out
+and ask for a minimum Registry stake, as streaming jobs do), sign an
 assignment with an exclusivity window and re-publish it. Watch: read the Registry's
 JobCompleted events each time the chain moves on (one reader for all of this node's open jobs);
 if the window passes without payment, assign the next best bid. The job
@@ -90,6 +91,15 @@ class Outcome:
     """`paid`, `expired`, or `assigned` when not waiting for the payment."""
     attempts: int
     payment: Payment | None = None
+
+
+@dataclass(frozen=True)
+class Choice:
+    """Which bidders may be assigned: none of `excluded`, and only those whose Registry stake
+    is at least `min_stake` (0: any)."""
+
+    excluded: frozenset[int] = frozenset()
+    min_stake: int = 0
 
 
 @dataclass
@@ -181,13 +191,15 @@ class Delegator:
                                    "price": signed.bid.price})
 
     async def delegate(
-        self, spec: JobSpec, progress: Progress, *, wait: bool = True, only: int | None = None
+        self, spec: JobSpec, progress: Progress, *, wait: bool = True, only: int | None = None,
+        choice: Choice = Choice(),
     ) -> Outcome:
         """Publish one job and follow it to its end (or to its assignment if not `wait`).
 
-        `only`: assign it to this executor alone (a synthetic job meant for it).
+        `only`: assign it to this executor alone (a synthetic job meant for it); `choice`: the
+        executors left out and the stake required (streaming jobs).
         """
-        return await Delegation(self, spec, progress, wait=wait, only=only).run()
+        return await Delegation(self, spec, progress, wait=wait, only=only, choice=choice).run()
 
     async def _read_scores(self, channel: trio.MemoryReceiveChannel[GossipMessage]) -> None:
         async for message in channel:
@@ -244,10 +256,11 @@ class Delegation:
 
     def __init__(
         self, delegator: Delegator, spec: JobSpec, progress: Progress, *, wait: bool = True,
-        only: int | None = None,
+        only: int | None = None, choice: Choice = Choice(),
     ) -> None:
         self.delegator = delegator
         self.only = only
+        self.choice = choice
         self.services = delegator.services
         self.spec = spec
         self.progress = progress
@@ -316,7 +329,7 @@ class Delegation:
     async def _assign_until_done(self, bids: BidBook) -> Outcome:
         services, key = self.services, bids.key
         settings = services.config.delegator
-        excluded: set[int] = set()
+        excluded = set(self.choice.excluded)
         attempt = 0
         with trio.move_on_after(settings.bid_window):
             await self._paid.wait()
@@ -348,14 +361,40 @@ class Delegation:
         paid (an executor whose window passed may still complete it): None then."""
         paid, scores = self._executors_paid(), self.delegator.scores
         with trio.move_on_at(_trio_time_of(bids.header.deadline)):
-            while (chosen := bids.best(excluded, paid, scores)) is None:
+            while True:
+                chosen = bids.best(excluded, paid, scores)
+                if chosen is not None and await self._staked_enough(chosen.bid.executor):
+                    return chosen
+                if chosen is not None:
+                    excluded.add(chosen.bid.executor)
+                    if bids.best(excluded, paid, scores) is None:
+                        self.progress("no_qualified_bid", {
+                            "reason": "every bidder so far stakes less than the minimum",
+                            "min_stake": self.choice.min_stake})
+                    continue
                 if self._paid.is_set():
                     return None
                 bids.arrived = trio.Event()
                 with trio.move_on_after(IDLE_CHECK_S):
                     await bids.arrived.wait()
-            return chosen
         return None
+
+    async def _staked_enough(self, executor: int) -> bool:
+        """Whether `executor` stakes at least the minimum in the Registry (told and logged if
+        not)."""
+        minimum = self.choice.min_stake
+        if minimum == 0:
+            return True
+        services = self.services
+        stake = await services.chain(services.registry.stake_of, executor)
+        if stake >= minimum:
+            return True
+        log.info("bidder skipped: stake below the minimum",
+                 extra={"executor": hex(executor), "stake": stake, "min_stake": minimum})
+        self.progress("skipped", {"executor": hex(executor), "stake": stake,
+                                  "min_stake": minimum,
+                                  "reason": "stake below stream.min_stake"})
+        return False
 
     async def _hold_window(self, encoded_assignment: bytes, window_end: int) -> None:
         """Re-publish the assignment until the job is paid or its window has passed; when not

@@ -10,7 +10,6 @@ executor resumes its assigned jobs; payment is recorded exactly once.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import math
 import shutil
@@ -22,7 +21,6 @@ import trio
 from libp2p.peer.id import ID
 from starknet_py.net.client_errors import ClientError
 
-from cairo_jobs.facts import fact_hash
 from cairo_jobs.failures import RunFailure
 from cairo_jobs.model import RunRequest, RunResult
 from cairo_jobs.pool import RunnerPool
@@ -35,6 +33,7 @@ from node.roles.payments import find_payment
 from node.roles.services import Services
 from node.roles.streaming import StreamSessions
 from node.roles.volumes import VolumeError, load_volumes, program_input_with
+from node.roles.witnesses import FactMissing, announce_until_registered, offer_witness
 from node.store import StoredJob
 from p2p import params
 from p2p.codec import CodecError
@@ -42,14 +41,12 @@ from p2p.content import NotFound
 from p2p.messages import (
     Bid,
     JobBody,
-    JobWitness,
     SignedAssignment,
     SignedJobHeader,
     SignedWitnessNotice,
-    WitnessNotice,
 )
 from p2p.records import digest_key
-from p2p.signing import job_hash, sign_bid, sign_notice
+from p2p.signing import job_hash, sign_bid
 from registry_contract.client import Refusal, Refused
 
 log = logging.getLogger(__name__)
@@ -341,65 +338,29 @@ class Executor:
     async def _publish_witness(
         self, key: int, signed: SignedJobHeader, result: RunResult
     ) -> SignedWitnessNotice:
-        """Put the witness in the DHT; return the signed notice that announces it."""
-        services = self.services
-        mode, bits, proof, prove_ms = "reexec", 0, b"", 0
+        """Prove the run (with a prover), offer the witness; return the notice announcing it."""
+        proof, prove_ms = None, 0
         if self.prover is not None:
             started = time.monotonic()
             try:
-                made = await self.prover.prove(result)
+                proof = await self.prover.prove(result)
             except Exception as error:  # a prover failure fails this job, not the node
                 raise JobFailed(f"proving failed: {error}") from error
             elapsed = time.monotonic() - started
-            services.metrics.observe_step("prove", elapsed)
-            mode, bits = made.backend.wire_name, made.security_bits
-            proof, prove_ms = made.path.read_bytes(), round(elapsed * 1000)
-        witness = JobWitness(
-            job_hash=key, executor=self.address, output=tuple(result.output), mode=mode,
-            security_bits=bits, proof=proof, proof_id=b"",
-            run_ms=round(result.timings.total * 1000), prove_ms=prove_ms,
-        )
-        encoded = witness.encode()
-        services.p2p.content.offer(params.NS_WITNESS, encoded)  # validators ask us first
-        notice = WitnessNotice(key, self.address, hashlib.sha256(encoded).digest())
-        return sign_notice(notice, signed, services.wallet.key)
+            self.services.metrics.observe_step("prove", elapsed)
+            prove_ms = round(elapsed * 1000)
+        return offer_witness(self.services, signed, result.output, proof,
+                             round(result.timings.total * 1000), prove_ms)
 
     async def _wait_for_fact(self, notice: SignedWitnessNotice, output: list[int]) -> None:
         """Announce the witness until its fact is registered strongly enough, or the deadline."""
-        services = self.services
-        header = notice.header.header
-        fact = fact_hash(header.program_hash, output)
-        done = trio.Event()
-        failure: Exception | None = None
         started = time.monotonic()
-        async with trio.open_nursery() as nursery:
-            nursery.start_soon(republish, services, params.TOPIC_DONE, notice.encode(),
-                               done, header.deadline)
-            try:
-                await self._until_fact_is_enough(fact, header.deadline)
-            except Exception as error:  # raised out of the nursery, not in an ExceptionGroup
-                failure = error
-            done.set()
-        if failure is not None:
-            raise failure
-        services.metrics.observe_step("verify", time.monotonic() - started)
-
-    async def _until_fact_is_enough(self, fact: int, deadline: int) -> None:
-        """Look at the fact each time the chain adds a block, until it is registered."""
-        blocks = self.services.blocks
-        seen = blocks.number
-        while not await self._fact_is_enough(fact):
-            if time.time() > deadline:
-                raise JobFailed("deadline passed before a validator registered the fact")
-            seen = await blocks.wait_past(seen)
-
-    async def _fact_is_enough(self, fact: int) -> bool:
-        """Whether the fact is registered with at least the Registry's minimum bits (one view:
-        with a minimum of 0 any registration is enough, else the bits tell)."""
-        facts = self.services.facts
-        if self._min_security_bits == 0:
-            return await self.services.chain(facts.is_valid, fact)
-        return await self.services.chain(facts.get_verification, fact) >= self._min_security_bits
+        try:
+            await announce_until_registered(self.services, notice, output,
+                                            self._min_security_bits)
+        except FactMissing as missing:
+            raise JobFailed(str(missing)) from None
+        self.services.metrics.observe_step("verify", time.monotonic() - started)
 
     async def _submit(
         self, key: int, signed: SignedJobHeader, assignment: SignedAssignment | None,

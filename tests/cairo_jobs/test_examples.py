@@ -9,6 +9,7 @@ from starknet_py.hash.hash_method import HashMethod
 from cairo_jobs.examples import EXAMPLES, compiled
 from cairo_jobs.facts import STARK_PRIME
 from cairo_jobs.runner import FailureReason, RunFailure, RunRequest
+from cairo_jobs.streaming import log_commitment
 from cairo_jobs.vm import execute
 
 
@@ -63,3 +64,19 @@ def test_long_loop():
     for i in range(50):
         x = (x**3 + i + 1) % STARK_PRIME
     assert run("long_loop", {"n": 50, "x": 3}) == [50, x]
+
+
+@pytest.mark.parametrize("name, answer", [
+    ("stream_squares", lambda request: [x * x % STARK_PRIME for x in request]),
+    ("stream_digest", None),
+])
+def test_streaming_examples_settle_to_the_commitment_of_their_answers(name, answer):
+    requests = [[3, STARK_PRIME - 1], [], [7]]
+    answers = []
+    for request in requests:
+        output = run(name, {"request": request})
+        assert output[: len(request) + 1] == [len(request), *request]
+        answers.append(output[len(request) + 1:])
+        if answer is not None:
+            assert answers[-1] == answer(request)
+    assert run(name, {"requests": requests}) == log_commitment(zip(requests, answers, strict=True))

@@ -10,7 +10,7 @@ import pytest
 from node.localnet import LocalNetwork
 
 ACCOUNTS = 10
-"""test_roles_e2e uses accounts 0-6, test_synthetic_e2e 0 (the FactRegistry's verifier), 7, 8."""
+"""test_roles_e2e uses accounts 0-7, test_synthetic_e2e 0 (the FactRegistry's verifier), 8, 9."""
 
 
 @pytest.fixture(scope="session")

@@ -15,18 +15,23 @@ import sqlite3
 import time
 import urllib.request
 from collections.abc import Iterator
+from functools import partial
 
 import pytest
 import trio
 from libp2p.crypto.ed25519 import create_new_key_pair
 
-from cairo_jobs.examples import EXAMPLES, compiled
+from cairo_jobs.examples import EXAMPLES, compiled, example_hints
 from cairo_jobs.facts import fact_hash
 from cairo_jobs.model import RunRequest
+from cairo_jobs.pool import RunnerPool
 from cairo_jobs.program import load_program, program_hash
 from cairo_jobs.streaming import log_commitment
 from cairo_jobs.vm import execute
+from node.config import load_config
 from node.localnet import LocalNetwork, NodeProcess
+from node.roles.executor import Executor
+from node.roles.services import open_services
 from node.wallet import Wallet
 from p2p import params
 from p2p.host import HostConfig
@@ -36,9 +41,10 @@ from p2p.signing import job_hash, sign_header
 from p2p.stark import StarkKeyPair
 from p2p.validation import Verdict
 from registry_contract.client import FactRegistryClient, Refusal, Refused, RegistryClient
-from tests.node.stream_cli import delegate_stream
+from tests.node.liars import LyingPool
+from tests.node.stream_cli import delegate_stream, stream_until
 
-VALIDATOR, DELEGATOR, EXECUTOR_1, EXECUTOR_2, EXECUTOR_3, PAUPER, PROVER = range(7)
+VALIDATOR, DELEGATOR, EXECUTOR_1, EXECUTOR_2, EXECUTOR_3, PAUPER, PROVER, LIAR = range(8)
 REWARD = 10**15
 FIBONACCI = EXAMPLES["fibonacci"].path
 
@@ -278,13 +284,56 @@ def test_a_delegator_without_escrow_is_told_to_deposit(network: LocalNetwork) ->
     assert delegating.process.returncode == 1
 
 
+STAKE = 10**18
+"""What a staking executor puts in: one token, the default `stream.min_stake`."""
+
+
+def stake(network: LocalNetwork, name: str, account_index: int) -> None:
+    """Make sure the account stakes STAKE."""
+    registry = registry_client(network, account_index)
+    if asyncio.run(registry.stake_of(address(network, account_index))) >= STAKE:
+        return
+    if not (network.data_dir(name) / "keystore.json").exists():
+        network.import_keys(name, account_index)
+    done = network.node_command("stake", f"{STAKE}fri", "--json", name=name,
+                                account_index=account_index)
+    assert done.returncode == 0, done.stderr
+
+
+def address(network: LocalNetwork, account_index: int) -> int:
+    return int(network.account(account_index)["address"], 16)
+
+
+def test_executors_without_stake_are_not_assigned_a_stream_session(network: LocalNetwork):
+    events = stream_until(network, DELEGATOR, REWARD, "no_qualified_bid",
+                          name="delegator-unstaked")
+
+    skipped = [e for e in events if e["event"] == "skipped"]
+    assert skipped and all(e["stake"] == 0 and e["min_stake"] == STAKE for e in skipped)
+    assert {int(e["executor"], 16) for e in skipped} <= {address(network, EXECUTOR_1),
+                                                        address(network, EXECUTOR_2)}
+    assert not [e for e in events if e["event"] in ("assigned", "session")], events
+
+
 def test_a_stream_session_answers_stdin_and_is_paid_once_for_its_log(network: LocalNetwork):
+    """Only executor 1 stakes: it has the session; no second executor qualifies, so the asked
+    cross-check is off and the session goes on unchecked."""
+    stake(network, "executor-1", EXECUTOR_1)
     requests = [[1, 2, 3], [40, 2], []]
     lines = [json.dumps(requests[0]), "not json", json.dumps(requests[1]),
              json.dumps(list(range(1001))), "[-1]", json.dumps(requests[2])]
 
     replies, events, outcome = delegate_stream(network, DELEGATOR, REWARD, lines,
-                                               "--skew-ms", "3000")
+                                               "--skew-ms", "3000", "--cross-check", "1")
+
+    (assigned,) = [e for e in events if e["event"] == "assigned"]
+    assert int(assigned["executor"], 16) == address(network, EXECUTOR_1)
+    (off,) = [e for e in events if e["event"] == "cross_check_off"]
+    assert "no second executor with enough stake" in off["reason"]
+    assert "unchecked" in off["reason"] and "no second executor" in outcome["cross_check"]["off"]
+    assert [int(e["executor"], 16) for e in events if e["event"] == "checker_skipped"] == [
+        address(network, EXECUTOR_2)]
+    assert not [e for e in events if e["event"] == "checker_assigned"]
 
     assert [reply["input"] for reply in replies] == requests, events
     assert all(reply["verified"] for reply in replies)
@@ -300,6 +349,54 @@ def test_a_stream_session_answers_stdin_and_is_paid_once_for_its_log(network: Lo
     paid = {n.name: stored_jobs(network, n.name).get(key) for n in executors(network)}
     assert [state for state, _ in filter(None, paid.values())].count("paid") == 1
     assert stored_jobs(network, "delegator-stream")[key][0] == "paid"
+
+
+async def test_a_lying_executor_is_caught_by_cross_validation_and_slashed(
+    network: LocalNetwork,
+) -> None:
+    """A staked executor that lies on requests holding 13 (in this process, the real executor
+    code over lying Cairo runs) is cheapest, so it holds one of the two sessions and staked
+    executor 1 the other; the client proves the truth, has it registered and reports it."""
+    liar, honest = address(network, LIAR), address(network, EXECUTOR_1)
+    for name, account in (("liar", LIAR), ("executor-1", EXECUTOR_1)):
+        await trio.to_thread.run_sync(stake, network, name, account)
+    environ = network.env(LIAR)
+    config = load_config(network.config_path, environ, {
+        "node.data_dir": str(network.data_dir("liar")), "executor.price_ratio": 0.5,
+        "p2p.bootstrap": [node.address for node in network.nodes]})
+    lines = [json.dumps(request) for request in ([2], [13, 4], [5])]
+
+    async with open_services(config, "executor", environ) as services, RunnerPool(1) as pool:
+        lying = LyingPool(pool, lambda run: 13 in run.program_input.get("request", ()))
+        executor = Executor(services, lying, example_hints())  # type: ignore[arg-type]
+        async with trio.open_nursery() as nursery:
+            await nursery.start(executor.run)
+            [liar_peer] = services.ready_info()["addrs"][:1]
+            replies, events, outcome = await trio.to_thread.run_sync(partial(
+                delegate_stream, network, DELEGATOR, REWARD, lines, "--cross-check", "1",
+                "--bootstrap", liar_peer, name="delegator-xval", program="stream_squares"))
+            nursery.cancel_scope.cancel()
+
+    assert [reply["input"] for reply in replies] == [[2], [13, 4], [5]], (events, outcome)
+    checked = outcome["cross_check"]
+    assert (checked["checked"], checked["mismatches"]) == (3, 1), events
+    [mismatch] = [e for e in events if e["event"] == "mismatch"]
+    assert mismatch["input"] == [13, 4]
+    [cheater] = checked["cheaters"]
+    assert int(cheater["executor"], 16) == liar and cheater["slashed"] == STAKE
+    assert {int(checked["executor"], 16), int(outcome["executor"], 16)} == {liar, honest}
+    registry = registry_client(network, DELEGATOR)
+    stakes = await trio.to_thread.run_sync(asyncio.run, stakes_of(registry, [liar, honest]))
+    assert stakes == [0, STAKE]
+    shown = await trio.to_thread.run_sync(partial(
+        network.node_command, "events", "--type", "CheatReported", "--json",
+        name="delegator-xval", account_index=DELEGATOR))
+    reports = [json.loads(line) for line in shown.stdout.splitlines()]
+    assert [(r["executor"], r["slashed"]) for r in reports] == [(cheater["executor"], STAKE)]
+
+
+async def stakes_of(registry: RegistryClient, executors: list[int]) -> list[int]:
+    return [await registry.stake_of(executor) for executor in executors]
 
 
 def test_a_native_proof_is_verified_and_its_bits_registered(network: LocalNetwork) -> None:

@@ -334,6 +334,9 @@ def test_stream_arguments_are_refused_with_what_is_wrong(tmp_path: Path):
         (["--input", '{"n": 1}'], "drop --input"),
         (["--skew-ms", "0"], "must be positive"),
         (["--skew-ms", "soon"], "is not an integer"),
+        (["--cross-check", "often"], "is not a number"),
+        (["--cross-check", "1.5"], "not between 0 (off) and 1"),
+        (["--cross-check", "-0.1"], "not between 0 (off) and 1"),
     ]:
         done = subprocess.run(
             [sys.executable, "-m", "node", "delegate", program, "--stream", "--reward", "5",
@@ -342,3 +345,14 @@ def test_stream_arguments_are_refused_with_what_is_wrong(tmp_path: Path):
             env={"PATH": "/usr/bin:/bin", "ZETINA_KEYSTORE_PASSWORD": "x"},
         )
         assert done.returncode in (1, 2) and complaint in done.stderr, (args, done.stderr)
+
+
+def test_a_cross_check_rate_out_of_range_in_the_config_is_refused(tmp_path: Path):
+    done = subprocess.run(
+        [sys.executable, "-m", "node", "delegate", str(EXAMPLES["stream_squares"].path),
+         "--stream", "--reward", "5", "--data-dir", str(tmp_path)],
+        capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL,
+        env={"PATH": "/usr/bin:/bin", "ZETINA_KEYSTORE_PASSWORD": "x",
+             "ZETINA_STREAM_CROSS_CHECK_RATE": "2"},
+    )
+    assert done.returncode == 1 and "cross-check rate 2.0 is not between 0 and 1" in done.stderr

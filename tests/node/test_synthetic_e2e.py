@@ -8,7 +8,6 @@ to commit).
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from collections.abc import Iterator
 from typing import Any
@@ -17,15 +16,14 @@ import pytest
 import trio
 
 from cairo_jobs.examples import example_hints
-from cairo_jobs.model import RunRequest, RunResult
 from cairo_jobs.pool import RunnerPool
 from node.config import load_config
 from node.localnet import LocalNetwork, NodeProcess
 from node.roles.executor import Executor
 from node.roles.services import open_services
-from p2p.stark import STARK_PRIME
+from tests.node.liars import LyingPool
 
-VALIDATOR, HONEST, CHEAT = 0, 7, 8
+VALIDATOR, HONEST, CHEAT = 0, 8, 9
 SYNTHETIC = {
     "validator.synthetic_interval": "1",
     "validator.synthetic_deadline": "45",
@@ -41,18 +39,6 @@ def network(localnet: LocalNetwork) -> Iterator[LocalNetwork]:
         net.start("serve", "honest", HONEST)
         net.start("validate", "scorer", VALIDATOR, settings=SYNTHETIC)
         yield net
-
-
-class LyingPool:
-    """A runner pool whose results claim a wrong last output felt."""
-
-    def __init__(self, pool: RunnerPool) -> None:
-        self.pool = pool
-
-    async def run(self, request: RunRequest, **options: Any) -> RunResult:
-        result = await self.pool.run(request, **options)
-        *head, last = result.output
-        return dataclasses.replace(result, output=[*head, (last + 1) % STARK_PRIME])
 
 
 def scores(validator: NodeProcess) -> dict[int, dict[str, Any]]:

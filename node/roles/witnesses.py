@@ -1,0 +1,88 @@
+"""A witness offered and announced until a validator registers its fact.
+
+The executor's path for every job it ran, and the streaming client's path for the one-request
+run that proves the truth of a disputed reply (`node/disputes.py`): the `JobWitness` is offered
+like a body (`/zetina-witness/<sha256>`), a `SignedWitnessNotice` (this node's signature, with
+the job's signed header) is re-published on `/zetina/1/done` until the FactRegistry holds
+`fact = poseidon(program_hash, poseidon(output))` with at least the wanted bits.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Sequence
+
+import trio
+
+from cairo_jobs.facts import fact_hash
+from cairo_jobs.proving import Proof
+from node.roles.gossip import republish
+from node.roles.services import Services
+from p2p import params
+from p2p.messages import JobWitness, SignedJobHeader, SignedWitnessNotice, WitnessNotice
+from p2p.signing import job_hash, sign_notice
+
+
+class FactMissing(Exception):
+    """The job's deadline passed before a validator registered the fact strongly enough."""
+
+
+def offer_witness(
+    services: Services, signed: SignedJobHeader, output: Sequence[int], proof: Proof | None,
+    run_ms: int, prove_ms: int,
+) -> SignedWitnessNotice:
+    """Offer the witness of this node's run of the job (a re-execution witness without
+    `proof`); return the signed notice that announces it."""
+    key = job_hash(signed.header)
+    mode, bits, data = "reexec", 0, b""
+    if proof is not None:
+        mode, bits, data = proof.backend.wire_name, proof.security_bits, proof.path.read_bytes()
+    address = services.wallet.address
+    witness = JobWitness(job_hash=key, executor=address, output=tuple(output), mode=mode,
+                         security_bits=bits, proof=data, proof_id=b"", run_ms=run_ms,
+                         prove_ms=prove_ms)
+    encoded = witness.encode()
+    services.p2p.content.offer(params.NS_WITNESS, encoded)  # validators ask us first
+    notice = WitnessNotice(key, address, hashlib.sha256(encoded).digest())
+    return sign_notice(notice, signed, services.wallet.key)
+
+
+async def announce_until_registered(
+    services: Services, notice: SignedWitnessNotice, output: Sequence[int], min_bits: int
+) -> None:
+    """Re-publish `notice` until its fact is registered with at least `min_bits`; FactMissing
+    once the job's deadline has passed."""
+    header = notice.header.header
+    fact = fact_hash(header.program_hash, list(output))
+    done = trio.Event()
+    failure: Exception | None = None
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(republish, services, params.TOPIC_DONE, notice.encode(), done,
+                           header.deadline)
+        try:
+            await _until_registered(services, fact, min_bits, header.deadline)
+        except Exception as error:  # raised out of the nursery, not in an ExceptionGroup
+            failure = error
+        done.set()
+    if failure is not None:
+        raise failure
+
+
+async def _until_registered(services: Services, fact: int, min_bits: int, deadline: int) -> None:
+    """Look at the fact each time the chain adds a block, until it is registered."""
+    blocks = services.blocks
+    seen = blocks.number
+    while not await fact_is_registered(services, fact, min_bits):
+        if time.time() > deadline:
+            raise FactMissing("deadline passed before a validator registered the fact")
+        seen = await blocks.wait_past(seen)
+
+
+async def fact_is_registered(services: Services, fact: int, min_bits: int) -> bool:
+    """Whether the fact is registered with at least `min_bits` (one view: with a minimum of 0
+    any registration is enough, else the bits tell)."""
+    facts = services.facts
+    if min_bits == 0:
+        return await services.chain(facts.is_valid, fact)
+    return await services.chain(facts.get_verification, fact) >= min_bits
