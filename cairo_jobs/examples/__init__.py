@@ -44,6 +44,7 @@ EXAMPLES: dict[str, Example] = {
         Example("merkle_root", "small", {"leaves": [1, 2, 3, 4, 5, 6, 7, 8]}),
         Example("long_loop", "small", {"n": 1000, "x": 3}),
         Example("stream_digest", "small", {"request": [1, 2, 3]}),
+        Example("squares", "small", {"seed": 5, "n": 8}),
     )
 }
 

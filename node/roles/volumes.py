@@ -19,12 +19,13 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import trio
 from libp2p.peer.id import ID
 
-from cairo_jobs.facts import STARK_PRIME
+from cairo_jobs.facts import STARK_PRIME, output_digest
 from p2p import limits, params
 from p2p.content import ContentStore, NotFound
 from p2p.messages import JobBody
@@ -144,17 +145,49 @@ def offer_output_volumes(content: ContentStore, sections: Mapping[str, Sequence[
         content.offer(params.NS_VOLUME, volume_bytes(felts))
 
 
+@dataclass(frozen=True)
+class OutputVolume:
+    """One fetched output volume: its bytes (whose sha256 the witness names) and its felts."""
+
+    name: str
+    data: bytes
+    felts: list[int]
+
+
 async def load_output_volumes(
     content: ContentStore, refs: Sequence[tuple[str, bytes]], publisher: ID | None = None
-) -> dict[str, list[int]]:
-    """Fetch a witness's output volumes (each checked against its sha256): name -> felts."""
-    sections = {}
+) -> list[OutputVolume]:
+    """Fetch a witness's output volumes, in order, each checked against its sha256."""
+    volumes = []
     for name, digest in refs:
-        value = _parse(name, await _fetch(content, "output", name, digest, publisher), "output")
+        data = await _fetch(content, "output", name, digest, publisher)
+        value = _parse(name, data, "output")
         if not isinstance(value, list) or not all(_is_felt(item) for item in value):
             raise VolumeError(f"output volume {name!r} is not a JSON list of felts")
-        sections[name] = value
-    return sections
+        volumes.append(OutputVolume(name, data, value))
+    return volumes
+
+
+async def checked_output_volumes(
+    content: ContentStore,
+    refs: Sequence[tuple[str, bytes]],
+    names: Sequence[str],
+    digest: int,
+    publisher: ID | None = None,
+) -> list[OutputVolume]:
+    """Fetch the output volumes a witness names (`refs`) and check them: they are the body's
+    `names`, in order; each has its sha256; their joined sections have poseidon digest `digest`.
+
+    Raises VolumeError, saying which check failed. Empty when the body declares none.
+    """
+    if tuple(name for name, _ in refs) != tuple(names):
+        raise VolumeError(f"the witness's output volumes {[name for name, _ in refs]} are not "
+                          f"the body's {list(names)}")
+    volumes = await load_output_volumes(content, refs, publisher)
+    if volumes and output_digest(joined_output([v.felts for v in volumes])) != digest:
+        raise VolumeError("the output volumes are not the output of digest "
+                          f"{digest:#x}: their joined sections hash to another")
+    return volumes
 
 
 def _is_felt(value: Any) -> bool:

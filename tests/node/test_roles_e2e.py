@@ -7,6 +7,7 @@ jobs. A rogue libp2p node inside the test process publishes what no honest deleg
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import re
 import secrets
@@ -21,14 +22,15 @@ import trio
 from libp2p.crypto.ed25519 import create_new_key_pair
 
 from cairo_jobs.examples import EXAMPLES, compiled
-from cairo_jobs.facts import fact_hash
+from cairo_jobs.facts import fact_hash, output_digest
 from cairo_jobs.model import RunRequest
 from cairo_jobs.program import load_program, program_hash
 from cairo_jobs.streaming import log_commitment
 from cairo_jobs.vm import execute
 from node.localnet import LocalNetwork, NodeProcess
+from node.roles.volumes import volume_bytes
 from node.wallet import Wallet
-from p2p import params
+from p2p import limits, params
 from p2p.host import HostConfig
 from p2p.messages import JobHeader, SignedJobHeader
 from p2p.node import run_node
@@ -122,19 +124,62 @@ def test_a_job_is_paid_once_to_one_executor_with_its_output(network: LocalNetwor
     assert refused.value.refusal is Refusal.ALREADY_PAID
 
 
-def test_a_job_reads_its_input_volume(network: LocalNetwork, tmp_path) -> None:
-    leaves = [secrets.randbits(200) for _ in range(8)]
-    volume = tmp_path / "leaves.json"
-    volume.write_text(json.dumps(leaves))
-    expected = execute(RunRequest(compiled("merkle_root"), {"leaves": leaves},
-                                  EXAMPLES["merkle_root"].layout)).output
+def test_an_output_volume_is_the_input_volume_of_the_next_job(
+    network: LocalNetwork, tmp_path
+) -> None:
+    seed = secrets.randbits(32)
+    squares = execute(RunRequest(compiled("squares"), {"seed": seed, "n": 8}, "small")).output
+    outcome = network.delegate(EXAMPLES["squares"].path, {"seed": seed, "n": 8}, REWARD,
+                               "--output-volume", "leaves", "--output-dir", str(tmp_path),
+                               account_index=DELEGATOR).outcome()
+    assert outcome["state"] == "paid" and outcome["output"] == []
+    assert json.loads((tmp_path / "leaves.json").read_bytes()) == squares[1:]
 
     outcome = network.delegate(EXAMPLES["merkle_root"].path, {}, REWARD,
-                               "--volume", f"leaves={volume}",
+                               "--volume", f"leaves={tmp_path / 'leaves.json'}",
                                account_index=DELEGATOR).outcome()
 
+    expected = execute(RunRequest(compiled("merkle_root"), {"leaves": squares[1:]},
+                                  EXAMPLES["merkle_root"].layout)).output
     assert outcome["state"] == "paid"
     assert [int(felt, 16) for felt in outcome["output"]] == expected
+
+
+def test_an_output_too_large_for_the_chain_is_paid_on_its_digest(
+    network: LocalNetwork, tmp_path
+) -> None:
+    # Meanwhile a job whose output is not the sections it declares: it fails, unpaid.
+    unsectioned = network.delegate(FIBONACCI, {"n": 3}, REWARD, "--output-volume", "result",
+                                   "--deadline", "25", account_index=DELEGATOR,
+                                   name="delegator-unsectioned")
+    n = limits.MAX_OUTPUT_FELTS
+    output = [n, *(1 + i * i for i in range(n))]  # squares' documented output
+    assert len(output) > limits.MAX_OUTPUT_FELTS  # too many felts for a witness's output
+
+    outcome = network.delegate(EXAMPLES["squares"].path, {"seed": 1, "n": n}, REWARD,
+                               "--output-volume", "table", "--output-dir", str(tmp_path),
+                               account_index=DELEGATOR).outcome()
+
+    assert outcome["state"] == "paid" and outcome["output"] == []
+    assert int(outcome["output_digest"], 16) == output_digest(output)
+    (volume,) = outcome["output_volumes"]
+    data = (tmp_path / "table.json").read_bytes()
+    assert data == volume_bytes(output[1:]) and volume["file"] == str(tmp_path / "table.json")
+    assert volume["sha256"] == hashlib.sha256(data).hexdigest() and volume["felts"] == n
+
+    failed = unsectioned.outcome()
+    assert failed["state"] == "expired" and unsectioned.process.returncode == 1
+    key = int(failed["job"], 16)
+    reasons = [_last_reason(network, node.name, key) for node in executors(network)
+               if stored_jobs(network, node.name).get(key, (None,))[0] == "failed"]
+    assert reasons and all("output volume 'result' declares 3 felts" in r for r in reasons)
+
+
+def _last_reason(network: LocalNetwork, name: str, key: int) -> str:
+    with sqlite3.connect(network.data_dir(name) / "jobs.sqlite") as db:
+        (reason,) = db.execute("SELECT reason FROM history WHERE job_hash = ? ORDER BY id DESC",
+                               (f"{key:#066x}",)).fetchone()
+    return reason
 
 
 def test_without_wait_the_delegator_leaves_once_the_witness_is_announced(
@@ -239,10 +284,7 @@ def test_a_killed_assignee_is_replaced_and_the_job_is_paid_once(network: LocalNe
     while stored_jobs(network, victim.name)[key][0] != "failed":
         assert time.monotonic() < deadline, restarted.log()[-3000:]
         time.sleep(1)
-    with sqlite3.connect(network.data_dir(victim.name) / "jobs.sqlite") as db:
-        (reason,) = db.execute("SELECT reason FROM history WHERE job_hash = ? ORDER BY id DESC",
-                               (f"{key:#066x}",)).fetchone()
-    assert "already paid" in reason
+    assert "already paid" in _last_reason(network, victim.name, key)
 
 
 def test_a_job_nobody_takes_expires_and_the_escrow_keeps_the_reward(
