@@ -74,12 +74,12 @@ async def test_a_volume_whose_bytes_do_not_match_its_hash_is_refused() -> None:
             await load_volumes(executor, body, hosts[0].get_id())
 
 
-SQUARES = execute(RunRequest(compiled("squares"), {"seed": 2, "n": 6}, "small")).output
+SQUARES = execute(RunRequest(compiled("squares"), {"seed": 2, "n": 8}, "small")).output
 
 
 def test_a_run_output_splits_into_its_declared_sections() -> None:
     sections = output_sections(["table"], SQUARES)
-    assert sections == {"table": [2, 3, 6, 11, 18, 27]}
+    assert sections == {"table": [2, 3, 6, 11, 18, 27, 38, 51]}
     assert joined_output(list(sections.values())) == SQUARES
     two = output_sections(["a", "b"], [2, 7, 8, 0])
     assert two == {"a": [7, 8], "b": []} and joined_output([[7, 8], []]) == [2, 7, 8, 0]
@@ -149,3 +149,18 @@ async def test_an_output_volume_with_the_wrong_content_is_refused() -> None:
         refs = (("table", hashlib.sha256(not_felts).digest()),)
         with pytest.raises(VolumeError, match="not a JSON list of felts"):
             await checked_output_volumes(delegator, refs, ["table"], 0, hosts[0].get_id())
+
+
+async def test_an_output_volume_is_the_input_volume_of_the_next_job() -> None:
+    sections = sections_of(SQUARES)
+    ((_, digest),) = output_volume_refs(sections)
+    next_body = JobBody(program=compiled("merkle_root"), program_input=b"{}", layout="small",
+                        input_volumes=(("leaves", digest),))
+    async with running_hosts(2) as hosts, content_stores(hosts) as (first, second):
+        await connect(hosts[1], hosts[0])
+        offer_output_volumes(first, sections)  # what the first job's executor stores
+        values = await load_volumes(second, next_body, hosts[0].get_id())
+    assert values == {"leaves": SQUARES[1:]}
+    merkle = execute(RunRequest(next_body.program, json.loads(
+        program_input_with(next_body, values)), "small"))
+    assert merkle.output[0] == len(SQUARES) - 1  # the next program read every leaf
