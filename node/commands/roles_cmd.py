@@ -96,7 +96,7 @@ def validate_command(args: argparse.Namespace, config: Config) -> dict[str, Any]
     from node.roles.validator import Checked, Validator
 
     def report(checked: Checked) -> None:
-        _emit(args.json, "witness", {k: hex(v) if isinstance(v, int) and k != "security_bits"
+        _emit(args.json, "witness", {k: hex(v) if type(v) is int and k != "security_bits"
                                      else v for k, v in asdict(checked).items()})
 
     async def main() -> None:
