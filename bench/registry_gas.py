@@ -3,7 +3,8 @@
 Starts a devnet, deploys the FactRegistry and Registry, then per round sends (all with fixed
 bounds, so each is one Cairo run): a fee-token transfer (the baseline: an account's own overhead
 plus one ERC20 transfer), a deposit (approve + deposit in one multicall), submit_witness with
-outputs of 4 and 64 felts, without and with a signed assignment, a stake (approve + stake), and
+outputs of 4, 64 and 256 felts, without and with a signed assignment, submit_witness_digest (the
+output volumes' path: the digest of a 4096-felt output), a stake (approve + stake), and
 cheat reports: two contradicting replies (no hashing), and a reply contradicted by a fact for
 requests and outputs of 1 and 3 felts (SHA-256 of 1 and 2 blocks each, in Cairo). Figures come
 from the receipts; the "net" column subtracts the baseline transfer's L2 gas.
@@ -35,7 +36,7 @@ from starknet_py.net.client_models import (
 from starknet_py.net.full_node_client import FullNodeClient
 from starknet_py.net.signer.key_pair import KeyPair
 
-from cairo_jobs.facts import fact_hash
+from cairo_jobs.facts import fact_hash, output_digest
 from devnet.check import FEE_TOKEN
 from devnet.spawn import DevnetProcess
 from p2p.messages import (
@@ -122,9 +123,10 @@ def random_header(parties: Parties) -> JobHeader:
                      secrets.randbits(64))
 
 
-def submission(parties: Parties, outputs: int,
-               assigned: bool) -> Callable[[], Awaitable[Measured]]:
-    """A fresh job whose fact is registered first (not timed), then its witness submitted."""
+def submission(parties: Parties, outputs: int, assigned: bool,
+               on_digest: bool = False) -> Callable[[], Awaitable[Measured]]:
+    """A fresh job whose fact is registered first (not timed), then its witness submitted
+    (with its output, or `on_digest` with the output's digest alone)."""
 
     async def submit() -> Measured:
         header = random_header(parties)
@@ -136,6 +138,9 @@ def submission(parties: Parties, outputs: int,
                 Assignment(job_hash(header), parties.executor.account.address, 2**40, 0),
                 parties.chain_id, parties.delegator.address, parties.key)
         signed = sign_header(header, parties.key)
+        if on_digest:
+            return await timed(parties.executor.submit_witness_digest(
+                signed, output_digest(output), assignment))
         return await timed(parties.executor.submit_witness(signed, output, assignment))
 
     return submit
@@ -182,6 +187,9 @@ async def bench(devnet: DevnetProcess, rounds: int) -> dict[str, Samples]:
         "submit_witness, 4 outputs": submission(parties, 4, False),
         "submit_witness, 64 outputs": submission(parties, 64, False),
         "submit_witness, 4 outputs, assigned": submission(parties, 4, True),
+        "submit_witness, 256 outputs": submission(parties, 256, False),
+        "submit_witness_digest, 4096 outputs": submission(parties, 4096, False, True),
+        "submit_witness_digest, 4096, assigned": submission(parties, 4096, True, True),
         "stake (approve + stake)": lambda: timed(parties.executor.stake(10**15)),
         "report_contradiction": cheat_report(parties, None),
         "report_cheat, 1-felt request": cheat_report(parties, 1),

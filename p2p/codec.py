@@ -212,8 +212,18 @@ class FeltList(Kind):
         return tuple(self.item.from_wire(item, f"{field}[{i}]") for i, item in enumerate(raw))
 
 
-class VolumeRefs(Kind):
-    """Named content references: a tuple of (name, 32-byte sha256) pairs, sorted by name.
+def _check_volume_names(names: list[Any], field: str, name_kind: Text, ordered: bool) -> None:
+    for index, name in enumerate(names):
+        name_kind.check(name, f"{field}[{index}].name")
+        if not name or not all(c.isalnum() or c == "_" for c in name):
+            raise CodecError(f"{field}[{index}].name", "expected letters, digits and _")
+    if len(set(names)) != len(names) or (ordered and names != sorted(names)):
+        raise CodecError(field, "names must be unique and sorted" if ordered
+                         else "names must be unique")
+
+
+class VolumeNames(Kind):
+    """Up to `max_items` volume names, unique, in the order they were declared (a tuple of str).
 
     Names are program input keys: 1 to `max_name_chars` of letters, digits and `_`.
     """
@@ -221,21 +231,41 @@ class VolumeRefs(Kind):
     def __init__(self, max_items: int, max_name_chars: int) -> None:
         self.max_items = max_items
         self.name = Text(max_name_chars)
+
+    def check(self, value: Any, field: str) -> None:
+        _check_tuple(value, field, self.max_items)
+        _check_volume_names(list(value), field, self.name, ordered=False)
+
+    def to_wire(self, value: tuple[str, ...]) -> list[str]:
+        return list(value)
+
+    def from_wire(self, raw: Any, field: str) -> tuple[str, ...]:
+        _require(raw, list, field, "a list")
+        if len(raw) > self.max_items:
+            raise CodecError(field, f"{len(raw)} items exceeds the limit of {self.max_items}")
+        return tuple(self.name.from_wire(item, f"{field}[{i}].name") for i, item in enumerate(raw))
+
+
+class VolumeRefs(Kind):
+    """Named content references: a tuple of (name, 32-byte sha256) pairs, sorted by name
+    (or, unless `sorted_names`, in the order they were declared).
+
+    Names are program input keys: 1 to `max_name_chars` of letters, digits and `_`.
+    """
+
+    def __init__(self, max_items: int, max_name_chars: int, sorted_names: bool = True) -> None:
+        self.max_items = max_items
+        self.name = Text(max_name_chars)
         self.digest = Digest()
+        self.sorted_names = sorted_names
 
     def check(self, value: Any, field: str) -> None:
         _check_tuple(value, field, self.max_items)
         for index, item in enumerate(value):
             if not isinstance(item, tuple) or len(item) != 2:
                 raise CodecError(f"{field}[{index}]", "expected a (name, digest) pair")
-            name, digest = item
-            self.name.check(name, f"{field}[{index}].name")
-            if not name or not all(c.isalnum() or c == "_" for c in name):
-                raise CodecError(f"{field}[{index}].name", "expected letters, digits and _")
-            self.digest.check(digest, f"{field}[{index}].digest")
-        names = [name for name, _ in value]
-        if names != sorted(set(names)):
-            raise CodecError(field, "names must be unique and sorted")
+            self.digest.check(item[1], f"{field}[{index}].digest")
+        _check_volume_names([name for name, _ in value], field, self.name, self.sorted_names)
 
     def to_wire(self, value: tuple[tuple[str, bytes], ...]) -> list[list[Any]]:
         return [[name, digest] for name, digest in value]

@@ -23,7 +23,10 @@ MAX_VOLUME_NAME_CHARS = 64
 """A volume's name: the program input key its content is given under."""
 
 MAX_VOLUME_BYTES = 8 * MIB
-"""One input volume's content (UTF-8 JSON), fetched from the DHT or its publisher."""
+"""One volume's content (UTF-8 JSON), fetched from the DHT or its publisher."""
+
+MAX_OUTPUT_VOLUMES = 16
+"""Output volumes one job body may declare (sections of the program output kept off chain)."""
 
 MAX_LAYOUT_CHARS = 32
 """A Cairo layout name ("plain", "small", "recursive", ...)."""
@@ -43,8 +46,8 @@ MAX_MODE_CHARS = 16
 MAX_SMALL_MESSAGE_BYTES = 4 * KIB
 """Headers, bids and assignments, signed: small enough for gossip."""
 
-MAX_WITNESS_BYTES = MAX_PROOF_BYTES + MAX_OUTPUT_FELTS * 34 + 4 * KIB
-"""An encoded JobWitness with an inline proof and a full output."""
+MAX_WITNESS_BYTES = MAX_PROOF_BYTES + MAX_OUTPUT_FELTS * 34 + 8 * KIB
+"""An encoded JobWitness with an inline proof and a full output (or output volume references)."""
 
 MAX_NESTING = 8
 """msgpack nesting depth any message may use."""

@@ -23,6 +23,7 @@ from p2p.codec import (
     Nested,
     Text,
     Uint,
+    VolumeNames,
     VolumeRefs,
     WireMessage,
     felt,
@@ -59,6 +60,12 @@ class JobBody(WireMessage):
     )
     """(name, sha256) of content-addressed JSON values the run needs: each is fetched, checked
     against its hash and given to the program as `program_input[name]`."""
+    output_volumes: tuple[str, ...] = wire(
+        VolumeNames(limits.MAX_OUTPUT_VOLUMES, limits.MAX_VOLUME_NAME_CHARS), default=()
+    )
+    """Names of the output volumes, in order: the program's output is then exactly one
+    length-prefixed section per name (`n_1, felts_1..., n_2, felts_2...`), each stored as a
+    volume, and the job is paid on the output's digest (see node/roles/volumes.py)."""
 
     @property
     def body_id(self) -> bytes:
@@ -299,7 +306,9 @@ class JobWitness(WireMessage):
     """What an executor produced: the output and how it was established.
 
     The proof travels inline (`proof`) or by reference to a DHT record (`proof_id`), not both;
-    a re-execution witness carries neither and 0 security bits.
+    a re-execution witness carries neither and 0 security bits. A job with output volumes has
+    its output off chain: `output` is empty, `output_digest` is `poseidon(output)` and
+    `output_volumes` names each section's volume, in the body's order; otherwise both are empty.
     """
 
     TYPE = "job_witness"
@@ -314,9 +323,20 @@ class JobWitness(WireMessage):
     proof_id: bytes = wire(Digest(optional=True))
     run_ms: int = wire(U64)
     prove_ms: int = wire(U64)
+    output_digest: int = wire(felt(), default=0)
+    """poseidon(output) when the output is in volumes, else 0."""
+    output_volumes: tuple[tuple[str, bytes], ...] = wire(
+        VolumeRefs(limits.MAX_OUTPUT_VOLUMES, limits.MAX_VOLUME_NAME_CHARS, sorted_names=False),
+        default=(),
+    )
+    """(name, sha256 of the volume's bytes) of each output section, in the body's order."""
 
     def __post_init__(self) -> None:
         super().__post_init__()
+        if self.output_volumes and self.output:
+            raise CodecError(f"{self.TYPE}.output", "an output in volumes is not carried inline")
+        if not self.output_volumes and self.output_digest:
+            raise CodecError(f"{self.TYPE}.output_digest", "only an output in volumes has one")
         if self.proof and self.proof_id:
             raise CodecError(f"{self.TYPE}.proof_id", "a proof travels inline or by id, not both")
         if self.mode == "reexec" and (self.proof or self.proof_id or self.security_bits):

@@ -19,7 +19,7 @@ from starknet_py.net.client_errors import ClientError
 from starknet_py.net.client_models import Call, ResourceBoundsMapping, TransactionReceipt
 from starknet_py.transaction_errors import TransactionRevertedError
 
-from cairo_jobs.facts import fact_hash
+from cairo_jobs.facts import fact_hash, fact_of_digest
 from p2p.messages import (
     Assignment,
     CheatReport,
@@ -231,6 +231,25 @@ class RegistryClient:
             list(signed_header.signature),
             assignment_arg(assignment.assignment if assignment else None),
             list(assignment.signature) if assignment else [], list(output))
+        receipt = await self._invoke(call)
+        logger.info("witness accepted", extra={"tx": hex(receipt.transaction_hash),
+                                               "fact": hex(fact)})
+        return receipt
+
+    async def submit_witness_digest(
+        self,
+        signed_header: SignedJobHeader,
+        output_digest: int,
+        assignment: SignedAssignment | None = None,
+    ) -> TransactionReceipt:
+        """Claim the job's reward for the output whose digest, `poseidon(output)`, is
+        `output_digest` (the output stays off chain; a fact for it must be registered)."""
+        fact = fact_of_digest(signed_header.header.program_hash, output_digest)
+        call = self._abi.call(
+            self.address, "submit_witness_digest", header_arg(signed_header.header),
+            list(signed_header.signature),
+            assignment_arg(assignment.assignment if assignment else None),
+            list(assignment.signature) if assignment else [], output_digest)
         receipt = await self._invoke(call)
         logger.info("witness accepted", extra={"tx": hex(receipt.transaction_hash),
                                                "fact": hex(fact)})

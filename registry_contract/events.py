@@ -53,6 +53,9 @@ class JobCompleted:
     executor: int
     reward: int
     output: tuple[int, ...]
+    """The program output; empty when it stayed off chain (`submit_witness_digest`)."""
+    output_digest: int
+    """`poseidon(output)`, of the whole output even when `output` is empty."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -96,10 +99,11 @@ def _u256(low: int, high: int) -> int:
 
 def _decode_job_completed(keys: Sequence[int], data: Sequence[int]) -> JobCompleted:
     length = data[2]
-    if len(data) != 3 + length:
+    if len(data) != 4 + length:
         raise ValueError(f"JobCompleted data holds {len(data)} felts for {length} outputs")
     return JobCompleted(job_hash=keys[1], delegator=keys[2], executor=keys[3],
-                        reward=_u256(data[0], data[1]), output=tuple(data[3:]))
+                        reward=_u256(data[0], data[1]), output=tuple(data[3:-1]),
+                        output_digest=data[-1])
 
 
 _DECODERS = {

@@ -59,8 +59,9 @@ volume_names = st.text(
 input_volumes = st.dictionaries(volume_names, digests, max_size=4).map(
     lambda refs: tuple(sorted(refs.items()))
 )
+output_volume_names = st.lists(volume_names, max_size=4, unique=True).map(tuple)
 bodies = st.builds(JobBody, program=json_objects, program_input=json_objects, layout=layouts,
-                   input_volumes=input_volumes)
+                   input_volumes=input_volumes, output_volumes=output_volume_names)
 bids = st.builds(Bid, job_hash=felts, executor=felts, price=u256, finish_by=u64)
 assignments = st.builds(Assignment, job_hash=felts, executor=felts, window_end=u64, attempt=u64)
 
@@ -75,10 +76,16 @@ def witnesses(draw: st.DrawFn) -> JobWitness:
             proof = draw(st.binary(max_size=256))
         else:
             proof_id = draw(digests)
+    output, digest, volumes = tuple(draw(st.lists(felts, max_size=20))), 0, ()
+    if draw(st.booleans()):
+        names = draw(output_volume_names.filter(bool))
+        output, digest, volumes = (), draw(felts), tuple((n, draw(digests)) for n in names)
     return JobWitness(
         job_hash=draw(felts),
         executor=draw(felts),
-        output=tuple(draw(st.lists(felts, max_size=20))),
+        output=output,
+        output_digest=digest,
+        output_volumes=volumes,
         mode=mode,
         security_bits=bits,
         proof=proof,

@@ -45,6 +45,7 @@ EXAMPLES: dict[str, Example] = {
         Example("long_loop", "small", {"n": 1000, "x": 3}),
         Example("stream_digest", "small", {"request": [1, 2, 3]}),
         Example("stream_squares", "small", {"request": [1, 2, 3]}),
+        Example("squares", "small", {"seed": 5, "n": 8}),
     )
 }
 

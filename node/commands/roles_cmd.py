@@ -8,6 +8,7 @@ step of its job on stderr and prints the outcome.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import signal
 import sys
@@ -23,6 +24,8 @@ from exceptiongroup import BaseExceptionGroup
 from node.commands.escrow_cmd import amount_argument
 from node.config import Config
 from node.errors import PartialResult, UserError
+from p2p.codec import CodecError
+from p2p.messages import JobBody
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
@@ -48,6 +51,12 @@ def register(commands: argparse._SubParsersAction, common: argparse.ArgumentPars
     delegate.add_argument("--volume", action="append", default=[], metavar="NAME=FILE",
                           help="an input volume: FILE's JSON, given as program_input[NAME] "
                                "and fetched by its sha256 (repeatable)")
+    delegate.add_argument("--output-volume", action="append", default=[], metavar="NAME",
+                          help="an output volume: the program writes one length-prefixed "
+                               "section per NAME, in order; kept off chain, paid on its digest "
+                               "(repeatable; needs --wait)")
+    delegate.add_argument("--output-dir", type=Path,
+                          help="with --output-volume: write each volume's bytes to DIR/NAME.json")
     delegate.add_argument("--layout", default="small", help="Cairo layout (default: small)")
     delegate.add_argument("--reward", type=amount_argument("--reward"), required=True,
                           help="tokens (0.001) or base units (1000000000000000fri)")
@@ -91,7 +100,7 @@ def validate_command(args: argparse.Namespace, config: Config) -> dict[str, Any]
     from node.roles.validator import Checked, Validator
 
     def report(checked: Checked) -> None:
-        _emit(args.json, "witness", {k: hex(v) if isinstance(v, int) and k != "security_bits"
+        _emit(args.json, "witness", {k: hex(v) if type(v) is int and k != "security_bits"
                                      else v for k, v in asdict(checked).items()})
 
     async def main() -> None:
@@ -144,6 +153,7 @@ def delegate_command(args: argparse.Namespace, config: Config) -> dict[str, Any]
     from node.roles.services import open_services
 
     deadline = args.deadline if args.deadline is not None else config.delegator.deadline
+    output_volumes = _output_volumes(args)
     program, program_input = _compiled_program(args.program), _program_input(args.input)
     volumes = _volumes(args.volume)
     started = time.monotonic()
@@ -171,6 +181,7 @@ def delegate_command(args: argparse.Namespace, config: Config) -> dict[str, Any]
                 program=program, program_input=program_input, layout=args.layout,
                 reward=args.reward.base_units(token.decimals),
                 deadline=int(time.time() + deadline), max_steps=args.max_steps, volumes=volumes,
+                output_volumes=output_volumes,
             )
             progress("ready", {"peer_id": services.ready_info()["peer_id"]})
             outcome.append(await delegator.delegate(spec, progress, wait=args.wait))
@@ -183,6 +194,44 @@ def delegate_command(args: argparse.Namespace, config: Config) -> dict[str, Any]
     if outcome[0].state == "expired":
         raise PartialResult("the job expired: no executor completed it before its deadline; "
                             "the reward stays in your escrow", described)
+    if outcome[0].volumes_problem:
+        raise PartialResult(f"the job was paid but its output volumes could not be had: "
+                            f"{outcome[0].volumes_problem}", described)
+    if outcome[0].volumes:
+        described["output_volumes"] = _write_volumes(outcome[0].volumes, args.output_dir)
+    return described
+
+
+def _output_volumes(args: argparse.Namespace) -> tuple[str, ...]:
+    """The --output-volume names, in order (checked against --wait, --stream, --output-dir)."""
+    names = tuple(args.output_volume)
+    if names and (args.stream or not args.wait):
+        raise UserError("--output-volume: the volumes are fetched once the job is paid: "
+                        "add --wait (and no --stream)")
+    if args.output_dir is not None and not names:
+        raise UserError("--output-dir holds output volumes: name them with --output-volume")
+    try:
+        JobBody(program=b"{}", program_input=b"{}", layout="small", output_volumes=names)
+    except CodecError as error:
+        raise UserError(f"--output-volume {list(names)}: {error.reason}") from None
+    return names
+
+
+def _write_volumes(volumes: Any, folder: Path | None) -> list[dict[str, Any]]:
+    """Write each volume to FOLDER/NAME.json (if a folder is given); describe them."""
+    described = []
+    for volume in volumes:
+        row = {"name": volume.name, "sha256": hashlib.sha256(volume.data).hexdigest(),
+               "bytes": len(volume.data), "felts": len(volume.felts)}
+        if folder is not None:
+            path = folder.expanduser() / f"{volume.name}.json"
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_bytes(volume.data)
+            except OSError as error:
+                raise UserError(f"--output-dir: cannot write {path} ({error})") from None
+            row["file"] = str(path)
+        described.append(row)
     return described
 
 
@@ -194,6 +243,7 @@ def _describe(outcome: Any, seconds: float) -> dict[str, Any]:
     if outcome.payment is not None:
         payment = outcome.payment
         described.update(output=[hex(felt) for felt in payment.output],
+                         output_digest=hex(payment.output_digest),
                          executor=hex(payment.executor), reward=payment.reward,
                          transaction=hex(payment.transaction_hash))
     return described

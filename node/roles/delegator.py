@@ -9,7 +9,9 @@ assignment with an exclusivity window and re-publish it. Watch: read the Registr
 JobCompleted events each time the chain moves on (one reader for all of this node's open jobs);
 if the window passes without payment, assign the next best bid. The job
 ends paid (with the output, the executor and the transaction), or expired once its deadline has
-passed: the reward then stays in the escrow.
+passed: the reward then stays in the escrow. A job with output volumes is paid on its output's
+digest: the delegator then fetches the paid executor's witness and its output volumes, and
+keeps them only if each has its sha256 and their joined sections the digest the Registry paid.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import secrets
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import trio
@@ -33,19 +35,29 @@ from node.roles.gossip import drain_unread, republish, subscribe_all
 from node.roles.payments import Payment, read_payments
 from node.roles.scores import ScoreTable
 from node.roles.services import Services
-from node.roles.volumes import VolumeError, offer_volumes, program_input_with, volume_refs
+from node.roles.volumes import (
+    OutputVolume,
+    VolumeError,
+    checked_output_volumes,
+    offer_volumes,
+    program_input_with,
+    volume_refs,
+)
 from p2p import params
 from p2p.codec import CodecError
+from p2p.content import NotFound
 from p2p.gossip import GossipMessage
 from p2p.messages import (
     Assignment,
     JobBody,
     JobHeader,
+    JobWitness,
     SignedBid,
     SignedJobHeader,
     SignedScoreReport,
     SignedWitnessNotice,
 )
+from p2p.records import digest_key
 from p2p.signing import job_hash, sign_assignment, sign_header
 from registry_contract.events import EventCursor
 
@@ -80,6 +92,8 @@ class JobSpec:
     max_steps: int
     volumes: Mapping[str, bytes] = field(default_factory=dict)
     """Input volumes: name -> UTF-8 JSON bytes, given to the program as program_input[name]."""
+    output_volumes: tuple[str, ...] = ()
+    """Output volume names: the program writes one length-prefixed section per name, in order."""
 
 
 @dataclass(frozen=True)
@@ -91,6 +105,10 @@ class Outcome:
     """`paid`, `expired`, or `assigned` when not waiting for the payment."""
     attempts: int
     payment: Payment | None = None
+    volumes: tuple[OutputVolume, ...] = ()
+    """The paid job's output volumes, fetched and checked (when the job declared some)."""
+    volumes_problem: str = ""
+    """Why the output volumes of a paid job could not be had (empty when they were)."""
 
 
 @dataclass(frozen=True)
@@ -167,6 +185,8 @@ class Delegator:
         """The jobs awaiting their payment: job hash -> what to tell when it is seen."""
         self.announced: dict[int, trio.Event] = {}
         """Open jobs -> set once an executor announced the job's witness (`/zetina/1/done`)."""
+        self.witnesses: dict[int, dict[int, tuple[bytes, ID]]] = {}
+        """Open jobs -> executor -> (its announced witness id, the peer that announced it)."""
         self._job_added = trio.Event()
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
@@ -214,6 +234,8 @@ class Delegator:
             announced = self.announced.get(notice.job_hash)
             if announced is not None:
                 announced.set()
+                witnesses = self.witnesses.setdefault(notice.job_hash, {})
+                witnesses[notice.executor] = (notice.witness_id, message.origin)
 
     async def _is_validator(self, account: int) -> bool:
         return bool(await self.services.chain(self.services.facts.is_verifier, account))
@@ -288,10 +310,13 @@ class Delegation:
                 self._moved(key, "bidding", "header published")
                 outcome = await self._assign_until_done(bids)
                 nursery.cancel_scope.cancel()
+            if outcome.payment is not None and self.spec.output_volumes:
+                outcome = await self._with_output_volumes(outcome, outcome.payment)
         finally:
             del self.delegator.open[key]
             self.delegator.unpaid.pop(key, None)
             self.delegator.announced.pop(key, None)
+            self.delegator.witnesses.pop(key, None)
         return outcome
 
     async def _check_escrow(self) -> None:
@@ -308,7 +333,8 @@ class Delegation:
         program = await trio.to_thread.run_sync(load_program, spec.program.decode())
         try:
             body = JobBody(program=spec.program, program_input=spec.program_input,
-                           layout=spec.layout, input_volumes=volume_refs(spec.volumes))
+                           layout=spec.layout, input_volumes=volume_refs(spec.volumes),
+                           output_volumes=spec.output_volumes)
             program_input_with(body, {name: None for name in spec.volumes})  # no name clash
         except (VolumeError, CodecError) as error:
             raise UserError(f"cannot make the job body: {error}") from None
@@ -321,6 +347,34 @@ class Delegation:
             deadline=spec.deadline, nonce=secrets.randbits(64),
         )
         return sign_header(header, services.wallet.key)
+
+    async def _with_output_volumes(self, outcome: Outcome, payment: Payment) -> Outcome:
+        """The outcome with the paid executor's output volumes, or with why they are missing."""
+        try:
+            volumes = await self._fetch_output_volumes(payment)
+        except (VolumeError, NotFound, CodecError, trio.TooSlowError) as error:
+            problem = str(error) or type(error).__name__
+            log.warning("output volumes not had", extra={"job": hex(payment.job_hash),
+                                                         "reason": problem})
+            self.progress("volumes_missing", {"reason": problem})
+            return replace(outcome, volumes_problem=problem)
+        self.progress("volumes", {"names": [volume.name for volume in volumes]})
+        return replace(outcome, volumes=tuple(volumes))
+
+    async def _fetch_output_volumes(self, payment: Payment) -> list[OutputVolume]:
+        """The output volumes of the paid executor's witness, checked against the paid digest."""
+        announced = self.delegator.witnesses.get(payment.job_hash, {}).get(payment.executor)
+        if announced is None:
+            raise VolumeError("the paid executor never announced its witness: its output "
+                              "volumes are unknown")
+        witness_id, origin = announced
+        content = self.services.p2p.content
+        with trio.fail_after(params.FETCH_TIMEOUT + params.DHT_GET_TIMEOUT):
+            data = await content.get(digest_key(params.NS_WITNESS, witness_id), origin)
+        witness = JobWitness.decode(data)
+        return await checked_output_volumes(content, witness.output_volumes,
+                                            self.spec.output_volumes, payment.output_digest,
+                                            origin)
 
     def _on_payment(self, payment: Payment) -> None:
         self._payment = payment

@@ -3,9 +3,11 @@
 A job's path here: header (gossip-validated) → admission checks → bid, re-published until an
 assignment for the job is seen → if it names us: fetch the body (sha256 checked against the
 header's body id), run it (allowed hints only, the header's step limit), check the program hash,
-put the witness in the DHT and announce it until a validator's fact is registered → submit the
-witness to the Registry → paid. Every state change goes to the job store, so a restarted
-executor resumes its assigned jobs; payment is recorded exactly once.
+store the output's sections as volumes if the body declares output volumes, put the witness in
+the DHT and announce it until a validator's fact is registered → submit the witness to the
+Registry (the output, or its digest for a job with output volumes) → paid. Every state change
+goes to the job store, so a restarted executor resumes its assigned jobs; payment is recorded
+exactly once.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import trio
 from libp2p.peer.id import ID
 from starknet_py.net.client_errors import ClientError
 
+from cairo_jobs.facts import output_digest
 from cairo_jobs.failures import RunFailure
 from cairo_jobs.model import RunRequest, RunResult
 from cairo_jobs.pool import RunnerPool
@@ -32,7 +35,14 @@ from node.roles.gossip import drain_unread, republish, subscribe_all
 from node.roles.payments import find_payment
 from node.roles.services import Services
 from node.roles.streaming import StreamSessions
-from node.roles.volumes import VolumeError, load_volumes, program_input_with
+from node.roles.volumes import (
+    VolumeError,
+    load_volumes,
+    offer_output_volumes,
+    output_sections,
+    output_volume_refs,
+    program_input_with,
+)
 from node.roles.witnesses import FactMissing, announce_until_registered, offer_witness
 from node.store import StoredJob
 from p2p import params
@@ -284,26 +294,26 @@ class Executor:
             raise JobFailed(f"{Refusal.ALREADY_PAID.value} to {paid.executor:#x}")
         job = services.store.get(key)
         signed, assignment = job.signed_header, job.signed_assignment
+        started = time.monotonic()
+        body = await self._fetch_body(key, signed.header.body_id)
+        services.metrics.observe_step("fetch", time.monotonic() - started)
         if job.state != "submitted":
-            result = await self._run(key, job)
+            result = await self._run(key, job, body)
             if job.state != "proving":
                 services.transition(key, "proving", f"ran {result.steps} steps")
             try:
-                notice = await self._publish_witness(key, signed, result)
+                notice = await self._publish_witness(key, signed, result, body.output_volumes)
             finally:
                 if result.artifacts is not None:
                     shutil.rmtree(result.artifacts.public_input.parent, ignore_errors=True)
             await self._wait_for_fact(notice, result.output)
             services.transition(key, "submitted", "fact registered", output=result.output)
         output = services.store.get(key).output or ()
-        await self._submit(key, signed, assignment, list(output))
+        await self._submit(key, signed, assignment, list(output), bool(body.output_volumes))
 
-    async def _run(self, key: int, job: StoredJob) -> RunResult:
+    async def _run(self, key: int, job: StoredJob, body: JobBody) -> RunResult:
         services = self.services
         header = job.signed_header.header
-        started = time.monotonic()
-        body = await self._fetch_body(key, header.body_id)
-        services.metrics.observe_step("fetch", time.monotonic() - started)
         if job.state == "assigned":
             services.transition(key, "running", "body fetched")
         if is_stream_input(body.program_input):  # a session; its settle body runs below
@@ -336,9 +346,18 @@ class Executor:
         return JobBody.decode(data)
 
     async def _publish_witness(
-        self, key: int, signed: SignedJobHeader, result: RunResult
+        self, key: int, signed: SignedJobHeader, result: RunResult, volume_names: tuple[str, ...]
     ) -> SignedWitnessNotice:
-        """Prove the run (with a prover), offer the witness; return the notice announcing it."""
+        """Offer the output volumes (if any), prove the run (with a prover), offer the witness;
+        return the notice announcing it."""
+        volumes: tuple[tuple[str, bytes], ...] = ()
+        if volume_names:
+            try:
+                sections = output_sections(volume_names, result.output)
+            except VolumeError as error:
+                raise JobFailed(str(error)) from error
+            volumes = output_volume_refs(sections)
+            offer_output_volumes(self.services.p2p.content, sections)
         proof, prove_ms = None, 0
         if self.prover is not None:
             started = time.monotonic()
@@ -350,7 +369,7 @@ class Executor:
             self.services.metrics.observe_step("prove", elapsed)
             prove_ms = round(elapsed * 1000)
         return offer_witness(self.services, signed, result.output, proof,
-                             round(result.timings.total * 1000), prove_ms)
+                             round(result.timings.total * 1000), prove_ms, volumes)
 
     async def _wait_for_fact(self, notice: SignedWitnessNotice, output: list[int]) -> None:
         """Announce the witness until its fact is registered strongly enough, or the deadline."""
@@ -364,14 +383,19 @@ class Executor:
 
     async def _submit(
         self, key: int, signed: SignedJobHeader, assignment: SignedAssignment | None,
-        output: list[int],
+        output: list[int], on_digest: bool,
     ) -> None:
+        """Claim the reward: for the output, or for its digest when it is in output volumes."""
         services = self.services
         started = time.monotonic()
+        registry = services.registry
         try:
-            receipt = await services.transact(
-                services.registry.submit_witness, signed, output, assignment
-            )
+            if on_digest:
+                receipt = await services.transact(
+                    registry.submit_witness_digest, signed, output_digest(output), assignment)
+            else:
+                receipt = await services.transact(
+                    registry.submit_witness, signed, output, assignment)
         except Refused as refused:
             if refused.refusal is not Refusal.ALREADY_PAID:
                 raise

@@ -16,6 +16,9 @@ class Payment:
     executor: int
     reward: int
     output: tuple[int, ...]
+    """Empty when the output stayed off chain (output volumes)."""
+    output_digest: int
+    """poseidon(output), which the Registry paid on."""
     transaction_hash: int
 
 
@@ -25,7 +28,7 @@ def payment_in(record: EventRecord) -> Payment | None:
     if not isinstance(event, JobCompleted):
         return None
     return Payment(event.job_hash, event.executor, event.reward, event.output,
-                   record.transaction_hash)
+                   event.output_digest, record.transaction_hash)
 
 
 async def read_payments(

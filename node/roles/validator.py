@@ -6,6 +6,11 @@ register `fact = poseidon(program_hash, poseidon(output))` in the FactRegistry w
 verdict's bits. A witness with a proof (mode `native`, `stone`) is checked by the verifier of
 its mode, which reports the proof's security bits; a re-execution witness (`reexec`) by the
 re-execution verifier: 0 bits. The Registry decides which bits it pays for.
+
+A witness whose output is in output volumes names the body's volumes in order with their
+sha256: each is fetched (the content store checks the hash), their sections joined back into the
+output, whose poseidon digest must be the witness's; that output is then verified as above, so a
+volume that is not the run's section fails the check.
 """
 
 from __future__ import annotations
@@ -31,7 +36,13 @@ from node.chain import ChainError
 from node.roles.gossip import drain_unread, subscribe_all
 from node.roles.services import Services
 from node.roles.streaming import settle_body_for
-from node.roles.volumes import VolumeError, load_volumes, program_input_with
+from node.roles.volumes import (
+    VolumeError,
+    checked_output_volumes,
+    joined_output,
+    load_volumes,
+    program_input_with,
+)
 from p2p import params
 from p2p.codec import CodecError
 from p2p.content import NotFound
@@ -130,7 +141,11 @@ class Validator:
             body = JobBody.decode(await content.get(digest_key(params.NS_BODY, header.body_id)))
             if is_stream_input(body.program_input):  # a session: check its settle run
                 body = await settle_body_for(services.p2p.host, origin, notice.job_hash, body)
-        fact = fact_hash(header.program_hash, list(witness.output))
+        try:
+            output = await self._claimed_output(witness, body, origin)
+        except VolumeError as error:
+            return Checked(notice.job_hash, 0, False, 0, str(error))
+        fact = fact_hash(header.program_hash, output)
         if (witness.job_hash, witness.executor) != (notice.job_hash, notice.executor):
             return Checked(notice.job_hash, fact, False, 0, "witness of another job or executor")
         if await services.chain(services.facts.is_valid, fact):
@@ -144,7 +159,7 @@ class Validator:
             timeout=services.config.executor.run_timeout, allowed_hints=self.allowed_hints,
         )
         started = time.monotonic()
-        claim = Claim(request, header.program_hash, list(witness.output))
+        claim = Claim(request, header.program_hash, output)
         if witness.mode == "reexec":
             verdict = await self.verifier.verify(claim)
         else:
@@ -153,6 +168,21 @@ class Validator:
         if verdict.valid:
             await services.transact(services.facts.register_fact, fact, verdict.security_bits)
         return Checked(notice.job_hash, fact, verdict.valid, verdict.security_bits, verdict.reason)
+
+    async def _claimed_output(
+        self, witness: JobWitness, body: JobBody, origin: ID
+    ) -> list[int]:
+        """The output a witness claims: inline, or joined back from its output volumes (each
+        checked against its sha256, the whole against the witness's digest).
+
+        Raises VolumeError when the volumes are not the body's, cannot be had, or do not hold.
+        """
+        volumes = await checked_output_volumes(
+            self.services.p2p.content, witness.output_volumes, body.output_volumes,
+            witness.output_digest, origin)
+        if not volumes:
+            return list(witness.output)
+        return joined_output([volume.felts for volume in volumes])
 
     async def _verify_proof(self, claim: Claim, witness: JobWitness) -> Verdict:
         """Check the witness's proof with the verifier of its mode (`native`, `stone`)."""

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 
 import trio
 
-from cairo_jobs.facts import fact_hash
+from cairo_jobs.facts import fact_hash, output_digest
 from cairo_jobs.proving import Proof
 from node.roles.gossip import republish
 from node.roles.services import Services
@@ -30,18 +30,21 @@ class FactMissing(Exception):
 
 def offer_witness(
     services: Services, signed: SignedJobHeader, output: Sequence[int], proof: Proof | None,
-    run_ms: int, prove_ms: int,
+    run_ms: int, prove_ms: int, volumes: tuple[tuple[str, bytes], ...] = (),
 ) -> SignedWitnessNotice:
     """Offer the witness of this node's run of the job (a re-execution witness without
-    `proof`); return the signed notice that announces it."""
+    `proof`); return the signed notice that announces it. With output `volumes` ((name,
+    sha256) of the output's sections, offered already) it carries the output's digest, not
+    the output."""
     key = job_hash(signed.header)
     mode, bits, data = "reexec", 0, b""
     if proof is not None:
         mode, bits, data = proof.backend.wire_name, proof.security_bits, proof.path.read_bytes()
+    inline, digest = (tuple(output), 0) if not volumes else ((), output_digest(output))
     address = services.wallet.address
-    witness = JobWitness(job_hash=key, executor=address, output=tuple(output), mode=mode,
+    witness = JobWitness(job_hash=key, executor=address, output=inline, mode=mode,
                          security_bits=bits, proof=data, proof_id=b"", run_ms=run_ms,
-                         prove_ms=prove_ms)
+                         prove_ms=prove_ms, output_digest=digest, output_volumes=volumes)
     encoded = witness.encode()
     services.p2p.content.offer(params.NS_WITNESS, encoded)  # validators ask us first
     notice = WitnessNotice(key, address, hashlib.sha256(encoded).digest())

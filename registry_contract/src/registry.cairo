@@ -3,7 +3,9 @@
 // Delegators deposit the token; an executor submits a witness (the delegator's signed job header,
 // an optional signed assignment, the program output) and is paid the header's reward from the
 // delegator's escrow once a fact for (program hash, output) is registered in the FactRegistry with
-// at least `min_security_bits` (0 admits facts verified by re-execution, without a proof).
+// at least `min_security_bits` (0 admits facts verified by re-execution, without a proof). A job
+// whose output is kept off chain (output volumes) is paid on the output's digest instead,
+// `poseidon(output)`, which gives the same fact (`submit_witness_digest`).
 //
 // Withdrawals take two steps: `request_withdrawal` sets an amount aside, `withdraw` pays it out
 // after `withdrawal_delay` seconds. Funds locked by jobs in flight stay payable through that delay:
@@ -80,6 +82,14 @@ trait IRegistry<TContractState> {
         assignment: Assignment,
         assignment_signature: Array<felt252>,
         output: Array<felt252>
+    );
+    fn submit_witness_digest(
+        ref self: TContractState,
+        header: JobHeader,
+        signature: Array<felt252>,
+        assignment: Assignment,
+        assignment_signature: Array<felt252>,
+        output_digest: felt252
     );
     fn stake(ref self: TContractState, amount: u256);
     fn request_unstake(ref self: TContractState, amount: u256);
@@ -242,6 +252,7 @@ mod Registry {
         executor: ContractAddress,
         reward: u256,
         output: Span<felt252>,
+        output_digest: felt252,
     }
 
     #[derive(Drop, starknet::Event)]
@@ -354,36 +365,32 @@ mod Registry {
             assignment_signature: Array<felt252>,
             output: Array<felt252>
         ) {
-            let tx_info = get_tx_info().unbox();
-            assert(header.chain_id == tx_info.chain_id, 'Registry: wrong chain');
-            assert(header.registry == get_contract_address(), 'Registry: wrong registry');
-            let job_hash = header_hash(header);
-            assert(
-                is_signed(header.delegator, job_hash, signature), 'Registry: bad signature'
-            );
-            assert(self.paid_executors.read(job_hash).is_zero(), 'Registry: already paid');
-            let now = get_block_timestamp();
-            assert(now <= header.deadline, 'Registry: deadline passed');
-            let executor = get_caller_address();
-            check_assignment(header, job_hash, assignment, assignment_signature, executor, now);
-            self.check_fact(header.program_hash, output.span());
-            let balance = self.balances.read(header.delegator);
-            assert(balance >= header.reward, 'Registry: escrow too low');
-
-            self.balances.write(header.delegator, balance - header.reward);
-            self.paid_executors.write(job_hash, executor);
-            self.paid_times.write(job_hash, now);
-            let token = IERC20Dispatcher { contract_address: self.token.read() };
-            assert(token.transfer(executor, header.reward), 'Registry: transfer failed');
+            let output = output.span();
             self
-                .emit(
-                    JobCompleted {
-                        job_hash,
-                        delegator: header.delegator,
-                        executor,
-                        reward: header.reward,
-                        output: output.span()
-                    }
+                .pay_job(
+                    header, signature, assignment, assignment_signature, output,
+                    poseidon_hash_span(output)
+                );
+        }
+
+        // `submit_witness` for a job whose output stays off chain: the same checks, the fact
+        // computed from `output_digest = poseidon(output)`; JobCompleted carries an empty output.
+        fn submit_witness_digest(
+            ref self: ContractState,
+            header: JobHeader,
+            signature: Array<felt252>,
+            assignment: Assignment,
+            assignment_signature: Array<felt252>,
+            output_digest: felt252
+        ) {
+            self
+                .pay_job(
+                    header,
+                    signature,
+                    assignment,
+                    assignment_signature,
+                    ArrayTrait::new().span(),
+                    output_digest
                 );
         }
 
@@ -564,10 +571,59 @@ mod Registry {
             }
         }
 
-        fn check_fact(self: @ContractState, program_hash: felt252, output: Span<felt252>) {
-            let fact = poseidon_hash_span(
-                array![program_hash, poseidon_hash_span(output)].span()
+        // The checks and the payment of `submit_witness`, for an output given by its digest
+        // (`output` is what JobCompleted shows: the output itself, or empty).
+        fn pay_job(
+            ref self: ContractState,
+            header: JobHeader,
+            signature: Array<felt252>,
+            assignment: Assignment,
+            assignment_signature: Array<felt252>,
+            output: Span<felt252>,
+            output_digest: felt252
+        ) {
+            let tx_info = get_tx_info().unbox();
+            assert(header.chain_id == tx_info.chain_id, 'Registry: wrong chain');
+            assert(header.registry == get_contract_address(), 'Registry: wrong registry');
+            let job_hash = header_hash(header);
+            assert(
+                is_signed(header.delegator, job_hash, signature), 'Registry: bad signature'
             );
+            assert(self.paid_executors.read(job_hash).is_zero(), 'Registry: already paid');
+            let now = get_block_timestamp();
+            assert(now <= header.deadline, 'Registry: deadline passed');
+            let executor = get_caller_address();
+            check_assignment(header, job_hash, assignment, assignment_signature, executor, now);
+            self.check_fact_digest(header.program_hash, output_digest);
+            let balance = self.balances.read(header.delegator);
+            assert(balance >= header.reward, 'Registry: escrow too low');
+
+            self.balances.write(header.delegator, balance - header.reward);
+            self.paid_executors.write(job_hash, executor);
+            self.paid_times.write(job_hash, now);
+            let token = IERC20Dispatcher { contract_address: self.token.read() };
+            assert(token.transfer(executor, header.reward), 'Registry: transfer failed');
+            self
+                .emit(
+                    JobCompleted {
+                        job_hash,
+                        delegator: header.delegator,
+                        executor,
+                        reward: header.reward,
+                        output,
+                        output_digest
+                    }
+                );
+        }
+
+        fn check_fact(self: @ContractState, program_hash: felt252, output: Span<felt252>) {
+            self.check_fact_digest(program_hash, poseidon_hash_span(output));
+        }
+
+        // A fact for (program hash, the output whose poseidon digest is `output_digest`) is
+        // registered with at least min_security_bits.
+        fn check_fact_digest(self: @ContractState, program_hash: felt252, output_digest: felt252) {
+            let fact = poseidon_hash_span(array![program_hash, output_digest].span());
             let registry = IFactRegistryDispatcher { contract_address: self.fact_registry.read() };
             assert(registry.is_valid(fact), 'Registry: unknown fact');
             let bits = registry.get_verification(fact);

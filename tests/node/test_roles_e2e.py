@@ -7,6 +7,7 @@ jobs. A rogue libp2p node inside the test process publishes what no honest deleg
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import re
 import secrets
@@ -22,7 +23,7 @@ import trio
 from libp2p.crypto.ed25519 import create_new_key_pair
 
 from cairo_jobs.examples import EXAMPLES, compiled, example_hints
-from cairo_jobs.facts import fact_hash
+from cairo_jobs.facts import fact_hash, output_digest
 from cairo_jobs.model import RunRequest
 from cairo_jobs.pool import RunnerPool
 from cairo_jobs.program import load_program, program_hash
@@ -32,12 +33,13 @@ from node.config import load_config
 from node.localnet import LocalNetwork, NodeProcess
 from node.roles.executor import Executor
 from node.roles.services import open_services
+from node.roles.volumes import joined_output, offer_output_volumes, output_volume_refs, volume_bytes
 from node.wallet import Wallet
-from p2p import params
+from p2p import limits, params
 from p2p.host import HostConfig
-from p2p.messages import JobHeader, SignedJobHeader
+from p2p.messages import JobBody, JobHeader, JobWitness, SignedJobHeader, WitnessNotice
 from p2p.node import run_node
-from p2p.signing import job_hash, sign_header
+from p2p.signing import job_hash, sign_header, sign_notice
 from p2p.stark import StarkKeyPair
 from p2p.validation import Verdict
 from registry_contract.client import FactRegistryClient, Refusal, Refused, RegistryClient
@@ -143,6 +145,119 @@ def test_a_job_reads_its_input_volume(network: LocalNetwork, tmp_path) -> None:
     assert [int(felt, 16) for felt in outcome["output"]] == expected
 
 
+def test_an_output_too_large_for_the_chain_is_paid_on_its_digest(
+    network: LocalNetwork, tmp_path
+) -> None:
+    # Meanwhile a job whose output is not the sections it declares: it fails, unpaid.
+    unsectioned = network.delegate(FIBONACCI, {"n": 3}, REWARD, "--output-volume", "result",
+                                   account_index=DELEGATOR, name="delegator-unsectioned",
+                                   settings={"delegator.assignment_window": "240"})
+    n = limits.MAX_OUTPUT_FELTS
+    output = [n, *(1 + i * i for i in range(n))]  # squares' documented output
+    assert len(output) > limits.MAX_OUTPUT_FELTS  # too many felts for a witness's output
+
+    # A long window: one executor runs it (a re-assignment would run it twice).
+    outcome = network.delegate(EXAMPLES["squares"].path, {"seed": 1, "n": n}, REWARD,
+                               "--output-volume", "table", "--output-dir", str(tmp_path),
+                               account_index=DELEGATOR,
+                               settings={"delegator.assignment_window": "240"}).outcome()
+
+    assert outcome["state"] == "paid" and outcome["output"] == []
+    assert int(outcome["output_digest"], 16) == output_digest(output)
+    (volume,) = outcome["output_volumes"]
+    data = (tmp_path / "table.json").read_bytes()
+    assert data == volume_bytes(output[1:]) and volume["file"] == str(tmp_path / "table.json")
+    assert volume["sha256"] == hashlib.sha256(data).hexdigest() and volume["felts"] == n
+
+    key = int(unsectioned.wait_for("published")["job"], 16)
+    deadline = time.monotonic() + 120
+    while not (failed := [node.name for node in executors(network)
+                          if stored_jobs(network, node.name).get(key, (None,))[0] == "failed"]):
+        assert time.monotonic() < deadline, [n.log()[-2000:] for n in executors(network)]
+        time.sleep(1)
+    assert "output volume 'result' declares 3 felts" in _last_reason(network, failed[0], key)
+    assert not asyncio.run(registry_client(network, DELEGATOR).job_state(key)).paid
+    unsectioned.process.terminate()
+    unsectioned.process.wait(60)
+
+
+async def test_a_witness_whose_output_volume_lies_is_refused_by_the_validator(
+    network: LocalNetwork,
+) -> None:
+    """A rogue executor announces a witness whose volume is served and hashes right, and whose
+    digest is that of the volume, but is not the run's section; another names a digest that is
+    not its volume's. The validator refuses both and registers no fact."""
+    chain_id = int(network.devnet.info["chain_id"], 16)  # type: ignore[union-attr]
+    delegator, liar = wallet_of(network, DELEGATOR), wallet_of(network, PAUPER)
+    program = compiled("squares")
+    body = JobBody(program=program, program_input=json.dumps({"seed": 1, "n": 8}).encode(),
+                   layout="small", output_volumes=("table",))
+    header = JobHeader(chain_id=chain_id, registry=network.contracts()["registry"],
+                       delegator=delegator.address, body_id=body.body_id,
+                       program_hash=program_hash(load_program(program.decode())),
+                       max_steps=10**6, reward=REWARD, deadline=int(time.time()) + 600,
+                       nonce=secrets.randbits(64))
+    signed = sign_header(header, delegator.key)
+    truth = [8, *(1 + i * i for i in range(8))]
+    lie = {"table": [*truth[1:-1], truth[-1] + 1]}
+    witnesses = {
+        "not the run's": dict(output_digest=output_digest(joined_output(lie.values()))),
+        "not its volume's": dict(output_digest=output_digest(truth)),
+    }
+    notices = {}
+    for case, fields in witnesses.items():
+        witness = JobWitness(job_hash=job_hash(header), executor=liar.address, output=(),
+                             mode="reexec", security_bits=0, proof=b"", proof_id=b"",
+                             run_ms=len(notices), prove_ms=0,
+                             output_volumes=output_volume_refs(lie), **fields)
+        witnesses[case] = witness
+        notice = WitnessNotice(job_hash(header), liar.address,
+                               hashlib.sha256(witness.encode()).digest())
+        notices[notice.witness_id.hex()] = sign_notice(notice, signed, liar.key)
+    validator = next(node for node in network.nodes if node.name == "validator")
+    config = HostConfig(bootstrap=tuple(node.address for node in network.nodes
+                                        if node.process.poll() is None))
+    anything = {topic: (lambda data, origin: Verdict.accept()) for topic in params.ALL_TOPICS}
+    async with run_node(create_new_key_pair(), config, anything) as rogue:
+        rogue.content.offer(params.NS_BODY, body.encode())
+        for witness in witnesses.values():
+            rogue.content.offer(params.NS_WITNESS, witness.encode())
+        offer_output_volumes(rogue.content, lie)
+        for topic in params.ALL_TOPICS:
+            await rogue.gossip.subscribe(topic)
+        await trio.sleep(2)  # the mesh forms
+        with trio.move_on_after(90):
+            while len(_checked(validator, job_hash(header))) < len(notices):
+                for notice in notices.values():  # its signer's key is learned from a first copy
+                    await rogue.gossip.publish(params.TOPIC_DONE, notice.encode())
+                await trio.sleep(1)
+
+    checked = _checked(validator, job_hash(header))
+    assert [c["valid"] for c in checked] == [False, False], validator.log()[-3000:]
+    assert {c["reason"] for c in checked} == {
+        "the claimed output differs from the re-executed one",
+        f"the output volumes are not the output of digest {output_digest(truth):#x}: "
+        "their joined sections hash to another",
+    }
+    facts = FactRegistryClient(wallet_of(network, VALIDATOR).account(network.url),
+                               network.contracts()["fact_registry"])
+    lied = fact_hash(header.program_hash, joined_output(lie.values()))
+    assert not asyncio.run(facts.is_valid(lied))
+
+
+def _checked(validator: NodeProcess, key: int) -> list[dict]:
+    """The validator's reports on witnesses of job `key`."""
+    events = [json.loads(line) for line in list(validator.lines) if line.startswith("{")]
+    return [e for e in events if e.get("event") == "witness" and int(e["job_hash"], 16) == key]
+
+
+def _last_reason(network: LocalNetwork, name: str, key: int) -> str:
+    with sqlite3.connect(network.data_dir(name) / "jobs.sqlite") as db:
+        (reason,) = db.execute("SELECT reason FROM history WHERE job_hash = ? ORDER BY id DESC",
+                               (f"{key:#066x}",)).fetchone()
+    return reason
+
+
 def test_without_wait_the_delegator_leaves_once_the_witness_is_announced(
     network: LocalNetwork,
 ) -> None:
@@ -245,10 +360,7 @@ def test_a_killed_assignee_is_replaced_and_the_job_is_paid_once(network: LocalNe
     while stored_jobs(network, victim.name)[key][0] != "failed":
         assert time.monotonic() < deadline, restarted.log()[-3000:]
         time.sleep(1)
-    with sqlite3.connect(network.data_dir(victim.name) / "jobs.sqlite") as db:
-        (reason,) = db.execute("SELECT reason FROM history WHERE job_hash = ? ORDER BY id DESC",
-                               (f"{key:#066x}",)).fetchone()
-    assert "already paid" in reason
+    assert "already paid" in _last_reason(network, victim.name, key)
 
 
 def test_a_job_nobody_takes_expires_and_the_escrow_keeps_the_reward(

@@ -200,6 +200,37 @@ def test_bad_input_volume_lists_are_refused(volumes: tuple, field: str, reason: 
         JobBody.decode(pack(raw))
 
 
+def test_output_volume_names_keep_their_order_and_bad_ones_are_refused() -> None:
+    body = JobBody(program=b"{}", program_input=b"{}", layout="small", output_volumes=("b", "a"))
+    assert JobBody.decode(body.encode()).output_volumes == ("b", "a")
+    for names, reason in [(("a", "a"), "unique"), (("a-b",), "letters, digits"), ((3,), "string"),
+                          (tuple(f"v{i}" for i in range(limits.MAX_OUTPUT_VOLUMES + 1)),
+                           "exceeds the limit")]:
+        with pytest.raises(CodecError) as caught:
+            JobBody(program=b"{}", program_input=b"{}", layout="small", output_volumes=names)
+        assert reason in caught.value.reason
+        raw = raw_map(body)
+        raw["output_volumes"] = list(names)
+        with pytest.raises(CodecError):
+            JobBody.decode(pack(raw))
+
+
+def test_witness_output_is_inline_or_in_volumes_not_both() -> None:
+    common = dict(job_hash=1, executor=2, mode="reexec", security_bits=0, proof=b"",
+                  proof_id=b"", run_ms=1, prove_ms=0)
+    volumes = (("table", b"\x01" * 32), ("log", b"\x02" * 32))
+    witness = JobWitness(**common, output=(), output_digest=5, output_volumes=volumes)
+    assert JobWitness.decode(witness.encode()).output_volumes == volumes  # declared order kept
+    with pytest.raises(CodecError, match=r"job_witness\.output\b"):
+        JobWitness(**common, output=(1,), output_digest=5, output_volumes=volumes)
+    with pytest.raises(CodecError, match=r"job_witness\.output_digest"):
+        JobWitness(**common, output=(1,), output_digest=5)
+    raw = {**raw_map(JobWitness(**common, output=(1,))),
+           **{k: v for k, v in raw_map(witness).items() if k.startswith("output_")}}
+    with pytest.raises(CodecError, match=r"job_witness\.output\b"):
+        JobWitness.decode(pack(raw))
+
+
 def test_body_over_the_size_limit_is_refused() -> None:
     with pytest.raises(CodecError) as caught:
         JobBody(program=b"{}" + b" " * limits.MAX_PROGRAM_BYTES, program_input=b"{}", layout="x")

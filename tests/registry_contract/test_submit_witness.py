@@ -1,5 +1,6 @@
 """submit_witness on the devnet: each refusal reverts on chain with its exact message and moves
-no balance; a valid witness is paid exactly once and announced with its output."""
+no balance; a valid witness is paid exactly once and announced with its output. The digest path
+(`submit_witness_digest`, output volumes) shares the checks and pays on `poseidon(output)`."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from dataclasses import dataclass, replace
 import pytest
 from starknet_py.cairo.felt import encode_shortstring
 
-from cairo_jobs.facts import fact_hash
+from cairo_jobs.facts import fact_hash, output_digest
 from devnet.check import FEE_TOKEN
 from p2p.messages import Assignment, JobHeader, SignedAssignment, SignedJobHeader
 from p2p.signing import assignment_hash, job_hash
@@ -66,13 +67,20 @@ def refusal_on_chain(
     signed: SignedJobHeader,
     output: Sequence[int] = OUTPUT,
     assignment: SignedAssignment | None = None,
+    digest: int | None = None,
 ) -> Refusal:
-    """Submit with fixed bounds (so it reverts on chain); check only the fee was paid."""
+    """Submit with fixed bounds (so it reverts on chain); check only the fee was paid.
+
+    With `digest`, submit on the digest path (`submit_witness_digest`) instead of `output`.
+    """
 
     async def submit() -> Refusal:
         before = await balances(world, executor)
         with pytest.raises(Refused) as caught:
-            await executor.registry.submit_witness(signed, output, assignment)
+            if digest is None:
+                await executor.registry.submit_witness(signed, output, assignment)
+            else:
+                await executor.registry.submit_witness_digest(signed, digest, assignment)
         assert caught.value.transaction_hash is not None
         receipt = await executor.account.client.get_transaction_receipt(
             caught.value.transaction_hash
@@ -132,6 +140,7 @@ def test_valid_witness_is_paid_once_and_announced(funded: World) -> None:
             executor=executor.address,
             reward=header.reward,
             output=OUTPUT,
+            output_digest=output_digest(OUTPUT),
         )
     ]
     state = asyncio.run(executor.registry.job_state(job_hash(header)))
@@ -314,3 +323,53 @@ def test_anyone_is_paid_after_the_window(funded: World) -> None:
     asyncio.run(funded.other.registry.submit_witness(funded.sign(header), OUTPUT, assignment))
     state = asyncio.run(funded.other.registry.job_state(job_hash(header)))
     assert state.executor == funded.other.address
+
+
+def test_witness_paid_on_its_digest_shows_no_output(funded: World) -> None:
+    world, executor = funded, funded.executor
+    header = world.header()
+    register(world, header)
+    signed = world.sign(header)
+    assignment = world.assign(header, executor.address, int(time.time()) + 3600)
+    before = asyncio.run(balances(world, executor))
+    receipt = asyncio.run(
+        executor.registry.submit_witness_digest(signed, output_digest(OUTPUT), assignment)
+    )
+    after = asyncio.run(balances(world, executor))
+    assert after == Balances(
+        before.escrow - header.reward,
+        before.registry_tokens - header.reward,
+        before.executor_tokens + header.reward - receipt.actual_fee.amount,
+    )
+    assert registry_events_in(receipt.events, world.deployment.registry) == [
+        JobCompleted(job_hash=job_hash(header), delegator=world.delegator.address,
+                     executor=executor.address, reward=header.reward, output=(),
+                     output_digest=output_digest(OUTPUT))
+    ]
+    assert refusal_on_chain(world, executor, signed) == Refusal.ALREADY_PAID
+
+
+def test_digest_path_refuses_a_wrong_digest(funded: World) -> None:
+    header = funded.header()
+    register(funded, header)
+    signed = funded.sign(header)
+    for wrong in (output_digest(OUTPUT[:-1]), fact_hash(header.program_hash, OUTPUT)):
+        refusal = refusal_on_chain(funded, funded.executor, signed, digest=wrong)
+        assert refusal == Refusal.UNKNOWN_FACT
+
+
+def test_digest_path_makes_the_same_checks(funded: World) -> None:
+    header = funded.header()
+    register(funded, header)
+    digest = output_digest(OUTPUT)
+    forged = funded.sign(header, StarkKeyPair.generate())
+    assert refusal_on_chain(funded, funded.executor, forged, digest=digest) == (
+        Refusal.BAD_SIGNATURE)
+    assignment = funded.assign(header, funded.executor.address, int(time.time()) + 3600)
+    refusal = refusal_on_chain(funded, funded.other, funded.sign(header), assignment=assignment,
+                               digest=digest)
+    assert refusal == Refusal.ASSIGNED_TO_OTHER
+    weak = funded.header()
+    register(funded, weak, bits=MIN_SECURITY_BITS - 1)
+    assert refusal_on_chain(funded, funded.executor, funded.sign(weak), digest=digest) == (
+        Refusal.WEAK_FACT)
