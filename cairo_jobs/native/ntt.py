@@ -38,12 +38,11 @@ def _butterflies(a, twiddles, h):
     while h < n:
         stride = n // (2 * h)
         for c in numba.prange((half_n + CHUNK - 1) // CHUNK):
-            t = np.empty(2 * LIMBS, np.uint64)
             product = np.empty((1, LIMBS), np.uint32)
             for pair in range(c * CHUNK, min(half_n, (c + 1) * CHUNK)):
                 j = pair % h
                 top = (pair // h) * 2 * h + j
-                field.mul_into(a, top + h, twiddles, j * stride, product, 0, t)
+                field.mul_into(a, top + h, twiddles, j * stride, product, 0)
                 field.sub_into(a, top, product, 0, a, top + h)
                 field.add_into(a, top, product, 0, a, top)
         h *= 2
@@ -104,10 +103,9 @@ def extend(coefficients: np.ndarray, size: int, offset: int) -> np.ndarray:
 
 @numba.njit(cache=True)
 def _horner(coefficients, point, out):
-    t = np.empty(2 * LIMBS, np.uint64)
     out[0] = 0
     for i in range(coefficients.shape[0] - 1, -1, -1):
-        field.mul_into(out, 0, point, 0, out, 0, t)
+        field.mul_into(out, 0, point, 0, out, 0)
         field.add_into(out, 0, coefficients, i, out, 0)
 
 
