@@ -11,8 +11,9 @@ import numpy as np
 from cairo_jobs.native import composition, field, fri, ntt
 from cairo_jobs.native.air import Air
 from cairo_jobs.native.channel import Channel
-from cairo_jobs.native.field import Felts, P
-from cairo_jobs.native.merkle import MerkleTree, row_leaves
+from cairo_jobs.native.field import P
+from cairo_jobs.native.formula import Recorder
+from cairo_jobs.native.merkle import MerkleTree
 from cairo_jobs.native.parameters import Parameters
 from cairo_jobs.native.proof import OFFSET, RowOpening, StarkProof, encode, transcript_seed
 
@@ -29,7 +30,7 @@ class _Table:
     def __init__(self, coefficients: list[np.ndarray], domain_size: int) -> None:
         self.coefficients = coefficients
         self.values = [ntt.extend(c, domain_size, OFFSET) for c in coefficients]
-        self.tree = MerkleTree(row_leaves(self.values))
+        self.tree = MerkleTree.of_columns(self.values)
 
     def open(self, position: int, half: int) -> RowOpening:
         positions = (position, position + half)
@@ -73,15 +74,8 @@ def prove(air: Air, trace: Sequence[Sequence[int]], params: Parameters | None = 
     )
     channel.absorb_felts([v for values in out_of_domain for v in values])
     deep_coefficients = [channel.draw_felt() for _ in range(2 * len(columns) + len(parts.values))]
-    deep = composition.deep(
-        [Felts(v) for v in values],
-        [Felts(v) for v in parts.values],
-        out_of_domain,
-        deep_coefficients,
-        Felts(field.batch_inverse(field.sub(xs, field.from_ints([z])))),
-        Felts(field.batch_inverse(field.sub(xs, field.from_ints([g_z])))),
-    )
-    fri_proof, queries = fri.prove(channel, deep.array, OFFSET, params)
+    deep = _deep(values, parts.values, out_of_domain, deep_coefficients, xs, (z, g_z))
+    fri_proof, queries = fri.prove(channel, deep, OFFSET, params)
     half = size // 2
     proof = StarkProof(
         parameters=params,
@@ -137,38 +131,58 @@ def _composition_parts(
     n = 1 << air.log_trace_length
     n_parts = composition.n_parts(air)
     stride = max(1, xs.shape[0] // (2 * n_parts * n))
-    xs = xs[::stride]
-    size = xs.shape[0]
-    g = field.root_of_unity(air.log_trace_length)
-    every_row_divisor = _inverse_vanishing(n, size)
-    transition_divisor = field.mul(
-        every_row_divisor, field.sub(xs, field.from_ints([pow(g, n - 1, P)]))
-    )
-    row_divisors = {
-        row: Felts(field.batch_inverse(field.sub(xs, field.from_ints([pow(g, row, P)]))))
-        for row in composition.constrained_rows(air)
-    }
-    current = [Felts(np.ascontiguousarray(v[::stride])) for v in values]
-    following = [Felts(np.roll(c.array, -(size // n), axis=0)) for c in current]
-    h_values = composition.composition(
+    size = xs.shape[0] // stride
+    recorder = Recorder()
+    current = [recorder.input(stride) for _ in values]
+    following = [recorder.input(stride, xs.shape[0] // n) for _ in values]
+    x = recorder.input(stride)
+    every_row_divisor = recorder.input()  # 1/(xⁿ − 1), periodic
+    last_row = pow(field.root_of_unity(air.log_trace_length), n - 1, P)
+    rows = sorted(composition.constrained_rows(air))
+    row_divisors = {row: recorder.input() for row in rows}
+    h = composition.composition(
         air,
         (current, following),
         challenges,
         coefficients,
-        (Felts(transition_divisor), Felts(every_row_divisor), row_divisors),
-    ).array
+        (every_row_divisor * (x - last_row), every_row_divisor, row_divisors),
+    )
+    arrays = [*values, *values, xs, _inverse_vanishing(n, size)]
+    points = xs[::stride]
+    g = field.root_of_unity(air.log_trace_length)
+    for row in rows:
+        arrays.append(field.batch_inverse(field.sub(points, field.from_ints([pow(g, row, P)]))))
+    h_values = recorder.program(h).evaluate(arrays, size)
     h = ntt.interpolate(h_values, OFFSET)
     require_low_degree(h, n_parts * n, air)
     return [h[k * n : (k + 1) * n] for k in range(n_parts)]
 
 
 def _inverse_vanishing(n: int, size: int) -> np.ndarray:
-    """1/(xⁿ − 1) on the evaluation domain: xⁿ repeats with period size/n, so invert one period."""
+    """1/(xⁿ − 1) on `size` points of the evaluation domain's coset: xⁿ repeats with period
+    size/n, so this is one period."""
     blowup = size // n
     w = field.root_of_unity(ntt.log2_exact(size))
     period = field.powers(pow(w, n, P), blowup, start=pow(OFFSET, n, P))
-    inverses = field.batch_inverse(field.sub(period, field.from_ints([1])))
-    return np.tile(inverses, (n, 1))
+    return field.batch_inverse(field.sub(period, field.from_ints([1])))
+
+
+def _deep(
+    values: list[np.ndarray],
+    parts: list[np.ndarray],
+    out_of_domain: tuple[list[int], list[int], list[int]],
+    coefficients: list[int],
+    xs: np.ndarray,
+    points: tuple[int, int],
+) -> np.ndarray:
+    """FRI's layer 0, the DEEP combination, on the evaluation domain `xs`."""
+    recorder = Recorder()
+    columns = [recorder.input() for _ in values]
+    part_inputs = [recorder.input() for _ in parts]
+    divisors = (recorder.input(), recorder.input())
+    deep = composition.deep(columns, part_inputs, out_of_domain, coefficients, *divisors)
+    inverses = [field.batch_inverse(field.sub(xs, field.from_ints([point]))) for point in points]
+    return recorder.program(deep).evaluate([*values, *parts, *inverses], xs.shape[0])
 
 
 def require_low_degree(coefficients: np.ndarray, bound: int, air: Air) -> None:
