@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import hashlib
+import random
 
 import numpy as np
 import pytest
 
 from cairo_jobs.native import blake2s, field
 from cairo_jobs.native.channel import Channel
+from cairo_jobs.native.field import P
 from cairo_jobs.native.merkle import MerkleTree, row_leaves, verify_path
 
 LEAF_ARRAY = np.random.default_rng(1).integers(0, 256, (16, 96), dtype=np.uint8)
@@ -63,6 +65,15 @@ def test_row_leaves_concatenate_columns_big_endian() -> None:
         (1).to_bytes(32, "big") + (3).to_bytes(32, "big"),
         (2).to_bytes(32, "big") + (4).to_bytes(32, "big"),
     ]
+
+
+def test_tree_over_columns_equals_tree_over_packed_rows() -> None:
+    """Packed and hashed block by block (2 blocks here), the tree is the one over all rows."""
+    rng = random.Random(5)
+    columns = [field.from_ints(rng.randrange(P) for _ in range(1 << 14)) for _ in range(3)]
+    tree = MerkleTree.of_columns(columns)
+    assert tree.root == MerkleTree(row_leaves(columns)).root
+    assert len(tree.path(12345)) == 14
 
 
 def test_channels_agree_and_diverge_on_any_difference() -> None:
