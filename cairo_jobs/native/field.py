@@ -29,7 +29,6 @@ _ONE = np.uint64(1)
 _ZERO = np.uint64(0)
 _P17 = np.uint64(17)
 _SHIFT27 = np.uint64(27)
-_P_LIMBS = np.array([(P >> (32 * k)) & 0xFFFFFFFF for k in range(LIMBS)], dtype=np.uint64)
 CHUNK = 2048  # elements per parallel task of the kernels
 
 
@@ -85,22 +84,82 @@ def felts_to_bytes(values: Iterable[int]) -> bytes:
     return b"".join(v.to_bytes(32, "big") for v in values)
 
 
-@numba.njit(cache=True)
-def _geq_p(x: np.ndarray, i: int) -> bool:
-    for k in range(LIMBS - 1, -1, -1):
-        limb = np.uint64(x[i, k])
-        if limb != _P_LIMBS[k]:
-            return limb > _P_LIMBS[k]
-    return True
+@numba.njit(cache=True, inline="always")
+def _adc(x, y, carry):
+    """One limb of a sum: (limb, carry out)."""
+    v = x + y + carry
+    return v & _MASK, v >> _SHIFT
 
 
-@numba.njit(cache=True)
-def _sub_p(x: np.ndarray, i: int) -> None:
-    borrow = _ZERO
+@numba.njit(cache=True, inline="always")
+def _sbb(x, y, borrow):
+    """One limb of a difference: (limb, borrow out)."""
+    v = (x | (_ONE << _SHIFT)) - y - borrow
+    return v & _MASK, _ONE - (v >> _SHIFT)
+
+
+@numba.njit(cache=True, inline="always")
+def _add_p_if(x, condition):
+    """x + p when the condition holds, else x (limbs as a tuple, carry out dropped)."""
+    m = _MASK * np.uint64(condition)  # p's limbs are [1, 0, 0, 0, 0, 0, 17, 2^27]
+    r0, c = _adc(x[0], _ONE & m, _ZERO)
+    r1, c = _adc(x[1], _ZERO, c)
+    r2, c = _adc(x[2], _ZERO, c)
+    r3, c = _adc(x[3], _ZERO, c)
+    r4, c = _adc(x[4], _ZERO, c)
+    r5, c = _adc(x[5], _ZERO, c)
+    r6, c = _adc(x[6], _P17 & m, c)
+    r7, c = _adc(x[7], (_ONE << _SHIFT27) & m, c)
+    return r0, r1, r2, r3, r4, r5, r6, r7
+
+
+@numba.njit(cache=True, inline="always")
+def _reduce_once(x):
+    """x mod p for x < 2p: x − p, plus p back when that borrowed."""
+    d0, b = _sbb(x[0], _ONE, _ZERO)
+    d1, b = _sbb(x[1], _ZERO, b)
+    d2, b = _sbb(x[2], _ZERO, b)
+    d3, b = _sbb(x[3], _ZERO, b)
+    d4, b = _sbb(x[4], _ZERO, b)
+    d5, b = _sbb(x[5], _ZERO, b)
+    d6, b = _sbb(x[6], _P17, b)
+    d7, b = _sbb(x[7], _ONE << _SHIFT27, b)
+    return _add_p_if((d0, d1, d2, d3, d4, d5, d6, d7), b)
+
+
+@numba.njit(cache=True, inline="always")
+def _add(x, y):
+    """(x + y) mod p on limb tuples."""
+    s0, c = _adc(x[0], y[0], _ZERO)
+    s1, c = _adc(x[1], y[1], c)
+    s2, c = _adc(x[2], y[2], c)
+    s3, c = _adc(x[3], y[3], c)
+    s4, c = _adc(x[4], y[4], c)
+    s5, c = _adc(x[5], y[5], c)
+    s6, c = _adc(x[6], y[6], c)
+    s7, c = _adc(x[7], y[7], c)
+    return _reduce_once((s0, s1, s2, s3, s4, s5, s6, s7))
+
+
+@numba.njit(cache=True, inline="always")
+def _sub(x, y):
+    """(x − y) mod p on limb tuples."""
+    d0, b = _sbb(x[0], y[0], _ZERO)
+    d1, b = _sbb(x[1], y[1], b)
+    d2, b = _sbb(x[2], y[2], b)
+    d3, b = _sbb(x[3], y[3], b)
+    d4, b = _sbb(x[4], y[4], b)
+    d5, b = _sbb(x[5], y[5], b)
+    d6, b = _sbb(x[6], y[6], b)
+    d7, b = _sbb(x[7], y[7], b)
+    return _add_p_if((d0, d1, d2, d3, d4, d5, d6, d7), b)
+
+
+@numba.njit(cache=True, inline="always")
+def _store(out, i, x):
+    """Writes limb tuple x to out[i]."""
     for k in range(LIMBS):
-        v = (np.uint64(x[i, k]) | (_ONE << _SHIFT)) - _P_LIMBS[k] - borrow
-        x[i, k] = v & _MASK
-        borrow = _ONE - (v >> _SHIFT)
+        out[i, k] = x[k]
 
 
 @numba.njit(cache=True, inline="always")
@@ -121,14 +180,41 @@ def _mac(low, high, x, y):
 
 @numba.njit(cache=True)
 def mul_into(a, ia, b, ib, out, io) -> None:
-    """out[io] = a[ia]·b[ib]·2^-256 mod p (Montgomery product; out may be a or b).
+    """out[io] = a[ia]·b[ib]·2^-256 mod p (Montgomery product; out may be a or b)."""
+    _store(out, io, _montgomery(_limbs(a, ia), _limbs(b, ib)))
+
+
+@numba.njit(cache=True, inline="always")
+def add_into(a, ia, b, ib, out, io) -> None:
+    """out[io] = a[ia] + b[ib] mod p (in place allowed)."""
+    _store(out, io, _add(_limbs(a, ia), _limbs(b, ib)))
+
+
+@numba.njit(cache=True, inline="always")
+def sub_into(a, ia, b, ib, out, io) -> None:
+    """out[io] = a[ia] − b[ib] mod p (in place allowed)."""
+    _store(out, io, _sub(_limbs(a, ia), _limbs(b, ib)))
+
+
+@numba.njit(cache=True, inline="always")
+def butterfly(a, top, bottom, twiddles, t) -> None:
+    """a[top], a[bottom] = a[top] + w·a[bottom], a[top] − w·a[bottom] with w = twiddles[t]."""
+    u = _limbs(a, top)
+    v = _montgomery(_limbs(a, bottom), _limbs(twiddles, t))
+    _store(a, top, _add(u, v))
+    _store(a, bottom, _sub(u, v))
+
+
+@numba.njit(cache=True, inline="always")
+def _montgomery(x, y):
+    """x·y·2^-256 mod p on limb tuples (the Montgomery product).
 
     Written out limb by limb (product scanning: each column of the 512-bit product summed as
     low and high 32-bit halves, which cannot overflow) so that every value stays in a
     register: 1.5x faster than the loop over a scratch array it replaced.
     """
-    a0, a1, a2, a3, a4, a5, a6, a7 = _limbs(a, ia)
-    b0, b1, b2, b3, b4, b5, b6, b7 = _limbs(b, ib)
+    a0, a1, a2, a3, a4, a5, a6, a7 = x
+    b0, b1, b2, b3, b4, b5, b6, b7 = y
     carry = _ZERO
     low, high = _mac(carry, _ZERO, a0, b0)
     t0, carry = low & _MASK, high + (low >> _SHIFT)
@@ -236,53 +322,15 @@ def mul_into(a, ia, b, ib, out, io) -> None:
     m = ((_ONE << _SHIFT) - ((t7 + carry) & _MASK)) & _MASK
     carry = (t7 + carry + m) >> _SHIFT
     t13, t14 = t13 + m * _P17, t14 + (m << _SHIFT27)
-    v = t8 + carry
-    out[io, 0], carry = v & _MASK, v >> _SHIFT
-    v = t9 + carry
-    out[io, 1], carry = v & _MASK, v >> _SHIFT
-    v = t10 + carry
-    out[io, 2], carry = v & _MASK, v >> _SHIFT
-    v = t11 + carry
-    out[io, 3], carry = v & _MASK, v >> _SHIFT
-    v = t12 + carry
-    out[io, 4], carry = v & _MASK, v >> _SHIFT
-    v = t13 + carry
-    out[io, 5], carry = v & _MASK, v >> _SHIFT
-    v = t14 + carry
-    out[io, 6], carry = v & _MASK, v >> _SHIFT
-    v = t15 + carry
-    out[io, 7], carry = v & _MASK, v >> _SHIFT
-    if _geq_p(out, io):
-        _sub_p(out, io)
-
-
-
-@numba.njit(cache=True)
-def add_into(a, ia, b, ib, out, io) -> None:
-    """out[io] = a[ia] + b[ib] mod p (in place allowed)."""
-    carry = _ZERO
-    for k in range(LIMBS):
-        v = np.uint64(a[ia, k]) + np.uint64(b[ib, k]) + carry
-        out[io, k] = v & _MASK
-        carry = v >> _SHIFT
-    if _geq_p(out, io):
-        _sub_p(out, io)
-
-
-@numba.njit(cache=True)
-def sub_into(a, ia, b, ib, out, io) -> None:
-    """out[io] = a[ia] - b[ib] mod p (in place allowed)."""
-    borrow = _ZERO
-    for k in range(LIMBS):
-        v = (np.uint64(a[ia, k]) | (_ONE << _SHIFT)) - np.uint64(b[ib, k]) - borrow
-        out[io, k] = v & _MASK
-        borrow = _ONE - (v >> _SHIFT)
-    if borrow:
-        carry = _ZERO
-        for k in range(LIMBS):
-            v = np.uint64(out[io, k]) + _P_LIMBS[k] + carry
-            out[io, k] = v & _MASK
-            carry = v >> _SHIFT
+    r0, carry = _adc(t8, carry, _ZERO)
+    r1, carry = _adc(t9, carry, _ZERO)
+    r2, carry = _adc(t10, carry, _ZERO)
+    r3, carry = _adc(t11, carry, _ZERO)
+    r4, carry = _adc(t12, carry, _ZERO)
+    r5, carry = _adc(t13, carry, _ZERO)
+    r6, carry = _adc(t14, carry, _ZERO)
+    r7, carry = _adc(t15, carry, _ZERO)
+    return _reduce_once((r0, r1, r2, r3, r4, r5, r6, r7))
 
 
 @numba.njit(parallel=True, cache=True)

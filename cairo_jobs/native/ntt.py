@@ -38,13 +38,10 @@ def _butterflies(a, twiddles, h):
     while h < n:
         stride = n // (2 * h)
         for c in numba.prange((half_n + CHUNK - 1) // CHUNK):
-            product = np.empty((1, LIMBS), np.uint32)
             for pair in range(c * CHUNK, min(half_n, (c + 1) * CHUNK)):
                 j = pair % h
                 top = (pair // h) * 2 * h + j
-                field.mul_into(a, top + h, twiddles, j * stride, product, 0)
-                field.sub_into(a, top, product, 0, a, top + h)
-                field.add_into(a, top, product, 0, a, top)
+                field.butterfly(a, top, top + h, twiddles, j * stride)
         h *= 2
 
 
