@@ -154,7 +154,8 @@ def _run(instructions, constants, constant_values, inputs, arrays, n_registers, 
             for k in range(inputs.shape[0]):
                 source = arrays[k]
                 position = (i * inputs[k, 1] + inputs[k, 2]) % source.shape[0]
-                registers[inputs[k, 0]] = source[position]
+                for limb in range(LIMBS):
+                    registers[inputs[k, 0], limb] = source[position, limb]
             for k in range(instructions.shape[0]):
                 op, target, x, y = (
                     instructions[k, 0],

@@ -72,6 +72,7 @@ def prove(air: Air, trace: Sequence[Sequence[int]], params: Parameters | None = 
         [ntt.evaluate_at(c, g_z) for c in columns],
         [ntt.evaluate_at(c, z) for c in parts.coefficients],
     )
+    require_low_degree(air, out_of_domain, challenges, coefficients, z)
     channel.absorb_felts([v for values in out_of_domain for v in values])
     deep_coefficients = [channel.draw_felt() for _ in range(2 * len(columns) + len(parts.values))]
     deep = _deep(values, parts.values, out_of_domain, deep_coefficients, xs, (z, g_z))
@@ -121,16 +122,16 @@ def _composition_parts(
     challenges: list[int],
     coefficients: list[int],
 ) -> list[np.ndarray]:
-    """H's coefficients split into parts of n; UnsatisfiedTrace when H is not of low degree.
+    """H's coefficients split into parts of n.
 
     `xs` are the evaluation domain's points, `values` the columns there. H has degree
-    < n_parts·n, so it is evaluated on the sub-coset of 2·n_parts·n points (every `stride`-th
-    point of the domain): twice its degree bound, so that a trace breaking a constraint shows as
-    a higher degree.
+    < n_parts·n when the trace satisfies the constraints, so it is evaluated on the sub-coset
+    of n_parts·n points (every `stride`-th point of the domain) and interpolated there; when
+    the trace does not, that interpolant differs from H and `require_low_degree` sees it at z.
     """
     n = 1 << air.log_trace_length
     n_parts = composition.n_parts(air)
-    stride = max(1, xs.shape[0] // (2 * n_parts * n))
+    stride = xs.shape[0] // (n_parts * n)
     size = xs.shape[0] // stride
     recorder = Recorder()
     current = [recorder.input(stride) for _ in values]
@@ -154,7 +155,6 @@ def _composition_parts(
         arrays.append(field.batch_inverse(field.sub(points, field.from_ints([pow(g, row, P)]))))
     h_values = recorder.program(h).evaluate(arrays, size)
     h = ntt.interpolate(h_values, OFFSET)
-    require_low_degree(h, n_parts * n, air)
     return [h[k * n : (k + 1) * n] for k in range(n_parts)]
 
 
@@ -185,7 +185,15 @@ def _deep(
     return recorder.program(deep).evaluate([*values, *parts, *inverses], xs.shape[0])
 
 
-def require_low_degree(coefficients: np.ndarray, bound: int, air: Air) -> None:
-    """H is a polynomial of degree < bound exactly when the trace satisfies the constraints."""
-    if coefficients[bound:].any():
+def require_low_degree(
+    air: Air,
+    out_of_domain: tuple[list[int], list[int], list[int]],
+    challenges: list[int],
+    coefficients: list[int],
+    z: int,
+) -> None:
+    """The verifier's check at z: H interpolated from n_parts·n points is H exactly when the
+    trace satisfies the constraints (else they differ at a random z but with negligible
+    probability)."""
+    if not composition.matches_at(air, out_of_domain, challenges, coefficients, z):
         raise UnsatisfiedTrace(f"the trace does not satisfy the {air.name} AIR's constraints")
