@@ -103,14 +103,20 @@ def prove(air: Air, trace: Sequence[Sequence[int]], params: Parameters | None = 
     return data
 
 
-def _commit(channel: Channel, columns: Sequence[Sequence[int]], size: int) -> _Table:
-    """Interpolates, extends and commits columns; the channel absorbs the root."""
-    table = _Table([ntt.interpolate(field.from_ints(column)) for column in columns], size)
+def _commit(
+    channel: Channel, columns: Sequence[Sequence[int] | np.ndarray], size: int
+) -> _Table:
+    """Interpolates, extends and commits columns (ints or field arrays); the channel absorbs
+    the root."""
+    arrays = [c if isinstance(c, np.ndarray) else field.from_ints(c) for c in columns]
+    table = _Table([ntt.interpolate(array) for array in arrays], size)
     channel.absorb(table.tree.root)
     return table
 
 
-def _check_shape(columns: Sequence[Sequence[int]], width: int, n: int, what: str) -> None:
+def _check_shape(
+    columns: Sequence[Sequence[int] | np.ndarray], width: int, n: int, what: str
+) -> None:
     if len(columns) != width or any(len(column) != n for column in columns):
         raise ValueError(f"the {what} must have {width} columns of {n} rows")
 
