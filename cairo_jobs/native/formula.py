@@ -102,6 +102,8 @@ class Symbol:
 
     def __mul__(self, other: Symbol | int) -> Symbol:
         other = self._operand(other)
+        if other._is(0) or self._is(0):
+            return self.recorder.constant(0)
         if other._is(1):
             return self
         if self._is(1):

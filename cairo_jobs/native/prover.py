@@ -75,7 +75,7 @@ def prove(air: Air, trace: Sequence[Sequence[int]], params: Parameters | None = 
     require_low_degree(air, out_of_domain, challenges, coefficients, z)
     channel.absorb_felts([v for values in out_of_domain for v in values])
     deep_coefficients = [channel.draw_felt() for _ in range(2 * len(columns) + len(parts.values))]
-    deep = _deep(values, parts.values, out_of_domain, deep_coefficients, xs, (z, g_z))
+    deep = _deep(columns, parts.coefficients, out_of_domain, deep_coefficients, xs, (z, g_z))
     fri_proof, queries = fri.prove(channel, deep, OFFSET, params)
     half = size // 2
     proof = StarkProof(
@@ -174,21 +174,40 @@ def _inverse_vanishing(n: int, size: int) -> np.ndarray:
 
 
 def _deep(
-    values: list[np.ndarray],
+    columns: list[np.ndarray],
     parts: list[np.ndarray],
     out_of_domain: tuple[list[int], list[int], list[int]],
     coefficients: list[int],
     xs: np.ndarray,
     points: tuple[int, int],
 ) -> np.ndarray:
-    """FRI's layer 0, the DEEP combination, on the evaluation domain `xs`."""
+    """FRI's layer 0, the DEEP combination, on the evaluation domain `xs`.
+
+    Its numerators over x − z and x − g·z are linear combinations A and B of the columns, so
+    they are combined on the n coefficients of each column (given here) rather than on the N
+    points, extended once each, and the combination is then DEEP(A, B) with unit weights.
+    """
+    size = xs.shape[0]
+    zeros = ([0] * len(columns), [0] * len(columns), [0] * len(parts))
+    numerators = []
+    for unit in ((1, 0), (0, 1)):  # A, then B, from the DEEP formula itself
+        recorder = Recorder()
+        inputs = [recorder.input() for _ in (*columns, *parts)]
+        combined = composition.deep(
+            inputs[: len(columns)], inputs[len(columns) :], zeros, coefficients, *unit
+        )
+        sums = recorder.program(combined).evaluate([*columns, *parts], columns[0].shape[0])
+        numerators.append(ntt.extend(sums, size, OFFSET))
+    trace_z, trace_gz, parts_z = out_of_domain
+    a_z = composition.deep(trace_z, parts_z, zeros, coefficients, 1, 0) % P
+    b_gz = composition.deep(trace_gz, parts_z, zeros, coefficients, 0, 1) % P
     recorder = Recorder()
-    columns = [recorder.input() for _ in values]
-    part_inputs = [recorder.input() for _ in parts]
-    divisors = (recorder.input(), recorder.input())
-    deep = composition.deep(columns, part_inputs, out_of_domain, coefficients, *divisors)
+    a, b, divisor_z, divisor_gz = (recorder.input() for _ in range(4))
+    deep = composition.deep(
+        [a, b], [], ([a_z, 0], [0, b_gz], []), [1, 0, 0, 1], divisor_z, divisor_gz
+    )
     inverses = [field.batch_inverse(field.sub(xs, field.from_ints([point]))) for point in points]
-    return recorder.program(deep).evaluate([*values, *parts, *inverses], xs.shape[0])
+    return recorder.program(deep).evaluate([*numerators, *inverses], size)
 
 
 def require_low_degree(

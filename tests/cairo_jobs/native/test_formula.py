@@ -46,3 +46,11 @@ def test_wrong_number_of_inputs_is_refused() -> None:
     program = recorder.program(a + b)
     with pytest.raises(ValueError, match="takes 2 inputs, got 1"):
         program.evaluate([np.zeros((4, field.LIMBS), dtype=np.uint32)], 4)
+
+
+def test_a_product_with_zero_is_the_constant_zero() -> None:
+    recorder = Recorder()
+    a = recorder.input()
+    program = recorder.program(a * 0 + 0 * a + 5)
+    assert program.instructions.shape[0] == 1  # 0 + 5 (both products are the constant 0)
+    assert field.to_ints(program.evaluate([field.from_ints([9, 10])], 2)) == [5, 5]
