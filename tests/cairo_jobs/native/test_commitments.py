@@ -95,3 +95,17 @@ def test_proof_of_work() -> None:
     assert not Channel(b"s").check_work(-1, 8)
     assert verifier.check_work(nonce, 8)
     assert prover.draw_felt() == verifier.draw_felt()  # both absorbed the nonce
+
+
+@pytest.mark.parametrize(("seed", "bits"), [(b"a", 0), (b"b", 1), (b"c", 10), (b"d", 13)])
+def test_grinding_kernel_finds_the_smallest_nonce(seed: bytes, bits: int) -> None:
+    nonce = Channel(seed).grind(bits)
+    assert Channel(seed).check_work(nonce, bits)
+    assert not any(Channel(seed).check_work(smaller, bits) for smaller in range(nonce))
+
+
+def test_grinding_refuses_a_bad_prefix_or_bit_count() -> None:
+    with pytest.raises(ValueError, match="33 bytes"):
+        blake2s.first_nonce(bytes(32), 8)
+    with pytest.raises(ValueError, match=r"bits in 0\.\.64"):
+        blake2s.first_nonce(bytes(33), 65)
