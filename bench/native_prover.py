@@ -27,6 +27,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from statistics import median
 
 GOAL = {"log_rows": 16, "prove_s": 60.0, "peak_mb": 4096.0, "verify_s": 1.0, "bits": 80}
 STONE_2_16 = {"prove_s": 71.0, "peak_mb": 2760.0, "verify_s": 0.05, "proof_kb": (85, 110)}
@@ -67,14 +68,15 @@ def measure(air_name: str, log_rows: int) -> dict[str, float]:
     warm_air, warm_trace = FibonacciAir.run(6)
     verifier.verify(warm_air, prover.prove(warm_air, warm_trace))
     air, trace = statement(air_name, log_rows)
-    started = time.perf_counter()
+    started, started_cpu = time.perf_counter(), time.process_time()
     data = prover.prove(air, trace)
-    proved = time.perf_counter()
+    proved, cpu = time.perf_counter(), time.process_time() - started_cpu
     bits = verifier.verify(air, data)
     verified = time.perf_counter()
     return {
         "log_rows": air.log_trace_length,
         "prove_s": proved - started,
+        "prove_cpu_s": cpu,
         "verify_s": verified - proved,
         "proof_kb": len(data) / 1024,
         "bits": bits,
@@ -110,6 +112,7 @@ def main() -> None:
     parser.add_argument("--threads-log", type=int, default=14, help="size for the thread check")
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--baseline-ref", help="also prove with the code of this commit")
+    parser.add_argument("--repeat", type=int, default=1, help="runs per size and code (medians)")
     parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child is not None:
@@ -118,7 +121,7 @@ def main() -> None:
 
     sizes = range(args.min_log, args.max_log + 1, 2)
     if args.baseline_ref:
-        compare_with_baseline(args.air, sizes, args.baseline_ref)
+        compare_with_baseline(args.air, sizes, args.baseline_ref, args.repeat)
         return
     rows = [in_child(args.air, log, None) for log in sizes]
     one_thread = in_child(args.air, args.threads_log, 1)
@@ -149,8 +152,9 @@ def main() -> None:
         )
 
 
-def compare_with_baseline(air_name: str, sizes: range, ref: str) -> None:
-    """Each size with the baseline commit's code, then with the current code; ratios."""
+def compare_with_baseline(air_name: str, sizes: range, ref: str, repeat: int) -> None:
+    """Each size with the baseline commit's code and the current code, alternating `repeat`
+    times; medians of wall and CPU (all threads) time, and their ratios."""
     repository = Path(__file__).resolve().parent.parent
     with tempfile.TemporaryDirectory() as root:
         archive = subprocess.run(
@@ -159,17 +163,23 @@ def compare_with_baseline(air_name: str, sizes: range, ref: str) -> None:
             check=True,
         ).stdout
         subprocess.run(["tar", "-x", "-C", root], input=archive, check=True)
-        print(f"{air_name} AIR: baseline {ref} against the current code")
-        print(f"{'rows':>6} {'base s':>7} {'now s':>7} {'speed-up':>8} {'base MB':>8} {'now MB':>7}"
-              f" {'verify s':>8} {'proof KB':>8} {'bits':>4}")  # fmt: skip
+        print(f"{air_name} AIR: baseline {ref} against the current code, medians of {repeat}")
+        print(f"{'rows':>6} {'base s':>7} {'now s':>7} {'ratio':>6} {'base cpu':>8} {'now cpu':>7}"
+              f" {'ratio':>6} {'base MB':>7} {'now MB':>6} {'verify s':>8} {'proof KB':>8}"
+              f" {'bits':>4}")  # fmt: skip
         for log_rows in sizes:
-            base = in_child(air_name, log_rows, None, Path(root))
-            now = in_child(air_name, log_rows, None)
+            runs = [
+                (in_child(air_name, log_rows, None, Path(root)), in_child(air_name, log_rows, None))
+                for _ in range(repeat)
+            ]
+            base = {key: median(b[key] for b, _ in runs) for key in runs[0][0]}
+            now = {key: median(n[key] for _, n in runs) for key in runs[0][1]}
             print(
                 f"2^{log_rows:<4} {base['prove_s']:7.2f} {now['prove_s']:7.2f}"
-                f" {base['prove_s'] / now['prove_s']:7.2f}x {base['peak_mb']:8.0f}"
-                f" {now['peak_mb']:7.0f} {now['verify_s']:8.3f} {now['proof_kb']:8.1f}"
-                f" {now['bits']:4d}"
+                f" {base['prove_s'] / now['prove_s']:5.2f}x {base['prove_cpu_s']:8.2f}"
+                f" {now['prove_cpu_s']:7.2f} {base['prove_cpu_s'] / now['prove_cpu_s']:5.2f}x"
+                f" {base['peak_mb']:7.0f} {now['peak_mb']:6.0f} {now['verify_s']:8.3f}"
+                f" {now['proof_kb']:8.1f} {now['bits']:4.0f}"
             )
 
 

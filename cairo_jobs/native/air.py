@@ -18,6 +18,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol, TypeVar
 
+import numpy as np
+
 from cairo_jobs.native.field import P
 
 T = TypeVar("T")
@@ -62,8 +64,8 @@ class Air(Protocol):
 
     def interaction(
         self, trace: Sequence[Sequence[int]], challenges: Sequence[int]
-    ) -> list[list[int]]:
-        """The interaction columns of an honest trace."""
+    ) -> Sequence[Sequence[int] | np.ndarray]:
+        """The interaction columns of an honest trace: lists of ints or field arrays."""
         ...
 
     def public_input(self) -> list[int]:

@@ -124,3 +124,62 @@ def hash_rows(messages: np.ndarray) -> np.ndarray:
     out = np.empty((messages.shape[0], 8), dtype="<u4")
     _hash_rows(words, messages.shape[1], out)
     return out.view(np.uint8)
+
+
+def first_nonce(prefix: bytes, bits: int) -> int:
+    """The smallest u64 nonce with BLAKE2s(prefix ‖ nonce, 8 bytes big-endian) starting with
+    `bits` (0..64) zero bits; prefix is 33 bytes (the channel's state and a tag)."""
+    if len(prefix) != 33 or not 0 <= bits <= 64:
+        raise ValueError("the prefix must be 33 bytes and bits in 0..64")
+    if bits == 0:
+        return 0
+    words = np.frombuffer(prefix + bytes(11), dtype="<u4").copy()
+    start, batch = 0, 1 << 20
+    while start < 2**64:
+        found = _search(words, bits, start, min(batch, 2**64 - start))
+        if found >= 0:
+            return int(found)
+        start += batch
+    raise ValueError(f"no nonce gives {bits} leading zero bits")
+
+
+@numba.njit(cache=True)
+def _search(words, bits, start, count):
+    """The first nonce in [start, start + count) that gives the zero bits, else −1. The 41-byte
+    message is the 33-byte prefix then the nonce's bytes 0..7 (big-endian) at bytes 33..40."""
+    h = np.empty(8, np.uint64)
+    m = np.empty(16, np.uint64)
+    out = np.empty(8, np.uint64)
+    byte = np.empty(8, np.uint64)
+    tag = np.uint64(words[8]) & np.uint64(0xFF)
+    for offset in range(count):
+        nonce = np.uint64(start) + np.uint64(offset)
+        for k in range(8):
+            byte[k] = (nonce >> np.uint64(56 - 8 * k)) & np.uint64(0xFF)
+        words[8] = tag | _word(0, byte[0], byte[1], byte[2])
+        words[9] = _word(byte[3], byte[4], byte[5], byte[6])
+        words[10] = byte[7]
+        _hash_one(words, 41, out, h, m)
+        leading = (_swapped(out[0]) << np.uint64(32)) | _swapped(out[1])  # digest bytes 0..7
+        if leading >> np.uint64(64 - bits) == np.uint64(0):
+            return np.int64(nonce)
+    return np.int64(-1)
+
+
+@numba.njit(cache=True, inline="always")
+def _swapped(word):
+    """A digest word's four bytes read big-endian."""
+    eight = np.uint64(8)
+    return _word(word >> (3 * eight), word >> (2 * eight), word >> eight, word)
+
+
+@numba.njit(cache=True, inline="always")
+def _word(b0, b1, b2, b3):
+    """The little-endian 32-bit word of four bytes (each taken mod 256)."""
+    mask = np.uint64(0xFF)
+    return (
+        (np.uint64(b0) & mask)
+        | ((np.uint64(b1) & mask) << np.uint64(8))
+        | ((np.uint64(b2) & mask) << np.uint64(16))
+        | ((np.uint64(b3) & mask) << np.uint64(24))
+    )

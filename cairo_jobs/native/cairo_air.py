@@ -18,6 +18,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
+import numpy as np
+
 from cairo_jobs.native.air import BoundaryConstraint
 from cairo_jobs.native.cairo_trace import (
     FLAGS,
@@ -108,7 +110,7 @@ class CairoAir:
 
     def interaction(
         self, trace: Sequence[Sequence[int]], challenges: Sequence[int]
-    ) -> list[list[int]]:
+    ) -> list[np.ndarray]:
         columns = dict(zip(TRACE_COLUMNS, trace, strict=True))
         z, alpha, z_rc = challenges
         return [*MEMORY.products_of(columns, z, alpha), *RANGE_CHECK.products_of(columns, z_rc, 0)]

@@ -10,6 +10,7 @@ from __future__ import annotations
 from hashlib import blake2s
 from typing import Any
 
+from cairo_jobs.native.blake2s import first_nonce
 from cairo_jobs.native.field import felts_to_bytes
 
 _ABSORB, _DRAW, _WORK = b"\x01", b"\x00", b"\x02"
@@ -42,10 +43,7 @@ class Channel:
 
     def grind(self, bits: int) -> int:
         """The smallest proof-of-work nonce for `bits`; absorbs it."""
-        prefix = blake2s(self.state + _WORK)
-        nonce = 0
-        while not _has_leading_zeros(prefix, nonce, bits):
-            nonce += 1
+        nonce = first_nonce(self.state + _WORK, bits)
         self.absorb(nonce.to_bytes(8, "big"))
         return nonce
 

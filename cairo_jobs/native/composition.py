@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from typing import TypeVar
 
 from cairo_jobs.native.air import Air
-from cairo_jobs.native.field import P
+from cairo_jobs.native.field import P, root_of_unity
 
 T = TypeVar("T")
 
@@ -88,6 +88,32 @@ def composition(
     for row, value in pinned:
         terms.append(next(weights) * value * row_divisors[row])
     return _sum(terms)
+
+
+def matches_at(
+    air: Air,
+    out_of_domain: tuple[Sequence[int], Sequence[int], Sequence[int]],
+    challenges: Sequence[int],
+    coefficients: Sequence[int],
+    z: int,
+) -> bool:
+    """Whether H(z), from the columns' values at z and g·z, equals Σ z^(k·n)·hₖ(z)."""
+    trace_z, trace_gz, parts_z = out_of_domain
+    n = 1 << air.log_trace_length
+    g = root_of_unity(air.log_trace_length)
+    every_row_divisor = pow(pow(z, n, P) - 1, -1, P)
+    transition_divisor = (z - pow(g, n - 1, P)) * every_row_divisor
+    row_divisors = {row: pow(z - pow(g, row, P), -1, P) for row in constrained_rows(air)}
+    expected = composition(
+        air,
+        (trace_z, trace_gz),
+        challenges,
+        coefficients,
+        (transition_divisor, every_row_divisor, row_divisors),
+    )
+    z_to_n = pow(z, n, P)
+    claimed = sum(h * pow(z_to_n, k, P) for k, h in enumerate(parts_z))
+    return (expected - claimed) % P == 0
 
 
 def deep(

@@ -17,7 +17,7 @@ import numpy as np
 from cairo_jobs.native import field, ntt
 from cairo_jobs.native.channel import Channel
 from cairo_jobs.native.field import P
-from cairo_jobs.native.merkle import MerkleTree, row_leaves, verify_path
+from cairo_jobs.native.merkle import MerkleTree, verify_path
 from cairo_jobs.native.parameters import Parameters
 
 INVERSE_TWO = pow(2, -1, P)
@@ -88,7 +88,7 @@ def prove(
         offset = offset * offset % P
         if k < folds - 1:
             half = values.shape[0] // 2
-            tree = MerkleTree(row_leaves([values[:half], values[half:]]))
+            tree = MerkleTree.of_columns([values[:half], values[half:]])
             channel.absorb(tree.root)
             layers.append((values, tree))
     last_layer = field.to_ints(ntt.interpolate(values, offset))[: 1 << params.log_last_layer_degree]

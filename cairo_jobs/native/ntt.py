@@ -38,21 +38,18 @@ def _butterflies(a, twiddles, h):
     while h < n:
         stride = n // (2 * h)
         for c in numba.prange((half_n + CHUNK - 1) // CHUNK):
-            t = np.empty(2 * LIMBS, np.uint64)
-            product = np.empty((1, LIMBS), np.uint32)
             for pair in range(c * CHUNK, min(half_n, (c + 1) * CHUNK)):
                 j = pair % h
                 top = (pair // h) * 2 * h + j
-                field.mul_into(a, top + h, twiddles, j * stride, product, 0, t)
-                field.sub_into(a, top, product, 0, a, top + h)
-                field.add_into(a, top, product, 0, a, top)
+                field.butterfly(a, top, top + h, twiddles, j * stride)
         h *= 2
 
 
-@functools.lru_cache(maxsize=8)
-def _twiddles(root: int, half: int) -> np.ndarray:
-    """root^0 … root^(half−1), kept for the next transform of the same size (read-only)."""
-    table = field.powers(root, half)
+@functools.lru_cache(maxsize=16)
+def _powers(x: int, n: int, start: int = 1) -> np.ndarray:
+    """start·x^0 … start·x^(n−1) (twiddles, coset scalings), kept for the next transform of
+    the same size: every column of a table reuses them (read-only)."""
+    table = field.powers(x, n, start)
     table.flags.writeable = False
     return table
 
@@ -62,7 +59,7 @@ def _transform(values: np.ndarray, root: int) -> np.ndarray:
     if n == 1:
         return values.copy()
     out = np.ascontiguousarray(values[_bit_reversed(n)])
-    _butterflies(out, _twiddles(root, n // 2), 1)
+    _butterflies(out, _powers(root, n // 2), 1)
     return out
 
 
@@ -79,7 +76,7 @@ def interpolate(values: np.ndarray, offset: int = 1) -> np.ndarray:
     inverse_root = pow(field.root_of_unity(log2_exact(n)), -1, P)
     coefficients = _transform(values, inverse_root)
     n_inverse = pow(n, -1, P)
-    return field.mul(coefficients, field.powers(pow(offset, -1, P), n, start=n_inverse))
+    return field.mul(coefficients, _powers(pow(offset, -1, P), n, n_inverse))
 
 
 def extend(coefficients: np.ndarray, size: int, offset: int) -> np.ndarray:
@@ -95,19 +92,18 @@ def extend(coefficients: np.ndarray, size: int, offset: int) -> np.ndarray:
     padded = np.zeros((length, LIMBS), dtype=np.uint32)
     padded[: coefficients.shape[0]] = coefficients
     blowup = size // length
-    scaled = padded if offset == 1 else field.mul(padded, field.powers(offset, length))
+    scaled = padded if offset == 1 else field.mul(padded, _powers(offset, length))
     out = np.repeat(scaled[_bit_reversed(length)], blowup, axis=0)
     root = field.root_of_unity(log2_exact(size))
-    _butterflies(out, _twiddles(root, size // 2), blowup)
+    _butterflies(out, _powers(root, size // 2), blowup)
     return out
 
 
 @numba.njit(cache=True)
 def _horner(coefficients, point, out):
-    t = np.empty(2 * LIMBS, np.uint64)
     out[0] = 0
     for i in range(coefficients.shape[0] - 1, -1, -1):
-        field.mul_into(out, 0, point, 0, out, 0, t)
+        field.mul_into(out, 0, point, 0, out, 0)
         field.add_into(out, 0, coefficients, i, out, 0)
 
 

@@ -60,8 +60,9 @@ class SortedCopy:
 
     def products_of(
         self, columns: Mapping[str, Sequence[int]], z: int, alpha: int
-    ) -> list[list[int]]:
-        """The running product columns of an honest trace (ZeroDivisionError if z is a slot)."""
+    ) -> list[np.ndarray]:
+        """The running product columns (field arrays) of an honest trace (ZeroDivisionError if
+        z is a slot)."""
         arrays = {
             name: Felts(field.from_ints(columns[name]))
             for slot in (*self.accesses, *self.sorted)
@@ -70,9 +71,9 @@ class SortedCopy:
         numerators = _interleave([z - combine(slot, arrays, alpha) for slot in self.accesses])
         denominators = _interleave([z - combine(slot, arrays, alpha) for slot in self.sorted])
         ratios = field.mul(numerators, field.batch_inverse(denominators))
-        flat = field.to_ints(field.prefix_products(ratios))
+        flat = field.prefix_products(ratios)
         width = len(self.accesses)
-        return [flat[k::width] for k in range(width)]
+        return [np.ascontiguousarray(flat[k::width]) for k in range(width)]
 
 
 def continuity(low: Slot, high: Slot, c: Mapping[str, T], d: Mapping[str, T]) -> list[T]:

@@ -11,8 +11,9 @@ import numpy as np
 from cairo_jobs.native import composition, field, fri, ntt
 from cairo_jobs.native.air import Air
 from cairo_jobs.native.channel import Channel
-from cairo_jobs.native.field import Felts, P
-from cairo_jobs.native.merkle import MerkleTree, row_leaves
+from cairo_jobs.native.field import P
+from cairo_jobs.native.formula import Recorder
+from cairo_jobs.native.merkle import MerkleTree
 from cairo_jobs.native.parameters import Parameters
 from cairo_jobs.native.proof import OFFSET, RowOpening, StarkProof, encode, transcript_seed
 
@@ -29,7 +30,7 @@ class _Table:
     def __init__(self, coefficients: list[np.ndarray], domain_size: int) -> None:
         self.coefficients = coefficients
         self.values = [ntt.extend(c, domain_size, OFFSET) for c in coefficients]
-        self.tree = MerkleTree(row_leaves(self.values))
+        self.tree = MerkleTree.of_columns(self.values)
 
     def open(self, position: int, half: int) -> RowOpening:
         positions = (position, position + half)
@@ -71,17 +72,11 @@ def prove(air: Air, trace: Sequence[Sequence[int]], params: Parameters | None = 
         [ntt.evaluate_at(c, g_z) for c in columns],
         [ntt.evaluate_at(c, z) for c in parts.coefficients],
     )
+    require_low_degree(air, out_of_domain, challenges, coefficients, z)
     channel.absorb_felts([v for values in out_of_domain for v in values])
     deep_coefficients = [channel.draw_felt() for _ in range(2 * len(columns) + len(parts.values))]
-    deep = composition.deep(
-        [Felts(v) for v in values],
-        [Felts(v) for v in parts.values],
-        out_of_domain,
-        deep_coefficients,
-        Felts(field.batch_inverse(field.sub(xs, field.from_ints([z])))),
-        Felts(field.batch_inverse(field.sub(xs, field.from_ints([g_z])))),
-    )
-    fri_proof, queries = fri.prove(channel, deep.array, OFFSET, params)
+    deep = _deep(columns, parts.coefficients, out_of_domain, deep_coefficients, xs, (z, g_z))
+    fri_proof, queries = fri.prove(channel, deep, OFFSET, params)
     half = size // 2
     proof = StarkProof(
         parameters=params,
@@ -108,14 +103,20 @@ def prove(air: Air, trace: Sequence[Sequence[int]], params: Parameters | None = 
     return data
 
 
-def _commit(channel: Channel, columns: Sequence[Sequence[int]], size: int) -> _Table:
-    """Interpolates, extends and commits columns; the channel absorbs the root."""
-    table = _Table([ntt.interpolate(field.from_ints(column)) for column in columns], size)
+def _commit(
+    channel: Channel, columns: Sequence[Sequence[int] | np.ndarray], size: int
+) -> _Table:
+    """Interpolates, extends and commits columns (ints or field arrays); the channel absorbs
+    the root."""
+    arrays = [c if isinstance(c, np.ndarray) else field.from_ints(c) for c in columns]
+    table = _Table([ntt.interpolate(array) for array in arrays], size)
     channel.absorb(table.tree.root)
     return table
 
 
-def _check_shape(columns: Sequence[Sequence[int]], width: int, n: int, what: str) -> None:
+def _check_shape(
+    columns: Sequence[Sequence[int] | np.ndarray], width: int, n: int, what: str
+) -> None:
     if len(columns) != width or any(len(column) != n for column in columns):
         raise ValueError(f"the {what} must have {width} columns of {n} rows")
 
@@ -127,51 +128,97 @@ def _composition_parts(
     challenges: list[int],
     coefficients: list[int],
 ) -> list[np.ndarray]:
-    """H's coefficients split into parts of n; UnsatisfiedTrace when H is not of low degree.
+    """H's coefficients split into parts of n.
 
     `xs` are the evaluation domain's points, `values` the columns there. H has degree
-    < n_parts·n, so it is evaluated on the sub-coset of 2·n_parts·n points (every `stride`-th
-    point of the domain): twice its degree bound, so that a trace breaking a constraint shows as
-    a higher degree.
+    < n_parts·n when the trace satisfies the constraints, so it is evaluated on the sub-coset
+    of n_parts·n points (every `stride`-th point of the domain) and interpolated there; when
+    the trace does not, that interpolant differs from H and `require_low_degree` sees it at z.
     """
     n = 1 << air.log_trace_length
     n_parts = composition.n_parts(air)
-    stride = max(1, xs.shape[0] // (2 * n_parts * n))
-    xs = xs[::stride]
-    size = xs.shape[0]
-    g = field.root_of_unity(air.log_trace_length)
-    every_row_divisor = _inverse_vanishing(n, size)
-    transition_divisor = field.mul(
-        every_row_divisor, field.sub(xs, field.from_ints([pow(g, n - 1, P)]))
-    )
-    row_divisors = {
-        row: Felts(field.batch_inverse(field.sub(xs, field.from_ints([pow(g, row, P)]))))
-        for row in composition.constrained_rows(air)
-    }
-    current = [Felts(np.ascontiguousarray(v[::stride])) for v in values]
-    following = [Felts(np.roll(c.array, -(size // n), axis=0)) for c in current]
-    h_values = composition.composition(
+    stride = xs.shape[0] // (n_parts * n)
+    size = xs.shape[0] // stride
+    recorder = Recorder()
+    current = [recorder.input(stride) for _ in values]
+    following = [recorder.input(stride, xs.shape[0] // n) for _ in values]
+    x = recorder.input(stride)
+    every_row_divisor = recorder.input()  # 1/(xⁿ − 1), periodic
+    last_row = pow(field.root_of_unity(air.log_trace_length), n - 1, P)
+    rows = sorted(composition.constrained_rows(air))
+    row_divisors = {row: recorder.input() for row in rows}
+    h = composition.composition(
         air,
         (current, following),
         challenges,
         coefficients,
-        (Felts(transition_divisor), Felts(every_row_divisor), row_divisors),
-    ).array
+        (every_row_divisor * (x - last_row), every_row_divisor, row_divisors),
+    )
+    arrays = [*values, *values, xs, _inverse_vanishing(n, size)]
+    points = xs[::stride]
+    g = field.root_of_unity(air.log_trace_length)
+    for row in rows:
+        arrays.append(field.batch_inverse(field.sub(points, field.from_ints([pow(g, row, P)]))))
+    h_values = recorder.program(h).evaluate(arrays, size)
     h = ntt.interpolate(h_values, OFFSET)
-    require_low_degree(h, n_parts * n, air)
     return [h[k * n : (k + 1) * n] for k in range(n_parts)]
 
 
 def _inverse_vanishing(n: int, size: int) -> np.ndarray:
-    """1/(xⁿ − 1) on the evaluation domain: xⁿ repeats with period size/n, so invert one period."""
+    """1/(xⁿ − 1) on `size` points of the evaluation domain's coset: xⁿ repeats with period
+    size/n, so this is one period."""
     blowup = size // n
     w = field.root_of_unity(ntt.log2_exact(size))
     period = field.powers(pow(w, n, P), blowup, start=pow(OFFSET, n, P))
-    inverses = field.batch_inverse(field.sub(period, field.from_ints([1])))
-    return np.tile(inverses, (n, 1))
+    return field.batch_inverse(field.sub(period, field.from_ints([1])))
 
 
-def require_low_degree(coefficients: np.ndarray, bound: int, air: Air) -> None:
-    """H is a polynomial of degree < bound exactly when the trace satisfies the constraints."""
-    if coefficients[bound:].any():
+def _deep(
+    columns: list[np.ndarray],
+    parts: list[np.ndarray],
+    out_of_domain: tuple[list[int], list[int], list[int]],
+    coefficients: list[int],
+    xs: np.ndarray,
+    points: tuple[int, int],
+) -> np.ndarray:
+    """FRI's layer 0, the DEEP combination, on the evaluation domain `xs`.
+
+    Its numerators over x − z and x − g·z are linear combinations A and B of the columns, so
+    they are combined on the n coefficients of each column (given here) rather than on the N
+    points, extended once each, and the combination is then DEEP(A, B) with unit weights.
+    """
+    size = xs.shape[0]
+    zeros = ([0] * len(columns), [0] * len(columns), [0] * len(parts))
+    numerators = []
+    for unit in ((1, 0), (0, 1)):  # A, then B, from the DEEP formula itself
+        recorder = Recorder()
+        inputs = [recorder.input() for _ in (*columns, *parts)]
+        combined = composition.deep(
+            inputs[: len(columns)], inputs[len(columns) :], zeros, coefficients, *unit
+        )
+        sums = recorder.program(combined).evaluate([*columns, *parts], columns[0].shape[0])
+        numerators.append(ntt.extend(sums, size, OFFSET))
+    trace_z, trace_gz, parts_z = out_of_domain
+    a_z = composition.deep(trace_z, parts_z, zeros, coefficients, 1, 0) % P
+    b_gz = composition.deep(trace_gz, parts_z, zeros, coefficients, 0, 1) % P
+    recorder = Recorder()
+    a, b, divisor_z, divisor_gz = (recorder.input() for _ in range(4))
+    deep = composition.deep(
+        [a, b], [], ([a_z, 0], [0, b_gz], []), [1, 0, 0, 1], divisor_z, divisor_gz
+    )
+    inverses = [field.batch_inverse(field.sub(xs, field.from_ints([point]))) for point in points]
+    return recorder.program(deep).evaluate([*numerators, *inverses], size)
+
+
+def require_low_degree(
+    air: Air,
+    out_of_domain: tuple[list[int], list[int], list[int]],
+    challenges: list[int],
+    coefficients: list[int],
+    z: int,
+) -> None:
+    """The verifier's check at z: H interpolated from n_parts·n points is H exactly when the
+    trace satisfies the constraints (else they differ at a random z but with negligible
+    probability)."""
+    if not composition.matches_at(air, out_of_domain, challenges, coefficients, z):
         raise UnsatisfiedTrace(f"the trace does not satisfy the {air.name} AIR's constraints")

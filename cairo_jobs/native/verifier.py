@@ -49,7 +49,8 @@ def _verify(air: Air, proof: StarkProof) -> int:
     z = channel.draw_felt()
     out_of_domain = (proof.trace_at_z, proof.trace_at_gz, proof.composition_at_z)
     channel.absorb_felts([v for values in out_of_domain for v in values])
-    _check_composition_at(air, proof, challenges, coefficients, z)
+    if not composition.matches_at(air, out_of_domain, challenges, coefficients, z):
+        raise VerificationError("the composition polynomial does not match the trace at z")
     deep_coefficients = [
         channel.draw_felt() for _ in range(2 * sum(widths) + len(proof.composition_at_z))
     ]
@@ -100,30 +101,6 @@ def _check_lengths(air: Air, proof: StarkProof, widths: list[int]) -> None:
             raise VerificationError(f"expected {expected} {name}, got {found}")
     if n_parts > 1 << proof.parameters.log_blowup:
         raise VerificationError(f"the blowup is below the {n_parts} composition parts")
-
-
-def _check_composition_at(
-    air: Air, proof: StarkProof, challenges: list[int], coefficients: list[int], z: int
-) -> None:
-    """H(z) from the trace values at z and g·z must equal Σ z^(k·n)·hₖ(z)."""
-    n = 1 << air.log_trace_length
-    g = field.root_of_unity(air.log_trace_length)
-    every_row_divisor = pow(pow(z, n, P) - 1, -1, P)
-    transition_divisor = (z - pow(g, n - 1, P)) * every_row_divisor
-    row_divisors = {
-        row: pow(z - pow(g, row, P), -1, P) for row in composition.constrained_rows(air)
-    }
-    expected = composition.composition(
-        air,
-        (proof.trace_at_z, proof.trace_at_gz),
-        challenges,
-        coefficients,
-        (transition_divisor, every_row_divisor, row_divisors),
-    )
-    z_to_n = pow(z, n, P)
-    claimed = sum(h * pow(z_to_n, k, P) for k, h in enumerate(proof.composition_at_z))
-    if (expected - claimed) % P:
-        raise VerificationError("the composition polynomial does not match the trace at z")
 
 
 def _check_opening(root: bytes, opening: RowOpening, q: int, half: int, width: int) -> None:

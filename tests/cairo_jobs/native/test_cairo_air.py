@@ -14,7 +14,7 @@ from starkware.cairo.lang.compiler.encode import decode_instruction, encode_inst
 
 from cairo_jobs.examples import compiled
 from cairo_jobs.model import ProofArtifacts
-from cairo_jobs.native import cairo_trace, prover, verifier
+from cairo_jobs.native import cairo_trace, field, prover, verifier
 from cairo_jobs.native.cairo_air import INDEX, CairoAir
 from cairo_jobs.native.cairo_trace import ArtifactError, PublicInput, UnsupportedBuiltin
 from cairo_jobs.native.field import P
@@ -93,7 +93,7 @@ def test_decoding_matches_cairo_lang(fibonacci: Run) -> None:
 def test_every_row_satisfies_every_constraint(fibonacci: Run) -> None:
     air = fibonacci.air
     challenges = [random.Random(5).randrange(P) for _ in range(air.n_challenges)]
-    interaction = air.interaction(fibonacci.columns, challenges)
+    interaction = [field.to_ints(c) for c in air.interaction(fibonacci.columns, challenges)]
     table = rows(fibonacci.columns + interaction)
     assert len(table) == air.public.n_steps
     for current, following in itertools.pairwise(table):

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import hashlib
+import random
 
 import numpy as np
 import pytest
 
 from cairo_jobs.native import blake2s, field
 from cairo_jobs.native.channel import Channel
+from cairo_jobs.native.field import P
 from cairo_jobs.native.merkle import MerkleTree, row_leaves, verify_path
 
 LEAF_ARRAY = np.random.default_rng(1).integers(0, 256, (16, 96), dtype=np.uint8)
@@ -65,6 +67,15 @@ def test_row_leaves_concatenate_columns_big_endian() -> None:
     ]
 
 
+def test_tree_over_columns_equals_tree_over_packed_rows() -> None:
+    """Packed and hashed block by block (2 blocks here), the tree is the one over all rows."""
+    rng = random.Random(5)
+    columns = [field.from_ints(rng.randrange(P) for _ in range(1 << 14)) for _ in range(3)]
+    tree = MerkleTree.of_columns(columns)
+    assert tree.root == MerkleTree(row_leaves(columns)).root
+    assert len(tree.path(12345)) == 14
+
+
 def test_channels_agree_and_diverge_on_any_difference() -> None:
     prover, verifier, other = Channel(b"statement"), Channel(b"statement"), Channel(b"statement")
     for channel in (prover, verifier):
@@ -84,3 +95,17 @@ def test_proof_of_work() -> None:
     assert not Channel(b"s").check_work(-1, 8)
     assert verifier.check_work(nonce, 8)
     assert prover.draw_felt() == verifier.draw_felt()  # both absorbed the nonce
+
+
+@pytest.mark.parametrize(("seed", "bits"), [(b"a", 0), (b"b", 1), (b"c", 10), (b"d", 13)])
+def test_grinding_kernel_finds_the_smallest_nonce(seed: bytes, bits: int) -> None:
+    nonce = Channel(seed).grind(bits)
+    assert Channel(seed).check_work(nonce, bits)
+    assert not any(Channel(seed).check_work(smaller, bits) for smaller in range(nonce))
+
+
+def test_grinding_refuses_a_bad_prefix_or_bit_count() -> None:
+    with pytest.raises(ValueError, match="33 bytes"):
+        blake2s.first_nonce(bytes(32), 8)
+    with pytest.raises(ValueError, match=r"bits in 0\.\.64"):
+        blake2s.first_nonce(bytes(33), 65)

@@ -30,6 +30,9 @@ def test_round_trip_reduces_mod_p() -> None:
     values = [*sample(3, 100), P, P + 5, 2**256 - 1, -7]
     assert field.to_ints(field.from_ints(values)) == [v % P for v in values]
     assert field.to_ints(field.from_ints([])) == []
+    small = [0, 1, 2**32 - 1, 2**32, 2**64 - 1]  # all below 2^64: numpy's path
+    assert field.to_ints(field.from_ints(small)) == small
+    assert field.to_ints(field.from_ints(iter(small))) == small
 
 
 def test_add_sub_mul_match_python_ints() -> None:
