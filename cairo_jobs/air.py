@@ -8,6 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from starkware.cairo.lang.compiler.identifier_manager import IdentifierError
+from starkware.cairo.lang.compiler.program import Program
+
 
 def public_memory(public_input: dict[str, Any]) -> dict[int, int]:
     """The public memory cells, address to value."""
@@ -23,16 +26,21 @@ def committed_output(public_input: dict[str, Any]) -> list[int]:
     return [memory[address] for address in range(segment["begin_addr"], segment["stop_ptr"])]
 
 
-def mismatch(public_input: Any, program_data: list[int], output: list[int]) -> str | None:
+def mismatch(public_input: Any, program: Program, output: list[int]) -> str | None:
     """Why the public input does not commit to this program and output; None when it does."""
     try:
+        start = program.get_label("__start__")
+    except IdentifierError:
+        return "the program has no __start__ label: compile it with --proof_mode"
+    try:
         memory = public_memory(public_input)
-        begin = public_input["memory_segments"]["program"]["begin_addr"]
-        program = [memory.get(begin + offset) for offset in range(len(program_data))]
+        # The program segment begins at the initial pc, `__start__`, not at the program's base.
+        base = public_input["memory_segments"]["program"]["begin_addr"] - start
+        bytecode = [memory.get(base + offset) for offset in range(len(program.data))]
         proven_output = committed_output(public_input)
     except (AttributeError, KeyError, TypeError, ValueError) as err:
         return f"the public input is malformed ({type(err).__name__}: {err})"
-    if program != program_data:
+    if bytecode != program.data:
         return "the proof is for a different program"
     if proven_output != output:
         return "the proof commits to a different output"

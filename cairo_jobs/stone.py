@@ -166,7 +166,7 @@ class StoneVerifier:
             return self._verdict(False, 0, "the claimed program hash is not the body's")
         bits = _proof_security_bits(document)
         public_input = document.get("public_input")
-        problem = air.mismatch(public_input, program.data, claim.output)
+        problem = air.mismatch(public_input, program, claim.output)
         if problem is None and public_input.get("layout") != claim.request.layout:
             problem = f"the proof is for layout {public_input.get('layout')!r}, not the job's"
         if problem is None and bits < self.config.security_bits:

@@ -140,7 +140,7 @@ def _claim_mismatch(claim: Claim, program: Any, public_input: dict[str, Any]) ->
     """Why the proven public input is not the claim's; None when it is."""
     if program_hash(program) != claim.program_hash:
         return "the claimed program hash is not the body's"
-    problem = air.mismatch(public_input, program.data, claim.output)
+    problem = air.mismatch(public_input, program, claim.output)
     if problem is None and public_input.get("layout") != claim.request.layout:
         problem = f"the proof is for layout {public_input.get('layout')!r}, not the job's"
     return problem or builtin_pointers_mismatch(public_input, program.builtins)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 from pathlib import Path
@@ -11,6 +12,7 @@ import pytest
 from cairo_jobs import air
 from cairo_jobs.backends import make_prover, make_verifier
 from cairo_jobs.examples import EXAMPLES, compiled
+from cairo_jobs.program import compile_source, load_program
 from cairo_jobs.proving import Claim, Proof, VerificationMode
 from cairo_jobs.reexecution import ReexecutionVerifier
 from cairo_jobs.runner import RunFailure, RunnerPool, RunRequest
@@ -54,11 +56,12 @@ async def test_reexecution_cannot_decide_when_it_runs_out_of_time(tmp_path: Path
             await ReexecutionVerifier(pool).verify(Claim(loop, 0, []))
 
 
-def test_public_input_commits_to_the_program_and_output(tmp_path: Path):
-    example = EXAMPLES["merkle_root"]
+@pytest.mark.parametrize("name", ["merkle_root", "stream_digest"])  # __start__ at 0, at 1
+def test_public_input_commits_to_the_program_and_output(name: str, tmp_path: Path):
+    example = EXAMPLES[name]
     result = execute(
         RunRequest(
-            program=compiled("merkle_root"),
+            program=compiled(name),
             program_input=example.sample_input,
             proof_mode=True,
             work_dir=tmp_path,
@@ -66,14 +69,16 @@ def test_public_input_commits_to_the_program_and_output(tmp_path: Path):
     )
     assert result.artifacts is not None
     public_input = json.loads(result.artifacts.public_input.read_text())
-    program_data = json.loads(compiled("merkle_root"))["data"]
-    data = [int(word, 16) for word in program_data]
+    program = load_program(compiled(name).decode())
+    other = dataclasses.replace(program, data=[*program.data[:-1], 0])
     assert air.committed_output(public_input) == result.output
-    assert air.mismatch(public_input, data, result.output) is None
-    assert "different output" in air.mismatch(public_input, data, [8, 1])
-    assert "different program" in air.mismatch(public_input, [*data[:-1], 0], result.output)
-    assert "malformed" in air.mismatch({"public_memory": "x"}, data, result.output)
-    assert "malformed" in air.mismatch(None, data, result.output)
+    assert air.mismatch(public_input, program, result.output) is None
+    assert "different output" in air.mismatch(public_input, program, [8, 1])
+    assert "different program" in air.mismatch(public_input, other, result.output)
+    assert "malformed" in air.mismatch({"public_memory": "x"}, program, result.output)
+    assert "malformed" in air.mismatch(None, program, result.output)
+    no_start = load_program(compile_source(example.path.read_text(), proof_mode=False).decode())
+    assert "--proof_mode" in air.mismatch(public_input, no_start, result.output)
 
 
 @pytest.mark.parametrize("log_steps", range(4, 26))
