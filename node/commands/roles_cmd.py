@@ -21,7 +21,7 @@ from typing import Any
 import trio
 from exceptiongroup import BaseExceptionGroup
 
-from node.commands.escrow_cmd import amount_argument
+from node.commands.escrow_cmd import address_argument, amount_argument
 from node.config import Config
 from node.errors import PartialResult, UserError
 from p2p.codec import CodecError
@@ -64,6 +64,9 @@ def register(commands: argparse._SubParsersAction, common: argparse.ArgumentPars
     delegate.add_argument("--max-steps", type=_positive_int, default=1_000_000)
     delegate.add_argument("--wait", action="store_true",
                           help="stay until the job is paid or expired (default: until assigned)")
+    delegate.add_argument("--executor", type=address_argument, metavar="ADDRESS",
+                          help="assign the job to this executor (account address) only; "
+                               "other executors' bids are ignored")
     delegate.add_argument("--stream", action="store_true",
                           help="a streaming job: requests from stdin (JSON lists of felts), "
                                "replies on stdout; paid once when stdin ends")
@@ -167,6 +170,9 @@ def delegate_command(args: argparse.Namespace, config: Config) -> dict[str, Any]
 
         if program_input != b"{}":
             raise UserError("--stream reads its requests from stdin; drop --input")
+        if args.executor is not None:
+            raise UserError("--executor is for organic jobs; a streaming job picks staked "
+                            "executors (stream.min_stake)")
         return delegate_stream(args, config, program, progress, _run)
 
     outcome: list[Outcome] = []
@@ -184,7 +190,8 @@ def delegate_command(args: argparse.Namespace, config: Config) -> dict[str, Any]
                 output_volumes=output_volumes,
             )
             progress("ready", {"peer_id": services.ready_info()["peer_id"]})
-            outcome.append(await delegator.delegate(spec, progress, wait=args.wait))
+            outcome.append(await delegator.delegate(spec, progress, wait=args.wait,
+                                                      only=args.executor))
             nursery.cancel_scope.cancel()
 
     _run(main, {})

@@ -216,8 +216,8 @@ class Delegator:
     ) -> Outcome:
         """Publish one job and follow it to its end (or to its assignment if not `wait`).
 
-        `only`: assign it to this executor alone (a synthetic job meant for it); `choice`: the
-        executors left out and the stake required (streaming jobs).
+        `only`: assign it to this executor alone (a synthetic job meant for it, `node delegate
+        --executor`); `choice`: the executors left out and the stake required (streaming jobs).
         """
         return await Delegation(self, spec, progress, wait=wait, only=only, choice=choice).run()
 

@@ -44,6 +44,7 @@ def test_bad_delegate_arguments_are_refused_with_what_is_wrong(
         ([str(tmp_path / "missing.cairo"), "--reward", "5"], "cannot read the program"),
         ([fib, "--reward", "-3"], "--reward '-3': must be more than zero"),
         ([fib, "--reward", "lots"], "--reward 'lots': not a number"),
+        ([fib, "--reward", "5", "--executor", "12"], "'12' is not a Starknet address"),
         ([fib, "--reward", "5", "--output-volume", "table"], "add --wait"),
         ([fib, "--reward", "5"], "chain.account is not set"),  # all good but no account
     ]

@@ -340,7 +340,7 @@ def _rejected_rogue(node: NodeProcess) -> bool:
 def test_a_killed_assignee_is_replaced_and_the_job_is_paid_once(network: LocalNetwork) -> None:
     network.start("serve", "executor-3", EXECUTOR_3)
     delegating = network.delegate(FIBONACCI, {"n": 20}, REWARD, account_index=DELEGATOR,
-                                  settings={"delegator.assignment_window": "40"})
+                                  settings={"delegator.assignment_window": "20"})
     first = delegating.wait_for("assigned")["executor"]
     victim = next(n for n in executors(network) if n.ready["account"] == hex(int(first, 16)))
     victim.kill()  # it dies before it can submit
@@ -516,8 +516,10 @@ def test_a_native_proof_is_verified_and_its_bits_registered(network: LocalNetwor
     network.start("serve", "prover", PROVER, settings={
         "executor.prover": "native", "executor.price_ratio": "0.5"})
 
-    # A long bid window: the new node learns the delegator's key from the header's first copy.
-    outcome = network.delegate(FIBONACCI, {"n": 30}, REWARD, account_index=DELEGATOR,
+    # A long bid window: the new node learns the delegator's key from the header's first copy;
+    # --executor: on a loaded machine another executor's bid may come first.
+    outcome = network.delegate(FIBONACCI, {"n": 30}, REWARD, "--executor",
+                               network.account(PROVER)["address"], account_index=DELEGATOR,
                                settings={"delegator.bid_window": "4"}).outcome()
 
     assert outcome["state"] == "paid"
