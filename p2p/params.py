@@ -92,4 +92,9 @@ PUBLISHER_HEAD_START: Final = 1.0
 PEER_ADDR_TTL: Final = 600  # seconds a provider's addresses stay in the peerstore
 # py-libp2p's per-peer outbound RPC queue holds 32 RPCs and drops the rest.
 OUTBOUND_QUEUE: Final = 4096
+# Seconds an RPC may wait in a peer's outbound queue; older ones are dropped, not sent late
+# (py-libp2p keeps them for as long as the peer takes). A burst of 500 headers through 5
+# nodes in one process waited up to 17 s at load 7, so a busy but live link loses nothing.
+# Messages with a lifetime (job headers: their deadline) are dropped as soon as it ends.
+OUTBOUND_MAX_AGE: Final = 60.0
 IDONTWANT_THRESHOLD: Final = 1024  # bytes; go-libp2p's IDontWantMessageThreshold
