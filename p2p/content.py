@@ -3,8 +3,9 @@
 `put` stores a value locally, puts it in the DHT when it fits a DHT record, and announces this
 node as a provider. `get` tries the local store, then the publishing peer (if known), then races
 the DHT value lookup and the providers the DHT names, and returns the first value that checks
-out against its key; the slower paths are cancelled. A DHT lookup costs several hundred ms
-and many streams under py-libp2p, a direct fetch one dial and one transfer, so the publisher
+out against its key; the slower paths are cancelled. The DHT lookups are single walks that stop
+at the first valid value or the first provider that delivers one (p2p.lookup). A lookup still
+costs more round trips and streams than a direct fetch (one dial, one transfer), so the publisher
 gets a head start (params.PUBLISHER_HEAD_START): the lookups begin only when it has failed or
 not answered by then, instead of competing with the fetch for the CPU and the network.
 Values we published are put and announced again every params.REPUBLISH_INTERVAL.
@@ -21,6 +22,7 @@ from functools import partial
 import trio
 from libp2p.abc import IHost
 from libp2p.peer.id import ID
+from libp2p.peer.peerinfo import PeerInfo
 from libp2p.tools.anyio_service import background_trio_service
 
 from p2p import fetch, params
@@ -148,20 +150,19 @@ class ContentStore:
         await self.dht.provide(provider_key(key))
 
     async def _from_dht(self, key: str, namespace: str) -> bytes | None:
-        with trio.move_on_after(params.DHT_GET_TIMEOUT):
-            try:
-                value = await self.dht.get_value(key, quorum=1)  # any valid record is the value
-            except Exception as exc:
-                logger.info("DHT get failed", extra={"key": key, "error": repr(exc)})
-                return None
-            if value is None:
-                return None
+        def valid(value: bytes) -> bool:
             try:
                 check_record(key, value, namespace, params.MAX_DHT_RECORD)
             except RecordError as exc:
                 logger.warning("DHT returned a bad value", extra={"key": key, "error": str(exc)})
-                return None
-            return value
+                return False
+            return True
+
+        with trio.move_on_after(params.DHT_GET_TIMEOUT):
+            try:
+                return await self.dht.find_value(key, valid)
+            except Exception as exc:
+                logger.info("DHT get failed", extra={"key": key, "error": repr(exc)})
         return None
 
     async def _from_peer(self, peer: ID, key: str) -> bytes | None:
@@ -172,20 +173,15 @@ class ContentStore:
             return None
 
     async def _from_providers(self, key: str) -> bytes | None:
-        providers = []
-        with trio.move_on_after(params.DHT_GET_TIMEOUT):
-            try:
-                providers = await self.dht.find_providers(provider_key(key))
-            except Exception as exc:
-                logger.info("provider lookup failed", extra={"key": key, "error": repr(exc)})
-        for provider in providers:
-            if provider.peer_id == self.host.get_id():
-                continue
+        async def fetch_from(provider: PeerInfo) -> bytes | None:
             peerstore = self.host.get_peerstore()
             peerstore.add_addrs(provider.peer_id, provider.addrs, params.PEER_ADDR_TTL)
-            value = await self._from_peer(provider.peer_id, key)
-            if value is not None:
-                return value
+            return await self._from_peer(provider.peer_id, key)
+
+        try:
+            return await self.dht.find_via_providers(content_multihash(key), fetch_from)
+        except Exception as exc:
+            logger.info("provider lookup failed", extra={"key": key, "error": repr(exc)})
         return None
 
     async def _republish_forever(self) -> None:

@@ -79,6 +79,8 @@ GRAYLIST_THRESHOLD: Final = -40.0  # below: its GRAFTs are refused as well
 # Kad-DHT.
 REPUBLISH_INTERVAL: Final = 3600.0  # seconds between re-puts of the values we published
 DHT_GET_TIMEOUT: Final = 10.0
+DHT_ALPHA: Final = 3  # DHT queries in flight per lookup (the Kademlia paper's alpha)
+DHT_QUERY_TIMEOUT: Final = 3.0  # seconds one peer has to answer one DHT request
 FETCH_TIMEOUT: Final = 10.0
 
 # Streaming sessions (p2p/stream.py).

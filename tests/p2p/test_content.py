@@ -14,14 +14,18 @@ from libp2p.utils import encode_varint_prefixed
 
 from p2p import fetch, params
 from p2p.content import ContentStore, NotFound
-from p2p.records import RecordError, record_key
+from p2p.records import RecordError, content_multihash, record_key
 from tests.p2p.nodes import connect, connect_chain, content_stores, running_host, running_hosts
 
 NS = params.NS_BODY
 
 
 async def test_get_from_a_late_joiner_after_the_publisher_has_left():
-    """The joiner connects to one peer after the publisher is gone; the DHT holds the body."""
+    """The joiner connects to one peer after the publisher is gone; the DHT holds the body.
+
+    A walk of GET_VALUE (and GET_PROVIDERS) requests finds it: py-libp2p first asked every
+    peer near the key for closer peers (a whole FIND_NODE walk), then for the value.
+    """
     async with running_hosts(4) as hosts, content_stores(hosts):
         await connect_chain(hosts)
         body = os.urandom(1024)
@@ -30,8 +34,70 @@ async def test_get_from_a_late_joiner_after_the_publisher_has_left():
             key = await store.put(NS, body)
         async with running_host() as joiner, content_stores([joiner]) as (joiner_store,):
             await connect(joiner, hosts[3])
+            walks = record_find_node_walks(joiner_store)
             with trio.fail_after(30):
                 assert await joiner_store.get(key) == body
+        assert not {key.encode(), content_multihash(key)} & set(walks)
+
+
+def record_find_node_walks(store: ContentStore) -> list[bytes]:
+    """Records the key of every FIND_NODE walk `store`'s DHT starts from now on."""
+    keys: list[bytes] = []
+    routing = store.dht.peer_routing
+    find = routing.find_closest_peers_network
+
+    async def recorded(target_key: bytes, count: int = 20):
+        keys.append(target_key)
+        return await find(target_key, count)
+
+    routing.find_closest_peers_network = recorded
+    return keys
+
+
+def record_protocols(host) -> list[str]:
+    """Records the protocol of every stream `host` opens from now on."""
+    protocols: list[str] = []
+    new_stream = host.new_stream
+
+    async def recorded(peer_id, protocol_ids):
+        protocols.append(str(protocol_ids[0]))
+        return await new_stream(peer_id, protocol_ids)
+
+    host.new_stream = recorded
+    return protocols
+
+
+async def test_a_peer_answering_with_a_forged_value_does_not_stop_the_lookup():
+    """The only peer the reader knows answers GET_VALUE with a wrong value and names the peer
+    that holds the right one: the forged value is refused and the walk goes on to that peer."""
+    async with running_hosts(3) as (holder, liar, reader):
+        body = os.urandom(3000)
+        key = record_key(NS, body)
+
+        async def lying_server(stream) -> None:
+            await stream.read(4096)
+            answer = Message(
+                type=Message.MessageType.GET_VALUE,
+                key=key.encode(),
+                record=Record(key=key.encode(), value=b"forged"),
+                closerPeers=[
+                    Message.Peer(
+                        id=holder.get_id().to_bytes(),
+                        addrs=[addr.to_bytes() for addr in holder.get_addrs()],
+                    )
+                ],
+            )
+            await stream.write(encode_varint_prefixed(answer.SerializeToString()))
+            await stream.close()
+
+        async with content_stores([holder, reader]) as (holding, reading):
+            liar.set_stream_handler(KAD_PROTOCOL, lying_server)
+            holding.local.put(key, body)
+            await holding.dht.put_value(key, body)  # stored on the holder alone
+            await connect(reader, liar)
+            await reading.dht.add_peer(liar.get_id(), skip_server_mode_check=True)
+            with trio.fail_after(30):
+                assert await reading.get(key) == body
 
 
 async def test_ten_megabyte_body_is_fetched_from_its_provider():
@@ -105,14 +171,7 @@ async def test_a_get_from_a_known_publisher_makes_no_dht_lookup():
             reader = ContentStore(hosts[2], publisher_head_start=60)  # however loaded the machine
             await stack.enter_async_context(reader.run())
             key = await publisher.put(NS, os.urandom(300_000))
-            protocols: list[str] = []
-            new_stream = hosts[2].new_stream
-
-            async def recorded(peer_id, protocol_ids):
-                protocols.append(str(protocol_ids[0]))
-                return await new_stream(peer_id, protocol_ids)
-
-            hosts[2].new_stream = recorded
+            protocols = record_protocols(hosts[2])
             with trio.fail_after(30):
                 assert record_key(NS, await reader.get(key, publisher=hosts[0].get_id())) == key
     assert protocols == [params.FETCH_PROTOCOL]
