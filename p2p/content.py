@@ -128,21 +128,39 @@ class ContentStore:
         self._published.add(key)
         return key
 
-    async def get(self, key: str, publisher: ID | None = None) -> bytes:
-        """The value of `key`, checked against it; NotFound if no source has a valid one."""
+    async def get(
+        self, key: str, publisher: ID | None = None, patience: float = params.GET_PATIENCE
+    ) -> bytes:
+        """The value of `key`, checked against it; NotFound if no source had a valid one
+        within `patience` seconds.
+
+        A round that finds nothing (the publisher not answering in time on a starved CPU, the
+        DHT records not spread yet) is tried again after a growing pause, not given up.
+        """
         namespace, _ = split_record_key(key)
         value = self.local.get(key)
+        pause = params.GET_RETRY_INITIAL
+        with trio.move_on_after(patience):
+            while value is None:
+                value = await self._get_round(key, namespace, publisher)
+                if value is None:
+                    logger.info("value not found yet", extra={"key": key, "retry_in": pause})
+                    await trio.sleep(pause)
+                    pause = min(2 * pause, params.GET_RETRY_MAX)
         if value is None:
-            lookups = [partial(self._from_dht, key, namespace), partial(self._from_providers, key)]
-            if publisher is None:
-                value = await _first_value(lookups)
-            else:
-                direct = [partial(self._from_peer, publisher, key)]
-                value = await _first_value(direct, lookups, self.publisher_head_start)
-        if value is None:
-            raise NotFound(f"no peer holds a valid value for {key}; is its publisher online?")
+            raise NotFound(
+                f"no peer served a valid value for {key} within {patience:.0f} s; "
+                "is its publisher online?"
+            )
         self.local.put(key, value)
         return value
+
+    async def _get_round(self, key: str, namespace: str, publisher: ID | None) -> bytes | None:
+        lookups = [partial(self._from_dht, key, namespace), partial(self._from_providers, key)]
+        if publisher is None:
+            return await _first_value(lookups)
+        direct = [partial(self._from_peer, publisher, key)]
+        return await _first_value(direct, lookups, self.publisher_head_start)
 
     async def _announce(self, key: str, value: bytes) -> None:
         if len(value) <= params.MAX_DHT_RECORD:
