@@ -6,8 +6,9 @@ the DHT value lookup and the providers the DHT names, and returns the first valu
 out against its key; the slower paths are cancelled. The DHT lookups are single walks that stop
 at the first valid value or the first provider that delivers one (p2p.lookup). A lookup still
 costs more round trips and streams than a direct fetch (one dial, one transfer), so the publisher
-gets a head start (params.PUBLISHER_HEAD_START): the lookups begin only when it has failed or
-not answered by then, instead of competing with the fetch for the CPU and the network.
+gets a head start (params.PUBLISHER_HEAD_START): the lookups begin only when it has failed, or
+has not begun sending the value by then, instead of competing with the fetch for the CPU and
+the network (and fetching the same value a second time).
 Values we published are put and announced again every params.REPUBLISH_INTERVAL.
 """
 
@@ -159,8 +160,9 @@ class ContentStore:
         lookups = [partial(self._from_dht, key, namespace), partial(self._from_providers, key)]
         if publisher is None:
             return await _first_value(lookups)
-        direct = [partial(self._from_peer, publisher, key)]
-        return await _first_value(direct, lookups, self.publisher_head_start)
+        sending = trio.Event()  # the publisher holds the value and is sending it
+        direct = [partial(self._from_peer, publisher, key, sending)]
+        return await _first_value(direct, lookups, self.publisher_head_start, sending)
 
     async def _announce(self, key: str, value: bytes) -> None:
         if len(value) <= params.MAX_DHT_RECORD:
@@ -183,9 +185,9 @@ class ContentStore:
                 logger.info("DHT get failed", extra={"key": key, "error": repr(exc)})
         return None
 
-    async def _from_peer(self, peer: ID, key: str) -> bytes | None:
+    async def _from_peer(self, peer: ID, key: str, found: trio.Event | None = None) -> bytes | None:
         try:
-            return await fetch.fetch(self.host, peer, key)
+            return await fetch.fetch(self.host, peer, key, found=found)
         except fetch.FetchError as exc:
             logger.info("direct fetch failed", extra={"peer": str(peer), "error": str(exc)})
             return None
@@ -218,10 +220,14 @@ class ContentStore:
 
 
 async def _first_value(
-    sources: list[Source], fallbacks: Sequence[Source] = (), head_start: float = 0.0
+    sources: list[Source],
+    fallbacks: Sequence[Source] = (),
+    head_start: float = 0.0,
+    sending: trio.Event | None = None,
 ) -> bytes | None:
     """Run `sources` at once and `fallbacks` after `head_start` seconds, or as soon as every
-    source has come back empty; the first non-None result wins and cancels the rest."""
+    source has come back empty; once `sending` is set (a source is receiving the value) the
+    fallbacks wait for the sources to fail. The first non-None result cancels the rest."""
     winner: list[bytes] = []
     sources_failed = trio.Event()
     running = len(sources)
@@ -241,6 +247,8 @@ async def _first_value(
 
     async def fallback(source: Source) -> None:
         with trio.move_on_after(head_start):
+            await sources_failed.wait()
+        if sending is not None and sending.is_set():
             await sources_failed.wait()
         await attempt(source)
 

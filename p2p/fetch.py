@@ -77,15 +77,24 @@ async def _answer(stream: BufferedStream, lookup: Lookup) -> None:
     await stream.write(bytes([Status.FOUND]) + encode_varint_prefixed(value))
 
 
-async def fetch(host: IHost, peer: ID, key: str, max_size: int = params.MAX_VALUE) -> bytes:
-    """Fetch the value of `key` from `peer`; FetchError if absent, invalid or too slow."""
+async def fetch(
+    host: IHost,
+    peer: ID,
+    key: str,
+    max_size: int = params.MAX_VALUE,
+    found: trio.Event | None = None,
+) -> bytes:
+    """Fetch the value of `key` from `peer`; FetchError if absent, invalid or too slow.
+
+    `found`, if given, is set as soon as the peer answers that it holds the value.
+    """
     namespace, _ = split_record_key(key)
     try:
         with trio.fail_after(params.FETCH_TIMEOUT):
             stream = await host.new_stream(peer, [PROTOCOL])
             try:
                 await stream.write(encode_varint_prefixed(key.encode()))
-                value = await _read_response(BufferedStream(stream), key, max_size)
+                value = await _read_response(BufferedStream(stream), key, max_size, found)
             finally:
                 await stream.close()
     except FetchError:
@@ -99,9 +108,13 @@ async def fetch(host: IHost, peer: ID, key: str, max_size: int = params.MAX_VALU
     return value
 
 
-async def _read_response(stream: BufferedStream, key: str, max_size: int) -> bytes:
+async def _read_response(
+    stream: BufferedStream, key: str, max_size: int, found: trio.Event | None
+) -> bytes:
     status = await stream.read(1)
     if status == bytes([Status.FOUND]):
+        if found is not None:
+            found.set()
         return await read_varint_prefixed_bytes_limited(stream, max_size)
     if status == bytes([Status.NOT_FOUND]):
         raise FetchError(f"peer does not hold {key}")

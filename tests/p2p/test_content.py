@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from contextlib import AsyncExitStack, suppress
+from functools import partial
 
 import pytest
 import trio
@@ -194,6 +195,38 @@ async def test_a_get_from_a_known_publisher_makes_no_dht_lookup():
             with trio.fail_after(30):
                 assert record_key(NS, await reader.get(key, publisher=hosts[0].get_id())) == key
     assert protocols == [params.FETCH_PROTOCOL]
+
+
+async def test_a_publisher_that_is_sending_the_value_is_not_raced_by_lookups():
+    """A large value on a busy machine takes longer than the publisher's head start: once the
+    publisher has answered that it holds the value, no DHT lookup competes with the transfer."""
+    body = os.urandom(400_000)
+    key = record_key(NS, body)
+    async with running_hosts(2) as (publisher, reader_host):
+
+        async def slow_sender(stream) -> None:
+            await stream.read(4096)
+            reply = bytes([fetch.Status.FOUND]) + encode_varint_prefixed(body)
+            for start in range(0, len(reply), 50_000):  # ~2.7 s in all
+                await stream.write(reply[start : start + 50_000])
+                await trio.sleep(0.3)
+            await stream.close()
+
+        reader = ContentStore(reader_host, publisher_head_start=1.0)
+        async with reader.run():
+            publisher.set_stream_handler(fetch.PROTOCOL, slow_sender)
+            reader_host.get_peerstore().add_addrs(publisher.get_id(), publisher.get_addrs(), 60)
+            lookups: list[str] = []
+            reader._from_dht = partial(note, lookups, "value walk")
+            reader._from_providers = partial(note, lookups, "provider walk")
+            with trio.fail_after(30):
+                assert await reader.get(key, publisher=publisher.get_id()) == body
+    assert lookups == []
+
+
+async def note(calls: list[str], name: str, *args: object) -> None:
+    """Stands in for a lookup: records that it was started and finds nothing."""
+    calls.append(name)
 
 
 async def test_a_publisher_without_the_value_hands_over_to_the_dht():
