@@ -271,13 +271,18 @@ class PyLibp2pLookups(ContentStore):
     (a full FIND_NODE walk, then GET_VALUE or GET_PROVIDERS peer by peer, then the value's
     write-back), started after the publisher's head start even while it is sending."""
 
-    async def _get_round(self, key: str, namespace: str, publisher: ID | None) -> bytes | None:
-        lookups = [partial(self._from_dht, key, namespace), partial(self._from_providers, key)]
-        direct = [partial(self._from_peer, publisher, key)] if publisher else []
+    async def _get_round(
+        self, key: str, namespace: str, publisher: ID | None, stalled: list[str]
+    ) -> bytes | None:
+        lookups = [
+            partial(self._from_dht, key, namespace, stalled),
+            partial(self._from_providers, key, stalled),
+        ]
+        direct = [partial(self._from_peer, publisher, key, stalled)] if publisher else []
         head_start = params.PUBLISHER_HEAD_START
         return await _first_value(direct or lookups, lookups if direct else (), head_start)
 
-    async def _from_dht(self, key: str, namespace: str) -> bytes | None:
+    async def _from_dht(self, key: str, namespace: str, stalled: list[str]) -> bytes | None:
         with trio.move_on_after(params.DHT_GET_TIMEOUT):
             try:
                 value = await self.dht.get_value(key, quorum=1)
@@ -287,7 +292,7 @@ class PyLibp2pLookups(ContentStore):
                 return None
         return None
 
-    async def _from_providers(self, key: str) -> bytes | None:
+    async def _from_providers(self, key: str, stalled: list[str]) -> bytes | None:
         providers = []
         with trio.move_on_after(params.DHT_GET_TIMEOUT):
             try:
@@ -297,7 +302,7 @@ class PyLibp2pLookups(ContentStore):
         for provider in providers:
             if provider.peer_id != self.host.get_id():
                 self.host.get_peerstore().add_addrs(provider.peer_id, provider.addrs, 600)
-                if (value := await self._from_peer(provider.peer_id, key)) is not None:
+                if (value := await self._from_peer(provider.peer_id, key, stalled)) is not None:
                     return value
         return None
 

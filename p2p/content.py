@@ -132,36 +132,44 @@ class ContentStore:
     async def get(
         self, key: str, publisher: ID | None = None, patience: float = params.GET_PATIENCE
     ) -> bytes:
-        """The value of `key`, checked against it; NotFound if no source had a valid one
-        within `patience` seconds.
+        """The value of `key`, checked against it; NotFound if no source had a valid one.
 
-        A round that finds nothing (the publisher not answering in time on a starved CPU, the
-        DHT records not spread yet) is tried again after a growing pause, not given up.
+        A round in which some source ran out of time or could not be reached (the publisher
+        or the DHT on a starved CPU) is tried again after a growing pause, for up to `patience`
+        seconds; a round in which every source answered that it has no valid value is final.
         """
         namespace, _ = split_record_key(key)
         value = self.local.get(key)
         pause = params.GET_RETRY_INITIAL
         with trio.move_on_after(patience):
             while value is None:
-                value = await self._get_round(key, namespace, publisher)
-                if value is None:
-                    logger.info("value not found yet", extra={"key": key, "retry_in": pause})
-                    await trio.sleep(pause)
-                    pause = min(2 * pause, params.GET_RETRY_MAX)
+                stalled: list[str] = []
+                value = await self._get_round(key, namespace, publisher, stalled)
+                if value is not None or not stalled:
+                    break
+                logger.info(
+                    "value not found yet",
+                    extra={"key": key, "stalled": ",".join(stalled), "retry_in": pause},
+                )
+                await trio.sleep(pause)
+                pause = min(2 * pause, params.GET_RETRY_MAX)
         if value is None:
-            raise NotFound(
-                f"no peer served a valid value for {key} within {patience:.0f} s; "
-                "is its publisher online?"
-            )
+            raise NotFound(f"no peer served a valid value for {key}; is its publisher online?")
         self.local.put(key, value)
         return value
 
-    async def _get_round(self, key: str, namespace: str, publisher: ID | None) -> bytes | None:
-        lookups = [partial(self._from_dht, key, namespace), partial(self._from_providers, key)]
+    async def _get_round(
+        self, key: str, namespace: str, publisher: ID | None, stalled: list[str]
+    ) -> bytes | None:
+        """One try of every source; those that run out of time note it in `stalled`."""
+        lookups = [
+            partial(self._from_dht, key, namespace, stalled),
+            partial(self._from_providers, key, stalled),
+        ]
         if publisher is None:
             return await _first_value(lookups)
         sending = trio.Event()  # the publisher holds the value and is sending it
-        direct = [partial(self._from_peer, publisher, key, sending)]
+        direct = [partial(self._from_peer, publisher, key, stalled, sending)]
         return await _first_value(direct, lookups, self.publisher_head_start, sending)
 
     async def _announce(self, key: str, value: bytes) -> None:
@@ -169,7 +177,7 @@ class ContentStore:
             await self.dht.put_value(key, value)
         await self.dht.provide(provider_key(key))
 
-    async def _from_dht(self, key: str, namespace: str) -> bytes | None:
+    async def _from_dht(self, key: str, namespace: str, stalled: list[str]) -> bytes | None:
         def valid(value: bytes) -> bool:
             try:
                 check_record(key, value, namespace, params.MAX_DHT_RECORD)
@@ -178,25 +186,31 @@ class ContentStore:
                 return False
             return True
 
-        with trio.move_on_after(params.DHT_GET_TIMEOUT):
+        with trio.move_on_after(params.DHT_GET_TIMEOUT) as scope:
             try:
                 return await self.dht.find_value(key, valid)
             except Exception as exc:
                 logger.info("DHT get failed", extra={"key": key, "error": repr(exc)})
+        if scope.cancelled_caught:
+            stalled.append("dht")
         return None
 
-    async def _from_peer(self, peer: ID, key: str, found: trio.Event | None = None) -> bytes | None:
+    async def _from_peer(
+        self, peer: ID, key: str, stalled: list[str], found: trio.Event | None = None
+    ) -> bytes | None:
         try:
             return await fetch.fetch(self.host, peer, key, found=found)
         except fetch.FetchError as exc:
             logger.info("direct fetch failed", extra={"peer": str(peer), "error": str(exc)})
+            if not exc.definitive:
+                stalled.append(f"fetch from {peer}")
             return None
 
-    async def _from_providers(self, key: str) -> bytes | None:
+    async def _from_providers(self, key: str, stalled: list[str]) -> bytes | None:
         async def fetch_from(provider: PeerInfo) -> bytes | None:
             peerstore = self.host.get_peerstore()
             peerstore.add_addrs(provider.peer_id, provider.addrs, params.PEER_ADDR_TTL)
-            return await self._from_peer(provider.peer_id, key)
+            return await self._from_peer(provider.peer_id, key, stalled)
 
         try:
             return await self.dht.find_via_providers(content_multihash(key), fetch_from)

@@ -43,7 +43,15 @@ class Status(enum.IntEnum):
 
 
 class FetchError(Exception):
-    """A direct fetch did not produce a valid value."""
+    """A direct fetch did not produce a valid value.
+
+    `definitive`: the peer answered (it does not hold the value, or sent a bad one); otherwise
+    it could not be reached or did not answer in time, and asking again may succeed.
+    """
+
+    def __init__(self, message: str, definitive: bool = False) -> None:
+        super().__init__(message)
+        self.definitive = definitive
 
 
 def serve(host: IHost, lookup: Lookup) -> None:
@@ -104,7 +112,7 @@ async def fetch(
     try:
         check_record(key, value, namespace, max_size)
     except RecordError as exc:
-        raise FetchError(f"peer {peer} sent a bad value for {key}: {exc}") from exc
+        raise FetchError(f"peer {peer} sent a bad value for {key}: {exc}", definitive=True) from exc
     return value
 
 
@@ -117,5 +125,5 @@ async def _read_response(
             found.set()
         return await read_varint_prefixed_bytes_limited(stream, max_size)
     if status == bytes([Status.NOT_FOUND]):
-        raise FetchError(f"peer does not hold {key}")
-    raise FetchError(f"peer answered {status!r} to the request for {key}")
+        raise FetchError(f"peer does not hold {key}", definitive=True)
+    raise FetchError(f"peer answered {status!r} to the request for {key}", definitive=True)

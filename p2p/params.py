@@ -82,8 +82,8 @@ DHT_GET_TIMEOUT: Final = 10.0
 DHT_ALPHA: Final = 3  # DHT queries in flight per lookup (the Kademlia paper's alpha)
 DHT_QUERY_TIMEOUT: Final = 3.0  # seconds one peer has to answer one DHT request
 FETCH_TIMEOUT: Final = 10.0
-# A get tries again (pausing 0.5 s, then twice as long each time, at most 4 s) until this
-# many seconds have passed; below the 20 s its callers allow, so they see NotFound's reason.
+# A get whose sources ran out of time tries again (pausing 0.5 s, then twice as long each
+# time, at most 4 s) until this many seconds have passed; below the 20 s its callers allow.
 GET_PATIENCE: Final = 18.0
 GET_RETRY_INITIAL: Final = 0.5
 GET_RETRY_MAX: Final = 4.0

@@ -129,8 +129,8 @@ async def test_record_whose_key_is_not_its_hash_is_refused_by_every_node():
             with suppress(StreamEOF), trio.move_on_after(2):
                 await stream.read(1)
             assert stores[1].dht.value_store.get(forged_key.encode()) is None
-            with pytest.raises(NotFound, match="within 1 s"):
-                await stores[2].get(forged_key, patience=1)
+            with pytest.raises(NotFound):
+                await stores[2].get(forged_key)
 
 
 async def test_direct_fetch_from_the_publisher_when_the_dht_has_nothing():
@@ -144,23 +144,34 @@ async def test_direct_fetch_from_the_publisher_when_the_dht_has_nothing():
                 assert await reader.get(key, publisher=hosts[0].get_id()) == body
 
 
-async def test_a_get_tries_again_until_the_value_is_served():
-    """The publisher does not hold the value yet when asked (or, on a starved CPU, does not
-    answer in time): the first round finds nothing, a later one gets it."""
-    async with running_hosts(2) as hosts:
-        await connect(hosts[1], hosts[0])
-        async with content_stores(hosts) as (publisher, reader):
-            body = os.urandom(5000)
-            key = record_key(NS, body)
+async def test_a_get_tries_again_when_the_publisher_did_not_answer():
+    """On a starved CPU the publisher's answer can fail to come in time: the first round finds
+    nothing, a later one gets the value. A peer that answers, with no valid value, ends the get
+    at once."""
+    body = os.urandom(5000)
+    key = record_key(NS, body)
+    requests = 0
+    async with running_hosts(2) as (publisher, reader_host):
 
-            async def publish_late() -> None:
-                await trio.sleep(1.5)
-                publisher.local.put(key, body)
+        async def fails_once(stream) -> None:
+            nonlocal requests
+            requests += 1
+            await stream.read(4096)
+            if requests == 1:
+                await stream.reset()  # as a fetch cut off by its timeout
+                return
+            await stream.write(bytes([fetch.Status.FOUND]) + encode_varint_prefixed(body))
+            await stream.close()
 
-            async with trio.open_nursery() as nursery:
-                nursery.start_soon(publish_late)
-                with trio.fail_after(params.GET_PATIENCE):
-                    assert await reader.get(key, publisher=hosts[0].get_id()) == body
+        publisher.set_stream_handler(fetch.PROTOCOL, fails_once)
+        await connect(reader_host, publisher)
+        async with content_stores([reader_host]) as (reader,):
+            with trio.fail_after(params.GET_PATIENCE):
+                assert await reader.get(key, publisher=publisher.get_id()) == body
+            assert requests == 2
+            with trio.fail_after(params.GET_PATIENCE / 2):  # final: no retries
+                with pytest.raises(NotFound, match="no peer served"):
+                    await reader.get(record_key(NS, b"absent"), publisher=publisher.get_id())
 
 
 async def test_an_offered_value_is_served_at_once_and_reaches_the_dht_later():
