@@ -274,10 +274,7 @@ class PyLibp2pLookups(ContentStore):
     async def _get_round(
         self, key: str, namespace: str, publisher: ID | None, stalled: list[str]
     ) -> bytes | None:
-        lookups = [
-            partial(self._from_dht, key, namespace, stalled),
-            partial(self._from_providers, key, stalled),
-        ]
+        lookups = self._lookups(key, namespace, stalled)
         direct = [partial(self._from_peer, publisher, key, stalled)] if publisher else []
         head_start = params.PUBLISHER_HEAD_START
         return await _first_value(direct or lookups, lookups if direct else (), head_start)

@@ -162,15 +162,19 @@ class ContentStore:
         self, key: str, namespace: str, publisher: ID | None, stalled: list[str]
     ) -> bytes | None:
         """One try of every source; those that run out of time note it in `stalled`."""
-        lookups = [
-            partial(self._from_dht, key, namespace, stalled),
-            partial(self._from_providers, key, stalled),
-        ]
+        lookups = self._lookups(key, namespace, stalled)
         if publisher is None:
             return await _first_value(lookups)
         sending = trio.Event()  # the publisher holds the value and is sending it
         direct = [partial(self._from_peer, publisher, key, stalled, sending)]
         return await _first_value(direct, lookups, self.publisher_head_start, sending)
+
+    def _lookups(self, key: str, namespace: str, stalled: list[str]) -> list[Source]:
+        """The DHT sources of a round: the value walk and the provider walk."""
+        return [
+            partial(self._from_dht, key, namespace, stalled),
+            partial(self._from_providers, key, stalled),
+        ]
 
     async def _announce(self, key: str, value: bytes) -> None:
         if len(value) <= params.MAX_DHT_RECORD:
