@@ -290,5 +290,5 @@ class Gossip:
 
     @property
     def outbound_drops(self) -> OutboundDrops:
-        """Counts of RPCs not sent to slow peers, by reason."""
+        """Counts of outbound RPCs (and expired messages) dropped, not sent late, by reason."""
         return self.pubsub.outbound_drops
