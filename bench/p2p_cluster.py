@@ -43,7 +43,7 @@ class Worker:
 
 @asynccontextmanager
 async def worker(variant: str) -> AsyncIterator[Worker]:
-    """A running worker process of `variant` ("ours" or "stock")."""
+    """A running worker process of `variant` ("ours", "prev" or "stock")."""
     process = await trio.lowlevel.open_process(
         [sys.executable, str(WORKER), "--variant", variant],
         stdin=subprocess.PIPE,

@@ -4,6 +4,8 @@ Nodes 0..N-1 form a line. Node 0 puts values of each size; then a node that join
 and connects only to the far end of the line gets each one (a get from a non-neighbour that
 holds no replica). Ours is measured a second time with a fresh joiner that is told the
 publisher (as a gossiped header tells it), which races a direct fetch against the lookups.
+"prev" is ours with the get of before p2p.lookup: py-libp2p's own lookups, raced against a
+publisher that is already sending once its head start is over.
 Prints the median put and get times per size and variant, the streams the getter opened per
 get (each a multistream negotiation; DHT lookups open one per peer queried), failures and the
 load average.
@@ -47,7 +49,7 @@ async def measure(variant: str, nodes_count: int, rounds: int) -> dict[int, dict
                 results[size]["put"].append(put["seconds"])
                 keys.append((size, put["key"]))
         await get_all(variant, nodes, keys, results, "get", hint=False)
-        if variant == "ours":
+        if variant != "stock":
             await get_all(variant, nodes, keys, results, "hinted", hint=True)
     return results
 
@@ -92,7 +94,10 @@ if __name__ == "__main__":
     parser.add_argument("--nodes", type=int, default=6)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument(
-        "--variants", nargs="+", choices=("stock", "ours"), default=["stock", "ours"]
+        "--variants",
+        nargs="+",
+        choices=("stock", "prev", "ours"),
+        default=["stock", "prev", "ours"],
     )
     args = parser.parse_args()
     trio.run(main, args.nodes, args.rounds, args.variants)

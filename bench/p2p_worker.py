@@ -1,6 +1,9 @@
 """One p2p node in its own process, driven by JSON-line commands on stdin (bench helper).
 
 --variant ours : p2p.host / p2p.gossip / p2p.content as the node runs them.
+--variant prev : ours, but a get runs py-libp2p's own lookups (`KadDHT.get_value`,
+                 `find_providers`) and starts them after the publisher's head start even while
+                 it is sending, as p2p.content did before (the baseline of bench/p2p_dht.py).
 --variant stock: py-libp2p 0.8.1 defaults: libp2p.new_host(), Pubsub + GossipSub(6, 4, 12) with
                  default parameters, KadDHT(SERVER) with its default validator. Connected peers
                  are added to the stock DHT's routing table (it does not do so itself).
@@ -21,6 +24,7 @@ import os
 import sys
 import time
 from collections import Counter
+from functools import partial
 
 import multiaddr
 import trio
@@ -28,12 +32,13 @@ from libp2p import new_host
 from libp2p.crypto.ed25519 import create_new_key_pair
 from libp2p.custom_types import TProtocol
 from libp2p.kad_dht.kad_dht import DHTMode, KadDHT
+from libp2p.peer.id import ID
 from libp2p.pubsub.gossipsub import GossipSub
 from libp2p.pubsub.pubsub import Pubsub
 from libp2p.tools.anyio_service import background_trio_service
 
 from p2p import params
-from p2p.content import ContentStore
+from p2p.content import ContentStore, _first_value, provider_key
 from p2p.gossip import Gossip
 from p2p.host import (
     HostConfig,
@@ -44,7 +49,7 @@ from p2p.host import (
     peer_info,
 )
 from p2p.messages import JobHeader, SignedJobHeader
-from p2p.records import record_key
+from p2p.records import check_record, record_key
 from p2p.signing import sign_header
 from p2p.stark import StarkKeyPair
 from p2p.topic_checks import NetworkContext, header_validator
@@ -93,7 +98,7 @@ class Node:
         self.profiler: cProfile.Profile | None = None
 
     async def run(self, commands: trio.abc.ReceiveStream) -> None:
-        if self.variant == "ours":
+        if self.variant != "stock":
             self.host = make_host(create_new_key_pair())
             listen = listen_multiaddrs(HostConfig())
         else:
@@ -109,9 +114,10 @@ class Node:
 
     async def _start_services(self, nursery: trio.Nursery) -> None:
         validator = make_validator()
-        if self.variant == "ours":
+        if self.variant != "stock":
             self.gossip = Gossip(self.host, {TOPIC: validator})
-            self.content = ContentStore(self.host)
+            store = PyLibp2pLookups if self.variant == "prev" else ContentStore
+            self.content = store(self.host)
             await nursery.start(_hold, self.gossip.run())
             await nursery.start(_hold, self.content.run())
             channel = await self.gossip.subscribe(TOPIC)
@@ -144,7 +150,7 @@ class Node:
 
     def _count_rpcs(self) -> None:
         """Count the pubsub RPCs (and their bytes) this node writes."""
-        pubsub = self.gossip.pubsub if self.variant == "ours" else self.pubsub
+        pubsub = self.gossip.pubsub if self.variant != "stock" else self.pubsub
         write_msg = pubsub.write_msg
 
         async def counted(stream, rpc) -> bool:
@@ -184,11 +190,11 @@ class Node:
         return {"ok": ok}
 
     async def cmd_mesh(self) -> dict:
-        router = self.gossip.router if self.variant == "ours" else self.router
+        router = self.gossip.router if self.variant != "stock" else self.router
         return {"mesh": len(router.mesh.get(TOPIC, ()))}
 
     async def cmd_publish(self, count: int, rate: float) -> dict:
-        publish = self.gossip.publish if self.variant == "ours" else self.pubsub.publish
+        publish = self.gossip.publish if self.variant != "stock" else self.pubsub.publish
         headers = [signed_header(seq) for seq in range(count)]  # signed before the clock runs
         sent: list[float] = []
         started = time.perf_counter()
@@ -233,7 +239,7 @@ class Node:
         started = time.perf_counter()
         try:
             with trio.fail_after(60):
-                if self.variant == "ours":
+                if self.variant != "stock":
                     key = await self.content.put(params.NS_BODY, value)
                 else:
                     await self.dht.put_value(key, value)
@@ -245,7 +251,7 @@ class Node:
         started = time.perf_counter()
         try:
             with trio.fail_after(60):
-                if self.variant == "ours":
+                if self.variant != "stock":
                     hint = None
                     if publisher is not None:
                         info = peer_info(publisher)
@@ -258,6 +264,44 @@ class Node:
             return {"error": repr(exc)[:200]}
         ok = value is not None and record_key(params.NS_BODY, value) == key
         return {"ok": ok, "seconds": time.perf_counter() - started}
+
+
+class PyLibp2pLookups(ContentStore):
+    """Our content store as it was before p2p.lookup (the bench baseline): py-libp2p's lookups
+    (a full FIND_NODE walk, then GET_VALUE or GET_PROVIDERS peer by peer, then the value's
+    write-back), started after the publisher's head start even while it is sending."""
+
+    async def _get_round(
+        self, key: str, namespace: str, publisher: ID | None, stalled: list[str]
+    ) -> bytes | None:
+        lookups = self._lookups(key, namespace, stalled)
+        direct = [partial(self._from_peer, publisher, key, stalled)] if publisher else []
+        head_start = params.PUBLISHER_HEAD_START
+        return await _first_value(direct or lookups, lookups if direct else (), head_start)
+
+    async def _from_dht(self, key: str, namespace: str, stalled: list[str]) -> bytes | None:
+        with trio.move_on_after(params.DHT_GET_TIMEOUT):
+            try:
+                value = await self.dht.get_value(key, quorum=1)
+                check_record(key, value or b"", namespace, params.MAX_DHT_RECORD)
+                return value
+            except Exception:
+                return None
+        return None
+
+    async def _from_providers(self, key: str, stalled: list[str]) -> bytes | None:
+        providers = []
+        with trio.move_on_after(params.DHT_GET_TIMEOUT):
+            try:
+                providers = await self.dht.find_providers(provider_key(key))
+            except Exception:
+                return None
+        for provider in providers:
+            if provider.peer_id != self.host.get_id():
+                self.host.get_peerstore().add_addrs(provider.peer_id, provider.addrs, 600)
+                if (value := await self._from_peer(provider.peer_id, key, stalled)) is not None:
+                    return value
+        return None
 
 
 def _deadline(started: float, offset: float) -> float:
@@ -279,7 +323,7 @@ def main() -> None:
     logging.getLogger().setLevel(logging.ERROR)  # keep the bench output readable
     logging.getLogger("libp2p").setLevel(logging.ERROR)
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--variant", choices=("ours", "stock"), required=True)
+    parser.add_argument("--variant", choices=("ours", "prev", "stock"), required=True)
     args = parser.parse_args()
     trio.run(Node(args.variant).run, trio.lowlevel.FdStream(os.dup(0)))
 

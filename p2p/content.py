@@ -3,10 +3,12 @@
 `put` stores a value locally, puts it in the DHT when it fits a DHT record, and announces this
 node as a provider. `get` tries the local store, then the publishing peer (if known), then races
 the DHT value lookup and the providers the DHT names, and returns the first value that checks
-out against its key; the slower paths are cancelled. A DHT lookup costs several hundred ms
-and many streams under py-libp2p, a direct fetch one dial and one transfer, so the publisher
-gets a head start (params.PUBLISHER_HEAD_START): the lookups begin only when it has failed or
-not answered by then, instead of competing with the fetch for the CPU and the network.
+out against its key; the slower paths are cancelled. The DHT lookups are single walks that stop
+at the first valid value or the first provider that delivers one (p2p.lookup). A lookup still
+costs more round trips and streams than a direct fetch (one dial, one transfer), so the publisher
+gets a head start (params.PUBLISHER_HEAD_START): the lookups begin only when it has failed, or
+has not begun sending the value by then, instead of competing with the fetch for the CPU and
+the network (and fetching the same value a second time).
 Values we published are put and announced again every params.REPUBLISH_INTERVAL.
 """
 
@@ -21,6 +23,7 @@ from functools import partial
 import trio
 from libp2p.abc import IHost
 from libp2p.peer.id import ID
+from libp2p.peer.peerinfo import PeerInfo
 from libp2p.tools.anyio_service import background_trio_service
 
 from p2p import fetch, params
@@ -126,66 +129,97 @@ class ContentStore:
         self._published.add(key)
         return key
 
-    async def get(self, key: str, publisher: ID | None = None) -> bytes:
-        """The value of `key`, checked against it; NotFound if no source has a valid one."""
+    async def get(
+        self, key: str, publisher: ID | None = None, patience: float = params.GET_PATIENCE
+    ) -> bytes:
+        """The value of `key`, checked against it; NotFound if no source had a valid one.
+
+        A round in which some source ran out of time or could not be reached (the publisher
+        or the DHT on a starved CPU) is tried again after a growing pause, for up to `patience`
+        seconds; a round in which every source answered that it has no valid value is final.
+        """
         namespace, _ = split_record_key(key)
         value = self.local.get(key)
+        pause = params.GET_RETRY_INITIAL
+        with trio.move_on_after(patience):
+            while value is None:
+                stalled: list[str] = []
+                value = await self._get_round(key, namespace, publisher, stalled)
+                if value is not None or not stalled:
+                    break
+                logger.info(
+                    "value not found yet",
+                    extra={"key": key, "stalled": ",".join(stalled), "retry_in": pause},
+                )
+                await trio.sleep(pause)
+                pause = min(2 * pause, params.GET_RETRY_MAX)
         if value is None:
-            lookups = [partial(self._from_dht, key, namespace), partial(self._from_providers, key)]
-            if publisher is None:
-                value = await _first_value(lookups)
-            else:
-                direct = [partial(self._from_peer, publisher, key)]
-                value = await _first_value(direct, lookups, self.publisher_head_start)
-        if value is None:
-            raise NotFound(f"no peer holds a valid value for {key}; is its publisher online?")
+            raise NotFound(f"no peer served a valid value for {key}; is its publisher online?")
         self.local.put(key, value)
         return value
+
+    async def _get_round(
+        self, key: str, namespace: str, publisher: ID | None, stalled: list[str]
+    ) -> bytes | None:
+        """One try of every source; those that run out of time note it in `stalled`."""
+        lookups = self._lookups(key, namespace, stalled)
+        if publisher is None:
+            return await _first_value(lookups)
+        sending = trio.Event()  # the publisher holds the value and is sending it
+        direct = [partial(self._from_peer, publisher, key, stalled, sending)]
+        return await _first_value(direct, lookups, self.publisher_head_start, sending)
+
+    def _lookups(self, key: str, namespace: str, stalled: list[str]) -> list[Source]:
+        """The DHT sources of a round: the value walk and the provider walk."""
+        return [
+            partial(self._from_dht, key, namespace, stalled),
+            partial(self._from_providers, key, stalled),
+        ]
 
     async def _announce(self, key: str, value: bytes) -> None:
         if len(value) <= params.MAX_DHT_RECORD:
             await self.dht.put_value(key, value)
         await self.dht.provide(provider_key(key))
 
-    async def _from_dht(self, key: str, namespace: str) -> bytes | None:
-        with trio.move_on_after(params.DHT_GET_TIMEOUT):
-            try:
-                value = await self.dht.get_value(key, quorum=1)  # any valid record is the value
-            except Exception as exc:
-                logger.info("DHT get failed", extra={"key": key, "error": repr(exc)})
-                return None
-            if value is None:
-                return None
+    async def _from_dht(self, key: str, namespace: str, stalled: list[str]) -> bytes | None:
+        def valid(value: bytes) -> bool:
             try:
                 check_record(key, value, namespace, params.MAX_DHT_RECORD)
             except RecordError as exc:
                 logger.warning("DHT returned a bad value", extra={"key": key, "error": str(exc)})
-                return None
-            return value
+                return False
+            return True
+
+        with trio.move_on_after(params.DHT_GET_TIMEOUT) as scope:
+            try:
+                return await self.dht.find_value(key, valid)
+            except Exception as exc:
+                logger.info("DHT get failed", extra={"key": key, "error": repr(exc)})
+        if scope.cancelled_caught:
+            stalled.append("dht")
         return None
 
-    async def _from_peer(self, peer: ID, key: str) -> bytes | None:
+    async def _from_peer(
+        self, peer: ID, key: str, stalled: list[str], found: trio.Event | None = None
+    ) -> bytes | None:
         try:
-            return await fetch.fetch(self.host, peer, key)
+            return await fetch.fetch(self.host, peer, key, found=found)
         except fetch.FetchError as exc:
             logger.info("direct fetch failed", extra={"peer": str(peer), "error": str(exc)})
+            if not exc.definitive:
+                stalled.append(f"fetch from {peer}")
             return None
 
-    async def _from_providers(self, key: str) -> bytes | None:
-        providers = []
-        with trio.move_on_after(params.DHT_GET_TIMEOUT):
-            try:
-                providers = await self.dht.find_providers(provider_key(key))
-            except Exception as exc:
-                logger.info("provider lookup failed", extra={"key": key, "error": repr(exc)})
-        for provider in providers:
-            if provider.peer_id == self.host.get_id():
-                continue
+    async def _from_providers(self, key: str, stalled: list[str]) -> bytes | None:
+        async def fetch_from(provider: PeerInfo) -> bytes | None:
             peerstore = self.host.get_peerstore()
             peerstore.add_addrs(provider.peer_id, provider.addrs, params.PEER_ADDR_TTL)
-            value = await self._from_peer(provider.peer_id, key)
-            if value is not None:
-                return value
+            return await self._from_peer(provider.peer_id, key, stalled)
+
+        try:
+            return await self.dht.find_via_providers(content_multihash(key), fetch_from)
+        except Exception as exc:
+            logger.info("provider lookup failed", extra={"key": key, "error": repr(exc)})
         return None
 
     async def _republish_forever(self) -> None:
@@ -204,10 +238,14 @@ class ContentStore:
 
 
 async def _first_value(
-    sources: list[Source], fallbacks: Sequence[Source] = (), head_start: float = 0.0
+    sources: list[Source],
+    fallbacks: Sequence[Source] = (),
+    head_start: float = 0.0,
+    sending: trio.Event | None = None,
 ) -> bytes | None:
     """Run `sources` at once and `fallbacks` after `head_start` seconds, or as soon as every
-    source has come back empty; the first non-None result wins and cancels the rest."""
+    source has come back empty; once `sending` is set (a source is receiving the value) the
+    fallbacks wait for the sources to fail. The first non-None result cancels the rest."""
     winner: list[bytes] = []
     sources_failed = trio.Event()
     running = len(sources)
@@ -227,6 +265,8 @@ async def _first_value(
 
     async def fallback(source: Source) -> None:
         with trio.move_on_after(head_start):
+            await sources_failed.wait()
+        if sending is not None and sending.is_set():
             await sources_failed.wait()
         await attempt(source)
 

@@ -7,22 +7,28 @@ py-libp2p 0.8.1 defects worked around here (tests in tests/p2p/test_content.py):
   `RecordKeyRouting` looks such keys up under their sha2-256 multihash instead; GET_VALUE and
   PUT_VALUE still carry the real key, and every node of ours looks up the same target.
 - connected peers are never added to the routing table; `routing_table_feeder` does it.
+- `get_value` and `find_providers` run a whole FIND_NODE walk before asking for the value;
+  `find_value` and `find_via_providers` ask for it on the way (p2p.lookup).
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Sequence
+import math
+from collections.abc import Awaitable, Callable, Sequence
 
+import trio
 from libp2p.abc import IHost, INetConn, INetStream, INetwork, INotifee
 from libp2p.kad_dht.kad_dht import DHTMode, KadDHT
 from libp2p.kad_dht.peer_routing import PeerRouting
 from libp2p.peer.id import ID
+from libp2p.peer.peerinfo import PeerInfo
 from libp2p.records.validator import NamespacedValidator
 from multiaddr import Multiaddr
 
 from p2p import params
+from p2p.lookup import Walk
 from p2p.records import Sha256Validator
 
 logger = logging.getLogger(__name__)
@@ -59,6 +65,60 @@ class RecordDHT(KadDHT):
         )
         self.peer_routing = RecordKeyRouting(host, self.routing_table)
         self.provider_store.peer_routing = self.peer_routing
+
+    async def find_value(self, key: str, valid: Callable[[bytes], bool]) -> bytes | None:
+        """The first value of `key` held here or by a peer that `valid` accepts; one GET_VALUE
+        walk (see p2p.lookup), no FIND_NODE beforehand and no write-back after."""
+        key_bytes = key.encode()
+        local = self.value_store.get(key_bytes)
+        if local is not None and valid(local.value):
+            return local.value
+
+        async def ask(peer: ID) -> tuple[bytes | None, list[ID]]:
+            result = await self.value_store._get_from_peer(
+                peer, key_bytes, return_record=True, return_closer_peers=True
+            )
+            record, closer = result if isinstance(result, tuple) else (None, [])
+            value = getattr(record, "value", None)
+            return (value if value is not None and valid(value) else None), closer
+
+        return await self._walk(lookup_target(key_bytes), ask)
+
+    async def find_via_providers(
+        self, key: bytes, fetch: Callable[[PeerInfo], Awaitable[bytes | None]]
+    ) -> bytes | None:
+        """The first value `fetch` gets from a provider of `key`: providers known here first,
+        then one GET_PROVIDERS walk that fetches from each new provider as it is named."""
+        tried: set[ID] = {self.local_peer_id}
+
+        async def first_fetched(providers: list[PeerInfo]) -> bytes | None:
+            for info in providers:
+                if info.peer_id not in tried:
+                    tried.add(info.peer_id)
+                    if (value := await fetch(info)) is not None:
+                        return value
+            return None
+
+        async def ask(peer: ID) -> tuple[bytes | None, list[ID]]:
+            providers: list[PeerInfo] = []
+            closer: list[ID] = []
+            with trio.move_on_after(params.DHT_QUERY_TIMEOUT):
+                providers, closer = await self.provider_store._get_providers_from_peer_with_closers(
+                    peer, key
+                )
+            return await first_fetched(providers), closer
+
+        value = await first_fetched(self.provider_store.get_providers(key))
+        return value if value is not None else await self._walk(key, ask, query_timeout=math.inf)
+
+    async def _walk(
+        self,
+        target: bytes,
+        ask: Callable[[ID], Awaitable[tuple[bytes | None, list[ID]]]],
+        query_timeout: float = params.DHT_QUERY_TIMEOUT,
+    ) -> bytes | None:
+        start = self.routing_table.find_local_closest_peers(target)
+        return await Walk(target, start, ask, self.local_peer_id, query_timeout=query_timeout).run()
 
 
 def make_dht(host: IHost, namespaces: Sequence[str] = params.DHT_NAMESPACES) -> RecordDHT:

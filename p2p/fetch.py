@@ -43,7 +43,15 @@ class Status(enum.IntEnum):
 
 
 class FetchError(Exception):
-    """A direct fetch did not produce a valid value."""
+    """A direct fetch did not produce a valid value.
+
+    `definitive`: the peer answered (it does not hold the value, or sent a bad one); otherwise
+    it could not be reached or did not answer in time, and asking again may succeed.
+    """
+
+    def __init__(self, message: str, definitive: bool = False) -> None:
+        super().__init__(message)
+        self.definitive = definitive
 
 
 def serve(host: IHost, lookup: Lookup) -> None:
@@ -77,15 +85,24 @@ async def _answer(stream: BufferedStream, lookup: Lookup) -> None:
     await stream.write(bytes([Status.FOUND]) + encode_varint_prefixed(value))
 
 
-async def fetch(host: IHost, peer: ID, key: str, max_size: int = params.MAX_VALUE) -> bytes:
-    """Fetch the value of `key` from `peer`; FetchError if absent, invalid or too slow."""
+async def fetch(
+    host: IHost,
+    peer: ID,
+    key: str,
+    max_size: int = params.MAX_VALUE,
+    found: trio.Event | None = None,
+) -> bytes:
+    """Fetch the value of `key` from `peer`; FetchError if absent, invalid or too slow.
+
+    `found`, if given, is set as soon as the peer answers that it holds the value.
+    """
     namespace, _ = split_record_key(key)
     try:
         with trio.fail_after(params.FETCH_TIMEOUT):
             stream = await host.new_stream(peer, [PROTOCOL])
             try:
                 await stream.write(encode_varint_prefixed(key.encode()))
-                value = await _read_response(BufferedStream(stream), key, max_size)
+                value = await _read_response(BufferedStream(stream), key, max_size, found)
             finally:
                 await stream.close()
     except FetchError:
@@ -95,14 +112,18 @@ async def fetch(host: IHost, peer: ID, key: str, max_size: int = params.MAX_VALU
     try:
         check_record(key, value, namespace, max_size)
     except RecordError as exc:
-        raise FetchError(f"peer {peer} sent a bad value for {key}: {exc}") from exc
+        raise FetchError(f"peer {peer} sent a bad value for {key}: {exc}", definitive=True) from exc
     return value
 
 
-async def _read_response(stream: BufferedStream, key: str, max_size: int) -> bytes:
+async def _read_response(
+    stream: BufferedStream, key: str, max_size: int, found: trio.Event | None
+) -> bytes:
     status = await stream.read(1)
     if status == bytes([Status.FOUND]):
+        if found is not None:
+            found.set()
         return await read_varint_prefixed_bytes_limited(stream, max_size)
     if status == bytes([Status.NOT_FOUND]):
-        raise FetchError(f"peer does not hold {key}")
-    raise FetchError(f"peer answered {status!r} to the request for {key}")
+        raise FetchError(f"peer does not hold {key}", definitive=True)
+    raise FetchError(f"peer answered {status!r} to the request for {key}", definitive=True)

@@ -10,7 +10,8 @@ py-libp2p 0.8.1 behaviours worked around here (each has a test in tests/p2p/test
 - spam protection counts our own publishes: above 10/s per topic they are silently not sent;
 - scoring never acts and forgets peers on disconnect (see p2p.scoring);
 - heartbeat defaults to 120 s (spec: 1 s);
-- subscription and per-peer outbound queues hold 32 messages and drop bursts;
+- subscription and per-peer outbound queues hold 32 messages and drop bursts, and an RPC
+  waits in a slow peer's outbound queue however long that peer takes (see p2p.outbound);
 - an undecodable RPC (protobuf DecodeError) escapes the stream handler and stops the node;
 - every RPC carries our signed peer record, which each receiver parses and checks (an Ed25519
   verification, ~180 µs) for every message of every hop; it now travels once per stream, in
@@ -41,6 +42,7 @@ from libp2p.tools.anyio_service import background_trio_service
 
 from p2p import params
 from p2p.bufstream import BufferedStream
+from p2p.outbound import FreshQueue, Lifetimes, OutboundDrops
 from p2p.scoring import PenaltyLedger, SpecScorer, score_params
 from p2p.validation import DropLog, Outcome, TopicValidator, Verdict, run_validator
 
@@ -96,7 +98,9 @@ class GuardedPubsub(Pubsub):
 
     Delivery to the application goes through our own bounded channels (`deliveries`, one per
     subscriber of a topic), sized by params.SUBSCRIPTION_QUEUE; a full channel is counted and
-    logged, not silently skipped.
+    logged, not silently skipped. Each peer's outbound queue is a `p2p.outbound.FreshQueue`:
+    a message past the lifetime its validator gave it (`Verdict.expires_at`), or an RPC a slow
+    peer did not take within `outbound_max_age` seconds, is dropped and counted, not sent.
     """
 
     def __init__(
@@ -124,6 +128,9 @@ class GuardedPubsub(Pubsub):
         self.drops = DropLog()
         self.deliveries: dict[str, list[trio.MemorySendChannel[GossipMessage]]] = {}
         self.undelivered = 0
+        self.outbound_drops = OutboundDrops()
+        self.outbound_max_age = params.OUTBOUND_MAX_AGE
+        self.lifetimes = Lifetimes()
 
     @property
     def scorer(self) -> PeerScorer:
@@ -170,6 +177,8 @@ class GuardedPubsub(Pubsub):
         topic = topics[0] if topics else ""
         verdict = self._check(forwarder, msg, topics)
         if verdict.outcome is Outcome.ACCEPT:
+            if verdict.expires_at is not None:
+                self.lifetimes.note(msg, verdict.expires_at)
             return True
         self.drops.record(forwarder, topic, verdict)
         if verdict.outcome is Outcome.REJECT and forwarder != self.my_id:
@@ -227,8 +236,11 @@ class GuardedPubsub(Pubsub):
     async def _handle_new_peer(self, peer_id: ID) -> None:
         await super()._handle_new_peer(peer_id)
         queue = self.peer_queues.get(peer_id)
-        if queue is not None:  # py-libp2p's RpcQueue is built with a fixed size of 32
-            queue._queue.max_size = params.OUTBOUND_QUEUE
+        if queue is not None and not isinstance(queue._queue, FreshQueue):
+            # py-libp2p's RpcQueue holds 32 RPCs, each for as long as the peer takes.
+            fresh = FreshQueue(peer_id, self.outbound_drops, self.outbound_max_age, self.lifetimes)
+            fresh.adopt(queue._queue)
+            queue._queue = fresh
 
 
 class Gossip:
@@ -275,3 +287,8 @@ class Gossip:
     def drops(self) -> DropLog:
         """Counts of dropped messages by reason."""
         return self.pubsub.drops
+
+    @property
+    def outbound_drops(self) -> OutboundDrops:
+        """Counts of outbound RPCs (and expired messages) dropped, not sent late, by reason."""
+        return self.pubsub.outbound_drops

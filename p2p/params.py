@@ -79,7 +79,14 @@ GRAYLIST_THRESHOLD: Final = -40.0  # below: its GRAFTs are refused as well
 # Kad-DHT.
 REPUBLISH_INTERVAL: Final = 3600.0  # seconds between re-puts of the values we published
 DHT_GET_TIMEOUT: Final = 10.0
+DHT_ALPHA: Final = 3  # DHT queries in flight per lookup (the Kademlia paper's alpha)
+DHT_QUERY_TIMEOUT: Final = 3.0  # seconds one peer has to answer one DHT request
 FETCH_TIMEOUT: Final = 10.0
+# A get whose sources ran out of time tries again (pausing 0.5 s, then twice as long each
+# time, at most 4 s) until this many seconds have passed; below the 20 s its callers allow.
+GET_PATIENCE: Final = 18.0
+GET_RETRY_INITIAL: Final = 0.5
+GET_RETRY_MAX: Final = 4.0
 
 # Streaming sessions (p2p/stream.py).
 MAX_STREAM_REQUEST_FELTS: Final = 1024  # felts in one request
@@ -92,4 +99,9 @@ PUBLISHER_HEAD_START: Final = 1.0
 PEER_ADDR_TTL: Final = 600  # seconds a provider's addresses stay in the peerstore
 # py-libp2p's per-peer outbound RPC queue holds 32 RPCs and drops the rest.
 OUTBOUND_QUEUE: Final = 4096
+# Seconds an RPC may wait in a peer's outbound queue; older ones are dropped, not sent late
+# (py-libp2p keeps them for as long as the peer takes). A burst of 500 headers through 5
+# nodes in one process waited up to 17 s at load 7, so a busy but live link loses nothing.
+# Messages with a lifetime (job headers: their deadline) are dropped as soon as it ends.
+OUTBOUND_MAX_AGE: Final = 60.0
 IDONTWANT_THRESHOLD: Final = 1024  # bytes; go-libp2p's IDontWantMessageThreshold

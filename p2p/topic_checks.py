@@ -75,7 +75,11 @@ def header_validator(context: NetworkContext, public_keys: PublicKeys) -> TopicV
         late = context.clock() - header.deadline
         if late > 0:  # time-dependent: never blamed on the peer (see the module docstring)
             return Verdict.ignore("expired" if late > EXPIRY_GRACE_S else "deadline just passed")
-        return _signature_verdict(public_keys, header.delegator, job_hash(header), signed.signature)
+        digest = job_hash(header)
+        verdict = _signature_verdict(public_keys, header.delegator, digest, signed.signature)
+        if verdict.outcome is Outcome.ACCEPT:  # not worth sending once its deadline has passed
+            return Verdict.accept(expires_at=header.deadline)
+        return verdict
 
     return validate
 

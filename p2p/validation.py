@@ -28,15 +28,20 @@ class Outcome(enum.Enum):
 
 @dataclass(frozen=True)
 class Verdict:
-    """A validator's decision; `reason` says why a message was rejected or ignored."""
+    """A validator's decision; `reason` says why a message was rejected or ignored.
+
+    `expires_at` (Unix time), when set on an accepted message, is when it stops being worth
+    sending: a copy still queued for a peer then is dropped, not handed out late.
+    """
 
     outcome: Outcome
     reason: str = ""
+    expires_at: float | None = None
 
     @classmethod
-    def accept(cls) -> Verdict:
-        """The message is valid: deliver and forward it."""
-        return cls(Outcome.ACCEPT)
+    def accept(cls, expires_at: float | None = None) -> Verdict:
+        """The message is valid: deliver and forward it (until `expires_at`, if given)."""
+        return cls(Outcome.ACCEPT, expires_at=expires_at)
 
     @classmethod
     def reject(cls, reason: str) -> Verdict:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from contextlib import AsyncExitStack, suppress
+from functools import partial
 
 import pytest
 import trio
@@ -14,14 +15,18 @@ from libp2p.utils import encode_varint_prefixed
 
 from p2p import fetch, params
 from p2p.content import ContentStore, NotFound
-from p2p.records import RecordError, record_key
+from p2p.records import RecordError, content_multihash, record_key
 from tests.p2p.nodes import connect, connect_chain, content_stores, running_host, running_hosts
 
 NS = params.NS_BODY
 
 
 async def test_get_from_a_late_joiner_after_the_publisher_has_left():
-    """The joiner connects to one peer after the publisher is gone; the DHT holds the body."""
+    """The joiner connects to one peer after the publisher is gone; the DHT holds the body.
+
+    A walk of GET_VALUE (and GET_PROVIDERS) requests finds it: py-libp2p first asked every
+    peer near the key for closer peers (a whole FIND_NODE walk), then for the value.
+    """
     async with running_hosts(4) as hosts, content_stores(hosts):
         await connect_chain(hosts)
         body = os.urandom(1024)
@@ -30,8 +35,70 @@ async def test_get_from_a_late_joiner_after_the_publisher_has_left():
             key = await store.put(NS, body)
         async with running_host() as joiner, content_stores([joiner]) as (joiner_store,):
             await connect(joiner, hosts[3])
+            walks = record_find_node_walks(joiner_store)
             with trio.fail_after(30):
                 assert await joiner_store.get(key) == body
+        assert not {key.encode(), content_multihash(key)} & set(walks)
+
+
+def record_find_node_walks(store: ContentStore) -> list[bytes]:
+    """Records the key of every FIND_NODE walk `store`'s DHT starts from now on."""
+    keys: list[bytes] = []
+    routing = store.dht.peer_routing
+    find = routing.find_closest_peers_network
+
+    async def recorded(target_key: bytes, count: int = 20):
+        keys.append(target_key)
+        return await find(target_key, count)
+
+    routing.find_closest_peers_network = recorded
+    return keys
+
+
+def record_protocols(host) -> list[str]:
+    """Records the protocol of every stream `host` opens from now on."""
+    protocols: list[str] = []
+    new_stream = host.new_stream
+
+    async def recorded(peer_id, protocol_ids):
+        protocols.append(str(protocol_ids[0]))
+        return await new_stream(peer_id, protocol_ids)
+
+    host.new_stream = recorded
+    return protocols
+
+
+async def test_a_peer_answering_with_a_forged_value_does_not_stop_the_lookup():
+    """The only peer the reader knows answers GET_VALUE with a wrong value and names the peer
+    that holds the right one: the forged value is refused and the walk goes on to that peer."""
+    async with running_hosts(3) as (holder, liar, reader):
+        body = os.urandom(3000)
+        key = record_key(NS, body)
+
+        async def lying_server(stream) -> None:
+            await stream.read(4096)
+            answer = Message(
+                type=Message.MessageType.GET_VALUE,
+                key=key.encode(),
+                record=Record(key=key.encode(), value=b"forged"),
+                closerPeers=[
+                    Message.Peer(
+                        id=holder.get_id().to_bytes(),
+                        addrs=[addr.to_bytes() for addr in holder.get_addrs()],
+                    )
+                ],
+            )
+            await stream.write(encode_varint_prefixed(answer.SerializeToString()))
+            await stream.close()
+
+        async with content_stores([holder, reader]) as (holding, reading):
+            liar.set_stream_handler(KAD_PROTOCOL, lying_server)
+            holding.local.put(key, body)
+            await holding.dht.put_value(key, body)  # stored on the holder alone
+            await connect(reader, liar)
+            await reading.dht.add_peer(liar.get_id(), skip_server_mode_check=True)
+            with trio.fail_after(30):
+                assert await reading.get(key) == body
 
 
 async def test_ten_megabyte_body_is_fetched_from_its_provider():
@@ -77,6 +144,36 @@ async def test_direct_fetch_from_the_publisher_when_the_dht_has_nothing():
                 assert await reader.get(key, publisher=hosts[0].get_id()) == body
 
 
+async def test_a_get_tries_again_when_the_publisher_did_not_answer():
+    """On a starved CPU the publisher's answer can fail to come in time: the first round finds
+    nothing, a later one gets the value. A peer that answers, with no valid value, ends the get
+    at once."""
+    body = os.urandom(5000)
+    key = record_key(NS, body)
+    requests = 0
+    async with running_hosts(2) as (publisher, reader_host):
+
+        async def fails_once(stream) -> None:
+            nonlocal requests
+            requests += 1
+            await stream.read(4096)
+            if requests == 1:
+                await stream.reset()  # as a fetch cut off by its timeout
+                return
+            await stream.write(bytes([fetch.Status.FOUND]) + encode_varint_prefixed(body))
+            await stream.close()
+
+        publisher.set_stream_handler(fetch.PROTOCOL, fails_once)
+        await connect(reader_host, publisher)
+        async with content_stores([reader_host]) as (reader,):
+            with trio.fail_after(params.GET_PATIENCE):
+                assert await reader.get(key, publisher=publisher.get_id()) == body
+            assert requests == 2
+            with trio.fail_after(params.GET_PATIENCE / 2):  # final: no retries
+                with pytest.raises(NotFound, match="no peer served"):
+                    await reader.get(record_key(NS, b"absent"), publisher=publisher.get_id())
+
+
 async def test_an_offered_value_is_served_at_once_and_reaches_the_dht_later():
     async with running_hosts(3) as hosts:
         await connect_chain(hosts)
@@ -105,17 +202,42 @@ async def test_a_get_from_a_known_publisher_makes_no_dht_lookup():
             reader = ContentStore(hosts[2], publisher_head_start=60)  # however loaded the machine
             await stack.enter_async_context(reader.run())
             key = await publisher.put(NS, os.urandom(300_000))
-            protocols: list[str] = []
-            new_stream = hosts[2].new_stream
-
-            async def recorded(peer_id, protocol_ids):
-                protocols.append(str(protocol_ids[0]))
-                return await new_stream(peer_id, protocol_ids)
-
-            hosts[2].new_stream = recorded
+            protocols = record_protocols(hosts[2])
             with trio.fail_after(30):
                 assert record_key(NS, await reader.get(key, publisher=hosts[0].get_id())) == key
     assert protocols == [params.FETCH_PROTOCOL]
+
+
+async def test_a_publisher_that_is_sending_the_value_is_not_raced_by_lookups():
+    """A large value on a busy machine takes longer than the publisher's head start: once the
+    publisher has answered that it holds the value, no DHT lookup competes with the transfer."""
+    body = os.urandom(400_000)
+    key = record_key(NS, body)
+    async with running_hosts(2) as (publisher, reader_host):
+
+        async def slow_sender(stream) -> None:
+            await stream.read(4096)
+            reply = bytes([fetch.Status.FOUND]) + encode_varint_prefixed(body)
+            for start in range(0, len(reply), 50_000):  # ~2.7 s in all
+                await stream.write(reply[start : start + 50_000])
+                await trio.sleep(0.3)
+            await stream.close()
+
+        reader = ContentStore(reader_host, publisher_head_start=1.0)
+        async with reader.run():
+            publisher.set_stream_handler(fetch.PROTOCOL, slow_sender)
+            reader_host.get_peerstore().add_addrs(publisher.get_id(), publisher.get_addrs(), 60)
+            lookups: list[str] = []
+            reader._from_dht = partial(note, lookups, "value walk")
+            reader._from_providers = partial(note, lookups, "provider walk")
+            with trio.fail_after(30):
+                assert await reader.get(key, publisher=publisher.get_id()) == body
+    assert lookups == []
+
+
+async def note(calls: list[str], name: str, *args: object) -> None:
+    """Stands in for a lookup: records that it was started and finds nothing."""
+    calls.append(name)
 
 
 async def test_a_publisher_without_the_value_hands_over_to_the_dht():

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import trio
 from libp2p.crypto.ed25519 import create_new_key_pair
 from libp2p.custom_types import TProtocol
+from libp2p.peer.id import ID
 from libp2p.pubsub.gossipsub import GossipSub
 from libp2p.pubsub.pb import rpc_pb2
 from libp2p.pubsub.pubsub import Pubsub
@@ -18,7 +20,9 @@ from libp2p.utils.varint import read_varint_prefixed_bytes_limited
 
 from p2p import params
 from p2p.gossip import Gossip, make_router
+from p2p.outbound import EXPIRED
 from p2p.scoring import PenaltyLedger, SpecScorer
+from p2p.validation import Outcome, Verdict
 from tests.p2p.nodes import (
     connect,
     connect_chain,
@@ -280,3 +284,50 @@ async def test_every_subscriber_of_a_topic_gets_every_message():
         await nodes[0][0].publish(TOPIC, make_header(2))
         assert header_number((await receive_all(second, 1))[0].data) == 2
         assert receiver.pubsub.undelivered == 0
+
+
+async def test_a_slow_reader_is_sent_no_expired_message_and_holds_up_no_other_peer():
+    """py-libp2p keeps an RPC in a peer's outbound queue until that peer takes it, however
+    long: a peer reading slowly was handed job headers past their deadline. Now a message whose
+    lifetime (given by its validator) ended while queued is dropped and counted; the other
+    peers get everything."""
+    count, size, lifetime = 16, 100_000, 1.5
+    taken: list[bytes] = []
+
+    def intact_for_a_while(data: bytes, origin: ID) -> Verdict:
+        if (verdict := validate_intact(data, origin)).outcome is not Outcome.ACCEPT:
+            return verdict
+        return Verdict.accept(expires_at=time.time() + lifetime)
+
+    async def read_slowly(stream) -> None:
+        while True:
+            rpc = rpc_pb2.RPC()
+            rpc.ParseFromString(await read_varint_prefixed_bytes_limited(stream, 2 * size))
+            taken.extend(m.data for m in rpc.publish)
+            if rpc.publish:  # the window reopens about once a second: the writer waits, not fails
+                await trio.sleep(0.4)
+
+    async with running_hosts(3) as (slow, host, other_host), running_gossip(
+        [host, other_host], TOPIC, intact_for_a_while
+    ) as ((gossip, _), (_, received)):
+        slow.set_stream_handler(TProtocol(params.GOSSIPSUB_PROTOCOLS[0]), read_slowly)
+        await connect(other_host, host)
+        await connect(slow, host)
+        stream = await slow.new_stream(host.get_id(), [TProtocol(params.GOSSIPSUB_PROTOCOLS[0])])
+        join = rpc_pb2.RPC(subscriptions=[rpc_pb2.RPC.SubOpts(subscribe=True, topicid=TOPIC)])
+        await stream.write(encode_varint_prefixed(join.SerializeToString()))
+        with trio.fail_after(15):
+            while not {slow.get_id(), other_host.get_id()} <= gossip.router.mesh.get(TOPIC, set()):
+                await trio.sleep(0.05)
+        sent = [make_large_payload(n, size) for n in range(count)]
+        for data in sent:
+            await gossip.publish(TOPIC, data)
+        assert {m.data for m in await receive_all(received, count, timeout=30)} == set(sent)
+
+        expired = gossip.outbound_drops.counts
+        with trio.fail_after(30):  # each message is either taken by the slow peer or dropped
+            while len(taken) + expired[EXPIRED] < count:
+                await trio.sleep(0.1)
+        assert 0 < len(taken) < count
+        assert taken == sent[: len(taken)]  # the oldest went out; what expired did not
+        assert gossip.outbound_drops.total == count - len(taken)

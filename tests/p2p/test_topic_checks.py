@@ -62,8 +62,10 @@ def judge_header(header: JobHeader, key: StarkKeyPair = DELEGATOR_KEY, keys=KEYS
     return header_validator(CONTEXT, keys)(sign_header(header, key).encode(), ORIGIN)
 
 
-def test_valid_header_is_accepted() -> None:
-    assert judge_header(HEADER).outcome is Outcome.ACCEPT
+def test_valid_header_is_accepted_until_its_deadline() -> None:
+    verdict = judge_header(HEADER)
+    assert verdict.outcome is Outcome.ACCEPT
+    assert verdict.expires_at == HEADER.deadline  # copies still queued then are not sent
 
 
 @pytest.mark.parametrize(

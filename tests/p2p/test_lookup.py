@@ -1,0 +1,61 @@
+"""The DHT walk: alpha queries at a time, each peer asked once, the first answer wins."""
+
+from __future__ import annotations
+
+import trio
+from libp2p.crypto.ed25519 import create_new_key_pair
+from libp2p.peer.id import ID
+
+from p2p import params
+from p2p.lookup import Walk
+
+PEERS = [ID.from_pubkey(create_new_key_pair().public_key) for _ in range(12)]
+ME = PEERS[0]
+
+
+class Network:
+    """Peer n names peers n+1 to n+3 as closer; `holders` answer; `broken` fail or hang."""
+
+    def __init__(self, holders: set[ID], broken: dict[ID, str] | None = None) -> None:
+        self.holders = holders
+        self.broken = broken or {}
+        self.asked: list[ID] = []
+        self.in_flight = 0
+        self.most_in_flight = 0
+
+    async def query(self, peer: ID) -> tuple[bytes | None, list[ID]]:
+        self.asked.append(peer)
+        self.in_flight += 1
+        self.most_in_flight = max(self.most_in_flight, self.in_flight)
+        try:
+            await trio.sleep(0.01)
+            if self.broken.get(peer) == "raises":
+                raise ConnectionError("peer went away")
+            if self.broken.get(peer) == "hangs":
+                await trio.sleep_forever()
+            index = PEERS.index(peer)
+            closer = [*PEERS[index + 1 : index + 4], ME]
+            return (b"value" if peer in self.holders else None), closer
+        finally:
+            self.in_flight -= 1
+
+
+async def test_the_walk_follows_closer_peers_to_the_value_alpha_at_a_time(autojump_clock):
+    network = Network(holders={PEERS[9]})
+    assert await Walk(b"key", [PEERS[1]], network.query, ME).run() == b"value"
+    assert PEERS[9] in network.asked
+    assert len(network.asked) == len(set(network.asked))  # nobody asked twice, never ourselves
+    assert ME not in network.asked
+    assert network.most_in_flight <= params.DHT_ALPHA
+
+
+async def test_without_a_holder_every_peer_found_is_asked_once_then_none(autojump_clock):
+    network = Network(holders=set())
+    assert await Walk(b"key", [PEERS[1]], network.query, ME).run() is None
+    assert sorted(network.asked, key=PEERS.index) == PEERS[1:]
+
+
+async def test_failing_and_silent_peers_do_not_stop_the_walk(autojump_clock):
+    network = Network(holders={PEERS[6]}, broken={PEERS[2]: "raises", PEERS[3]: "hangs"})
+    with trio.fail_after(params.DHT_QUERY_TIMEOUT * 3):
+        assert await Walk(b"key", [PEERS[1]], network.query, ME).run() == b"value"
