@@ -9,7 +9,7 @@ execute with a nested call, fee). Variants, alternated run by run so load drifts
   - setup:  + per-class cached runner set-up (devnet/runner.py), memoized syscall structs, a
             native Pedersen hash, a Jacobian EC-op and a native Poseidon permutation
             (devnet/accel.py parts 2-5), with cairo-lang's VM step,
-  - devnet: + the short step path (devnet/step.py): what the devnet runs.
+  - devnet: + the short step path (cairo_jobs/step.py): what the devnet runs.
 The process's garbage collector is settled as the devnet process does it (`settle_memory`).
 Prints medians (ms) and the ratios against stock and against the previous variant.
 
@@ -29,8 +29,8 @@ from starkware.starknet.definitions.execution_mode import ExecutionMode
 from starkware.starknet.public.abi import get_selector_from_name
 
 from devnet import accel
-from devnet.cli import settle_memory
 from devnet.chain import FEE_TOKEN_ADDRESS, Chain, DevnetConfig
+from devnet.cli import settle_memory
 from devnet.execution import DevnetEntryPoint, TxContext, run_entry_point
 from devnet.runner import DevnetVM
 from devnet.transactions import Transaction, parse_transaction

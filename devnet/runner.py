@@ -14,7 +14,7 @@ accessed addresses and count memory holes. Profiled, that cost about as much as 
   identifiers or references to resolve) are loaded once per base address and shared by later
   VMs; instructions are decoded once per program address (with their immediate: the program's
   memory is write-once);
-- hint-free program instructions run through the short step of `devnet.step`, from a loop
+- hint-free program instructions run through the short step of `cairo_jobs.step`, from a loop
   without cairo-lang's per-step calls (anything unusual goes to cairo-lang's step);
 - passes over the whole memory (builtin validation rules, auto-deduction checks, segment sizes)
   leave out the program's cells, found by their place in the memory's insertion order: no rule
@@ -43,7 +43,7 @@ from starkware.cairo.lang.vm.utils import ResourcesError, RunResources
 from starkware.cairo.lang.vm.virtual_machine_base import CompiledHint, VirtualMachineBase
 from starkware.cairo.lang.vm.vm_core import VirtualMachine
 
-from devnet.step import Plan, plan_of, run_plain
+from cairo_jobs.step import Plan, step_planned
 
 MAX_CACHED_PROGRAMS = 64
 MAX_CACHED_HINTS = 20_000
@@ -116,7 +116,7 @@ class LoadedProgram:
 
 class DevnetVM(VirtualMachine):
     """The VM with cached program addresses and hints, program-free memory passes, and the
-    short step path of `devnet.step` (`short_steps` False: cairo-lang's step, to compare)."""
+    short step path of `cairo_jobs.step` (`short_steps` False: cairo-lang's step, to compare)."""
 
     short_steps = True
 
@@ -145,9 +145,8 @@ class DevnetVM(VirtualMachine):
         self.skip_instruction_execution = False
         self.enable_instruction_trace = enable_instruction_trace
         self.ecdsa_additional_data: dict[Any, Any] = {}
-        self.plans: dict[MaybeRelocatable, Plan] = (
-            self.program_cells.plans.setdefault(frozenset(self.hints), {})
-            if self.short_steps and not enable_instruction_trace else {})
+        self.plans: dict[MaybeRelocatable, Plan] = self.program_cells.plans.setdefault(
+            frozenset(self.hints), {})
 
     def load_hints(self, program: Any, program_base: MaybeRelocatable) -> None:
         # A class's program (Cairo 1: no identifiers, no references) gives the same hints at
@@ -189,24 +188,6 @@ class DevnetVM(VirtualMachine):
             if pc in cells and pc + 1 in cells:
                 self.program_cells.instructions[pc] = instruction
         return instruction
-
-    def step(self) -> None:
-        # Hint-free program instructions take the short path of `devnet.step` where it applies.
-        plan = self.plans.get(self.run_context.pc) or self._plan_here()
-        if plan is None or not run_plain(self, plan):
-            super().step()
-
-    def _plan_here(self) -> Plan | None:
-        """The plan of the instruction at pc if it is a hint-free one of the program (kept)."""
-        pc = self.run_context.pc
-        cells = self.program_cells.cells
-        if (not self.short_steps or self._trace is not None or pc in self.hints
-                or pc not in cells or pc + 1 not in cells):
-            return None
-        plan = plan_of(self.decode_current_instruction())
-        if plan is not None:
-            self.plans[pc] = plan
-        return plan
 
     def _addresses_for_rules(self) -> list[MaybeRelocatable]:
         """Memory addresses in memory order, less the program's cells, which no rule covers."""
@@ -282,13 +263,13 @@ class DevnetRunner(CairoFunctionRunner):
         vm = self.vm
         resources = RunResources(n_steps=None) if run_resources is None else run_resources
         context, plans, final_pc = vm.run_context, vm.plans, self.final_pc
+        cells, short = self.program_cells.cells, vm.short_steps
         # Plans are for program addresses only: only an end inside the program needs a look.
         guard_end = (type(final_pc) is RelocatableValue
                      and final_pc.segment_index == self.program_cells.segment)
         while context.pc != addr and not resources.consumed:
-            plan = plans.get(context.pc)
-            if (plan is None or (guard_end and context.pc == final_pc)
-                    or not run_plain(vm, plan)):
+            if (not short or (guard_end and context.pc == final_pc)
+                    or not step_planned(vm, plans, cells)):
                 self.vm_step()
             resources.consume_step()
         if context.pc != addr:

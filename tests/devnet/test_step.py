@@ -1,4 +1,4 @@
-"""The short step path (`devnet.step`) leaves the VM exactly as cairo-lang's step does.
+"""The short step path (`cairo_jobs.step`) leaves the VM exactly as cairo-lang's step does.
 
 A Cairo 0 program with every kind of instruction (calls and returns, conditional and relative
 jumps, deduced operands, multiplications, double dereferences, immediates, hints, builtin cells)

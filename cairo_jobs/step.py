@@ -11,17 +11,24 @@ common cases with the instruction's fields unpacked once (`Plan`) and local arit
   marks the accessed addresses and moves the registers, as `run_instruction` does.
 
 Anything else (a relocatable where a number is needed or the reverse, a temporary segment, an
-auto-deduction rule, an operand that cannot be deduced, a failing assertion, an instruction
-trace) returns False before any side effect: cairo-lang's own step then runs the instruction and
-raises its own error. `tests/devnet/test_runner.py` compares whole call infos with the stock VM.
+auto-deduction rule, an operand that cannot be deduced, a failing assertion) returns False before
+any side effect: cairo-lang's own step then runs the instruction and raises its own error. The
+instruction trace (proof mode) gets the same entries.
+
+`step_planned` plans the hint-free instructions of a program as a run reaches them; a caller
+keeps the plans between runs of the same program at the same address. Used by the devnet
+(`devnet.runner`) and the job runner (`cairo_jobs.vm`); `tests/devnet/test_step.py`,
+`tests/devnet/test_runner.py` and `tests/cairo_jobs/test_step.py` compare with the stock VM.
 """
 
 from __future__ import annotations
 
+from collections.abc import Container
 from typing import Any, NamedTuple
 
 from starkware.cairo.lang.compiler.instruction import Instruction, Register
 from starkware.cairo.lang.vm.relocatable import RelocatableValue
+from starkware.cairo.lang.vm.trace_entry import TraceEntry
 
 FP = Register.FP
 OP1_IMM, OP1_AP, OP1_FP, OP1_OP0 = (Instruction.Op1Addr.IMM, Instruction.Op1Addr.AP,
@@ -74,6 +81,33 @@ def plan_of(instruction: Instruction) -> Plan | None:
                 instruction.op0_register is FP, instruction.off1, instruction.op1_addr,
                 instruction.off2, instruction.res, instruction.opcode, instruction.pc_update,
                 instruction.ap_update, instruction.fp_update, instruction.size)
+
+
+class ProgramSpan:
+    """The addresses of a program's words: `base` and the `size` - 1 after it."""
+
+    def __init__(self, base: RelocatableValue, size: int) -> None:
+        self.segment, self.start, self.end = base.segment_index, base.offset, base.offset + size
+
+    def __contains__(self, address: object) -> bool:
+        return (type(address) is Relocatable and address.segment_index == self.segment
+                and self.start <= address.offset < self.end)
+
+
+def step_planned(vm: Any, plans: dict[Any, Plan], program: Container[Any]) -> bool:
+    """Run the instruction at `vm`'s pc on the short path, planning it (into `plans`) the first
+    time if it is a hint-free instruction of `program` (its addresses); False, with nothing
+    changed, if cairo-lang's step must run it."""
+    pc = vm.run_context.pc
+    plan = plans.get(pc)
+    if plan is None:
+        if pc in vm.hints or pc not in program or pc + 1 not in program:
+            return False
+        plan = plan_of(vm.decode_current_instruction())
+        if plan is None:
+            return False
+        plans[pc] = plan
+    return run_plain(vm, plan)
 
 
 def run_plain(vm: Any, plan: Plan) -> bool:
@@ -200,6 +234,9 @@ def run_plain(vm: Any, plan: Plan) -> bool:
             validated[op1_address] = op1
     except Exception as exc:
         raise vm.as_vm_exception(exc) from None
+    trace = vm._trace
+    if trace is not None:
+        trace.append(TraceEntry(pc=pc, ap=ap, fp=fp))
     accessed = vm.accessed_addresses  # it holds every program address (pc) from the start
     accessed.add(dst_address)
     accessed.add(op0_address)
