@@ -31,12 +31,11 @@ from starkware.cairo.lang.vm.relocatable import RelocatableValue
 from starkware.cairo.lang.vm.trace_entry import TraceEntry
 
 FP = Register.FP
-OP1_IMM, OP1_AP, OP1_FP, OP1_OP0 = (Instruction.Op1Addr.IMM, Instruction.Op1Addr.AP,
-                                    Instruction.Op1Addr.FP, Instruction.Op1Addr.OP0)
+OP1_IMM, OP1_AP, OP1_FP = (Instruction.Op1Addr.IMM, Instruction.Op1Addr.AP,
+                           Instruction.Op1Addr.FP)
 RES_OP1, RES_ADD, RES_MUL = Instruction.Res.OP1, Instruction.Res.ADD, Instruction.Res.MUL
-PC_REGULAR, PC_JUMP, PC_JUMP_REL, PC_JNZ = (
-    Instruction.PcUpdate.REGULAR, Instruction.PcUpdate.JUMP, Instruction.PcUpdate.JUMP_REL,
-    Instruction.PcUpdate.JNZ)
+PC_REGULAR, PC_JUMP, PC_JUMP_REL = (
+    Instruction.PcUpdate.REGULAR, Instruction.PcUpdate.JUMP, Instruction.PcUpdate.JUMP_REL)
 AP_ADD, AP_ADD1, AP_ADD2 = (Instruction.ApUpdate.ADD, Instruction.ApUpdate.ADD1,
                             Instruction.ApUpdate.ADD2)
 FP_AP_PLUS2, FP_DST = Instruction.FpUpdate.AP_PLUS2, Instruction.FpUpdate.DST
@@ -119,110 +118,25 @@ def run_plain(vm: Any, plan: Plan) -> bool:
     if (memory.relocation_rules or type(pc) is not Relocatable or type(ap) is not Relocatable
             or type(fp) is not Relocatable):
         return False
-    (dst_fp, off0, op0_fp, off1, op1_addr, off2, res_kind, opcode, pc_update, ap_update,
-     fp_update, size) = plan
-    base = fp if dst_fp else ap
-    if base.offset + off0 < 0:
+    read = _read_operands(plan, pc, ap, fp, memory.data)
+    if read is None:
         return False
-    dst_address = address(base.segment_index, base.offset + off0)
-    base = fp if op0_fp else ap
-    if base.offset + off1 < 0:
-        return False
-    op0_address = address(base.segment_index, base.offset + off1)
-    data = memory.data
-    dst = data.get(dst_address)
-    op0 = data.get(op0_address)
-    if op1_addr is OP1_IMM:
-        base = pc
-    elif op1_addr is OP1_FP:
-        base = fp
-    elif op1_addr is OP1_AP:
-        base = ap
-    else:
-        base = op0
-        if type(base) is not Relocatable:
-            return False
-    if base.offset + off2 < 0:
-        return False
-    op1_address = address(base.segment_index, base.offset + off2)
-    op1 = data.get(op1_address)
+    dst_address, op0_address, op1_address, dst, op0, op1 = read
     new_dst, new_op0, new_op1 = dst is None, op0 is None, op1 is None
-    prime = vm.prime
     auto_deduction = vm.auto_deduction
+    if (new_op0 and op0_address.segment_index in auto_deduction) or (
+            new_op1 and op1_address.segment_index in auto_deduction):
+        return False  # cairo-lang's step runs the builtin's deduction rule
+    prime = vm.prime
     try:
-        res = None
-        if new_op0:
-            if op0_address.segment_index in auto_deduction:
-                return False
-            if opcode is CALL:
-                op0 = address(pc.segment_index, pc.offset + size)
-            elif opcode is ASSERT_EQ and res_kind is RES_ADD and not new_dst and not new_op1:
-                op0, res = (dst - op1) % prime, dst
-            else:
-                return False
-        if new_op1:
-            if op1_address.segment_index in auto_deduction or opcode is not ASSERT_EQ or new_dst:
-                return False
-            if res_kind is RES_OP1:
-                op1, res = dst, dst
-            elif res_kind is RES_ADD:
-                op1, res = (dst - op0) % prime, dst
-            else:
-                return False
-        if res is None:
-            if res_kind is RES_OP1:
-                res = op1
-            elif res_kind is RES_ADD:
-                res = (op0 + op1) % prime
-            elif res_kind is RES_MUL:
-                if type(op0) is not int or type(op1) is not int:
-                    return False
-                res = op0 * op1 % prime
-        if new_dst:
-            if opcode is ASSERT_EQ and res is not None:
-                dst = res
-            elif opcode is CALL:
-                dst = fp
-            else:
-                return False
-        if opcode is ASSERT_EQ and (res is None or dst != res):
+        operands = _deduce(plan, pc, fp, dst, op0, op1, prime)
+        if operands is None:
             return False
-        if opcode is CALL and (op0 != address(pc.segment_index, pc.offset + size) or dst != fp):
-            return False
-        if fp_update is FP_AP_PLUS2:
-            new_fp = ap + 2
-        elif fp_update is FP_DST:
-            new_fp = dst
-        else:
-            new_fp = fp
-        if ap_update is AP_ADD:
-            if res is None:
-                return False
-            new_ap = (ap + res % prime) % prime
-        elif ap_update is AP_ADD1:
-            new_ap = address(ap.segment_index, ap.offset + 1)
-        elif ap_update is AP_ADD2:
-            new_ap = address(ap.segment_index, ap.offset + 2)
-        else:
-            new_ap = ap
-        if pc_update is PC_REGULAR:
-            new_pc = address(pc.segment_index, pc.offset + size)
-        elif pc_update is PC_JUMP:
-            if res is None:
-                return False
-            new_pc = res % prime
-        elif pc_update is PC_JUMP_REL:
-            if type(res) is not int:
-                return False
-            new_pc = (pc + res) % prime
-        elif type(dst) is int and dst == 0:
-            new_pc = address(pc.segment_index, pc.offset + size)
-        elif (type(dst) is int or (type(dst) is Relocatable and dst.offset >= 0)) \
-                and type(op1) is int:
-            new_pc = (pc + op1) % prime
-        else:
-            return False
+        dst, op0, op1, res = operands
+        registers = _next_registers(plan, pc, ap, fp, dst, op1, res, prime)
     except Exception:  # cairo-lang's step raises the same error, in its own words
+        return False
+    if registers is None:
         return False
     validated = vm.validated_memory
     try:
@@ -241,6 +155,121 @@ def run_plain(vm: Any, plan: Plan) -> bool:
     accessed.add(dst_address)
     accessed.add(op0_address)
     accessed.add(op1_address)
-    context.fp, context.ap, context.pc = new_fp, new_ap, new_pc
+    context.fp, context.ap, context.pc = registers
     vm.current_step += 1
     return True
+
+
+def _read_operands(plan: Plan, pc: Any, ap: Any, fp: Any, data: dict[Any, Any]) -> Any:
+    """(dst, op0, op1 addresses, then their values or None); None if an address is not a plain
+    non-negative one."""
+    base = fp if plan.dst_fp else ap
+    if base.offset + plan.off0 < 0:
+        return None
+    dst_address = address(base.segment_index, base.offset + plan.off0)
+    base = fp if plan.op0_fp else ap
+    if base.offset + plan.off1 < 0:
+        return None
+    op0_address = address(base.segment_index, base.offset + plan.off1)
+    op0 = data.get(op0_address)
+    op1_addr = plan.op1_addr
+    if op1_addr is OP1_IMM:
+        base = pc
+    elif op1_addr is OP1_FP:
+        base = fp
+    elif op1_addr is OP1_AP:
+        base = ap
+    else:
+        base = op0
+        if type(base) is not Relocatable:
+            return None
+    if base.offset + plan.off2 < 0:
+        return None
+    op1_address = address(base.segment_index, base.offset + plan.off2)
+    return (dst_address, op0_address, op1_address, data.get(dst_address), op0,
+            data.get(op1_address))
+
+
+def _deduce(plan: Plan, pc: Any, fp: Any, dst: Any, op0: Any, op1: Any, prime: int) -> Any:
+    """(dst, op0, op1, res) with the unknown operands deduced as `compute_operands` does and
+    the opcode's assertions checked; None if the stock step must decide."""
+    opcode, res_kind = plan.opcode, plan.res
+    res = None
+    if op0 is None:
+        if opcode is CALL:
+            op0 = address(pc.segment_index, pc.offset + plan.size)
+        elif opcode is ASSERT_EQ and res_kind is RES_ADD and dst is not None and op1 is not None:
+            op0, res = (dst - op1) % prime, dst
+        else:
+            return None
+    if op1 is None:
+        if opcode is not ASSERT_EQ or dst is None:
+            return None
+        if res_kind is RES_OP1:
+            op1, res = dst, dst
+        elif res_kind is RES_ADD:
+            op1, res = (dst - op0) % prime, dst
+        else:
+            return None
+    if res is None:
+        if res_kind is RES_OP1:
+            res = op1
+        elif res_kind is RES_ADD:
+            res = (op0 + op1) % prime
+        elif res_kind is RES_MUL:
+            if type(op0) is not int or type(op1) is not int:
+                return None
+            res = op0 * op1 % prime
+    if dst is None:
+        if opcode is ASSERT_EQ and res is not None:
+            dst = res
+        elif opcode is CALL:
+            dst = fp
+        else:
+            return None
+    if opcode is ASSERT_EQ and (res is None or dst != res):
+        return None
+    if opcode is CALL and (op0 != address(pc.segment_index, pc.offset + plan.size) or dst != fp):
+        return None
+    return dst, op0, op1, res
+
+
+def _next_registers(plan: Plan, pc: Any, ap: Any, fp: Any, dst: Any, op1: Any, res: Any,
+                    prime: int) -> tuple[Any, Any, Any] | None:
+    """(fp, ap, pc) after the instruction, as `update_registers` sets them; None if the stock
+    step must decide."""
+    fp_update, ap_update, pc_update = plan.fp_update, plan.ap_update, plan.pc_update
+    if fp_update is FP_AP_PLUS2:
+        new_fp = ap + 2
+    elif fp_update is FP_DST:
+        new_fp = dst
+    else:
+        new_fp = fp
+    if ap_update is AP_ADD:
+        if res is None:
+            return None
+        new_ap = (ap + res % prime) % prime
+    elif ap_update is AP_ADD1:
+        new_ap = address(ap.segment_index, ap.offset + 1)
+    elif ap_update is AP_ADD2:
+        new_ap = address(ap.segment_index, ap.offset + 2)
+    else:
+        new_ap = ap
+    if pc_update is PC_REGULAR:
+        new_pc = address(pc.segment_index, pc.offset + plan.size)
+    elif pc_update is PC_JUMP:
+        if res is None:
+            return None
+        new_pc = res % prime
+    elif pc_update is PC_JUMP_REL:
+        if type(res) is not int:
+            return None
+        new_pc = (pc + res) % prime
+    elif type(dst) is int and dst == 0:  # jnz not taken
+        new_pc = address(pc.segment_index, pc.offset + plan.size)
+    elif (type(dst) is int or (type(dst) is Relocatable and dst.offset >= 0)) \
+            and type(op1) is int:
+        new_pc = (pc + op1) % prime
+    else:
+        return None
+    return new_fp, new_ap, new_pc
