@@ -6,9 +6,11 @@ Measures, on one chain: a read-only entry-point run (`balance_of`), the account'
 execute with a nested call, fee). Variants, alternated run by run so load drifts cancel:
   - stock:  cairo-lang as shipped,
   - accel:  + devnet/accel.py (sympy-free modular helpers) and no post-run security scan,
-  - devnet: + per-class cached runner set-up (devnet/runner.py), memoized syscall structs, a
+  - setup:  + per-class cached runner set-up (devnet/runner.py), memoized syscall structs, a
             native Pedersen hash, a Jacobian EC-op and a native Poseidon permutation
-            (devnet/accel.py parts 2-5): what the devnet runs.
+            (devnet/accel.py parts 2-5), with cairo-lang's VM step,
+  - devnet: + the short step path (cairo_jobs/step.py): what the devnet runs.
+The process's garbage collector is settled as the devnet process does it (`settle_memory`).
 Prints medians (ms) and the ratios against stock and against the previous variant.
 
     .venv/bin/python bench/devnet_execution.py [--n 10]
@@ -28,7 +30,9 @@ from starkware.starknet.public.abi import get_selector_from_name
 
 from devnet import accel
 from devnet.chain import FEE_TOKEN_ADDRESS, Chain, DevnetConfig
+from devnet.cli import settle_memory
 from devnet.execution import DevnetEntryPoint, TxContext, run_entry_point
+from devnet.runner import DevnetVM
 from devnet.transactions import Transaction, parse_transaction
 
 BOUNDS = {"l1_gas": {"max_amount": "0x0", "max_price_per_unit": "0x0"},
@@ -67,6 +71,7 @@ def main() -> None:
     n = parser.parse_args().n
     chain = Chain(DevnetConfig(accounts=1))
     chain.create_genesis()
+    settle_memory()
     account = chain.accounts[0]
     config = chain.general_config
 
@@ -91,10 +96,10 @@ def main() -> None:
         medians = interleaved_medians(action, n)
         figures = "".join(f"{medians[variant]:8.1f}ms" for variant in VARIANTS)
         print(f"{name:34}{figures}  x{medians['stock'] / medians['devnet']:5.2f}"
-              f"  x{medians['accel'] / medians['devnet']:5.2f}", flush=True)
+              f"  x{medians['setup'] / medians['devnet']:5.2f}", flush=True)
 
 
-VARIANTS = ("stock", "accel", "devnet")
+VARIANTS = ("stock", "accel", "setup", "devnet")
 
 
 def use_variant(variant: str) -> None:
@@ -102,10 +107,11 @@ def use_variant(variant: str) -> None:
     if variant == "stock":
         accel.uninstall()
     else:
-        newer = variant == "devnet"
+        newer = variant in ("setup", "devnet")
         accel.install(structs=newer, pedersen=newer, ec_op=newer, poseidon=newer)
     DevnetEntryPoint.skip_security_scan = variant != "stock"
-    DevnetEntryPoint.cached_setup = variant == "devnet"
+    DevnetEntryPoint.cached_setup = variant in ("setup", "devnet")
+    DevnetVM.short_steps = variant == "devnet"
 
 
 def interleaved_medians(action: Callable[[], Any], n: int) -> dict[str, float]:

@@ -175,13 +175,14 @@ def measure(network: LocalNetwork, name: str, args: argparse.Namespace,
 
 
 def report(results: dict[str, dict[str, float]], floor: float) -> None:
-    before, now = results["before"], results["now"]
+    now = results["now"]
+    before = results.get("before", {})
     print(f"{'figure':58} {'before':>8} {'now':>8} {'ratio':>7}")
     for figure in now:
-        ratio = now[figure] / before[figure] if before[figure] else float("nan")
+        old = before.get(figure, float("nan"))
+        ratio = now[figure] / old if old else float("nan")
         unit = "" if "per minute" in figure else " s"
-        print(f"{figure:58} {before[figure]:7.2f}{unit:2} {now[figure]:7.2f}{unit:2} "
-              f"{ratio:6.2f}x")
+        print(f"{figure:58} {old:7.2f}{unit:2} {now[figure]:7.2f}{unit:2} {ratio:6.2f}x")
     latency = now["publish -> paid, median"]
     throughput = now[next(f for f in now if "per minute" in f)]
     print(f"goals: latency {latency:.2f} s (<= {GOAL_LATENCY_S} s), {latency / floor:.1f}x the "
@@ -193,6 +194,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sequential", type=int, default=5)
     parser.add_argument("--concurrent", type=int, default=12)
+    parser.add_argument("--settings", nargs="+", choices=list(SETTINGS), default=list(SETTINGS),
+                        help="settings to measure (default: all; 'now' alone skips the baseline)")
     args = parser.parse_args()
     print(f"load average at start: {os.getloadavg()}", flush=True)
     with tempfile.TemporaryDirectory(prefix="e2e-bench-") as work, \
@@ -201,7 +204,7 @@ def main() -> None:
         floor = statistics.median(asyncio.run(chain_floor(network)))
         print(f"chain floor, 2 estimated transactions: median {floor:.2f} s", flush=True)
         results = {name: measure(network, name, args, 10 + 100 * index)
-                   for index, name in enumerate(SETTINGS)}
+                   for index, name in enumerate(SETTINGS) if name in args.settings}
         report(results, floor)
     print(f"load average at end: {os.getloadavg()}", flush=True)
 

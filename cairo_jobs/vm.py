@@ -19,6 +19,7 @@ from starkware.cairo.lang.vm.cairo_run import (
 )
 from starkware.cairo.lang.vm.cairo_runner import CairoRunner
 from starkware.cairo.lang.vm.memory_dict import MemoryDict
+from starkware.cairo.lang.vm.relocatable import MaybeRelocatable
 from starkware.cairo.lang.vm.security import verify_secure_runner
 from starkware.cairo.lang.vm.vm_exceptions import HintException, SecurityError, VmException
 
@@ -26,22 +27,29 @@ from cairo_jobs.failures import FailureReason, RunFailure
 from cairo_jobs.hints import check_hints
 from cairo_jobs.model import ProgressCallback, ProofArtifacts, RunRequest, RunResult, Timings
 from cairo_jobs.program import load_program, program_hash
+from cairo_jobs.step import Plan, ProgramSpan, step_planned
 
 # "dynamic" needs a layout-parameters file that a job body does not carry.
 SUPPORTED_LAYOUTS = tuple(name for name in LAYOUTS if name != "dynamic")
 
 
-def execute(request: RunRequest, on_progress: ProgressCallback | None = None) -> RunResult:
+def execute(
+    request: RunRequest, on_progress: ProgressCallback | None = None, short_steps: bool = True
+) -> RunResult:
     """Loads, hashes and runs the program; in proof mode also writes the prover's input files.
 
-    `on_progress(steps)` is called every `request.progress_every` steps.
+    `on_progress(steps)` is called every `request.progress_every` steps. Hint-free instructions
+    take the short step path of `cairo_jobs.step` (`short_steps` False: cairo-lang's step only,
+    for comparisons); the same program keeps its step plans between runs in this process.
     """
     started, cpu_started = time.perf_counter(), time.process_time()
-    program, hash_value = _load(request.program_text())
+    program, hash_value, plans = _load(request.program_text())
     if request.allowed_hints is not None:
         check_hints(program, request.allowed_hints)
     loaded = time.perf_counter()
-    runner = _run(program, _layout(request.layout), request, on_progress)
+    runner = _run(
+        program, _layout(request.layout), request, on_progress, plans if short_steps else None
+    )
     ran = time.perf_counter()
     artifacts = _write_artifacts(runner, request) if request.proof_mode else None
     done = time.perf_counter()
@@ -63,9 +71,10 @@ def execute(request: RunRequest, on_progress: ProgressCallback | None = None) ->
 
 
 @functools.lru_cache(maxsize=16)
-def _load(text: str) -> tuple[Program, int]:
+def _load(text: str) -> tuple[Program, int, dict[MaybeRelocatable, Plan]]:
+    """The program, its hash and its step plans (filled by its runs), kept for the next runs."""
     program = load_program(text)
-    return program, program_hash(program)
+    return program, program_hash(program), {}
 
 
 def _layout(name: str) -> CairoLayout:
@@ -82,13 +91,14 @@ def _run(
     layout: CairoLayout,
     request: RunRequest,
     on_progress: ProgressCallback | None,
+    plans: dict[MaybeRelocatable, Plan] | None,
 ) -> CairoRunner:
     runner = _new_runner(program, layout, request.proof_mode)
     try:
         end = runner.initialize_main_entrypoint()
         runner.initialize_zero_segment()
         runner.initialize_vm(hint_locals={"program_input": dict(request.program_input)})
-        _run_until(runner, end, request, on_progress)
+        _run_until(runner, end, request, on_progress, plans)
         if request.proof_mode:
             # One more step so that the last executed pc is __end__ (as cairo-run does).
             runner.run_for_steps(1)
@@ -113,11 +123,19 @@ def _run(
 
 
 def _run_until(
-    runner: CairoRunner, end: int, request: RunRequest, on_progress: ProgressCallback | None
+    runner: CairoRunner,
+    end: int,
+    request: RunRequest,
+    on_progress: ProgressCallback | None,
+    plans: dict[MaybeRelocatable, Plan] | None,
 ) -> None:
-    """Steps the VM until `end` (as `CairoRunner.run_until_pc`), within the step limit."""
+    """Steps the VM until `end` (as `CairoRunner.run_until_pc`), within the step limit; through
+    `plans` (the short step path) where they apply, if given."""
     limit = request.max_steps - (1 if request.proof_mode else 0)  # Proof mode adds one step.
     vm = runner.vm
+    program = ProgramSpan(runner.program_base, len(runner.program.data))
+    final_pc = runner.final_pc
+    stock_only = plans is None or final_pc in program  # vm_step checks the final pc
     while vm.run_context.pc != end:
         if vm.current_step >= limit:
             raise RunFailure(
@@ -125,7 +143,8 @@ def _run_until(
                 f"the program did not end within {request.max_steps} steps; "
                 "raise max_steps or shrink the input",
             )
-        runner.vm_step()
+        if stock_only or not step_planned(vm, plans, program):
+            runner.vm_step()
         if on_progress is not None and vm.current_step % request.progress_every == 0:
             on_progress(vm.current_step)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import dataclasses
+import gc
 import json
 import logging
 import os
@@ -68,6 +69,21 @@ def build_chain(settings: dict[str, Any]) -> Chain:
     chain = Chain(config)
     chain.create_genesis()
     return chain
+
+
+YOUNG_COLLECTION_THRESHOLD = 10_000  # allocations between young collections (Python: 700)
+
+
+def settle_memory() -> None:
+    """Take the objects that live as long as the process (classes, their programs, ~200,000)
+    out of the garbage collector's passes, and collect the young generation less often.
+
+    A transfer allocates ~100,000 objects; with the defaults the collector walked every object
+    of the process about once in five transfers (~0.3 s each: a quarter of the mean time).
+    """
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(YOUNG_COLLECTION_THRESHOLD, *gc.get_threshold()[1:])
 
 
 def summary(chain: Chain, url: str) -> dict[str, Any]:
@@ -137,6 +153,7 @@ def main(argv: list[str] | None = None) -> int:
     except (OSError, ValueError) as exc:  # ConfigError is a ValueError
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    settle_memory()
     logger.info("devnet ready", extra={"seconds": round(time.monotonic() - started, 2)})
     try:
         api = asyncio.run(run(chain, settings, args.json))

@@ -10,8 +10,12 @@ accessed addresses and count memory holes. Profiled, that cost about as much as 
 - the program's cells ({address: word}) are built once per bytecode list and copied into memory
   with one dict update; the VM's accessed-address set starts as a copy of their addresses;
 - hint code is compiled once per (source, file name): the name carries the hint id, so the code
-  objects (and tracebacks) are those a fresh compilation gives; instructions are decoded once per
-  program address (with their immediate: the program's memory is write-once);
+  objects (and tracebacks) are those a fresh compilation gives; a class's hints (Cairo 1: no
+  identifiers or references to resolve) are loaded once per base address and shared by later
+  VMs; instructions are decoded once per program address (with their immediate: the program's
+  memory is write-once);
+- hint-free program instructions run through the short step of `cairo_jobs.step`, from a loop
+  without cairo-lang's per-step calls (anything unusual goes to cairo-lang's step);
 - passes over the whole memory (builtin validation rules, auto-deduction checks, segment sizes)
   leave out the program's cells, found by their place in the memory's insertion order: no rule
   covers the program segment (asserted), and its size is kept by its last cell;
@@ -35,8 +39,11 @@ from typing import Any
 from starkware.cairo.common.cairo_function_runner import CairoFunctionRunner
 from starkware.cairo.lang.compiler.instruction import Instruction
 from starkware.cairo.lang.vm.relocatable import MaybeRelocatable, RelocatableValue
-from starkware.cairo.lang.vm.virtual_machine_base import VirtualMachineBase
+from starkware.cairo.lang.vm.utils import ResourcesError, RunResources
+from starkware.cairo.lang.vm.virtual_machine_base import CompiledHint, VirtualMachineBase
 from starkware.cairo.lang.vm.vm_core import VirtualMachine
+
+from cairo_jobs.step import Plan, step_planned
 
 MAX_CACHED_PROGRAMS = 64
 MAX_CACHED_HINTS = 20_000
@@ -50,6 +57,9 @@ class ProgramCells:
     cells: dict[MaybeRelocatable, MaybeRelocatable]
     addresses: frozenset[MaybeRelocatable]
     instructions: dict[MaybeRelocatable, Instruction] = field(default_factory=dict)
+    # Step plans of hint-free instructions, per set of hinted addresses (one per program).
+    plans: dict[frozenset[MaybeRelocatable], dict[MaybeRelocatable, Plan]] = field(
+        default_factory=dict)
 
     @property
     def segment(self) -> int | None:
@@ -57,8 +67,18 @@ class ProgramCells:
         return first.segment_index if isinstance(first, RelocatableValue) else None
 
 
+@dataclass(frozen=True)
+class LoadedHints:
+    """What `load_hints` made of a program's hints as the first program of a VM."""
+
+    source: Any  # the program's hint mapping, held so that its id() stays this program's
+    hints: dict[MaybeRelocatable, list[CompiledHint]]
+    pc_and_index: dict[int, tuple[MaybeRelocatable, int]]
+
+
 _programs: dict[tuple[int, MaybeRelocatable], ProgramCells] = {}
 _hints: dict[tuple[str, str], CodeType] = {}
+_loaded_hints: dict[tuple[int, MaybeRelocatable], LoadedHints] = {}
 
 
 def program_cells(data: Sequence[MaybeRelocatable], base: MaybeRelocatable) -> ProgramCells:
@@ -95,7 +115,10 @@ class LoadedProgram:
 
 
 class DevnetVM(VirtualMachine):
-    """The VM with cached program addresses and hint code, and program-free memory passes."""
+    """The VM with cached program addresses and hints, program-free memory passes, and the
+    short step path of `cairo_jobs.step` (`short_steps` False: cairo-lang's step, to compare)."""
+
+    short_steps = True
 
     def __init__(self, program: Any, run_context: Any, hint_locals: dict[str, Any],
                  static_locals: dict[str, Any] | None = None,
@@ -122,6 +145,27 @@ class DevnetVM(VirtualMachine):
         self.skip_instruction_execution = False
         self.enable_instruction_trace = enable_instruction_trace
         self.ecdsa_additional_data: dict[Any, Any] = {}
+        self.plans: dict[MaybeRelocatable, Plan] = self.program_cells.plans.setdefault(
+            frozenset(self.hints), {})
+
+    def load_hints(self, program: Any, program_base: MaybeRelocatable) -> None:
+        # A class's program (Cairo 1: no identifiers, no references) gives the same hints at
+        # the same base each run: reuse what the first VM made of them.
+        if self.hint_pc_and_index or program.identifiers.as_dict() \
+                or program.reference_manager.references:
+            super().load_hints(program, program_base)
+            return
+        key = (id(program.hints), program_base)
+        entry = _loaded_hints.get(key)
+        if entry is None or entry.source is not program.hints:
+            super().load_hints(program, program_base)
+            if len(_loaded_hints) >= MAX_CACHED_PROGRAMS:
+                _loaded_hints.clear()
+            entry = _loaded_hints[key] = LoadedHints(
+                program.hints, dict(self.hints), dict(self.hint_pc_and_index))
+            return
+        self.hints.update(entry.hints)
+        self.hint_pc_and_index.update(entry.pc_and_index)
 
     def compile_hint(self, source: str, filename: str, hint_index: int,
                      pc: MaybeRelocatable) -> CodeType:
@@ -199,7 +243,9 @@ class DevnetRunner(CairoFunctionRunner):
         self.initial_pc = self.program_base + self._to_pc(entrypoint)
         self.program_cells = program_cells(self.program.data, self.program_base)
         data = self.memory.data
-        if self.memory.relocation_rules or not data.keys().isdisjoint(self.program_cells.cells):
+        # Both views: the check walks the smaller one (the memory, nearly empty here).
+        cells = self.program_cells.cells.keys()
+        if self.memory.relocation_rules or not data.keys().isdisjoint(cells):
             self.load_data(self.program_base, self.program.data)  # the checked word-by-word path
         else:
             self.loaded = LoadedProgram(self.program_cells, data, len(data))
@@ -210,6 +256,25 @@ class DevnetRunner(CairoFunctionRunner):
                       static_locals: dict[str, Any] | None = None, vm_class: Any = None) -> None:
         vm_class = vm_class or functools.partial(DevnetVM, loaded=self.loaded)
         super().initialize_vm(hint_locals, static_locals, vm_class=vm_class)
+
+    def run_until_pc(self, addr: MaybeRelocatable,
+                     run_resources: RunResources | None = None) -> None:
+        """cairo-lang's loop, with planned instructions run without its per-step calls."""
+        vm = self.vm
+        resources = RunResources(n_steps=None) if run_resources is None else run_resources
+        context, plans, final_pc = vm.run_context, vm.plans, self.final_pc
+        cells, short = self.program_cells.cells, vm.short_steps
+        # Plans are for program addresses only: only an end inside the program needs a look.
+        guard_end = (type(final_pc) is RelocatableValue
+                     and final_pc.segment_index == self.program_cells.segment)
+        while context.pc != addr and not resources.consumed:
+            if (not short or (guard_end and context.pc == final_pc)
+                    or not step_planned(vm, plans, cells)):
+                self.vm_step()
+            resources.consume_step()
+        if context.pc != addr:
+            raise vm.as_vm_exception(
+                ResourcesError("Error: End of program was not reached"), with_traceback=False)
 
     def end_run(self, *args: Any, **kwargs: Any) -> None:
         # Program addresses relocate to themselves: set them aside while the rest is relocated.

@@ -6,6 +6,7 @@ import json
 import select
 import subprocess
 import sys
+import tempfile
 from typing import Any
 
 START_TIMEOUT_S = 120
@@ -13,12 +14,18 @@ STOP_TIMEOUT_S = 60
 
 
 class DevnetProcess:
-    """A running devnet on 127.0.0.1 (any free port) and the summary it printed at start-up."""
+    """A running devnet on 127.0.0.1 (any free port) and the summary it printed at start-up.
+
+    Its log (stderr) goes to a temporary file, not a pipe: nobody reads a pipe while the devnet
+    runs, and a full one (~64 KiB of log lines) would block the devnet's next write.
+    """
 
     def __init__(self, *args: str) -> None:
+        # Open as long as this object: read by `read_log`, deleted when garbage-collected.
+        self.log = tempfile.TemporaryFile("w+", prefix="devnet-", suffix=".log")  # noqa: SIM115
         self.process = subprocess.Popen(
             [sys.executable, "-m", "devnet", "--port", "0", "--json", *args],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            stdout=subprocess.PIPE, stderr=self.log, text=True)
         ready, _, _ = select.select([self.process.stdout], [], [], START_TIMEOUT_S)
         if not ready:
             self.stop()
@@ -30,15 +37,20 @@ class DevnetProcess:
         self.url: str = self.info["rpc_url"]
 
     def stop(self) -> str:
-        """Stop with SIGTERM (the devnet dumps on exit if it has a dump path); return stderr."""
+        """Stop with SIGTERM (the devnet dumps on exit if it has a dump path); return its log."""
         if self.process.poll() is None:
             self.process.terminate()
         try:
-            _, stderr = self.process.communicate(timeout=STOP_TIMEOUT_S)
+            self.process.communicate(timeout=STOP_TIMEOUT_S)
         except subprocess.TimeoutExpired:
             self.process.kill()
-            _, stderr = self.process.communicate()
-        return stderr
+            self.process.communicate()
+        return self.read_log()
+
+    def read_log(self) -> str:
+        """Everything the devnet has logged so far."""
+        self.log.seek(0)
+        return self.log.read()
 
     def __enter__(self) -> DevnetProcess:
         return self

@@ -133,6 +133,17 @@ def test_garbage_connections_do_not_stop_the_server(devnet: DevnetProcess) -> No
     assert rpc(devnet.url, call("starknet_chainId", []))[1]["result"] == devnet.info["chain_id"]
 
 
+def test_a_long_log_does_not_stall_the_devnet(devnet: DevnetProcess) -> None:
+    # Each refused request logs a line with its method name: ~500 KiB of log, far more than a
+    # pipe holds. A devnet whose log nobody reads would block here (the rpc timeout bounds it).
+    method = "starknet_" + "x" * 5000
+    batch = json.dumps([json.loads(call(method, [])) for _ in range(100)]).encode()
+    _, replies = rpc(devnet.url, batch)
+    assert [r["error"]["code"] for r in replies] == [-32601] * 100
+    assert rpc(devnet.url, call("starknet_chainId", []))[1]["result"] == devnet.info["chain_id"]
+    assert devnet.read_log().count("request refused") >= 100
+
+
 def test_is_alive_answers_like_starknet_devnet(devnet: DevnetProcess) -> None:
     with urllib.request.urlopen(devnet.url + "/is_alive", timeout=10) as reply:
         assert reply.status == 200 and reply.read() == b"Alive!!!"
