@@ -90,11 +90,13 @@ def test_decoding_matches_cairo_lang(fibonacci: Run) -> None:
         assert flags[cairo_trace.FLAGS.index("call")] == (expected.opcode.name == "CALL")
 
 
-def test_every_row_satisfies_every_constraint(fibonacci: Run) -> None:
-    air = fibonacci.air
+@pytest.mark.parametrize("name", ["fibonacci", "range_check"])
+def test_every_row_satisfies_every_constraint(name: str, request: pytest.FixtureRequest) -> None:
+    run: Run = request.getfixturevalue(name)
+    air = run.air
     challenges = [random.Random(5).randrange(P) for _ in range(air.n_challenges)]
-    interaction = [field.to_ints(c) for c in air.interaction(fibonacci.columns, challenges)]
-    table = rows(fibonacci.columns + interaction)
+    interaction = [field.to_ints(c) for c in air.interaction(run.columns, challenges)]
+    table = rows(run.columns + interaction)
     assert len(table) == air.public.n_steps
     for current, following in itertools.pairwise(table):
         assert all(v % P == 0 for v in air.transitions(current, following, challenges))
@@ -105,7 +107,7 @@ def test_every_row_satisfies_every_constraint(fibonacci: Run) -> None:
     for row, value in air.row_constraints(table[-1], challenges):
         assert row != len(table) - 1 or value % P == 0
     for boundary in air.boundaries():
-        assert fibonacci.columns[boundary.column][boundary.row] == boundary.value
+        assert run.columns[boundary.column][boundary.row] == boundary.value
 
 
 def test_an_honest_proof_verifies_with_its_security(fibonacci: Run) -> None:
