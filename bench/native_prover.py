@@ -2,12 +2,15 @@
 security bits for 2^min … 2^max trace rows, and 1 thread against all threads.
 
 `--air fibonacci` (default) proves the 2-column Fibonacci AIR; `--air cairo` proves the Cairo AIR
-(49 trace + 9 interaction columns, one row per step, with the memory and range-check arguments)
-on proof-mode runs of the fibonacci example sized to fill 2^k steps (the run itself and reading
-its artifacts are not timed).
+`cairo/1` (49 trace + 9 interaction columns, one row per step, with the memory and range-check
+arguments) on proof-mode runs of the fibonacci example sized to fill 2^k steps; `--air cairo-rc`
+proves `cairo-rc/1` (71 + 18 columns: the range_check builtin too) on runs of the bounded_sum
+example (values below 30000, two range-check cells each) sized the same way, from 2^12 steps
+(fewer cannot hold its range-check holes). The run itself and reading its artifacts are not
+timed.
 
 Run: .venv/bin/python bench/native_prover.py [--air fibonacci] [--min-log 10] [--max-log 16]
-    [--baseline-ref COMMIT]
+    [--log-step 2] [--baseline-ref COMMIT]
 Each size runs in a fresh process (so its peak RSS is its own) after a tiny warm-up proof (the
 compiled kernels are cached on disk). With --baseline-ref, each size is also proved by the
 `cairo_jobs` package of that commit (extracted with `git archive` into a temporary directory, so
@@ -33,6 +36,15 @@ GOAL = {"log_rows": 16, "prove_s": 60.0, "peak_mb": 4096.0, "verify_s": 1.0, "bi
 STONE_2_16 = {"prove_s": 71.0, "peak_mb": 2760.0, "verify_s": 0.05, "proof_kb": (85, 110)}
 
 
+def program_input(air_name: str, log_rows: int) -> tuple[str, dict]:
+    """The example and its input that fill 2^log_rows steps in proof mode."""
+    if air_name == "cairo":
+        return "fibonacci", {"n": max(1, ((1 << log_rows) - 40) // 6)}  # 6·n + 23 steps
+    count = max(1, ((1 << log_rows) - 60) // 31)  # bounded_sum runs 31·count + 37 steps
+    return "bounded_sum", {"values": [k * 7919 % 30000 for k in range(count)], "low": 0,
+                           "high": 30000}  # fmt: skip
+
+
 def statement(air_name: str, log_rows: int) -> tuple[object, list[list[int]]]:
     """The AIR and trace to prove."""
     from cairo_jobs.native.air import FibonacciAir
@@ -45,11 +57,11 @@ def statement(air_name: str, log_rows: int) -> tuple[object, list[list[int]]]:
     from cairo_jobs.runner import RunRequest
     from cairo_jobs.vm import execute
 
-    n = max(1, ((1 << log_rows) - 40) // 6)  # the example runs 6·n + 23 steps
+    example, values = program_input(air_name, log_rows)
     with tempfile.TemporaryDirectory() as work_dir:
         request = RunRequest(
-            program=compiled("fibonacci"),
-            program_input={"n": n},
+            program=compiled(example),
+            program_input=values,
             layout="small",
             proof_mode=True,
             max_steps=1 << 24,
@@ -106,9 +118,10 @@ def in_child(
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--air", choices=["fibonacci", "cairo"], default="fibonacci")
+    parser.add_argument("--air", choices=["fibonacci", "cairo", "cairo-rc"], default="fibonacci")
     parser.add_argument("--min-log", type=int, default=10)
     parser.add_argument("--max-log", type=int, default=16)
+    parser.add_argument("--log-step", type=int, default=2, help="sizes 2^min, 2^(min+step), …")
     parser.add_argument("--threads-log", type=int, default=14, help="size for the thread check")
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--baseline-ref", help="also prove with the code of this commit")
@@ -119,7 +132,7 @@ def main() -> None:
         print(json.dumps(measure(args.air, args.child)))
         return
 
-    sizes = range(args.min_log, args.max_log + 1, 2)
+    sizes = range(args.min_log, args.max_log + 1, args.log_step)
     if args.baseline_ref:
         compare_with_baseline(args.air, sizes, args.baseline_ref, args.repeat)
         return

@@ -46,6 +46,7 @@ EXAMPLES: dict[str, Example] = {
         Example("stream_digest", "small", {"request": [1, 2, 3]}),
         Example("stream_squares", "small", {"request": [1, 2, 3]}),
         Example("squares", "small", {"seed": 5, "n": 8}),
+        Example("bounded_sum", "small", {"values": [3, 10, 7, 25], "low": 2, "high": 30}),
     )
 }
 

@@ -8,12 +8,20 @@ sorted offsets start at rc_min and end at rc_max. Interaction (challenges z, α 
 z' for range checks): the running products of both arguments; the memory product ends at
 z^|pub| / Π(z − (a + α·v)) over the public cells, which binds the program, main's arguments and
 return values and the output; the range-check product ends at 1. With 16-bit offsets
-(0 ≤ rc_min ≤ rc_max < 2^16) the instruction decoding is unique. Builtins other than output
-are refused (`cairo_trace.UnsupportedBuiltin`).
+(0 ≤ rc_min ≤ rc_max < 2^16) the instruction decoding is unique.
+
+`cairo-rc/1`, for runs whose range_check segment [start, stop) is not empty, adds one builtin
+cell per row: address' = address + 1 from start; a bit `used`, 1 on row 0, never rising, and
+where it falls (or on the last row, if it never does) the address after the row is stop, so the
+used rows hold exactly the cells start..stop − 1; each used cell is a sixth memory slot with the
+value Σ 2^(16k)·partₖ over its eight parts, which are eight more range-check slots (so the value
+is below 2^128). Unused rows put (0, 0) in the memory slot and free values in the parts. Builtins
+other than output and range_check are refused (`cairo_trace.UnsupportedBuiltin`).
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TypeVar
@@ -22,40 +30,67 @@ import numpy as np
 
 from cairo_jobs.native.air import BoundaryConstraint
 from cairo_jobs.native.cairo_trace import (
+    CPU_ONLY,
     FLAGS,
-    MEMORY_ACCESSES,
-    MEMORY_SORTED,
     OFFSET_BIAS,
-    RC_ACCESSES,
-    RC_SORTED,
-    TRACE_COLUMNS,
+    RC_PART_BITS,
+    RC_PARTS,
     PublicInput,
+    Shape,
 )
 from cairo_jobs.native.field import P
 from cairo_jobs.native.permutation import SortedCopy
 
 T = TypeVar("T")
-INDEX = {name: k for k, name in enumerate(TRACE_COLUMNS)}
-MEMORY = SortedCopy(
-    MEMORY_ACCESSES, MEMORY_SORTED, tuple(f"mem_prod_{k}" for k in range(len(MEMORY_SORTED)))
-)
-RANGE_CHECK = SortedCopy(
-    RC_ACCESSES, RC_SORTED, tuple(f"rc_prod_{k}" for k in range(len(RC_SORTED)))
-)
-INTERACTION_COLUMNS = (*MEMORY.products, *RANGE_CHECK.products)
-ALL_COLUMNS = (*TRACE_COLUMNS, *INTERACTION_COLUMNS)
+INDEX = {name: k for k, name in enumerate(CPU_ONLY.trace_columns)}  # the cairo/1 columns
+
+
+@dataclass(frozen=True)
+class Arguments:
+    """The memory and range-check arguments of a trace shape, and its columns by name."""
+
+    memory: SortedCopy
+    range_check: SortedCopy
+    trace_columns: tuple[str, ...]
+
+    @property
+    def interaction_columns(self) -> tuple[str, ...]:
+        return (*self.memory.products, *self.range_check.products)
+
+    @property
+    def all_columns(self) -> tuple[str, ...]:
+        return (*self.trace_columns, *self.interaction_columns)
 
 
 @dataclass(frozen=True)
 class CairoAir:
-    """The statement "a Cairo run of n_steps steps with this public input exists"."""
+    """The statement "a Cairo run of n_steps steps with this public input exists": `cairo/1`,
+    or `cairo-rc/1` when the run's range_check segment is not empty."""
 
     public: PublicInput
-    name: str = "cairo/1"
-    n_columns: int = len(TRACE_COLUMNS)
     transition_degree: int = 2
     n_challenges: int = 3
-    n_interaction_columns: int = len(INTERACTION_COLUMNS)
+
+    @property
+    def name(self) -> str:
+        return "cairo/1" if self.public.range_check is None else "cairo-rc/1"
+
+    @property
+    def arguments(self) -> Arguments:
+        return _arguments(self.public.shape)
+
+    @property
+    def n_columns(self) -> int:
+        return len(self.arguments.trace_columns)
+
+    @property
+    def n_interaction_columns(self) -> int:
+        return len(self.arguments.interaction_columns)
+
+    @property
+    def index(self) -> dict[str, int]:
+        """Trace column → position."""
+        return {name: k for k, name in enumerate(self.arguments.trace_columns)}
 
     @property
     def log_trace_length(self) -> int:
@@ -64,56 +99,76 @@ class CairoAir:
     def transitions(
         self, current: Sequence[T], following: Sequence[T], challenges: Sequence[int]
     ) -> list[T]:
-        c, nxt = _named(current), _named(following)
+        c, nxt = self._named(current), self._named(following)
         z, alpha, z_rc = challenges
+        memory, rc = self.arguments.memory, self.arguments.range_check
+        segment = self.public.range_check
+        builtin = [] if segment is None else _rc_builtin_steps(c, nxt, segment[1])
         return [
             *_registers(c, nxt),
-            *MEMORY.transitions(c, nxt, z, alpha),
-            *RANGE_CHECK.transitions(c, nxt, z_rc, 0),
+            *memory.transitions(c, nxt, z, alpha),
+            *rc.transitions(c, nxt, z_rc, 0),
+            *builtin,
         ]
 
     def every_row(self, current: Sequence[T], challenges: Sequence[int]) -> list[T]:
-        c = _named(current)
+        c = self._named(current)
         z, alpha, z_rc = challenges
+        memory, rc = self.arguments.memory, self.arguments.range_check
+        builtin = [] if self.public.range_check is None else _rc_builtin_cell(c)
         return [
             *_decoding(c),
             *_operands(c),
-            *MEMORY.every_row(c, z, alpha),
-            *RANGE_CHECK.every_row(c, z_rc, 0),
+            *memory.every_row(c, z, alpha),
+            *rc.every_row(c, z_rc, 0),
+            *builtin,
         ]
 
     def boundaries(self) -> list[BoundaryConstraint]:
         last = self.public.n_steps - 1
-        r, public = self.public.registers, self.public
-        return [
-            BoundaryConstraint(INDEX["pc"], 0, r.initial_pc),
-            BoundaryConstraint(INDEX["ap"], 0, r.initial_ap),
-            BoundaryConstraint(INDEX["fp"], 0, r.initial_ap),
-            BoundaryConstraint(INDEX["pc"], last, r.final_pc),
-            BoundaryConstraint(INDEX["ap"], last, r.final_ap),
-            BoundaryConstraint(INDEX[RC_SORTED[0][0]], 0, public.rc_min),
-            BoundaryConstraint(INDEX[RC_SORTED[-1][0]], last, public.rc_max),
+        r, public, index = self.public.registers, self.public, self.index
+        rc_sorted = self.arguments.range_check.sorted
+        constraints = [
+            BoundaryConstraint(index["pc"], 0, r.initial_pc),
+            BoundaryConstraint(index["ap"], 0, r.initial_ap),
+            BoundaryConstraint(index["fp"], 0, r.initial_ap),
+            BoundaryConstraint(index["pc"], last, r.final_pc),
+            BoundaryConstraint(index["ap"], last, r.final_ap),
+            BoundaryConstraint(index[rc_sorted[0][0]], 0, public.rc_min),
+            BoundaryConstraint(index[rc_sorted[-1][0]], last, public.rc_max),
         ]
+        if public.range_check is not None:
+            constraints += [
+                BoundaryConstraint(index["rcb_addr"], 0, public.range_check[0]),
+                BoundaryConstraint(index["rcb_used"], 0, 1),
+            ]
+        return constraints
 
     def row_constraints(
         self, current: Sequence[T], challenges: Sequence[int]
     ) -> list[tuple[int, T]]:
-        c = _named(current)
+        c = self._named(current)
         z, alpha, z_rc = challenges
         last = self.public.n_steps - 1
-        return [
-            (0, MEMORY.first_row(c, z, alpha)),
-            (0, RANGE_CHECK.first_row(c, z_rc, 0)),
-            (last, c[MEMORY.products[-1]] - self.public_memory_product(z, alpha)),
-            (last, c[RANGE_CHECK.products[-1]] - 1),
+        memory, rc = self.arguments.memory, self.arguments.range_check
+        constraints = [
+            (0, memory.first_row(c, z, alpha)),
+            (0, rc.first_row(c, z_rc, 0)),
+            (last, c[memory.products[-1]] - self.public_memory_product(z, alpha)),
+            (last, c[rc.products[-1]] - 1),
         ]
+        if self.public.range_check is not None:  # all rows used: the segment ends after the last
+            stop = self.public.range_check[1]
+            constraints.append((last, c["rcb_used"] * (c["rcb_addr"] + 1 - stop)))
+        return constraints
 
     def interaction(
         self, trace: Sequence[Sequence[int]], challenges: Sequence[int]
     ) -> list[np.ndarray]:
-        columns = dict(zip(TRACE_COLUMNS, trace, strict=True))
+        columns = dict(zip(self.arguments.trace_columns, trace, strict=True))
         z, alpha, z_rc = challenges
-        return [*MEMORY.products_of(columns, z, alpha), *RANGE_CHECK.products_of(columns, z_rc, 0)]
+        memory, rc = self.arguments.memory, self.arguments.range_check
+        return [*memory.products_of(columns, z, alpha), *rc.products_of(columns, z_rc, 0)]
 
     def public_memory_product(self, z: int, alpha: int) -> int:
         """z^|pub| / Π(z − (a + α·v)) over the public memory cells."""
@@ -125,14 +180,49 @@ class CairoAir:
     def public_input(self) -> list[int]:
         r, public = self.public.registers, self.public
         cells = [v for cell in public.public_memory for v in cell]
+        segment = [] if public.range_check is None else list(public.range_check)
         return [
             r.initial_pc, r.final_pc, r.initial_ap, r.final_ap, public.rc_min, public.rc_max,
-            len(public.public_memory), *cells,
+            *segment, len(public.public_memory), *cells,
         ]  # fmt: skip
 
+    def _named(self, row: Sequence[T]) -> dict[str, T]:
+        return dict(zip(self.arguments.all_columns, row, strict=True))
 
-def _named(row: Sequence[T]) -> dict[str, T]:
-    return dict(zip(ALL_COLUMNS, row, strict=True))
+
+@functools.cache
+def _arguments(shape: Shape) -> Arguments:
+    memory, rc = shape.memory_sorted, shape.rc_sorted
+    return Arguments(
+        SortedCopy(
+            shape.memory_accesses, memory, tuple(f"mem_prod_{k}" for k in range(len(memory)))
+        ),
+        SortedCopy(shape.rc_accesses, rc, tuple(f"rc_prod_{k}" for k in range(len(rc)))),
+        shape.trace_columns,
+    )
+
+
+def _rc_builtin_cell(c: dict) -> list:
+    """used is a bit; the memory slot is (address, Σ 2^(16k)·part_k) on used rows, else (0, 0)."""
+    value = c[RC_PARTS[-1]]
+    for part in reversed(RC_PARTS[:-1]):
+        value = value * (1 << RC_PART_BITS) + c[part]
+    used = c["rcb_used"]
+    return [
+        used * used - used,
+        c["rcb_mem_addr"] - used * c["rcb_addr"],
+        c["rcb_mem_value"] - used * value,
+    ]
+
+
+def _rc_builtin_steps(c: dict, nxt: dict, stop: int) -> list:
+    """The address steps by 1; used never goes from 0 to 1, and where it goes from 1 to 0 the
+    next address is the segment's stop."""
+    return [
+        nxt["rcb_addr"] - c["rcb_addr"] - 1,
+        nxt["rcb_used"] * (1 - c["rcb_used"]),
+        (c["rcb_used"] - nxt["rcb_used"]) * (nxt["rcb_addr"] - stop),
+    ]
 
 
 def _decoding(c: dict) -> list:

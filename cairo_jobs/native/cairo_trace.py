@@ -8,6 +8,11 @@ the memory and range-check arguments: a free memory slot per row ((0, 0) for eac
 then the addresses no step reads, then a copy of the instruction fetch), the five memory slots
 in address order, a free range-check slot (the values in [rc_min, rc_max] no offset takes, then
 a copy of off_dst) and the four range-check slots in increasing order.
+
+A run whose range_check segment is not empty has more columns (`Shape`, `WITH_RANGE_CHECK`): per
+row one builtin cell (its address, a "used" bit, the value's eight 16-bit parts, and the cell as
+a sixth memory slot, (0, 0) on the unused rows past the segment's end) and the parts as eight
+more range-check slots (on unused rows they are free: they fill range-check holes).
 """
 
 from __future__ import annotations
@@ -29,18 +34,54 @@ COLUMNS = (
     "pc", "ap", "fp", "inst", "off_dst", "off_op0", "off_op1", *FLAGS,
     "dst_addr", "dst", "op0_addr", "op0", "op1_addr", "op1", "res", "t0", "t1", "mul",
 )  # fmt: skip
-MEMORY_ACCESSES = (
-    ("pc", "inst"), ("dst_addr", "dst"), ("op0_addr", "op0"), ("op1_addr", "op1"),
-    ("mem_free_addr", "mem_free_value"),
-)  # fmt: skip
-MEMORY_SORTED = tuple((f"mem_addr_{k}", f"mem_value_{k}") for k in range(len(MEMORY_ACCESSES)))
-RC_ACCESSES = (("off_dst",), ("off_op0",), ("off_op1",), ("rc_free",))
-RC_SORTED = tuple((f"rc_{k}",) for k in range(len(RC_ACCESSES)))
-TRACE_COLUMNS = (
-    *COLUMNS, *MEMORY_ACCESSES[-1], *(name for slot in MEMORY_SORTED for name in slot),
-    *RC_ACCESSES[-1], *(name for (name,) in RC_SORTED),
-)  # fmt: skip
-SUPPORTED_BUILTINS = ("output",)
+CPU_MEMORY_ACCESSES = (
+    ("pc", "inst"),
+    ("dst_addr", "dst"),
+    ("op0_addr", "op0"),
+    ("op1_addr", "op1"),
+)
+MEMORY_FREE = ("mem_free_addr", "mem_free_value")
+CPU_RC_ACCESSES = (("off_dst",), ("off_op0",), ("off_op1",))
+RC_FREE = ("rc_free",)
+RC_PART_BITS = 16
+RC_PARTS = tuple(f"rcb_part_{k}" for k in range(8))  # a range_check cell is below 2^128
+RC_BUILTIN_MEMORY = ("rcb_mem_addr", "rcb_mem_value")
+RC_BUILTIN_COLUMNS = ("rcb_addr", "rcb_used", *RC_PARTS, *RC_BUILTIN_MEMORY)
+SUPPORTED_BUILTINS = ("output", "range_check")
+
+
+@dataclass(frozen=True)
+class Shape:
+    """Which columns a trace has: the memory and range-check access slots (with the free slots)
+    and the builtin columns; the sorted slots follow from the access slots."""
+
+    memory_accesses: tuple[tuple[str, ...], ...]
+    rc_accesses: tuple[tuple[str, ...], ...]
+    builtin_columns: tuple[str, ...]
+
+    @property
+    def memory_sorted(self) -> tuple[tuple[str, str], ...]:
+        return tuple((f"mem_addr_{k}", f"mem_value_{k}") for k in range(len(self.memory_accesses)))
+
+    @property
+    def rc_sorted(self) -> tuple[tuple[str], ...]:
+        return tuple((f"rc_{k}",) for k in range(len(self.rc_accesses)))
+
+    @property
+    def trace_columns(self) -> tuple[str, ...]:
+        return (
+            *COLUMNS, *MEMORY_FREE, *(name for slot in self.memory_sorted for name in slot),
+            *RC_FREE, *(name for (name,) in self.rc_sorted), *self.builtin_columns,
+        )  # fmt: skip
+
+
+CPU_ONLY = Shape((*CPU_MEMORY_ACCESSES, MEMORY_FREE), (*CPU_RC_ACCESSES, RC_FREE), ())
+WITH_RANGE_CHECK = Shape(
+    (*CPU_MEMORY_ACCESSES, MEMORY_FREE, RC_BUILTIN_MEMORY),
+    (*CPU_RC_ACCESSES, RC_FREE, *((part,) for part in RC_PARTS)),
+    RC_BUILTIN_COLUMNS,
+)
+TRACE_COLUMNS = CPU_ONLY.trace_columns
 
 
 class ArtifactError(ValueError):
@@ -86,18 +127,24 @@ def read_memory(path: Path) -> dict[int, int]:
 
 @dataclass(frozen=True)
 class PublicInput:
-    """What a proof of a Cairo run makes public: steps, registers, the offsets' range bounds
-    and the public memory cells (program, main's arguments and return values, output)."""
+    """What a proof of a Cairo run makes public: steps, registers, the offsets' range bounds,
+    the public memory cells (program, main's arguments and return values, output) and the
+    range_check segment's (start, stop) when it is not empty."""
 
     n_steps: int
     registers: Registers
     rc_min: int
     rc_max: int
     public_memory: tuple[tuple[int, int], ...]
+    range_check: tuple[int, int] | None = None
 
     @property
     def log_steps(self) -> int:
         return self.n_steps.bit_length() - 1
+
+    @property
+    def shape(self) -> Shape:
+        return CPU_ONLY if self.range_check is None else WITH_RANGE_CHECK
 
     @classmethod
     def from_json(cls, document: Any) -> PublicInput:
@@ -141,7 +188,24 @@ def _parse_public_input(document: Any) -> PublicInput:
         initial_ap=_int(segments["execution"]["begin_addr"], 2**64),
         final_ap=_int(segments["execution"]["stop_ptr"], 2**64),
     )
-    return PublicInput(n_steps, registers, rc_min, rc_max, cells)
+    range_check = _range_check_segment(segments, n_steps)
+    return PublicInput(n_steps, registers, rc_min, rc_max, cells, range_check)
+
+
+def _range_check_segment(segments: dict, n_steps: int) -> tuple[int, int] | None:
+    """The range_check segment's (start, stop), None when it is absent or empty."""
+    if "range_check" not in segments:
+        return None
+    start = _int(segments["range_check"]["begin_addr"], 2**64)
+    stop = _int(segments["range_check"]["stop_ptr"], 2**64)
+    if stop == start:
+        return None
+    if not start < stop <= start + n_steps:
+        raise ArtifactError(
+            f"the range_check segment [{start}, {stop}) is not 1 to {n_steps} cells (one per "
+            "step); run more steps or give cairo-run's public input"
+        )
+    return start, stop
 
 
 def _int(value: Any, bound: int) -> int:
@@ -197,7 +261,7 @@ def _load(memory: dict[int, int], address: int) -> int:
 def trace_columns(
     public_input: Path, trace: Path, memory_file: Path
 ) -> tuple[list[list[int]], PublicInput]:
-    """The trace columns (TRACE_COLUMNS order, one row per step) and the run's public input,
+    """The trace columns (`public.shape` order, one row per step) and the run's public input,
     from cairo-run's proof-mode files."""
     public = PublicInput.from_json(json.loads(public_input.read_text()))
     memory = read_memory(memory_file)
@@ -206,22 +270,56 @@ def trace_columns(
         raise ArtifactError(f"trace.bin has {len(steps)} steps, the public input {public.n_steps}")
     rows = [step_row(pc, ap, fp, memory) for pc, ap, fp in steps]
     columns = dict(zip(COLUMNS, (list(c) for c in zip(*rows, strict=True)), strict=True))
-    columns.update(memory_columns(columns, public.public_memory, memory))
-    columns.update(range_check_columns(columns, public.rc_min, public.rc_max))
-    return [columns[name] for name in TRACE_COLUMNS], public
+    shape = public.shape
+    if public.range_check is not None:
+        columns.update(range_check_builtin_columns(public.range_check, public.n_steps, memory))
+    columns.update(memory_columns(columns, public.public_memory, memory, shape))
+    columns.update(range_check_columns(columns, public.rc_min, public.rc_max, shape))
+    return [columns[name] for name in shape.trace_columns], public
+
+
+def range_check_builtin_columns(
+    segment: tuple[int, int], n: int, memory: dict[int, int]
+) -> dict[str, list[int | None]]:
+    """One range_check cell per row: row k < stop − start holds the cell start + k; the rows
+    after it are unused, their parts left free (None)."""
+    start, stop = segment
+    used = stop - start
+    values = []
+    for address in range(start, stop):
+        values.append(value := memory.get(address))
+        if value is None:
+            raise ArtifactError(f"the range_check cell {address} is absent from memory.bin")
+        if value >= 1 << (RC_PART_BITS * len(RC_PARTS)):
+            raise ArtifactError(f"the range_check cell {address} holds {value:#x}, not below 2^128")
+    unused = n - used
+    columns: dict[str, list[int | None]] = {
+        "rcb_addr": [start + k for k in range(n)],
+        "rcb_used": [1] * used + [0] * unused,
+        "rcb_mem_addr": [*range(start, stop), *[0] * unused],
+        "rcb_mem_value": [*values, *[0] * unused],
+    }
+    mask = (1 << RC_PART_BITS) - 1
+    for k, name in enumerate(RC_PARTS):
+        columns[name] = [(v >> (RC_PART_BITS * k)) & mask for v in values] + [None] * unused
+    return columns
 
 
 def memory_columns(
-    cpu: dict[str, list[int]], public_memory: tuple[tuple[int, int], ...], memory: dict[int, int]
+    cpu: dict[str, list[int]],
+    public_memory: tuple[tuple[int, int], ...],
+    memory: dict[int, int],
+    shape: Shape = CPU_ONLY,
 ) -> dict[str, list[int]]:
     """The free memory slot and the sorted memory slots."""
     accesses = [
         (address, value)
-        for address_name, value_name in MEMORY_ACCESSES[:-1]
+        for address_name, value_name in shape.memory_accesses
+        if address_name != MEMORY_FREE[0]
         for address, value in zip(cpu[address_name], cpu[value_name], strict=True)
     ]
     public_addresses = {address for address, _ in public_memory}
-    seen = {address for address, _ in accesses} | public_addresses
+    seen = {address for address, _ in accesses if address} | public_addresses
     holes = [(a, memory.get(a, 0)) for a in range(min(seen), max(seen) + 1) if a not in seen]
     free = [(0, 0)] * len(public_memory) + holes
     n = len(cpu["pc"])
@@ -233,22 +331,32 @@ def memory_columns(
     free += list(zip(cpu["pc"][len(free) :], cpu["inst"][len(free) :], strict=True))
     ordered = sorted(accesses + free[len(public_memory) :] + list(public_memory))
     columns = {"mem_free_addr": [a for a, _ in free], "mem_free_value": [v for _, v in free]}
-    return columns | _slots(MEMORY_SORTED, ordered)
+    return columns | _slots(shape.memory_sorted, ordered)
 
 
 def range_check_columns(
-    cpu: dict[str, list[int]], rc_min: int, rc_max: int
+    cpu: dict[str, list[int | None]], rc_min: int, rc_max: int, shape: Shape = CPU_ONLY
 ) -> dict[str, list[int]]:
-    """The free range-check slot and the sorted range-check slots."""
-    offsets = [v for (name,) in RC_ACCESSES[:-1] for v in cpu[name]]
-    present = set(offsets)
-    holes = [v for v in range(rc_min, rc_max + 1) if v not in present]
+    """The free range-check slot, the builtin's parts on unused rows (both first take the
+    values of [rc_min, rc_max] nothing else takes) and the sorted range-check slots."""
     n = len(cpu["pc"])
-    if len(holes) > n:
-        raise ArtifactError(f"{len(holes)} range-check holes do not fit in {n} steps")
-    free = holes + cpu["off_dst"][len(holes) :]
-    ordered = sorted(offsets + free)
-    return {"rc_free": free} | _slots(RC_SORTED, [(v,) for v in ordered])
+    names = [name for (name,) in shape.rc_accesses if name != RC_FREE[0]]
+    present = {v for name in names for v in cpu[name] if v is not None}
+    holes = [v for v in range(rc_min, rc_max + 1) if v not in present]
+    n_free_parts = sum(v is None for name in names for v in cpu[name])
+    if len(holes) > n + n_free_parts:
+        raise ArtifactError(
+            f"{len(holes)} range-check holes do not fit in {n} steps ({n + n_free_parts} free "
+            "slots); run more steps"
+        )
+    columns = {"rc_free": holes[:n] + cpu["off_dst"][len(holes) :]}
+    spare = iter(holes[n:])
+    for name in names:
+        if name in RC_PARTS:
+            columns[name] = [next(spare, rc_min) if v is None else v for v in cpu[name]]
+    filled = cpu | columns
+    ordered = sorted(v for name in (*names, *RC_FREE) for v in filled[name])
+    return columns | _slots(shape.rc_sorted, [(v,) for v in ordered])
 
 
 def _slots(

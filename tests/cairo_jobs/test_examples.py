@@ -59,6 +59,28 @@ def test_merkle_root_refuses_a_non_power_of_two(leaves):
     assert "power of 2" in caught.value.message
 
 
+def test_bounded_sum():
+    values = [2**128 - 1, 0, 5]
+    assert run("bounded_sum", {"values": values, "low": 0, "high": 2**128 - 1}) == [
+        3, 0, 2**128 - 1, sum(values)
+    ]
+    assert run("bounded_sum", {"values": [], "low": 9, "high": 1}) == [0, 9, 1, 0]
+
+
+@pytest.mark.parametrize(("values", "low", "high", "message"), [
+    ([3, 10], 4, 20, "is out of range"),  # 3 < low: assert_le's hint refuses
+    ([3, 21], 0, 20, "is out of range"),  # 21 > high
+    ([2**128], 0, 1, "values must be integers in [0, 2**128)"),
+    ("3", 0, 1, "values must be a list"),
+    ([1], -1, 1, "low must be in"),
+])
+def test_bounded_sum_refuses_values_out_of_bounds(values, low, high, message):
+    with pytest.raises(RunFailure) as caught:
+        run("bounded_sum", {"values": values, "low": low, "high": high})
+    assert caught.value.reason is FailureReason.HINT_ERROR
+    assert message in caught.value.message
+
+
 def test_long_loop():
     x = 3
     for i in range(50):

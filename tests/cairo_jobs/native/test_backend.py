@@ -41,9 +41,17 @@ def proof_mode(name: str, program_input: dict, work_dir: Path) -> tuple[RunReque
     return request, execute(request)
 
 
-@pytest.fixture(scope="module", params=[("fibonacci", {"n": 10}), ("long_loop", {"n": 40, "x": 3})])
+@pytest.fixture(
+    scope="module",
+    params=[
+        ("fibonacci", {"n": 10}),
+        ("long_loop", {"n": 40, "x": 3}),
+        ("bounded_sum", EXAMPLES["bounded_sum"].sample_input),
+    ],
+)
 def proved(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Proved:
-    """The output-only examples, proved once per module (outside the tests' trio runs)."""
+    """The examples with output and range_check only, proved once per module (outside the
+    tests' trio runs)."""
     name, program_input = request.param
     job, result = proof_mode(name, program_input, tmp_path_factory.mktemp(name))
     return job, result, trio.run(NativeProver(CONFIG).prove, result)
@@ -55,7 +63,7 @@ def claim(proved: Proved, **change) -> Claim:
     return Claim(**(fields | {"proof": proof} | change))
 
 
-async def test_a_proof_of_an_output_program_verifies(proved: Proved) -> None:
+async def test_a_proof_of_a_supported_program_verifies(proved: Proved) -> None:
     _, result, proof = proved
     assert proof.backend is VerificationMode.NATIVE
     assert proof.security_bits == SMALL.security_bits(result.trace_steps.bit_length() + 1)
@@ -123,15 +131,37 @@ async def test_a_damaged_proof_file_is_refused(proved: Proved, tmp_path: Path) -
     assert not verdict.valid and "cannot be used" in verdict.reason
 
 
+async def test_moved_builtin_segment_ends_are_refused(proved: Proved, tmp_path: Path) -> None:
+    """The last builtin's segment ends one cell later in the public input (and main returns
+    that end): the claim's output or the STARK proof no longer holds."""
+    job, _, proof = proved
+    document = json.loads(proof.path.read_text())
+    builtin = load_program(job.program_text()).builtins[-1]
+    segment = document["public_input"]["memory_segments"][builtin]
+    returned_at = document["public_input"]["memory_segments"]["execution"]["stop_ptr"] - 1
+    for cell in document["public_input"]["public_memory"]:
+        if cell["address"] == returned_at:
+            cell["value"] = hex(segment["stop_ptr"] + 1)
+    segment["stop_ptr"] += 1
+    moved = tmp_path / "moved.json"
+    moved.write_text(json.dumps(document))
+    verdict = await NativeVerifier(CONFIG).verify(
+        claim(proved, proof=dataclasses.replace(proof, path=moved))
+    )
+    expected = {"output": "malformed", "range_check": "native proof is wrong"}[builtin]
+    assert not verdict.valid and expected in verdict.reason, verdict.reason
+
+
 def test_builtin_pointers_must_match_the_segments(proved: Proved) -> None:
-    _, _, proof = proved
+    job, _, proof = proved
     public_input = json.loads(proof.path.read_text())["public_input"]
-    assert builtin_pointers_mismatch(public_input, ["output"]) is None
+    builtins = load_program(job.program_text()).builtins
+    assert builtin_pointers_mismatch(public_input, builtins) is None
     public_input["memory_segments"]["output"]["begin_addr"] += 1
-    assert "receive the output" in builtin_pointers_mismatch(public_input, ["output"])
+    assert "receive the output" in builtin_pointers_mismatch(public_input, builtins)
     assert "malformed" in builtin_pointers_mismatch(public_input, ["keccak"])
     public_input["memory_segments"]["output"]["begin_addr"] -= 1
-    assert "return the output" in builtin_pointers_mismatch(public_input, ["output", "pedersen"])
+    assert "return the output" in builtin_pointers_mismatch(public_input, [*builtins, "ecdsa"])
 
 
 async def test_a_program_with_an_unsupported_builtin_is_refused(tmp_path: Path) -> None:

@@ -90,11 +90,13 @@ def test_decoding_matches_cairo_lang(fibonacci: Run) -> None:
         assert flags[cairo_trace.FLAGS.index("call")] == (expected.opcode.name == "CALL")
 
 
-def test_every_row_satisfies_every_constraint(fibonacci: Run) -> None:
-    air = fibonacci.air
+@pytest.mark.parametrize("name", ["fibonacci", "range_check"])
+def test_every_row_satisfies_every_constraint(name: str, request: pytest.FixtureRequest) -> None:
+    run: Run = request.getfixturevalue(name)
+    air = run.air
     challenges = [random.Random(5).randrange(P) for _ in range(air.n_challenges)]
-    interaction = [field.to_ints(c) for c in air.interaction(fibonacci.columns, challenges)]
-    table = rows(fibonacci.columns + interaction)
+    interaction = [field.to_ints(c) for c in air.interaction(run.columns, challenges)]
+    table = rows(run.columns + interaction)
     assert len(table) == air.public.n_steps
     for current, following in itertools.pairwise(table):
         assert all(v % P == 0 for v in air.transitions(current, following, challenges))
@@ -105,7 +107,7 @@ def test_every_row_satisfies_every_constraint(fibonacci: Run) -> None:
     for row, value in air.row_constraints(table[-1], challenges):
         assert row != len(table) - 1 or value % P == 0
     for boundary in air.boundaries():
-        assert fibonacci.columns[boundary.column][boundary.row] == boundary.value
+        assert run.columns[boundary.column][boundary.row] == boundary.value
 
 
 def test_an_honest_proof_verifies_with_its_security(fibonacci: Run) -> None:
@@ -242,3 +244,127 @@ def test_malformed_artifacts_are_refused(fibonacci: Run, tmp_path: Path) -> None
         cairo_trace.step_row(1, 100, 100, {})
     with pytest.raises(ArtifactError, match="not an instruction"):
         cairo_trace.decode(2**63)
+
+
+# The range_check builtin (`cairo-rc/1`). Each cell's 16-bit parts lie near the biased offsets
+# (2^15), so the run needs few range-check holes and stays at 512 steps.
+RANGE_CHECK_PROGRAM = """
+%builtins output range_check
+func main{output_ptr: felt*, range_check_ptr}() {
+    assert [range_check_ptr] = 0x80008001800080007fff800080008002;
+    assert [range_check_ptr + 1] = 0x7ffe8000800080008000800180008000;
+    assert [range_check_ptr + 2] = 0x80008000800380008000800080007ffd;
+    assert [output_ptr] = [range_check_ptr + 2] - [range_check_ptr + 1];
+    let output_ptr = output_ptr + 1;
+    let range_check_ptr = range_check_ptr + 3;
+    return ();
+}
+"""
+OTHER_RANGE_CHECK_PROGRAM = RANGE_CHECK_PROGRAM.replace("8003", "8004")
+WITH_RANGE_CHECK_COLUMNS = cairo_trace.WITH_RANGE_CHECK.trace_columns
+
+
+@pytest.fixture(scope="module")
+def range_check(tmp_path_factory: pytest.TempPathFactory) -> Run:
+    return proof_mode_run(compile_source(RANGE_CHECK_PROGRAM), {}, tmp_path_factory.mktemp("rc"))
+
+
+def changed_column(run: Run, name: str, row: int, delta: int) -> list[list[int]]:
+    changed = [list(column) for column in run.columns]
+    column = changed[run.air.index[name]]
+    column[row] = (column[row] + delta) % P
+    return changed
+
+
+def test_a_range_check_run_is_proved_under_its_own_air(range_check: Run, fibonacci: Run) -> None:
+    air = range_check.air
+    assert (air.name, fibonacci.air.name) == ("cairo-rc/1", "cairo/1")
+    segment = range_check.document["memory_segments"]["range_check"]
+    assert air.public.range_check == (segment["begin_addr"], segment["stop_ptr"])
+    assert air.public.n_steps == 512 and air.n_columns == len(WITH_RANGE_CHECK_COLUMNS)
+    assert verifier.verify(air, range_check.proof) == verifier.verify(
+        fibonacci.air, fibonacci.proof
+    )
+    columns = dict(zip(WITH_RANGE_CHECK_COLUMNS, range_check.columns, strict=True))
+    assert columns["rcb_used"][:4] == [1, 1, 1, 0]
+    assert columns["rcb_mem_value"][0] == 0x80008001800080007FFF800080008002
+    assert [columns[f"rcb_part_{k}"][0] for k in range(8)] == [
+        0x8002, 0x8000, 0x8000, 0x7FFF, 0x8000, 0x8000, 0x8001, 0x8000
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("name", "row", "delta"),
+    [
+        ("rcb_addr", 0, 1), ("rcb_addr", 300, 1), ("rcb_used", 2, -1), ("rcb_used", 3, 1),
+        ("rcb_used", -1, 1), ("rcb_part_7", 10, 1), ("rcb_mem_value", 2, 1),
+        ("rcb_mem_addr", 7, 1), ("rc_11", 100, 1),
+    ],
+)  # fmt: skip
+def test_a_changed_range_check_cell_cannot_be_proved(
+    range_check: Run, name: str, row: int, delta: int
+) -> None:
+    with pytest.raises(prover.UnsatisfiedTrace):
+        prover.prove(range_check.air, changed_column(range_check, name, row, delta), SMALL)
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        [("rcb_part_7", 0, 2**16), ("rcb_mem_value", 0, 2**128)],  # a cell of 2^128 and more
+        [("rcb_mem_value", 1, 1), ("rcb_part_0", 1, 1)],  # another value than the program wrote
+        [("rcb_used", 2, -1), ("rcb_mem_addr", 2, -1), ("rcb_mem_value", 2, -1)],  # skipped
+    ],
+)
+def test_a_lying_prover_with_a_changed_range_check_cell_is_refused(
+    range_check: Run, change: list, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    changed = range_check.columns
+    for name, row, delta in change:
+        changed = changed_column(
+            dataclasses.replace(range_check, columns=changed), name, row, delta
+        )
+    monkeypatch.setattr(prover, "require_low_degree", lambda *args: None)
+    with pytest.raises(verifier.VerificationError):
+        verifier.verify(range_check.air, prover.prove(range_check.air, changed, SMALL))
+
+
+def test_the_range_check_proof_is_refused_for_other_segments_and_programs(
+    range_check: Run, tmp_path: Path
+) -> None:
+    start, stop = range_check.air.public.range_check
+    other = proof_mode_run(compile_source(OTHER_RANGE_CHECK_PROGRAM), {}, tmp_path).air
+    assert other.public.log_steps == range_check.air.public.log_steps
+    statements = [
+        statement(range_check, {"range_check": segment})
+        for segment in ((start + 1, stop), (start, stop - 1), (start, stop + 1), (start - 1, stop))
+    ]
+    for wrong in (*statements, statement(range_check, {"range_check": None}), other):
+        with pytest.raises(verifier.VerificationError):
+            verifier.verify(wrong, range_check.proof)
+
+
+@pytest.mark.parametrize(
+    ("segment", "message"),
+    [((100, 99), "not 1 to 512 cells"), ((100, 613), "not 1 to 512 cells"), ((-1, 3), "integer")],
+)
+def test_a_malformed_range_check_segment_is_refused(
+    range_check: Run, segment: tuple[int, int], message: str
+) -> None:
+    document = copy.deepcopy(range_check.document)
+    document["memory_segments"]["range_check"].update(begin_addr=segment[0], stop_ptr=segment[1])
+    with pytest.raises(ArtifactError, match=message):
+        PublicInput.from_json(document)
+    document["memory_segments"]["range_check"].update(begin_addr=100, stop_ptr=100)
+    assert PublicInput.from_json(document).range_check is None
+
+
+def test_range_check_cells_and_holes_that_do_not_fit_are_refused(range_check: Run) -> None:
+    start, stop = range_check.air.public.range_check
+    with pytest.raises(ArtifactError, match="not below 2\\^128"):
+        cairo_trace.range_check_builtin_columns((start, start + 1), 512, {start: 2**128})
+    with pytest.raises(ArtifactError, match="absent from memory"):
+        cairo_trace.range_check_builtin_columns((start, stop), 512, {start: 5})
+    cpu = dict(zip(WITH_RANGE_CHECK_COLUMNS, range_check.columns, strict=True))
+    with pytest.raises(ArtifactError, match="range-check holes do not fit in 512 steps"):
+        cairo_trace.range_check_columns(cpu, 0, 2**16 - 1, cairo_trace.WITH_RANGE_CHECK)
