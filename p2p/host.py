@@ -98,10 +98,11 @@ class GuardedHost(BasicHost):
                     "error": repr(exc),
                 },
             )
-            await _reset_quietly(net_stream)
+            await reset_quietly(net_stream)
 
 
-async def _reset_quietly(stream: INetStream) -> None:
+async def reset_quietly(stream: INetStream) -> None:
+    """Reset `stream`; a stream already gone (with its connection) is not an error."""
     try:
         await stream.reset()
     except Exception:  # the stream may already be gone with its connection
