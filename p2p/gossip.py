@@ -13,8 +13,6 @@ py-libp2p 0.8.1 behaviours worked around here (each has a test in tests/p2p/test
 - subscription and per-peer outbound queues hold 32 messages and drop bursts, and an RPC
   waits in a slow peer's outbound queue however long that peer takes (see p2p.outbound);
 - an undecodable RPC (protobuf DecodeError) escapes the stream handler and stops the node;
-- every received message gets a service task of its own (0.3-0.5 ms per spawn), duplicates
-  that arrive before the first copy ran included; here each is handled as it is read;
 - every RPC carries our signed peer record, which each receiver parses and checks (an Ed25519
   verification, ~180 µs) for every message of every hop; it now travels once per stream, in
   the hello RPC;
@@ -33,23 +31,17 @@ from dataclasses import dataclass
 import trio
 from libp2p.abc import IHost
 from libp2p.custom_types import TProtocol
-from libp2p.io.exceptions import IOException, MessageTooLarge
-from libp2p.network.connection.exceptions import RawConnError
-from libp2p.network.stream.exceptions import StreamError
 from libp2p.network.stream.net_stream import INetStream
 from libp2p.peer.id import ID
 from libp2p.pubsub.gossipsub import GossipSub
 from libp2p.pubsub.pb import rpc_pb2
 from libp2p.pubsub.pubsub import Pubsub
 from libp2p.pubsub.score import PeerScorer
-from libp2p.pubsub.utils import maybe_consume_signed_record
 from libp2p.pubsub.validators import signature_validator
 from libp2p.tools.anyio_service import background_trio_service
-from libp2p.utils.varint import read_varint_prefixed_bytes_limited
 
 from p2p import params
 from p2p.bufstream import BufferedStream
-from p2p.host import reset_quietly
 from p2p.outbound import FreshQueue, Lifetimes, OutboundDrops
 from p2p.scoring import PenaltyLedger, SpecScorer, score_params
 from p2p.validation import DropLog, Outcome, TopicValidator, Verdict, run_validator
@@ -203,41 +195,14 @@ class GuardedPubsub(Pubsub):
                 extra={"peer": str(msg_forwarder), "error": repr(exc)},
             )
 
-    async def continuously_read_stream(self, stream: INetStream) -> None:
-        """Read a peer's RPCs and handle each where it is read, in order.
+    def _is_subscribed_to_msg(self, msg: rpc_pb2.Message) -> bool:
+        """Whether a received message is for us and new (py-libp2p asks before spawning).
 
-        py-libp2p spawns a service task for every received message of our topics, and each
-        spawn searches the service's whole task tree (0.3-0.5 ms); a copy that arrived while
-        the first one still waited for its task was not seen yet, so it got a task too. Here
-        a message is validated (synchronously) and queued for forwarding before the next RPC
-        is read; every later copy is a duplicate, dropped at once.
+        py-libp2p spawns a task for every message of every RPC it reads, duplicates included,
+        and each spawn searches the service's whole task tree; most copies of a gossiped
+        message are duplicates, so they are dropped here instead of in `push_msg`.
         """
-        peer = stream.muxed_conn.peer_id
-        try:
-            while self.manager.is_running:
-                raw = await read_varint_prefixed_bytes_limited(stream, self.max_inbound_rpc_size)
-                await self._handle_rpc(peer, rpc_pb2.RPC.FromString(raw))
-        except MessageTooLarge as exc:
-            self.drops.record(peer, "", Verdict.reject(f"RPC over the size limit: {exc}"))
-            await reset_quietly(stream)
-            self._handle_dead_peer(peer)
-        except (StreamError, IOException, RawConnError) as exc:  # the peer went away
-            logger.debug("pubsub stream ended", extra={"peer": str(peer), "error": repr(exc)})
-
-    async def _handle_rpc(self, peer: ID, rpc: rpc_pb2.RPC) -> None:
-        if not maybe_consume_signed_record(rpc, self.host, peer):
-            self.drops.record(peer, "", Verdict.reject("invalid signed peer record"))
-            return
-        for msg in rpc.publish:
-            if self._is_subscribed_to_msg(msg):
-                await self.push_msg(peer, msg)
-        if len(rpc.subscriptions) > self.max_subscriptions_per_rpc:
-            self.drops.record(peer, "", Verdict.reject("too many subscriptions in one RPC"))
-        else:
-            for subscription in rpc.subscriptions:
-                self.handle_subscription(peer, subscription)
-        if rpc.HasField("control"):
-            await self.router.handle_rpc(rpc, peer)
+        return super()._is_subscribed_to_msg(msg) and not self._is_msg_seen(msg)
 
     def _admit(self, forwarder: ID, msg: rpc_pb2.Message) -> bool:
         topics = list(msg.topicIDs)
@@ -294,7 +259,10 @@ class GuardedPubsub(Pubsub):
         except Exception as exc:
             self.drops.record(peer, "", Verdict.reject(f"undecodable RPC: {type(exc).__name__}"))
             self.ledger.add(peer, params.GARBAGE_STREAM_PENALTY)
-            await reset_quietly(stream)
+            try:
+                await stream.reset()
+            except Exception:
+                logger.debug("reset of a broken pubsub stream failed", extra={"peer": str(peer)})
             self._handle_dead_peer(peer)
 
     async def _handle_new_peer(self, peer_id: ID) -> None:

@@ -98,11 +98,10 @@ class GuardedHost(BasicHost):
                     "error": repr(exc),
                 },
             )
-            await reset_quietly(net_stream)
+            await _reset_quietly(net_stream)
 
 
-async def reset_quietly(stream: INetStream) -> None:
-    """Reset `stream`; a stream already gone (with its connection) is not an error."""
+async def _reset_quietly(stream: INetStream) -> None:
     try:
         await stream.reset()
     except Exception:  # the stream may already be gone with its connection
