@@ -11,6 +11,7 @@ from libp2p.crypto.ed25519 import create_new_key_pair
 from libp2p.custom_types import TProtocol
 from libp2p.peer.id import ID
 from libp2p.pubsub.gossipsub import GossipSub
+from libp2p.pubsub.mcache import MessageCache
 from libp2p.pubsub.pb import rpc_pb2
 from libp2p.pubsub.pubsub import Pubsub
 from libp2p.pubsub.validators import PUBSUB_SIGNING_PREFIX
@@ -342,7 +343,8 @@ async def test_a_peer_that_joins_late_is_replayed_recent_messages_through_its_qu
         (publisher, _),
         (_, first),
     ):
-        await connect(hosts[1], hosts[0])
+        publisher.router.mcache = MessageCache(60, 60)  # recent for a minute: a slow connect
+        await connect(hosts[1], hosts[0])  # under load still finds both headers cached
         await wait_for_mesh([publisher], TOPIC)
         short = make_header(1, ttl=1.0)  # its deadline, whole seconds, is at most 1 s away
         await publisher.publish(TOPIC, short)
