@@ -336,9 +336,10 @@ async def test_a_slow_reader_is_sent_no_expired_message_and_holds_up_no_other_pe
 
 
 async def test_a_peer_that_joins_late_is_replayed_recent_messages_through_its_queue():
-    """py-libp2p replays the message cache to a peer that just joined by writing straight to
-    its stream, past the outbound queue, so an expired header went out too. Now the replay is
-    queued: the live header reaches the newcomer, the expired one is dropped and counted."""
+    """py-libp2p replays the message cache to a peer that just joined, and flushes what it held
+    for it during identify, by writing straight to its stream, past the outbound queue, so an
+    expired header went out too. Now both are queued: the live header reaches the newcomer,
+    the expired one is dropped and counted."""
     async with running_hosts(3) as hosts, running_gossip(hosts[:2], TOPIC, validate_header) as (
         (publisher, _),
         (_, first),
@@ -359,3 +360,15 @@ async def test_a_peer_that_joins_late_is_replayed_recent_messages_through_its_qu
             assert await nothing_more(channel, 0.5)
             assert publisher.outbound_drops.counts[EXPIRED] >= 1
             assert late.drops.counts == {}  # nothing expired reached it
+
+            # What was held for a peer while it was being identified takes the same way.
+            dropped = publisher.outbound_drops.counts[EXPIRED]
+            cached = next(m for m in publisher.router.mcache.msgs.values() if m.data == short)
+            held = (time.time(), rpc_pb2.RPC(publish=[cached]))
+            publisher.router._pending_messages[hosts[2].get_id()].append(held)
+            await publisher.router.flush_pending_messages(hosts[2].get_id())
+            with trio.fail_after(5):
+                while publisher.outbound_drops.counts[EXPIRED] == dropped:
+                    await trio.sleep(0.05)
+            assert await nothing_more(channel, 0.5)
+            assert late.drops.counts == {}
