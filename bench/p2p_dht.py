@@ -7,8 +7,8 @@ publisher (as a gossiped header tells it), which races a direct fetch against th
 "prev" is ours with the get of before p2p.lookup: py-libp2p's own lookups, raced against a
 publisher that is already sending once its head start is over.
 Prints the median put and get times per size and variant, the streams the getter opened per
-get (each a multistream negotiation; DHT lookups open one per peer queried), failures and the
-load average.
+get (each a multistream negotiation; DHT lookups open one per peer queried), the CPU time of
+both ends (getter and publisher processes) per hinted get, failures and the load average.
 Goal: 1 MB get from a non-neighbour <= 50 ms.
 
     .venv/bin/python bench/p2p_dht.py --nodes 6 --rounds 3
@@ -33,6 +33,7 @@ async def measure(variant: str, nodes_count: int, rounds: int) -> dict[int, dict
             "hinted": [],
             "get_streams": [],
             "hinted_streams": [],
+            "hinted_cpu": [],
             "failed": 0,
         }
         for size in SIZES
@@ -60,13 +61,16 @@ async def get_all(variant, nodes, keys, results, column: str, hint: bool) -> Non
         await joiner.call("connect", addr=nodes[-1].addr)
         for size, key in keys:
             args = {"publisher": nodes[0].addr} if hint else {}
-            before = (await joiner.call("counters"))["streams"]
+            before = [await joiner.call("counters"), await nodes[0].call("counters")]
             got = await joiner.call("get", key=key, **args)
-            after = (await joiner.call("counters"))["streams"]
+            after = [await joiner.call("counters"), await nodes[0].call("counters")]
             if got.get("ok"):
                 results[size][column].append(got["seconds"])
-                opened = sum(after.values()) - sum(before.values())
+                opened = sum(after[0]["streams"].values()) - sum(before[0]["streams"].values())
                 results[size][f"{column}_streams"].append(opened)
+                if hint:  # both ends of the transfer
+                    cpu = sum(a["cpu"] - b["cpu"] for a, b in zip(after, before, strict=True))
+                    results[size]["hinted_cpu"].append(cpu)
             else:
                 results[size]["failed"] += 1
 
@@ -75,7 +79,7 @@ async def main(nodes_count: int, rounds: int, variants: list[str]) -> None:
     print(f"load average before: {os.getloadavg()[0]:.2f}")
     print(
         f"{'size':>9} {'variant':>7} {'put ms':>9} {'get ms':>9} {'streams':>7} "
-        f"{'hinted':>9} {'streams':>7} {'failed':>7} {'load':>5}"
+        f"{'hinted':>9} {'streams':>7} {'CPU ms':>7} {'failed':>7} {'load':>5}"
     )
     for variant in variants:
         results = await measure(variant, nodes_count, rounds)
@@ -84,6 +88,7 @@ async def main(nodes_count: int, rounds: int, variants: list[str]) -> None:
                 f"{size:>9} {variant:>7} {1000 * median(r['put']):>9.1f} "
                 f"{1000 * median(r['get']):>9.1f} {median(r['get_streams']):>7.0f} "
                 f"{1000 * median(r['hinted']):>9.1f} {median(r['hinted_streams']):>7.0f} "
+                f"{1000 * median(r['hinted_cpu']):>7.1f} "
                 f"{r['failed']:>7} {os.getloadavg()[0]:>5.2f}",
                 flush=True,
             )

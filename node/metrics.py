@@ -79,7 +79,24 @@ class NodeMetrics:
 
     def count_gossip_drops(self, counts: Callable[[], Mapping[str, int]]) -> None:
         """Export `counts()` (dropped gossip messages by reason) when scraped."""
-        self.registry.register(_DropCounts(counts))
+        self.registry.register(
+            _DropCounts(
+                "gossip_messages_dropped",
+                "Gossip messages dropped before delivery (rejected or ignored), by reason.",
+                counts,
+            )
+        )
+
+    def count_outbound_drops(self, counts: Callable[[], Mapping[str, int]]) -> None:
+        """Export `counts()` (outbound gossip dropped, not sent late, by reason) when scraped."""
+        self.registry.register(
+            _DropCounts(
+                "gossip_outbound_dropped",
+                "Outbound gossip not sent to a peer (queue full, waited too long: RPCs; expired "
+                "while queued: messages), by reason.",
+                counts,
+            )
+        )
 
     def render(self) -> bytes:
         """All metrics in the Prometheus text exposition format."""
@@ -87,17 +104,15 @@ class NodeMetrics:
 
 
 class _DropCounts(Collector):
-    """Gossip drops as counted by the gossip layer, read at each scrape."""
+    """Drops by reason as counted by the gossip layer, read at each scrape."""
 
-    def __init__(self, counts: Callable[[], Mapping[str, int]]) -> None:
+    def __init__(self, name: str, documentation: str, counts: Callable[[], Mapping[str, int]]):
+        self._name = f"{NAMESPACE}_{name}"
+        self._documentation = documentation
         self._counts = counts
 
     def collect(self) -> Iterator[CounterMetricFamily]:
-        family = CounterMetricFamily(
-            f"{NAMESPACE}_gossip_messages_dropped",
-            "Gossip messages dropped before delivery (rejected or ignored), by reason.",
-            labels=["reason"],
-        )
+        family = CounterMetricFamily(self._name, self._documentation, labels=["reason"])
         for reason, count in sorted(self._counts().items()):
             family.add_metric([reason], count)
         yield family

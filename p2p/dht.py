@@ -9,6 +9,11 @@ py-libp2p 0.8.1 defects worked around here (tests in tests/p2p/test_content.py):
 - connected peers are never added to the routing table; `routing_table_feeder` does it.
 - `get_value` and `find_providers` run a whole FIND_NODE walk before asking for the value;
   `find_value` and `find_via_providers` ask for it on the way (p2p.lookup).
+- its request handler takes a requester's clean close after an answer (Yamux raises StreamEOF
+  where the handler expects an empty read) for a failure: a "Failed to read DHT message from
+  stream" warning and a stream reset for nearly every request served. The handler reads
+  through a `BufferedStream` that turns the end of the stream into an empty read (and reads
+  a message in one go, not byte by byte).
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ from libp2p.records.validator import NamespacedValidator
 from multiaddr import Multiaddr
 
 from p2p import params
+from p2p.bufstream import BufferedStream
 from p2p.lookup import Walk
 from p2p.records import Sha256Validator
 
@@ -65,6 +71,9 @@ class RecordDHT(KadDHT):
         )
         self.peer_routing = RecordKeyRouting(host, self.routing_table)
         self.provider_store.peer_routing = self.peer_routing
+
+    async def _do_handle_stream(self, stream: INetStream) -> None:
+        await super()._do_handle_stream(BufferedStream(stream, eof_is_empty=True))  # type: ignore[arg-type]
 
     async def find_value(self, key: str, valid: Callable[[bytes], bool]) -> bytes | None:
         """The first value of `key` held here or by a peer that `valid` accepts; one GET_VALUE

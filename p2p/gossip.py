@@ -59,12 +59,44 @@ class GossipMessage:
 
 
 class HardenedGossipSub(GossipSub):
-    """GossipSub router: no rate limit on our own publishes, IDONTWANT only for large messages.
+    """GossipSub router: no rate limit on our own publishes, IDONTWANT only for large messages,
+    every RPC through the peer's outbound queue.
 
     py-libp2p sends an IDONTWANT control RPC to every mesh peer for every message, however
     small; go-libp2p does so only above 1 KiB (IDontWantMessageThreshold), as here. For job
     headers this halves the RPCs per hop.
+
+    py-libp2p hands a new peer the messages held while it was being identified
+    (`flush_pending_messages`) and the message cache's recent ones (`send_recent_messages`)
+    by writing them straight to its stream, past the outbound queue: a slow peer held up the
+    caller, and an expired job header went out. Both queue them instead (`send_rpc`).
     """
+
+    async def flush_pending_messages(self, peer_id: ID) -> None:
+        """Queue for `peer_id` the messages held while it was being identified, those of
+        topics it joined and that it may be sent."""
+        self._prune_pending_messages(peer_id)
+        pending = self._pending_messages.pop(peer_id, [])
+        joined = self._topics_of(peer_id)
+        for _, rpc in pending:
+            topics = [topic for msg in rpc.publish for topic in msg.topicIDs]
+            if joined.intersection(topics) and self._may_send(peer_id, topics):
+                self.send_rpc(peer_id, rpc)
+
+    async def send_recent_messages(self, peer_id: ID, topic: str) -> None:
+        """Queue for `peer_id`, which just joined `topic`, the topic's recent messages."""
+        for msg_id in self.mcache.window(topic):
+            msg = self.mcache.get(msg_id)
+            if msg is not None and self._may_send(peer_id, list(msg.topicIDs)):
+                self.send_rpc(peer_id, rpc_pb2.RPC(publish=[msg]))
+
+    def _topics_of(self, peer_id: ID) -> set[str]:
+        if self.pubsub is None:
+            return set()
+        return {topic for topic, peers in self.pubsub.peer_topics.items() if peer_id in peers}
+
+    def _may_send(self, peer_id: ID, topics: list[str]) -> bool:
+        return self.scorer is None or self.scorer.allow_publish(peer_id, topics)
 
     async def _emit_idontwant_for_message(self, msg_id: bytes, topic_ids: Iterable[str]) -> None:
         msg = self.mcache.get(msg_id)

@@ -67,5 +67,10 @@ class Sha256Validator(Validator):
         check_record(key, value, self.namespace, self.max_size)
 
     def select(self, key: str, values: list[bytes]) -> int:
-        """All valid values of a key are identical; take the first."""
-        return 0
+        """All valid values of a key are identical; take the newest (the last).
+
+        A DHT server asks with [the record it holds, the one put]: taking the first refused
+        every re-put (a republish, a second publisher of the same body) as "not better", so
+        the record never had its age renewed and the putter's stream was reset.
+        """
+        return len(values) - 1

@@ -149,6 +149,7 @@ async def open_services(
             async with run_node(identity, host_config, _validators(network, keys, headers)) as p2p:
                 metrics = NodeMetrics.create()
                 metrics.count_gossip_drops(lambda: p2p.gossip.drops.counts)
+                metrics.count_outbound_drops(lambda: p2p.gossip.outbound_drops.counts)
                 metrics.peers.set_function(lambda: len(p2p.host.get_network().connections))
                 status_port = await _start_status(nursery, config, metrics, p2p)
                 blocks = BlockWatch(bridge, account.client, config.chain.poll_interval)

@@ -9,12 +9,16 @@ import urllib.request
 
 import pytest
 import trio
+from libp2p.peer.id import ID
+from libp2p.pubsub.pb import rpc_pb2
 from prometheus_client.parser import text_string_to_metric_families
 
 from node import __version__
 from node.errors import UserError
 from node.health import StatusService, serve
 from node.metrics import STEPS, NodeMetrics
+from p2p.outbound import EXPIRED, QUEUE_FULL, OutboundDrops
+from p2p.validation import DropLog, Verdict
 
 GET_METRICS = b"GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
 GET_HEALTH = b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
@@ -97,6 +101,28 @@ def test_bad_step_observation_is_refused_and_records_nothing(step: str, seconds:
         metrics.observe_step(step, seconds)
     page = samples(metrics.render().decode())
     assert all(page[("zetina_step_duration_seconds_count", (("step", s),))] == 0 for s in STEPS)
+
+
+def test_gossip_drops_in_and_out_are_exported_as_counted_at_each_scrape() -> None:
+    peer = ID(b"peer")
+    inbound, outbound = DropLog(), OutboundDrops()
+    metrics = NodeMetrics.create()
+    metrics.count_gossip_drops(lambda: inbound.counts)
+    metrics.count_outbound_drops(lambda: outbound.counts)
+    assert not any(name.startswith("zetina_gossip") for name, _ in samples(
+        metrics.render().decode()))  # no reason counted yet: no sample
+
+    inbound.record(peer, "jobs", Verdict.reject("bad signature"))
+    outbound.record(peer, EXPIRED, rpc_pb2.RPC(), count=3)
+    outbound.record(peer, QUEUE_FULL, rpc_pb2.RPC())
+    page = samples(metrics.render().decode())
+    assert page[("zetina_gossip_messages_dropped_total", (("reason", "bad signature"),))] == 1
+    assert page[("zetina_gossip_outbound_dropped_total", (("reason", EXPIRED),))] == 3
+    assert page[("zetina_gossip_outbound_dropped_total", (("reason", QUEUE_FULL),))] == 1
+
+    outbound.record(peer, EXPIRED, rpc_pb2.RPC())
+    page = samples(metrics.render().decode())
+    assert page[("zetina_gossip_outbound_dropped_total", (("reason", EXPIRED),))] == 4
 
 
 # --- endpoint: good requests ---------------------------------------------------------------

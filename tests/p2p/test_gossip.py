@@ -11,6 +11,7 @@ from libp2p.crypto.ed25519 import create_new_key_pair
 from libp2p.custom_types import TProtocol
 from libp2p.peer.id import ID
 from libp2p.pubsub.gossipsub import GossipSub
+from libp2p.pubsub.mcache import MessageCache
 from libp2p.pubsub.pb import rpc_pb2
 from libp2p.pubsub.pubsub import Pubsub
 from libp2p.pubsub.validators import PUBSUB_SIGNING_PREFIX
@@ -20,6 +21,7 @@ from libp2p.utils.varint import read_varint_prefixed_bytes_limited
 
 from p2p import params
 from p2p.gossip import Gossip, make_router
+from p2p.messages import SignedJobHeader
 from p2p.outbound import EXPIRED
 from p2p.scoring import PenaltyLedger, SpecScorer
 from p2p.validation import Outcome, Verdict
@@ -331,3 +333,42 @@ async def test_a_slow_reader_is_sent_no_expired_message_and_holds_up_no_other_pe
         assert 0 < len(taken) < count
         assert taken == sent[: len(taken)]  # the oldest went out; what expired did not
         assert gossip.outbound_drops.total == count - len(taken)
+
+
+async def test_a_peer_that_joins_late_is_replayed_recent_messages_through_its_queue():
+    """py-libp2p replays the message cache to a peer that just joined, and flushes what it held
+    for it during identify, by writing straight to its stream, past the outbound queue, so an
+    expired header went out too. Now both are queued: the live header reaches the newcomer,
+    the expired one is dropped and counted."""
+    async with running_hosts(3) as hosts, running_gossip(hosts[:2], TOPIC, validate_header) as (
+        (publisher, _),
+        (_, first),
+    ):
+        publisher.router.mcache = MessageCache(60, 60)  # recent for a minute: a slow connect
+        await connect(hosts[1], hosts[0])  # under load still finds both headers cached
+        await wait_for_mesh([publisher], TOPIC)
+        short = make_header(1, ttl=1.0)  # its deadline, whole seconds, is at most 1 s away
+        await publisher.publish(TOPIC, short)
+        await publisher.publish(TOPIC, make_header(2))
+        await receive_all(first, 2)
+        await trio.sleep(max(0.0, SignedJobHeader.decode(short).header.deadline - time.time()))
+        await trio.sleep(0.05)
+        async with running_gossip(hosts[2:], TOPIC, validate_header) as ((late, channel),):
+            await connect(hosts[2], hosts[0])
+            got = await receive_all(channel, 1, timeout=10)
+            assert header_number(got[0].data) == 2
+            assert await nothing_more(channel, 0.5)
+            assert publisher.outbound_drops.counts[EXPIRED] >= 1
+            assert late.drops.counts == {}  # nothing expired reached it
+
+            # What was held for a peer while it was being identified takes the same way.
+            dropped = publisher.outbound_drops.counts[EXPIRED]
+            cached = next(m for m in publisher.router.mcache.msgs.values() if m.data == short)
+            held = (time.time(), rpc_pb2.RPC(publish=[cached]))
+            publisher.router._pending_messages[hosts[2].get_id()].append(held)
+            await publisher.router.flush_pending_messages(hosts[2].get_id())
+            with trio.fail_after(5):
+                while publisher.outbound_drops.counts[EXPIRED] == dropped:
+                    await trio.sleep(0.05)
+            assert await nothing_more(channel, 0.5)
+            assert late.drops.counts == {}
