@@ -7,6 +7,7 @@ import select
 import subprocess
 import sys
 import tempfile
+from pathlib import Path
 from typing import Any
 
 START_TIMEOUT_S = 120
@@ -20,12 +21,14 @@ class DevnetProcess:
     runs, and a full one (~64 KiB of log lines) would block the devnet's next write.
     """
 
-    def __init__(self, *args: str) -> None:
+    def __init__(self, *args: str, cwd: Path | None = None) -> None:
+        """Start `python -m devnet` with `args`, from `cwd` (another checkout's devnet) if
+        given."""
         # Open as long as this object: read by `read_log`, deleted when garbage-collected.
         self.log = tempfile.TemporaryFile("w+", prefix="devnet-", suffix=".log")  # noqa: SIM115
         self.process = subprocess.Popen(
             [sys.executable, "-m", "devnet", "--port", "0", "--json", *args],
-            stdout=subprocess.PIPE, stderr=self.log, text=True)
+            stdout=subprocess.PIPE, stderr=self.log, text=True, cwd=cwd)
         ready, _, _ = select.select([self.process.stdout], [], [], START_TIMEOUT_S)
         if not ready:
             self.stop()
