@@ -9,8 +9,9 @@ Baselines measured in the same run: `starknet_chainId` (HTTP + JSON-RPC floor) a
 
     .venv/bin/python bench/devnet_invokes.py [--n 20] [--stages] [--baseline-ref REV]
 
---stages prints, per pre-signed transfer, where the devnet's time went (`devnet_stageTimes`:
-wall ms per stage of request handling, add and receipt requests together).
+--stages prints, per transfer (pre-signed, then with estimate), where the devnet's time went
+(`devnet_stageTimes`: wall ms per stage of request handling, all of a transfer's requests) and
+what the client's latency has on top.
 --baseline-ref also starts the devnet of commit REV (extracted with `git archive` into a
 temporary directory, removed afterwards) and runs every workload on both, alternating in
 chunks so that load drifts hit both alike; ratios are baseline / now.
@@ -162,14 +163,14 @@ def workloads() -> Iterator[tuple[str, Workload]]:
             lambda t, n, s, name=name: presigned_invokes(t, t.calls[name], n, s)
 
 
-async def print_stages(target: Target, n: int) -> None:
-    """Where the time of a pre-signed transfer (add + receipt) goes, per transfer: the devnet's
-    stages (wall ms) and what is left of the client's latency (client library and HTTP)."""
+async def print_stages(target: Target, n: int, name: str) -> None:
+    """Where the time of a transfer (workload `name`) goes, per transfer: the devnet's stages
+    (wall ms) and what is left of the client's latency (client library and HTTP)."""
     await target.rpc("devnet_stageTimes")  # start anew
     samples = Samples()
-    await presigned_invokes(target, target.calls["transfer"], n, samples)
+    await dict(workloads())[name](target, n, samples)
     stages = await target.rpc("devnet_stageTimes")
-    print(f"stages of a pre-signed transfer (add + receipt), wall ms per transfer, n={n}:")
+    print(f"stages of a {name}, wall ms per transfer, n={n}:")
     for name, entry in stages.items():
         print(f"  {name:40} {entry['ms'] / n:7.2f} ms  ({entry['count']} entries)")
     served = sum(stages.get(name, {"ms": 0.0})["ms"] for name in SERVER_STAGES) / n
@@ -197,7 +198,8 @@ async def bench(now: Target, base: Target | None, n: int, stages: bool) -> None:
               f"p50 x{both['base'].p50 / both['now'].p50:.2f}", flush=True)
     print(f"goal: >= {GOAL_INVOKES_PER_S} invokes/s and p50 <= {GOAL_P50_MS} ms (pre-signed)")
     if stages:
-        await print_stages(now, n)
+        for name in ("transfer pre-signed", "transfer with estimate"):
+            await print_stages(now, n, name)
 
 
 @contextlib.contextmanager
@@ -226,7 +228,7 @@ def main() -> None:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--n", type=int, default=20, help="invokes per workload")
     parser.add_argument("--stages", action="store_true",
-                        help="print where the devnet's time goes in a pre-signed transfer")
+                        help="print where a transfer's time goes, stage by stage")
     parser.add_argument("--baseline-ref", help="also run the devnet of this commit, alternating")
     asyncio.run(run(parser.parse_args()))
 
