@@ -24,7 +24,8 @@ elements; anything else goes to cairo-lang's function, which refuses it as befor
 in affine coordinates: one modular inverse, ~80 us here, per operation). The same steps in
 Jacobian coordinates, with one inverse at the end, and the same checks at the same points: before
 each step the running sum and the doubled point must not share x, and a doubled point must not
-have y = 0; the same AssertionErrors otherwise.
+have y = 0; the same AssertionErrors otherwise. The doublings of a Q seen before (the signature
+check's generator, an account's public key) are kept, in affine form, for up to 64 points Q.
 
 5. The Poseidon permutation behind `poseidon_hash_many` (transaction and block hashes; ~15
 permutations per invoke hash, ~0.5 ms each in cairo-lang's Python and ~0.4 ms in poseidon-py's):
@@ -35,7 +36,7 @@ anything else.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import fast_stark_crypto
@@ -175,13 +176,59 @@ def _add(first: Jacobian, second: Jacobian, p: int) -> Jacobian:
     return x3, (r * (v - x3) - s1 * hhh) % p, z1 * z2 * h % p
 
 
+MAX_CACHED_DOUBLINGS = 64
+_cached_doublings: dict[tuple[int, ...], list[Jacobian]] = {}
+_seen_once: set[tuple[int, ...]] = set()
+
+
+def _doublings(q_x: int, q_y: int, alpha: int, prime: int, height: int) -> Iterator[Jacobian]:
+    """Q, 2Q, 4Q, ... (`height` points). The second time a Q comes (the signature check's
+    generator and an account's public key come back each time) they are kept in affine form."""
+    key = (q_x, q_y, alpha, prime, height)
+    cached = _cached_doublings.get(key)
+    if cached is not None:
+        return iter(cached)
+    if key in _seen_once:
+        points = _affine_doublings(q_x, q_y, alpha, prime, height)
+        if points is not None:
+            if len(_cached_doublings) >= MAX_CACHED_DOUBLINGS:
+                _cached_doublings.clear()
+            _cached_doublings[key] = points
+            return iter(points)
+    elif len(_seen_once) < 16 * MAX_CACHED_DOUBLINGS:
+        _seen_once.add(key)
+    return _jacobian_doublings(q_x, q_y, alpha, prime, height)
+
+
+def _jacobian_doublings(q_x: int, q_y: int, alpha: int, prime: int,
+                        height: int) -> Iterator[Jacobian]:
+    point = (q_x, q_y, 1)
+    for _ in range(height):
+        yield point
+        point = _double(point, alpha, prime)
+
+
+def _affine_doublings(q_x: int, q_y: int, alpha: int, prime: int,
+                      height: int) -> list[Jacobian] | None:
+    """The doublings as (x, y, 1); None if one has y = 0 or is the point at infinity (the
+    step-by-step path then fails where cairo-lang does)."""
+    points = []
+    for x, y, z in _jacobian_doublings(q_x, q_y, alpha, prime, height):
+        if z % prime == 0 or y % prime == 0:
+            return None
+        z_inverse = pow(z, -1, prime)
+        zz_inverse = z_inverse * z_inverse % prime
+        points.append((x * zz_inverse % prime, y * zz_inverse * z_inverse % prime, 1))
+    return points
+
+
 def ec_op_impl(p_x: int, p_y: int, q_x: int, q_y: int, m: int, alpha: int, prime: int,
                height: int) -> tuple[int, int]:
     """P + m * Q as the EC-op builtin computes it (see part 4 above)."""
-    doubled, partial = (q_x, q_y, 1), (p_x, p_y, 1)
+    partial = (p_x, p_y, 1)
     added = False
     orig_m = m
-    for _ in range(height):
+    for doubled in _doublings(q_x, q_y, alpha, prime, height):
         xd, yd, zd = doubled
         xp, _, zp = partial
         assert (xd * zp * zp - xp * zd * zd) % prime != 0, (
@@ -194,7 +241,6 @@ def ec_op_impl(p_x: int, p_y: int, q_x: int, q_y: int, m: int, alpha: int, prime
         if m & 1:
             partial, added = _add(partial, doubled, prime), True
         assert yd % prime != 0
-        doubled = _double(doubled, alpha, prime)
         m >>= 1
     if not added:
         return p_x, p_y
