@@ -23,12 +23,9 @@ import argparse
 import asyncio
 import contextlib
 import statistics
-import subprocess
-import tempfile
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -37,12 +34,11 @@ from starknet_py.net.account.account import Account
 from starknet_py.net.client_models import Call
 
 from devnet import check
-from devnet.spawn import DevnetProcess
+from devnet.spawn import DevnetProcess, source_tree
 
 GOAL_INVOKES_PER_S = 20
 GOAL_P50_MS = 100
 CHUNKS = 4  # alternations per workload with --baseline-ref
-REPOSITORY = Path(__file__).resolve().parent.parent
 SERVER_STAGES = ("http read", "json decode", "worker round trip", "json encode")
 
 
@@ -202,22 +198,12 @@ async def bench(now: Target, base: Target | None, n: int, stages: bool) -> None:
             await print_stages(now, n, name)
 
 
-@contextlib.contextmanager
-def checkout(ref: str) -> Iterator[Path]:
-    """The tree of commit `ref` in a temporary directory (removed on exit)."""
-    with tempfile.TemporaryDirectory(prefix="devnet-baseline-") as root:
-        archive = subprocess.run(["git", "-C", str(REPOSITORY), "archive", ref],
-                                 capture_output=True, check=True).stdout
-        subprocess.run(["tar", "-x", "-C", root], input=archive, check=True)
-        yield Path(root)
-
-
 async def run(args: argparse.Namespace) -> None:
     with contextlib.ExitStack() as stack:
         now = await prepare(stack.enter_context(DevnetProcess("--accounts", "1")))
         base = None
         if args.baseline_ref:
-            tree = stack.enter_context(checkout(args.baseline_ref))
+            tree = stack.enter_context(source_tree(args.baseline_ref))
             base = await prepare(stack.enter_context(
                 DevnetProcess("--accounts", "1", cwd=tree)))
         await bench(now, base, args.n, args.stages)
