@@ -29,8 +29,8 @@ check's generator, an account's public key) are kept, in affine form, for up to 
 
 5. The Poseidon permutation behind `poseidon_hash_many` (transaction and block hashes; ~15
 permutations per invoke hash, ~0.5 ms each in cairo-lang's Python and ~0.4 ms in poseidon-py's):
-starknet-pathfinder-crypto's compiled permutation (~0.07 ms) for field elements, cairo-lang's for
-anything else.
+starknet-pathfinder-crypto's compiled permutation (~0.07 ms) for integers (reduced first, as
+cairo-lang's first round does), cairo-lang's for anything else.
 """
 
 from __future__ import annotations
@@ -254,9 +254,11 @@ _original_poseidon_perm = cairo_poseidon.poseidon_perm
 
 
 def poseidon_perm(*elements: int) -> list[int]:
-    """The Poseidon permutation of three field elements (cairo-lang's for other inputs)."""
-    if len(elements) == 3 and all(0 <= element < STARK_PRIME for element in elements):
-        return starknet_pathfinder_crypto.poseidon_perm(*elements)
+    """The Poseidon permutation of three integers (cairo-lang's for other inputs). Its first
+    round reduces them modulo the prime, as they are here: `poseidon_hash_many` adds a block to
+    the state without reducing, and one permutation in ~3 got a sum past the prime."""
+    if len(elements) == 3 and all(type(element) is int for element in elements):
+        return starknet_pathfinder_crypto.poseidon_perm(*(e % STARK_PRIME for e in elements))
     return _original_poseidon_perm(*elements)
 
 
