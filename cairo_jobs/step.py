@@ -54,13 +54,39 @@ Relocatable = RelocatableValue
 _new = object.__new__
 
 
+MAX_INTERNED_SLOTS = 1 << 20  # ~8 MB of rows at most, then they start anew
+MAX_INTERNED_OFFSET = 1 << 16
+_interned: dict[int, list[Any]] = {}  # segment -> [address or None, by offset]
+_interned_slots = 0
+
+
 def address(segment: int, offset: int) -> RelocatableValue:
-    """`RelocatableValue(segment, offset)` without the frozen dataclass's `__init__` (twice as
-    fast): the same fields, so the same equality and hash."""
+    """`RelocatableValue(segment, offset)`, one shared object per address (offsets below
+    `MAX_INTERNED_OFFSET`): a dict or set that holds it as a key then finds it by identity,
+    without the dataclass's `__eq__` (a Python call). Built without the frozen dataclass's
+    `__init__` (twice as fast): the same fields, equality and hash."""
+    global _interned_slots
+    row = _interned.get(segment)
+    if row is not None and 0 <= offset < len(row):
+        value = row[offset]
+        if value is not None:
+            return value
     value = _new(Relocatable)
     fields = value.__dict__
     fields["segment_index"] = segment
     fields["offset"] = offset
+    if not 0 <= offset < MAX_INTERNED_OFFSET:
+        return value
+    if row is None:
+        row = _interned[segment] = []
+    if offset >= len(row):
+        if _interned_slots >= MAX_INTERNED_SLOTS:
+            _interned.clear()
+            _interned_slots = 0
+            row = _interned[segment] = []
+        _interned_slots += offset + 1 - len(row)
+        row.extend([None] * (offset + 1 - len(row)))
+    row[offset] = value
     return value
 
 
@@ -141,7 +167,7 @@ def _new_plan(vm: Any, plans: dict[Any, Plan], program: Container[Any], pc: Any,
         return None
     plan = plan_of(instruction or vm.decode_current_instruction(), pc, vm.run_context.memory.data)
     if plan is not None:
-        plans[pc] = plan
+        plans[address(pc.segment_index, pc.offset)] = plan
     return plan
 
 
