@@ -54,7 +54,7 @@ Relocatable = RelocatableValue
 _new = object.__new__
 
 
-MAX_INTERNED_SLOTS = 1 << 20  # ~8 MB of rows at most, then they start anew
+MAX_INTERNED_SLOTS = 1 << 17  # ~200 bytes each when filled (~26 MB), then they start anew
 MAX_INTERNED_OFFSET = 1 << 16
 _interned: dict[int, list[Any]] = {}  # segment -> [address or None, by offset]
 _interned_slots = 0

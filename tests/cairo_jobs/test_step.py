@@ -74,3 +74,14 @@ def test_addresses_equal_cairo_langs_and_are_shared(segment: int, offset: int) -
     assert hash(made) == hash(RelocatableValue(segment, offset))
     again = step.address(segment, offset)
     assert (again is made) == (0 <= offset < step.MAX_INTERNED_OFFSET)
+
+
+def test_shared_addresses_stay_within_their_bound(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(step, "MAX_INTERNED_SLOTS", 100)
+    monkeypatch.setattr(step, "MAX_INTERNED_OFFSET", 50)
+    monkeypatch.setattr(step, "_interned", {})
+    monkeypatch.setattr(step, "_interned_slots", 0)
+    for segment in range(20):
+        for offset in range(60):
+            assert step.address(segment, offset) == RelocatableValue(segment, offset)
+            assert step._interned_slots <= 100 + 50
