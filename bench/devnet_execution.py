@@ -13,15 +13,22 @@ execute with a nested call, fee). Variants, alternated run by run so load drifts
 The process's garbage collector is settled as the devnet process does it (`settle_memory`).
 Prints medians (ms) and the ratios against stock and against the previous variant.
 
-    .venv/bin/python bench/devnet_execution.py [--n 10]
+--baseline-ref REV instead compares CPU time per transfer (`Chain.add`, after 3 warm-up
+transfers) of this tree's devnet and commit REV's (extracted into a temporary directory), in
+child processes alternating `--rounds` times; medians of the per-process medians.
+
+    .venv/bin/python bench/devnet_execution.py [--n 10] [--baseline-ref REV [--rounds 5]]
 """
 
 from __future__ import annotations
 
 import argparse
 import statistics
+import subprocess
+import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from starkware.crypto.signature.signature import sign
@@ -33,6 +40,7 @@ from devnet.chain import FEE_TOKEN_ADDRESS, Chain, DevnetConfig
 from devnet.cli import settle_memory
 from devnet.execution import DevnetEntryPoint, TxContext, run_entry_point
 from devnet.runner import DevnetVM
+from devnet.spawn import REPOSITORY, source_tree
 from devnet.transactions import Transaction, parse_transaction
 
 BOUNDS = {"l1_gas": {"max_amount": "0x0", "max_price_per_unit": "0x0"},
@@ -68,7 +76,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--n", type=int, default=10)
-    n = parser.parse_args().n
+    parser.add_argument("--baseline-ref", help="compare CPU per transfer with this commit's")
+    parser.add_argument("--rounds", type=int, default=5, help="alternations with --baseline-ref")
+    args = parser.parse_args()
+    if args.baseline_ref:
+        compare_with_baseline(args.baseline_ref, args.n, args.rounds)
+        return
+    n = args.n
     chain = Chain(DevnetConfig(accounts=1))
     chain.create_genesis()
     settle_memory()
@@ -123,6 +137,48 @@ def interleaved_medians(action: Callable[[], Any], n: int) -> dict[str, float]:
             samples[variant].append(median_ms(action, 1))
     use_variant("devnet")
     return {variant: statistics.median(times) for variant, times in samples.items()}
+
+
+# Run in a child process from a source tree: that tree's devnet, the same workload.
+CPU_PER_TRANSFER = """
+import statistics, sys, time
+sys.path.insert(0, "bench")
+from devnet_execution import signed_transfer
+from devnet.chain import Chain, DevnetConfig
+from devnet.cli import settle_memory
+chain = Chain(DevnetConfig(accounts=1))
+chain.create_genesis()
+settle_memory()
+txs = [signed_transfer(chain, nonce) for nonce in range(3 + int(sys.argv[1]))]
+samples = []
+for tx in txs:
+    started = time.process_time()
+    chain.add(tx)
+    samples.append((time.process_time() - started) * 1000)
+print(statistics.median(samples[3:]))
+"""
+
+
+def cpu_per_transfer(tree: Path, n: int) -> float:
+    """Median CPU ms of n transfers in a fresh process running `tree`'s devnet."""
+    output = subprocess.run([sys.executable, "-c", CPU_PER_TRANSFER, str(n)], cwd=tree,
+                            capture_output=True, text=True, check=True, timeout=600).stdout
+    return float(output)
+
+
+def compare_with_baseline(ref: str, n: int, rounds: int) -> None:
+    print(f"CPU ms per transfer (Chain.add), median of {n} per process, {rounds} rounds")
+    base, now = [], []
+    with source_tree(ref) as tree:
+        for _ in range(rounds):
+            base.append(cpu_per_transfer(tree, n))
+            now.append(cpu_per_transfer(REPOSITORY, n))
+            print(f"  base {base[-1]:7.2f}  now {now[-1]:7.2f}  x{base[-1] / now[-1]:.2f}",
+                  flush=True)
+    ratios = [b / c for b, c in zip(base, now, strict=True)]
+    print(f"median: base {statistics.median(base):.2f} ms, now {statistics.median(now):.2f} ms, "
+          f"x{statistics.median(base) / statistics.median(now):.2f} "
+          f"(median of round ratios x{statistics.median(ratios):.2f})")
 
 
 if __name__ == "__main__":

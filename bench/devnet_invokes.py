@@ -7,27 +7,39 @@ token transfer, storage write) sends N invokes one after the other:
 Baselines measured in the same run: `starknet_chainId` (HTTP + JSON-RPC floor) and a
 `starknet_call` of `balance_of` (one Cairo entry-point run).
 
-    .venv/bin/python bench/devnet_invokes.py [--n 20]
+    .venv/bin/python bench/devnet_invokes.py [--n 20] [--stages] [--baseline-ref REV]
+
+--stages prints, per transfer (pre-signed, then with estimate), where the devnet's time went
+(`devnet_stageTimes`: wall ms per stage of request handling, all of a transfer's requests) and
+what the client's latency has on top.
+--baseline-ref also starts the devnet of commit REV (extracted with `git archive` into a
+temporary directory, removed afterwards) and runs every workload on both, alternating in
+chunks so that load drifts hit both alike; ratios are baseline / now.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import statistics
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass, field
 from typing import Any
 
+import aiohttp
 from starknet_py.hash.selector import get_selector_from_name
 from starknet_py.net.account.account import Account
 from starknet_py.net.client_models import Call
 
 from devnet import check
-from devnet.spawn import DevnetProcess
+from devnet.spawn import DevnetProcess, source_tree
 
 GOAL_INVOKES_PER_S = 20
 GOAL_P50_MS = 100
+CHUNKS = 4  # alternations per workload with --baseline-ref
+SERVER_STAGES = ("http read", "json decode", "worker round trip", "json encode")
 
 
 def percentile(samples: list[float], fraction: float) -> float:
@@ -35,34 +47,93 @@ def percentile(samples: list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
 
 
-async def timed(action: Callable[[], Awaitable[Any]], n: int) -> tuple[list[float], float]:
-    """Latencies (ms) of n sequential runs of `action`, and the wall time (s) of all."""
-    latencies = []
+@dataclass
+class Samples:
+    """Latencies (ms) and the wall time (s) of the runs that produced them."""
+
+    latencies: list[float] = field(default_factory=list)
+    wall: float = 0.0
+
+    @property
+    def rate(self) -> float:
+        return len(self.latencies) / self.wall
+
+    @property
+    def p50(self) -> float:
+        return statistics.median(self.latencies)
+
+    def line(self) -> str:
+        return (f"n={len(self.latencies):3} {self.rate:7.2f}/s p50={self.p50:8.1f} ms "
+                f"p99={percentile(self.latencies, 0.99):8.1f} ms")
+
+
+async def timed(action: Callable[[], Awaitable[Any]], n: int, into: Samples) -> None:
+    """Run `action` n times one after the other; add the latencies and wall time to `into`."""
     started = time.perf_counter()
     for _ in range(n):
         t0 = time.perf_counter()
         await action()
-        latencies.append((time.perf_counter() - t0) * 1000)
-    return latencies, time.perf_counter() - started
+        into.latencies.append((time.perf_counter() - t0) * 1000)
+    into.wall += time.perf_counter() - started
 
 
-def report(name: str, latencies: list[float], wall: float) -> None:
-    print(f"{name:34} n={len(latencies):3} {len(latencies) / wall:7.2f}/s "
-          f"p50={statistics.median(latencies):8.1f} ms p99={percentile(latencies, 0.99):8.1f} ms",
-          flush=True)
+@dataclass
+class Target:
+    """A running devnet with the bench's account and calls on it."""
+
+    url: str
+    ctx: check.Context
+    calls: dict[str, Call]
+
+    @property
+    def account(self) -> Account:
+        return self.ctx.account
+
+    async def rpc(self, method: str) -> Any:
+        payload = {"jsonrpc": "2.0", "id": 1, "method": method}
+        async with aiohttp.ClientSession() as session, \
+                session.post(self.url, json=payload) as reply:
+            return (await reply.json())["result"]
 
 
-async def estimated_invokes(account: Account, call: Call, n: int) -> tuple[list[float], float]:
+async def prepare(devnet: DevnetProcess) -> Target:
+    account = devnet.info["accounts"][0]
+    ctx = await check.make_context(devnet.url, int(account["address"], 16),
+                                   int(account["private_key"], 16))
+    await check.check_declare(ctx)
+    await check.check_deploy_and_call(ctx)
+    assert ctx.sample is not None
+    calls = {
+        "transfer": Call(to_addr=check.FEE_TOKEN, selector=check.TRANSFER,
+                         calldata=[0x1234, 1, 0]),
+        "storage write": Call(to_addr=ctx.sample.address, selector=get_selector_from_name("set"),
+                              calldata=[1, 2]),
+        "balance_of": Call(to_addr=check.FEE_TOKEN, selector=get_selector_from_name("balance_of"),
+                           calldata=[ctx.account.address]),
+    }
+    return Target(devnet.url, ctx, calls)
+
+
+async def chain_id(target: Target, n: int, into: Samples) -> None:
+    await timed(target.ctx.client.get_chain_id, n, into)
+
+
+async def call_balance_of(target: Target, n: int, into: Samples) -> None:
+    await timed(lambda: target.ctx.client.call_contract(target.calls["balance_of"]), n, into)
+
+
+async def estimated_invokes(target: Target, call: Call, n: int, into: Samples) -> None:
     """execute_v3 with fee estimation, then the receipt."""
     async def invoke() -> None:
-        sent = await account.execute_v3(calls=[call], auto_estimate=True)
-        await account.client.get_transaction_receipt(sent.transaction_hash)
+        sent = await target.account.execute_v3(calls=[call], auto_estimate=True)
+        await target.ctx.client.get_transaction_receipt(sent.transaction_hash)
 
-    return await timed(invoke, n)
+    await timed(invoke, n, into)
 
 
-async def presigned_invokes(account: Account, call: Call, n: int) -> tuple[list[float], float]:
+async def presigned_invokes(target: Target, call: Call, n: int, into: Samples) -> None:
     """Transactions signed beforehand with fixed bounds: add, then the receipt."""
+    account = target.account
     nonce = await account.get_nonce()
     signed = iter([await account.sign_invoke_v3([call], nonce=nonce + i,
                                                 resource_bounds=check.GENEROUS_BOUNDS)
@@ -72,40 +143,80 @@ async def presigned_invokes(account: Account, call: Call, n: int) -> tuple[list[
         sent = await account.client.send_transaction(next(signed))
         await account.client.get_transaction_receipt(sent.transaction_hash)
 
-    return await timed(invoke, n)
+    await timed(invoke, n, into)
 
 
-async def bench(url: str, address: int, private_key: int, n: int) -> None:
-    ctx = await check.make_context(url, address, private_key)
-    await check.check_declare(ctx)
-    await check.check_deploy_and_call(ctx)
-    assert ctx.sample is not None
-    calls = {
-        "transfer": Call(to_addr=check.FEE_TOKEN, selector=check.TRANSFER,
-                         calldata=[0x1234, 1, 0]),
-        "storage write": Call(to_addr=ctx.sample.address, selector=get_selector_from_name("set"),
-                              calldata=[1, 2]),
-    }
-    client, account = ctx.client, ctx.account
-    report("baseline chainId", *await timed(client.get_chain_id, n))
-    balance_of = Call(to_addr=check.FEE_TOKEN, selector=get_selector_from_name("balance_of"),
-                      calldata=[account.address])
-    report("baseline call balance_of", *await timed(lambda: client.call_contract(balance_of), n))
-    for name, call in calls.items():
-        report(f"{name} with estimate", *await estimated_invokes(account, call, n))
-        report(f"{name} pre-signed", *await presigned_invokes(account, call, n))
+Workload = Callable[[Target, int, Samples], Awaitable[None]]
+
+
+def workloads() -> Iterator[tuple[str, Workload]]:
+    yield "baseline chainId", chain_id
+    yield "baseline call balance_of", call_balance_of
+    for name in ("transfer", "storage write"):
+        yield f"{name} with estimate", \
+            lambda t, n, s, name=name: estimated_invokes(t, t.calls[name], n, s)
+        yield f"{name} pre-signed", \
+            lambda t, n, s, name=name: presigned_invokes(t, t.calls[name], n, s)
+
+
+async def print_stages(target: Target, n: int, name: str) -> None:
+    """Where the time of a transfer (workload `name`) goes, per transfer: the devnet's stages
+    (wall ms) and what is left of the client's latency (client library and HTTP)."""
+    await target.rpc("devnet_stageTimes")  # start anew
+    samples = Samples()
+    await dict(workloads())[name](target, n, samples)
+    stages = await target.rpc("devnet_stageTimes")
+    print(f"stages of a {name}, wall ms per transfer, n={n}:")
+    for name, entry in stages.items():
+        print(f"  {name:40} {entry['ms'] / n:7.2f} ms  ({entry['count']} entries)")
+    served = sum(stages.get(name, {"ms": 0.0})["ms"] for name in SERVER_STAGES) / n
+    mean = statistics.mean(samples.latencies)
+    print(f"  {'client latency (mean)':40} {mean:7.2f} ms")
+    print(f"  {'devnet request handling (' + ' + '.join(SERVER_STAGES) + ')':40} {served:7.2f} ms")
+    print(f"  {'rest: client library, HTTP transport':40} {mean - served:7.2f} ms")
+
+
+async def bench(now: Target, base: Target | None, n: int, stages: bool) -> None:
+    for name, workload in workloads():
+        if base is None:
+            samples = Samples()
+            await workload(now, n, samples)
+            print(f"{name:34} {samples.line()}", flush=True)
+            continue
+        both = {"base": Samples(), "now": Samples()}
+        for chunk in range(CHUNKS):
+            size = n // CHUNKS + (chunk < n % CHUNKS)
+            await workload(base, size, both["base"])
+            await workload(now, size, both["now"])
+        for label, samples in both.items():
+            print(f"{name:27} {label:>5} {samples.line()}", flush=True)
+        print(f"{name:27} ratio   rate x{both['now'].rate / both['base'].rate:.2f}  "
+              f"p50 x{both['base'].p50 / both['now'].p50:.2f}", flush=True)
     print(f"goal: >= {GOAL_INVOKES_PER_S} invokes/s and p50 <= {GOAL_P50_MS} ms (pre-signed)")
+    if stages:
+        for name in ("transfer pre-signed", "transfer with estimate"):
+            await print_stages(now, n, name)
+
+
+async def run(args: argparse.Namespace) -> None:
+    with contextlib.ExitStack() as stack:
+        now = await prepare(stack.enter_context(DevnetProcess("--accounts", "1")))
+        base = None
+        if args.baseline_ref:
+            tree = stack.enter_context(source_tree(args.baseline_ref))
+            base = await prepare(stack.enter_context(
+                DevnetProcess("--accounts", "1", cwd=tree)))
+        await bench(now, base, args.n, args.stages)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--n", type=int, default=20, help="invokes per workload")
-    args = parser.parse_args()
-    with DevnetProcess("--accounts", "1") as devnet:
-        account = devnet.info["accounts"][0]
-        asyncio.run(bench(devnet.url, int(account["address"], 16),
-                          int(account["private_key"], 16), args.n))
+    parser.add_argument("--stages", action="store_true",
+                        help="print where a transfer's time goes, stage by stage")
+    parser.add_argument("--baseline-ref", help="also run the devnet of this commit, alternating")
+    asyncio.run(run(parser.parse_args()))
 
 
 if __name__ == "__main__":

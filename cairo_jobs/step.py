@@ -15,20 +15,29 @@ auto-deduction rule, an operand that cannot be deduced, a failing assertion) ret
 any side effect: cairo-lang's own step then runs the instruction and raises its own error. The
 instruction trace (proof mode) gets the same entries.
 
+A plan also holds what never changes for its address: the next pc (one shared object) and the
+immediate. The immediate's address (pc + 1, a program cell) is left out of the accessed set,
+which holds every program address from the start. Deduced cells of segments without validation
+rules are written straight into the memory's dict with `MemoryDict`'s checks (reduced value,
+same value if the cell is already set); other cells go through the validated memory.
+
 `step_planned` plans the hint-free instructions of a program as a run reaches them; a caller
-keeps the plans between runs of the same program at the same address. Used by the devnet
-(`devnet.runner`) and the job runner (`cairo_jobs.vm`); `tests/devnet/test_step.py`,
-`tests/devnet/test_runner.py` and `tests/cairo_jobs/test_step.py` compare with the stock VM.
+keeps the plans between runs of the same program at the same address. `run_until` is the run
+loop around it. Used by the devnet (`devnet.runner`) and the job runner (`cairo_jobs.vm`);
+`tests/devnet/test_step.py`, `tests/devnet/test_runner.py` and `tests/cairo_jobs/test_step.py`
+compare with the stock VM.
 """
 
 from __future__ import annotations
 
-from collections.abc import Container
+from collections.abc import Callable, Container
 from typing import Any, NamedTuple
 
 from starkware.cairo.lang.compiler.instruction import Instruction, Register
+from starkware.cairo.lang.vm.memory_dict import InconsistentMemoryError, MemoryDict
 from starkware.cairo.lang.vm.relocatable import RelocatableValue
 from starkware.cairo.lang.vm.trace_entry import TraceEntry
+from starkware.cairo.lang.vm.utils import RunResources
 
 FP = Register.FP
 OP1_IMM, OP1_AP, OP1_FP = (Instruction.Op1Addr.IMM, Instruction.Op1Addr.AP,
@@ -45,13 +54,39 @@ Relocatable = RelocatableValue
 _new = object.__new__
 
 
+MAX_INTERNED_SLOTS = 1 << 17  # ~200 bytes each when filled (~26 MB), then they start anew
+MAX_INTERNED_OFFSET = 1 << 16
+_interned: dict[int, list[Any]] = {}  # segment -> [address or None, by offset]
+_interned_slots = 0
+
+
 def address(segment: int, offset: int) -> RelocatableValue:
-    """`RelocatableValue(segment, offset)` without the frozen dataclass's `__init__` (twice as
-    fast): the same fields, so the same equality and hash."""
+    """`RelocatableValue(segment, offset)`, one shared object per address (offsets below
+    `MAX_INTERNED_OFFSET`): a dict or set that holds it as a key then finds it by identity,
+    without the dataclass's `__eq__` (a Python call). Built without the frozen dataclass's
+    `__init__` (twice as fast): the same fields, equality and hash."""
+    global _interned_slots
+    row = _interned.get(segment)
+    if row is not None and 0 <= offset < len(row):
+        value = row[offset]
+        if value is not None:
+            return value
     value = _new(Relocatable)
     fields = value.__dict__
     fields["segment_index"] = segment
     fields["offset"] = offset
+    if not 0 <= offset < MAX_INTERNED_OFFSET:
+        return value
+    if row is None:
+        row = _interned[segment] = []
+    if offset >= len(row):
+        if _interned_slots >= MAX_INTERNED_SLOTS:
+            _interned.clear()
+            _interned_slots = 0
+            row = _interned[segment] = []
+        _interned_slots += offset + 1 - len(row)
+        row.extend([None] * (offset + 1 - len(row)))
+    row[offset] = value
     return value
 
 
@@ -70,16 +105,23 @@ class Plan(NamedTuple):
     ap_update: Instruction.ApUpdate
     fp_update: Instruction.FpUpdate
     size: int
+    next_pc: RelocatableValue  # pc + size
+    immediate: Any  # the word at pc + 1 for an immediate op1, else None
 
 
-def plan_of(instruction: Instruction) -> Plan | None:
-    """The plan of `instruction`; None for one the stock step must run (a malformed immediate)."""
-    if instruction.op1_addr is OP1_IMM and instruction.off2 != 1:
-        return None
+def plan_of(instruction: Instruction, pc: RelocatableValue, data: dict[Any, Any]) -> Plan | None:
+    """The plan of `instruction` at `pc` (`data`: the memory's cells); None for one the stock step
+    must run (a malformed or missing immediate)."""
+    immediate = None
+    if instruction.op1_addr is OP1_IMM:
+        immediate = data.get(address(pc.segment_index, pc.offset + 1))
+        if instruction.off2 != 1 or immediate is None:
+            return None
     return Plan(instruction.dst_register is FP, instruction.off0,
                 instruction.op0_register is FP, instruction.off1, instruction.op1_addr,
                 instruction.off2, instruction.res, instruction.opcode, instruction.pc_update,
-                instruction.ap_update, instruction.fp_update, instruction.size)
+                instruction.ap_update, instruction.fp_update, instruction.size,
+                address(pc.segment_index, pc.offset + instruction.size), immediate)
 
 
 class ProgramSpan:
@@ -100,13 +142,57 @@ def step_planned(vm: Any, plans: dict[Any, Plan], program: Container[Any]) -> bo
     pc = vm.run_context.pc
     plan = plans.get(pc)
     if plan is None:
-        if pc in vm.hints or pc not in program or pc + 1 not in program:
+        if pc in vm.hints:
             return False
-        plan = plan_of(vm.decode_current_instruction())
+        plan = _new_plan(vm, plans, program, pc, None)
         if plan is None:
             return False
-        plans[pc] = plan
     return run_plain(vm, plan)
+
+
+def run_instruction_planned(vm: Any, plans: dict[Any, Plan], program: Container[Any],
+                            instruction: Instruction) -> bool:
+    """Run `instruction`, decoded at `vm`'s pc once its hints ran, on the short path as
+    `step_planned` does (`plans`: for hinted addresses, kept apart from `step_planned`'s)."""
+    pc = vm.run_context.pc
+    plan = plans.get(pc) or _new_plan(vm, plans, program, pc, instruction)
+    return plan is not None and run_plain(vm, plan)
+
+
+def _new_plan(vm: Any, plans: dict[Any, Plan], program: Container[Any], pc: Any,
+              instruction: Instruction | None) -> Plan | None:
+    """The plan of the instruction at `pc` (decoded if not given), kept in `plans`; None if
+    it is not an instruction of `program` the short path runs."""
+    if pc not in program or pc + 1 not in program:
+        return None
+    plan = plan_of(instruction or vm.decode_current_instruction(), pc, vm.run_context.memory.data)
+    if plan is not None:
+        plans[address(pc.segment_index, pc.offset)] = plan
+    return plan
+
+
+def run_until(vm: Any, plans: dict[Any, Plan], program: Container[Any], segment: int | None,
+              end: Any, resources: RunResources, stock_step: Callable[[], None]) -> None:
+    """Step `vm` until its pc is `end` or `resources` are used up, as cairo-lang's
+    `run_until_pc` loop does: planned steps (`step_planned`) where they apply, `stock_step`
+    otherwise. `program`'s addresses are in `segment`; `end` must not be one of them (the
+    stock step checks the program's end)."""
+    context = vm.run_context
+    # Only a pc outside the program's segment can be `end`: compare the segment first.
+    end_segment = end.segment_index if type(end) is Relocatable else None
+    assert end_segment is None or end_segment != segment, "the end must be outside the program"
+    while True:
+        pc = context.pc
+        if (type(pc) is not Relocatable or pc.segment_index == end_segment) and pc == end:
+            return
+        n_steps = resources.n_steps
+        if n_steps is not None and n_steps <= 0:
+            return
+        if type(pc) is not Relocatable or pc.segment_index != segment \
+                or not step_planned(vm, plans, program):
+            stock_step()
+        if resources.n_steps is not None:
+            resources.n_steps -= 1
 
 
 def run_plain(vm: Any, plan: Plan) -> bool:
@@ -118,7 +204,8 @@ def run_plain(vm: Any, plan: Plan) -> bool:
     if (memory.relocation_rules or type(pc) is not Relocatable or type(ap) is not Relocatable
             or type(fp) is not Relocatable):
         return False
-    read = _read_operands(plan, pc, ap, fp, memory.data)
+    data = memory.data
+    read = _read_operands(plan, pc, ap, fp, data)
     if read is None:
         return False
     dst_address, op0_address, op1_address, dst, op0, op1 = read
@@ -138,31 +225,52 @@ def run_plain(vm: Any, plan: Plan) -> bool:
         return False
     if registers is None:
         return False
-    validated = vm.validated_memory
-    try:
-        if new_dst:
-            validated[dst_address] = dst
-        if new_op0:
-            validated[op0_address] = op0
-        if new_op1:
-            validated[op1_address] = op1
-    except Exception as exc:
-        raise vm.as_vm_exception(exc) from None
+    if new_dst or new_op0 or new_op1:
+        validated = vm.validated_memory
+        rules = (validated._ValidatedMemoryDict__validation_rules
+                 if type(memory) is MemoryDict and not memory._frozen else None)
+        try:
+            if new_dst:
+                _write(validated, rules, data, dst_address, dst, prime)
+            if new_op0:
+                _write(validated, rules, data, op0_address, op0, prime)
+            if new_op1:
+                _write(validated, rules, data, op1_address, op1, prime)
+        except Exception as exc:
+            raise vm.as_vm_exception(exc) from None
     trace = vm._trace
     if trace is not None:
         trace.append(TraceEntry(pc=pc, ap=ap, fp=fp))
-    accessed = vm.accessed_addresses  # it holds every program address (pc) from the start
+    # It holds every program address from the start: pc and an immediate's address.
+    accessed = vm.accessed_addresses
     accessed.add(dst_address)
     accessed.add(op0_address)
-    accessed.add(op1_address)
+    if op1_address is not None:
+        accessed.add(op1_address)
     context.fp, context.ap, context.pc = registers
     vm.current_step += 1
     return True
 
 
+def _write(validated: Any, rules: dict[int, Any] | None, data: dict[Any, Any],
+           address: RelocatableValue, value: Any, prime: int) -> None:
+    """`validated[address] = value`; straight into `data`, with the same checks, when `rules`
+    (the validation rules of a writable `MemoryDict`, else None) has none for the segment."""
+    if rules is None or address.segment_index in rules:
+        validated[address] = value
+        return
+    if type(value) is int:
+        value %= prime
+    elif not 0 <= value.offset < prime:
+        value = value % prime
+    current = data.setdefault(address, value)
+    if current is not value and current != value:
+        raise InconsistentMemoryError(address, current, value)
+
+
 def _read_operands(plan: Plan, pc: Any, ap: Any, fp: Any, data: dict[Any, Any]) -> Any:
     """(dst, op0, op1 addresses, then their values or None); None if an address is not a plain
-    non-negative one."""
+    non-negative one. An immediate's address is None (its value is the plan's)."""
     base = fp if plan.dst_fp else ap
     if base.offset + plan.off0 < 0:
         return None
@@ -174,8 +282,8 @@ def _read_operands(plan: Plan, pc: Any, ap: Any, fp: Any, data: dict[Any, Any]) 
     op0 = data.get(op0_address)
     op1_addr = plan.op1_addr
     if op1_addr is OP1_IMM:
-        base = pc
-    elif op1_addr is OP1_FP:
+        return dst_address, op0_address, None, data.get(dst_address), op0, plan.immediate
+    if op1_addr is OP1_FP:
         base = fp
     elif op1_addr is OP1_AP:
         base = ap
@@ -197,7 +305,7 @@ def _deduce(plan: Plan, pc: Any, fp: Any, dst: Any, op0: Any, op1: Any, prime: i
     res = None
     if op0 is None:
         if opcode is CALL:
-            op0 = address(pc.segment_index, pc.offset + plan.size)
+            op0 = plan.next_pc
         elif opcode is ASSERT_EQ and res_kind is RES_ADD and dst is not None and op1 is not None:
             op0, res = (dst - op1) % prime, dst
         else:
@@ -229,7 +337,7 @@ def _deduce(plan: Plan, pc: Any, fp: Any, dst: Any, op0: Any, op1: Any, prime: i
             return None
     if opcode is ASSERT_EQ and (res is None or dst != res):
         return None
-    if opcode is CALL and (op0 != address(pc.segment_index, pc.offset + plan.size) or dst != fp):
+    if opcode is CALL and (op0 != plan.next_pc or dst != fp):
         return None
     return dst, op0, op1, res
 
@@ -256,7 +364,7 @@ def _next_registers(plan: Plan, pc: Any, ap: Any, fp: Any, dst: Any, op1: Any, r
     else:
         new_ap = ap
     if pc_update is PC_REGULAR:
-        new_pc = address(pc.segment_index, pc.offset + plan.size)
+        new_pc = plan.next_pc
     elif pc_update is PC_JUMP:
         if res is None:
             return None
@@ -266,7 +374,7 @@ def _next_registers(plan: Plan, pc: Any, ap: Any, fp: Any, dst: Any, op1: Any, r
             return None
         new_pc = (pc + res) % prime
     elif type(dst) is int and dst == 0:  # jnz not taken
-        new_pc = address(pc.segment_index, pc.offset + plan.size)
+        new_pc = plan.next_pc
     elif (type(dst) is int or (type(dst) is Relocatable and dst.offset >= 0)) \
             and type(op1) is int:
         new_pc = (pc + op1) % prime

@@ -7,9 +7,10 @@ call `starkware.python.math_utils.sqrt` / `is_quad_residue`, and the EC-op built
 slopes with `div_mod`, all through sympy (about 40 ms per square root modulo the Stark prime,
 whose p - 1 has 2^192 as a factor). The replacements give the same results: for the Stark prime, a
 square root from the discrete logarithm of n^q in the 2^192-order subgroup, found 8 bits at a
-time with precomputed tables (about 2,300 squarings, in 24 native `pow` calls, instead of
-sympy's ~18,000); Euler's
-criterion; Python's built-in modular inverse. Other moduli fall back to cairo-lang's own functions.
+time with precomputed tables: one chain of 184 squarings (n^q, its 2^8-th power, ...) and ~300
+products with table entries, instead of sympy's ~18,000 squarings (or 2,300 with one chain per
+digit); Euler's criterion; Python's built-in modular inverse. Other moduli fall back to
+cairo-lang's own functions.
 
 2. Struct lookups of `CairoStructFactory` (`starkware.cairo.common.structs`). Every syscall reads
 its request through the factory, which searched the struct's definition and built a new
@@ -24,21 +25,23 @@ elements; anything else goes to cairo-lang's function, which refuses it as befor
 in affine coordinates: one modular inverse, ~80 us here, per operation). The same steps in
 Jacobian coordinates, with one inverse at the end, and the same checks at the same points: before
 each step the running sum and the doubled point must not share x, and a doubled point must not
-have y = 0; the same AssertionErrors otherwise.
+have y = 0; the same AssertionErrors otherwise. The doublings of a Q seen before (the signature
+check's generator, an account's public key) are kept, in affine form, for up to 64 points Q.
 
-5. The Poseidon permutation behind `poseidon_hash_many` (transaction and block hashes; 15
-permutations of ~0.5 ms each in Python per invoke hash): poseidon-py's native permutation for
-field elements, cairo-lang's for anything else.
+5. The Poseidon permutation behind `poseidon_hash_many` (transaction and block hashes; ~15
+permutations per invoke hash, ~0.5 ms each in cairo-lang's Python and ~0.4 ms in poseidon-py's):
+starknet-pathfinder-crypto's compiled permutation (~0.07 ms) for integers (reduced first, as
+cairo-lang's first round does), cairo-lang's for anything else.
 """
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import fast_stark_crypto
-import poseidon_py.poseidon_hash
+import starknet_pathfinder_crypto
 from starkware.cairo.common import cairo_function_runner
 from starkware.cairo.common import poseidon_hash as cairo_poseidon
 from starkware.cairo.common.structs import CairoStructFactory
@@ -65,12 +68,18 @@ def _powers(base: int) -> list[int]:
     return powers
 
 
+DIGITS = TWO_ADICITY // WINDOW
+TOP = TWO_ADICITY - WINDOW  # 184
 # The 2^8-th roots of unity, by exponent: GENERATOR^(k * 2^184) -> k.
-DIGIT_OF = {root: k for k, root in enumerate(
-    _powers(pow(GENERATOR, 1 << (TWO_ADICITY - WINDOW), STARK_PRIME)))}
-# UNDO[j][d] = GENERATOR^(-d * 2^(8j)), to strip digit d at position j from an exponent.
-UNDO = [_powers(pow(_INVERSE, 1 << (WINDOW * j), STARK_PRIME))
-        for j in range(TWO_ADICITY // WINDOW)]
+DIGIT_OF = {root: k for k, root in enumerate(_powers(pow(GENERATOR, 1 << TOP, STARK_PRIME)))}
+# STRIP[m][d] = GENERATOR^(-d * 2^(184 - 8m)): digit d found m positions lower, seen from the
+# power of n^q that exposes the current digit.
+STRIP = [[]] + [_powers(pow(_INVERSE, 1 << (TOP - WINDOW * m), STARK_PRIME))
+                for m in range(1, DIGITS)]
+# HALF[j][d] = GENERATOR^(-d * 2^(8j) / 2): digit d at position j of x, in GENERATOR^(-x/2)
+# (for j = 0, d is even: x is).
+HALF = [[pow(_INVERSE, d // 2, STARK_PRIME) for d in range(1 << WINDOW)]] + [
+    _powers(pow(_INVERSE, 1 << (WINDOW * j - 1), STARK_PRIME)) for j in range(1, DIGITS)]
 
 _original_sqrt = math_utils.sqrt
 _original_is_quad_residue = math_utils.is_quad_residue
@@ -102,14 +111,21 @@ def sqrt(n: int, p: int) -> int:
         return 0
     if pow(n, (p - 1) // 2, p) != 1:
         raise ValueError(f"{n} is not a square modulo the Stark prime")
-    # n^q = GENERATOR^x with x even; the root is n^((q+1)/2) * GENERATOR^(-x/2).
-    x, rest = 0, pow(n, ODD_PART, p)
-    for position in range(TWO_ADICITY // WINDOW):
-        # rest^(2^k): k squarings in one native call.
-        digit = DIGIT_OF[pow(rest, 1 << (TWO_ADICITY - WINDOW * (position + 1)), p)]
-        x += digit << (WINDOW * position)
-        rest = rest * UNDO[position][digit] % p
-    root = pow(n, (ODD_PART + 1) // 2, p) * pow(_INVERSE, x // 2, p) % p
+    # n^q = GENERATOR^x with x even; the root is n^((q+1)/2) * GENERATOR^(-x/2). Digit k of x
+    # (8 bits) is that of (n^q)^(2^(184 - 8k)) once the lower digits are taken out.
+    powers = [pow(n, ODD_PART, p)]  # (n^q)^(2^(8i)), i = 0 .. 23
+    for _ in range(DIGITS - 1):
+        powers.append(pow(powers[-1], 1 << WINDOW, p))
+    digits: list[int] = []
+    for position in range(DIGITS):
+        value = powers[DIGITS - 1 - position]
+        for lower, digit in enumerate(digits):
+            value = value * STRIP[position - lower][digit] % p
+        digits.append(DIGIT_OF[value])
+    assert digits[0] % 2 == 0, "n^q of a square is an even power of the generator"
+    root = pow(n, (ODD_PART + 1) // 2, p)
+    for position, digit in enumerate(digits):
+        root = root * HALF[position][digit] % p
     return min(root, p - root)
 
 
@@ -174,13 +190,59 @@ def _add(first: Jacobian, second: Jacobian, p: int) -> Jacobian:
     return x3, (r * (v - x3) - s1 * hhh) % p, z1 * z2 * h % p
 
 
+MAX_CACHED_DOUBLINGS = 64
+_cached_doublings: dict[tuple[int, ...], list[Jacobian]] = {}
+_seen_once: set[tuple[int, ...]] = set()
+
+
+def _doublings(q_x: int, q_y: int, alpha: int, prime: int, height: int) -> Iterator[Jacobian]:
+    """Q, 2Q, 4Q, ... (`height` points). The second time a Q comes (the signature check's
+    generator and an account's public key come back each time) they are kept in affine form."""
+    key = (q_x, q_y, alpha, prime, height)
+    cached = _cached_doublings.get(key)
+    if cached is not None:
+        return iter(cached)
+    if key in _seen_once:
+        points = _affine_doublings(q_x, q_y, alpha, prime, height)
+        if points is not None:
+            if len(_cached_doublings) >= MAX_CACHED_DOUBLINGS:
+                _cached_doublings.clear()
+            _cached_doublings[key] = points
+            return iter(points)
+    elif len(_seen_once) < 16 * MAX_CACHED_DOUBLINGS:
+        _seen_once.add(key)
+    return _jacobian_doublings(q_x, q_y, alpha, prime, height)
+
+
+def _jacobian_doublings(q_x: int, q_y: int, alpha: int, prime: int,
+                        height: int) -> Iterator[Jacobian]:
+    point = (q_x, q_y, 1)
+    for _ in range(height):
+        yield point
+        point = _double(point, alpha, prime)
+
+
+def _affine_doublings(q_x: int, q_y: int, alpha: int, prime: int,
+                      height: int) -> list[Jacobian] | None:
+    """The doublings as (x, y, 1); None if one has y = 0 or is the point at infinity (the
+    step-by-step path then fails where cairo-lang does)."""
+    points = []
+    for x, y, z in _jacobian_doublings(q_x, q_y, alpha, prime, height):
+        if z % prime == 0 or y % prime == 0:
+            return None
+        z_inverse = pow(z, -1, prime)
+        zz_inverse = z_inverse * z_inverse % prime
+        points.append((x * zz_inverse % prime, y * zz_inverse * z_inverse % prime, 1))
+    return points
+
+
 def ec_op_impl(p_x: int, p_y: int, q_x: int, q_y: int, m: int, alpha: int, prime: int,
                height: int) -> tuple[int, int]:
     """P + m * Q as the EC-op builtin computes it (see part 4 above)."""
-    doubled, partial = (q_x, q_y, 1), (p_x, p_y, 1)
+    partial = (p_x, p_y, 1)
     added = False
     orig_m = m
-    for _ in range(height):
+    for doubled in _doublings(q_x, q_y, alpha, prime, height):
         xd, yd, zd = doubled
         xp, _, zp = partial
         assert (xd * zp * zp - xp * zd * zd) % prime != 0, (
@@ -193,7 +255,6 @@ def ec_op_impl(p_x: int, p_y: int, q_x: int, q_y: int, m: int, alpha: int, prime
         if m & 1:
             partial, added = _add(partial, doubled, prime), True
         assert yd % prime != 0
-        doubled = _double(doubled, alpha, prime)
         m >>= 1
     if not added:
         return p_x, p_y
@@ -207,9 +268,11 @@ _original_poseidon_perm = cairo_poseidon.poseidon_perm
 
 
 def poseidon_perm(*elements: int) -> list[int]:
-    """The Poseidon permutation of three field elements (cairo-lang's for other inputs)."""
-    if len(elements) == 3 and all(0 <= element < STARK_PRIME for element in elements):
-        return poseidon_py.poseidon_hash.poseidon_perm(*elements)
+    """The Poseidon permutation of three integers (cairo-lang's for other inputs). Its first
+    round reduces them modulo the prime, as they are here: `poseidon_hash_many` adds a block to
+    the state without reducing, and one permutation in ~3 got a sum past the prime."""
+    if len(elements) == 3 and all(type(element) is int for element in elements):
+        return starknet_pathfinder_crypto.poseidon_perm(*(e % STARK_PRIME for e in elements))
     return _original_poseidon_perm(*elements)
 
 

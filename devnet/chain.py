@@ -32,6 +32,7 @@ from devnet.errors import DuplicateTx, RpcError
 from devnet.execution import run_entry_point
 from devnet.history import HistoricalState
 from devnet.sequencer import CONSTRUCTOR_SELECTOR, Outcome, Sequencer
+from devnet.stages import stage
 from devnet.state import ChainState
 from devnet.state_diff import StateDiff
 from devnet.traces import transaction_trace
@@ -225,24 +226,27 @@ class Chain:
             raise DuplicateTx(hex(tx.hash))
         started = time.perf_counter()
         outcome = self.sequencer.run(tx, self.block_info())
-        state_diff = StateDiff.from_cache(outcome.view.cache)
-        previous_values = state_diff.previous_values(self.state)
-        self.state.commit(outcome.view.cache)
-        if outcome.declared is not None:
-            d = outcome.declared
-            self.state.add_class(d.class_hash, d.compiled_class_hash, d.sierra, d.casm)
-        self.transactions[tx.hash] = tx.to_rpc()
-        self.receipts[tx.hash] = Receipt(
-            tx.hash, tx.type, outcome.fee, outcome.gas, [e.to_rpc() for e in outcome.events],
-            outcome.revert_reason, tx.sender if tx.type == "DEPLOY_ACCOUNT" else None,
-            state_diff=state_diff, previous_values=previous_values)
-        self.traces[tx.hash] = transaction_trace(outcome)
+        with stage("state diff and commit"):
+            state_diff = StateDiff.from_cache(outcome.view.cache)
+            previous_values = state_diff.previous_values(self.state)
+            self.state.commit(outcome.view.cache)
+            if outcome.declared is not None:
+                d = outcome.declared
+                self.state.add_class(d.class_hash, d.compiled_class_hash, d.sierra, d.casm)
+        with stage("receipt and trace"):
+            self.transactions[tx.hash] = tx.to_rpc()
+            self.receipts[tx.hash] = Receipt(
+                tx.hash, tx.type, outcome.fee, outcome.gas, [e.to_rpc() for e in outcome.events],
+                outcome.revert_reason, tx.sender if tx.type == "DEPLOY_ACCOUNT" else None,
+                state_diff=state_diff, previous_values=previous_values)
+            self.traces[tx.hash] = transaction_trace(outcome)
         self.pending.append(tx.hash)
         logger.info("transaction accepted", extra={
             "tx_hash": hex(tx.hash), "type": tx.type, "reverted": outcome.revert_reason is not None,
             "ms": round((time.perf_counter() - started) * 1000)})
         if self.config.block_time is None:
-            self.mine()
+            with stage("block mining"):
+                self.mine()
         return tx.hash
 
     def state_diff(self, tx_hashes: list[int]) -> StateDiff:

@@ -37,6 +37,7 @@ from devnet.errors import (
 )
 from devnet.execution import ExecutionFailed, run_entry_point
 from devnet.sequencer import L1, Outcome
+from devnet.stages import TIMES, stage
 from devnet.traces import transaction_trace
 from devnet.transactions import felt, felts, hexes, parse_transaction
 
@@ -240,7 +241,8 @@ class RpcApi:
     def _broadcasted(self, data: Any, tx_type: str) -> Any:
         if isinstance(data, dict) and data.get("type") != tx_type:
             raise InvalidParams(f"type: expected {tx_type}")
-        tx = parse_transaction(data, self.chain.chain_id)
+        with stage("parse transaction"):
+            tx = parse_transaction(data, self.chain.chain_id)
         if tx.is_query:
             raise InvalidParams("query versions cannot be broadcast")
         return tx
@@ -392,6 +394,10 @@ class RpcApi:
                  "public_key": hex(a.public_key),
                  "initial_balance": str(self.chain.config.initial_balance)}
                 for a in self.chain.accounts]
+
+    def _dev_stageTimes(self) -> dict[str, dict[str, float]]:
+        """Wall time per stage of request handling since the last call (`devnet.stages`)."""
+        return TIMES.take()
 
     def _dev_dump(self, path: Any = None) -> dict[str, Any]:
         target = Path(path) if isinstance(path, str) and path else self.dump_path

@@ -43,7 +43,7 @@ from starkware.cairo.lang.vm.utils import ResourcesError, RunResources
 from starkware.cairo.lang.vm.virtual_machine_base import CompiledHint, VirtualMachineBase
 from starkware.cairo.lang.vm.vm_core import VirtualMachine
 
-from cairo_jobs.step import Plan, step_planned
+from cairo_jobs.step import Plan, run_instruction_planned, run_until
 
 MAX_CACHED_PROGRAMS = 64
 MAX_CACHED_HINTS = 20_000
@@ -60,6 +60,8 @@ class ProgramCells:
     # Step plans of hint-free instructions, per set of hinted addresses (one per program).
     plans: dict[frozenset[MaybeRelocatable], dict[MaybeRelocatable, Plan]] = field(
         default_factory=dict)
+    # Plans of instructions run after their hints (`DevnetVM.run_instruction`).
+    plans_after_hints: dict[MaybeRelocatable, Plan] = field(default_factory=dict)
 
     @property
     def segment(self) -> int | None:
@@ -189,6 +191,13 @@ class DevnetVM(VirtualMachine):
                 self.program_cells.instructions[pc] = instruction
         return instruction
 
+    def run_instruction(self, instruction: Instruction) -> None:
+        # Instructions with hints come here from cairo-lang's step once their hints ran.
+        if not self.short_steps or not run_instruction_planned(
+                self, self.program_cells.plans_after_hints, self.program_cells.cells,
+                instruction):
+            super().run_instruction(instruction)
+
     def _addresses_for_rules(self) -> list[MaybeRelocatable]:
         """Memory addresses in memory order, less the program's cells, which no rule covers."""
         memory = self.run_context.memory
@@ -206,8 +215,11 @@ class DevnetVM(VirtualMachine):
             self.validated_memory._validate_memory_cell(addr, data[addr])
 
     def verify_auto_deductions(self) -> None:
+        # Only cells of segments with a rule have anything to verify.
+        rules = self.auto_deduction
         for addr in self._addresses_for_rules():
-            self.verify_auto_deductions_for_addr(addr)
+            if isinstance(addr, RelocatableValue) and addr.segment_index in rules:
+                self.verify_auto_deductions_for_addr(addr)
 
 
 class _AddressesView:
@@ -259,20 +271,20 @@ class DevnetRunner(CairoFunctionRunner):
 
     def run_until_pc(self, addr: MaybeRelocatable,
                      run_resources: RunResources | None = None) -> None:
-        """cairo-lang's loop, with planned instructions run without its per-step calls."""
+        """cairo-lang's loop, with planned instructions run without its per-step calls
+        (`cairo_jobs.step.run_until`)."""
         vm = self.vm
         resources = RunResources(n_steps=None) if run_resources is None else run_resources
-        context, plans, final_pc = vm.run_context, vm.plans, self.final_pc
-        cells, short = self.program_cells.cells, vm.short_steps
-        # Plans are for program addresses only: only an end inside the program needs a look.
-        guard_end = (type(final_pc) is RelocatableValue
-                     and final_pc.segment_index == self.program_cells.segment)
-        while context.pc != addr and not resources.consumed:
-            if (not short or (guard_end and context.pc == final_pc)
-                    or not step_planned(vm, plans, cells)):
+        segment = self.program_cells.segment
+        if vm.short_steps and not any(type(pc) is RelocatableValue and pc.segment_index == segment
+                                      for pc in (addr, self.final_pc)):
+            run_until(vm, vm.plans, self.program_cells.cells, segment, addr, resources,
+                      self.vm_step)
+        else:  # an end inside the program: cairo-lang's step checks it
+            while vm.run_context.pc != addr and not resources.consumed:
                 self.vm_step()
-            resources.consume_step()
-        if context.pc != addr:
+                resources.consume_step()
+        if vm.run_context.pc != addr:
             raise vm.as_vm_exception(
                 ResourcesError("Error: End of program was not reached"), with_traceback=False)
 

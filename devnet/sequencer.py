@@ -36,6 +36,7 @@ from devnet.errors import (
 from devnet.execution import MAX_CALL_GAS, ExecutionFailed, TxContext, run_entry_point
 from devnet.fee_token import FeeToken
 from devnet.fees import DATA_GAS_PER_WORD, DECLARE_L2_GAS_PER_PROGRAM_WORD, L2_GAS_PRICE, GasUsage
+from devnet.stages import stage
 from devnet.state import ChainState
 from devnet.transactions import Transaction
 
@@ -105,10 +106,11 @@ class Sequencer:
             charge_fee: bool = True, after: CachedSyncState | None = None) -> Outcome:
         """Check and execute `tx` on a fresh view (on top of the uncommitted view `after`, if
         given); raise an RpcError if it must be rejected."""
-        view = self._begin(block_info, after)
-        self._check_nonce(view, tx)
-        if charge_fee:
-            self._check_bounds(view, tx)
+        with stage("nonce and balance checks"):
+            view = self._begin(block_info, after)
+            self._check_nonce(view, tx)
+            if charge_fee:
+                self._check_bounds(view, tx)
         traces: dict[str, CallInfo | None] = {}
         declared = self._prepare_declare(view, tx) if tx.type == "DECLARE" else None
         context = TxContext(account=tx.sender, tx_hash=tx.hash, signature=tx.signature,
@@ -116,21 +118,24 @@ class Sequencer:
         if tx.type == "DEPLOY_ACCOUNT":
             traces["constructor"] = self._deploy_account(view, tx, context)
         if validate:
-            traces["validate"] = self._validate(view, tx, context)
+            with stage("__validate__"):
+                traces["validate"] = self._validate(view, tx, context)
         view.increment_nonce(L1, tx.sender)
         revert_reason = None
         if tx.type == "INVOKE":
-            traces["execute"], revert_reason = self._execute(view, tx, context, traces)
+            with stage("__execute__"):
+                traces["execute"], revert_reason = self._execute(view, tx, context, traces)
         elif declared is not None:
             view.set_compiled_class_hash(declared.class_hash, declared.compiled_class_hash)
-        gas = self._gas_usage(view, traces, declared)
-        fee = min(gas.fee, tx.max_fee) if charge_fee else gas.fee
-        outcome = Outcome(tx, view, gas, fee, revert_reason=revert_reason,
-                          declared=declared, traces=traces, after=after)
-        outcome.events = [e for name in ("constructor", "validate", "execute")
-                          for e in events_of(traces.get(name))]
-        if charge_fee:
-            outcome.events.append(self._charge_fee(outcome))
+        with stage("fee"):
+            gas = self._gas_usage(view, traces, declared)
+            fee = min(gas.fee, tx.max_fee) if charge_fee else gas.fee
+            outcome = Outcome(tx, view, gas, fee, revert_reason=revert_reason,
+                              declared=declared, traces=traces, after=after)
+            outcome.events = [e for name in ("constructor", "validate", "execute")
+                              for e in events_of(traces.get(name))]
+            if charge_fee:
+                outcome.events.append(self._charge_fee(outcome))
         return outcome
 
     def _begin(self, block_info: BlockInfo, after: CachedSyncState | None) -> CachedSyncState:

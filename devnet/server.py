@@ -16,6 +16,7 @@ from aiohttp import web
 
 from devnet.errors import InternalError, InvalidRequest, ParseError, RpcError
 from devnet.rpc import RpcApi
+from devnet.stages import stage
 
 logger = logging.getLogger(__name__)
 
@@ -25,6 +26,11 @@ MAX_BATCH = 100
 
 def _error_response(error: RpcError, request_id: Any = None) -> dict[str, Any]:
     return {"jsonrpc": "2.0", "id": request_id, "error": error.to_json()}
+
+
+def _json_response(reply: Any) -> web.Response:
+    with stage("json encode"):
+        return web.json_response(reply)
 
 
 class RpcServer:
@@ -44,12 +50,14 @@ class RpcServer:
 
     async def handle(self, request: web.Request) -> web.Response:
         try:
-            body = await request.read()
+            with stage("http read"):
+                body = await request.read()
         except web.HTTPRequestEntityTooLarge:
             error = InvalidRequest(f"request body exceeds {MAX_BODY_BYTES} bytes")
             return web.json_response(_error_response(error), status=413)
         try:
-            payload = json.loads(body)
+            with stage("json decode"):
+                payload = json.loads(body)
         except (ValueError, RecursionError) as exc:  # UnicodeDecodeError is a ValueError
             return web.json_response(_error_response(ParseError(str(exc)[:200])))
         if isinstance(payload, list):
@@ -57,9 +65,9 @@ class RpcServer:
                 error = InvalidRequest(f"a batch holds 1 to {MAX_BATCH} requests")
                 return web.json_response(_error_response(error))
             replies = [await self.dispatch(item) for item in payload]
-            return web.json_response([r for r in replies if r is not None])
+            return _json_response([r for r in replies if r is not None])
         reply = await self.dispatch(payload)
-        return web.json_response(reply) if reply is not None else web.Response(status=204)
+        return _json_response(reply) if reply is not None else web.Response(status=204)
 
     async def dispatch(self, payload: Any) -> dict[str, Any] | None:
         """Answer one JSON-RPC request object (None for a notification)."""
@@ -71,8 +79,9 @@ class RpcServer:
             return _error_response(InvalidRequest("id must be a string, a number or null"))
         loop = asyncio.get_running_loop()
         try:
-            result = await loop.run_in_executor(
-                self.worker, self.api.call, payload["method"], payload.get("params"))
+            with stage("worker round trip"):
+                result = await loop.run_in_executor(
+                    self.worker, self._timed_call, payload["method"], payload.get("params"))
         except RpcError as error:
             logger.info("request refused", extra={"method": payload["method"],
                                                   "code": error.code, "reason": str(error)})
@@ -83,6 +92,11 @@ class RpcServer:
         if "id" not in payload:
             return None
         return {"jsonrpc": "2.0", "id": request_id, "result": result}
+
+    def _timed_call(self, method: str, params: Any) -> Any:
+        known = isinstance(method, str) and method in self.api.methods
+        with stage(f"rpc {method if known else '(unknown method)'}"):
+            return self.api.call(method, params)
 
     async def mine_periodically(self) -> None:
         """Close a block every `block_time` seconds."""

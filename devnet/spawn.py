@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import select
 import subprocess
 import sys
 import tempfile
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
+
+REPOSITORY = Path(__file__).resolve().parent.parent
 
 START_TIMEOUT_S = 120
 STOP_TIMEOUT_S = 60
@@ -20,12 +25,14 @@ class DevnetProcess:
     runs, and a full one (~64 KiB of log lines) would block the devnet's next write.
     """
 
-    def __init__(self, *args: str) -> None:
+    def __init__(self, *args: str, cwd: Path | None = None) -> None:
+        """Start `python -m devnet` with `args`, from `cwd` (another checkout's devnet) if
+        given."""
         # Open as long as this object: read by `read_log`, deleted when garbage-collected.
         self.log = tempfile.TemporaryFile("w+", prefix="devnet-", suffix=".log")  # noqa: SIM115
         self.process = subprocess.Popen(
             [sys.executable, "-m", "devnet", "--port", "0", "--json", *args],
-            stdout=subprocess.PIPE, stderr=self.log, text=True)
+            stdout=subprocess.PIPE, stderr=self.log, text=True, cwd=cwd)
         ready, _, _ = select.select([self.process.stdout], [], [], START_TIMEOUT_S)
         if not ready:
             self.stop()
@@ -57,3 +64,14 @@ class DevnetProcess:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+@contextlib.contextmanager
+def source_tree(ref: str) -> Iterator[Path]:
+    """The files of commit `ref` of this repository in a temporary directory (removed on exit),
+    to run another version's code from (as the current directory: `python -m devnet`)."""
+    with tempfile.TemporaryDirectory(prefix="devnet-baseline-") as root:
+        archive = subprocess.run(["git", "-C", str(REPOSITORY), "archive", ref],
+                                 capture_output=True, check=True).stdout
+        subprocess.run(["tar", "-x", "-C", root], input=archive, check=True)
+        yield Path(root)

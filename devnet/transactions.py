@@ -18,6 +18,7 @@ from starkware.starknet.services.api.contract_class.contract_class import Contra
 
 from devnet.classes import sierra_class_hash
 from devnet.errors import InvalidParams, UnsupportedContractClassVersion, UnsupportedTxVersion
+from devnet.stages import stage
 
 FIELD_PRIME = 2**251 + 17 * 2**192 + 1
 QUERY_VERSION_BASE = 2**128
@@ -165,7 +166,8 @@ def parse_transaction(data: Any, chain_id: int) -> Transaction:
         common["account_deployment_data"] = felts(
             data.get("account_deployment_data", []), "account_deployment_data")
         tx = _invoke(data, common) if tx_type == "INVOKE" else _declare(data, common)
-    return replace(tx, hash=transaction_hash(tx, chain_id))
+    with stage("transaction hash"):
+        return replace(tx, hash=transaction_hash(tx, chain_id))
 
 
 def _invoke(data: dict[str, Any], common: dict[str, Any]) -> Transaction:

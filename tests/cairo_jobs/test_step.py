@@ -6,7 +6,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from starkware.cairo.lang.vm.relocatable import RelocatableValue
 
+from cairo_jobs import step
 from cairo_jobs.examples import EXAMPLES, compiled
 from cairo_jobs.runner import FailureReason, RunFailure, RunRequest
 from cairo_jobs.vm import execute
@@ -62,3 +64,24 @@ def test_step_limit_and_hint_failures_are_the_stock_ones(tmp_path: Path) -> None
     assert failures[0] == failures[1]
     assert failures[0][0] is FailureReason.STEP_LIMIT
     assert failures[0][2] is FailureReason.HINT_ERROR
+
+
+@pytest.mark.parametrize("segment, offset", [(1, 0), (3, 12345), (-2, 7), (1, -1), (1, 2**70)])
+def test_addresses_equal_cairo_langs_and_are_shared(segment: int, offset: int) -> None:
+    """An address from the short path is cairo-lang's value; within bounds one shared object."""
+    made = step.address(segment, offset)
+    assert made == RelocatableValue(segment, offset)
+    assert hash(made) == hash(RelocatableValue(segment, offset))
+    again = step.address(segment, offset)
+    assert (again is made) == (0 <= offset < step.MAX_INTERNED_OFFSET)
+
+
+def test_shared_addresses_stay_within_their_bound(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(step, "MAX_INTERNED_SLOTS", 100)
+    monkeypatch.setattr(step, "MAX_INTERNED_OFFSET", 50)
+    monkeypatch.setattr(step, "_interned", {})
+    monkeypatch.setattr(step, "_interned_slots", 0)
+    for segment in range(20):
+        for offset in range(60):
+            assert step.address(segment, offset) == RelocatableValue(segment, offset)
+            assert step._interned_slots <= 100 + 50

@@ -13,6 +13,7 @@ from typing import Any
 import aiohttp
 import pytest
 from starknet_py.hash.selector import get_selector_from_name
+from starknet_py.net.client_models import Call
 
 from devnet import check
 from devnet.spawn import DevnetProcess
@@ -35,6 +36,32 @@ def test_start_up_summary_lists_funded_accounts(devnet: DevnetProcess) -> None:
 @pytest.mark.parametrize("step", check.CHECKS, ids=lambda c: c.__name__)
 def test_starknet_py(step: Any, context: check.Context) -> None:
     asyncio.run(step(context))
+
+
+def test_stage_times_show_where_an_invoke_spent_its_time(
+    devnet: DevnetProcess, context: check.Context
+) -> None:
+    rpc(devnet.url, call("devnet_stageTimes", []))  # start anew
+    transfer = Call(to_addr=check.FEE_TOKEN, selector=check.TRANSFER, calldata=[7, 1, 0])
+
+    async def invoke() -> None:
+        sent = await context.account.execute_v3([transfer], resource_bounds=check.GENEROUS_BOUNDS)
+        await context.client.wait_for_tx(sent.transaction_hash, check_interval=check.POLL_S)
+
+    asyncio.run(invoke())
+    times = rpc(devnet.url, call("devnet_stageTimes", []))[1]["result"]
+    add = times["rpc starknet_addInvokeTransaction"]
+    assert add["count"] == 1
+    for stage in ("http read", "json decode", "json encode", "worker round trip",
+                  "parse transaction", "transaction hash", "nonce and balance checks",
+                  "__validate__", "__execute__", "fee", "state diff and commit",
+                  "receipt and trace", "block mining"):
+        assert times[stage]["count"] >= 1 and times[stage]["ms"] > 0, stage
+    assert add["ms"] > times["__validate__"]["ms"] + times["__execute__"]["ms"]
+    rpc(devnet.url, call("starknet_nope", []))
+    again = rpc(devnet.url, call("devnet_stageTimes", []))[1]["result"]
+    assert "__validate__" not in again  # taken: counted anew
+    assert again["rpc (unknown method)"]["count"] == 1
 
 
 def rpc(url: str, body: bytes) -> tuple[int, Any]:
