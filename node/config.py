@@ -81,7 +81,8 @@ class P2PSection:
 @dataclass
 class ExecutorSection:
     max_jobs: int = 2
-    """Jobs run at once (one Cairo worker process each)."""
+    """Jobs running Cairo or proving at once (one Cairo worker process each); jobs waiting for
+    their fact or payment take none."""
     max_steps: int = 10_000_000
     """Headers asking for more Cairo steps are dropped."""
     min_reward: int = 1
