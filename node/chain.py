@@ -348,23 +348,29 @@ class RegistryView:
         self._bridge = bridge
         self._registry = registry
         self._balances: dict[int, tuple[float, int]] = {}
+        self._reading: dict[int, trio.Lock] = {}
+        self.balance_reads = 0
+        """Escrow balances read from chain so far."""
 
     async def available_balance(self, account: int) -> int:
         """The account's escrow less what is pending withdrawal."""
+        self.balance_reads += 1
         return await self._bridge.call(self._registry.available_balance, account)
 
     async def covers(self, account: int, amount: int) -> bool:
         """Whether the account's available escrow covers `amount`.
 
         A balance read in the last BALANCE_TTL_S seconds that covers it is trusted (the
-        Registry checks the escrow again when it pays); otherwise the balance is read.
+        Registry checks the escrow again when it pays); otherwise the balance is read. Questions
+        about one account wait for the read under way (many jobs at once ask one read).
         """
-        read_at, balance = self._balances.get(account, (-math.inf, 0))
-        if balance >= amount and trio.current_time() - read_at < BALANCE_TTL_S:
-            return True
-        balance = await self.available_balance(account)
-        self._balances[account] = (trio.current_time(), balance)
-        return balance >= amount
+        async with self._reading.setdefault(account, trio.Lock()):
+            read_at, balance = self._balances.get(account, (-math.inf, 0))
+            if balance >= amount and trio.current_time() - read_at < BALANCE_TTL_S:
+                return True
+            balance = await self.available_balance(account)
+            self._balances[account] = (trio.current_time(), balance)
+            return balance >= amount
 
     async def job_state(self, job_hash: int) -> JobState:
         """Whether (and to whom) the job was paid."""

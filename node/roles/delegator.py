@@ -328,8 +328,10 @@ class Delegation:
         return outcome
 
     async def _check_escrow(self) -> None:
-        services = self.services
-        available = await services.chain(services.registry.available_balance, None)
+        services, address = self.services, self.services.wallet.address
+        if await services.view.covers(address, self.spec.reward):
+            return
+        available = await services.view.available_balance(address)
         if available < self.spec.reward:
             raise UserError(
                 f"the escrow holds {available} available, less than the reward {self.spec.reward}:"

@@ -332,6 +332,25 @@ async def test_a_sufficient_escrow_is_trusted_and_an_insufficient_one_read_again
     assert not await view.covers(UNDEPLOYED, 1)
 
 
+async def test_questions_about_one_escrow_at_once_share_one_read(
+    bridge: ChainBridge, chain: Chain
+) -> None:
+    registry = RegistryClient(chain.account, chain.registry, FEE_TOKEN)
+    await bridge.call(registry.deposit, 1)
+    view = RegistryView(bridge, registry)
+    answers: list[bool] = []
+
+    async def ask(amount: int) -> None:
+        answers.append(await view.covers(chain.account.address, amount))
+
+    async with trio.open_nursery() as nursery:
+        for _ in range(8):
+            nursery.start_soon(ask, 1)
+    assert answers == [True] * 8 and view.balance_reads == 1
+    assert not await view.covers(chain.account.address, 10**40)  # too much: read again
+    assert view.balance_reads == 2
+
+
 # One account, several transactions in flight
 
 
