@@ -221,7 +221,7 @@ def cpu_times(network: LocalNetwork) -> dict[str, float]:
     return times
 
 
-STEPS = {"witness verified": "verified", "witness checked": "registered"}
+STEPS = {"witness verified": "verified", "witness checked": "registered", "job paid": "paid"}
 """Log messages of the nodes that are steps of a job (besides job store transitions)."""
 
 SEGMENTS = (
