@@ -75,7 +75,8 @@ class P2PSection:
     listen: list[str] = field(default_factory=lambda: ["/ip4/127.0.0.1/tcp/0"])
     bootstrap: list[str] = field(default_factory=list)
     republish_interval: float = 1.0
-    """Seconds between re-publications of an open header, bid, assignment or witness notice."""
+    """Seconds to the first re-publication of an open header, bid, assignment or witness
+    notice; the next pauses double, up to 4 times this."""
 
 
 @dataclass
