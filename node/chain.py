@@ -506,6 +506,8 @@ class FactWatch:
             if not self._waiters[fact]:
                 del self._waiters[fact]
                 self._bits.pop(fact, None)
+            if not self._waiters:
+                self._next_block = None  # the next waiter starts from the newest block
 
     async def _start(self) -> None:
         """Read events from the newest block on (before the first waiter's view)."""
