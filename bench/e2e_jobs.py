@@ -212,7 +212,7 @@ def measure(network: LocalNetwork, name: str, args: argparse.Namespace, first_in
 
 def cpu_times(network: LocalNetwork) -> dict[str, float]:
     """CPU seconds so far of each process: the devnet, each node (with its Cairo workers) and
-    this one (the delegator, and the RPC counter's thread when profiling)."""
+    this one (the delegator; the RPC counter is a process of its own, not counted)."""
     assert network.devnet is not None
     times = {node.name: cpu_seconds(node.process.pid) for node in network.nodes}
     times["devnet"] = cpu_seconds(network.devnet.process.pid)
