@@ -9,23 +9,34 @@ validator and two executors as `node` processes and, from this process acting as
 Baselines in the same run: the previous behaviour's settings (1 s chain polls, 1 s bid window,
 a fee estimate per transaction) and the chain's floor, two transactions through starknet-py
 with fee estimation (a job needs two: the validator's register_fact and the executor's
-submit_witness).
+submit_witness). `--baseline-ref REV` also runs this script against another commit's code (a
+temporary git worktree, removed afterwards) and compares. `--profile` shows where the time of
+the concurrent jobs goes: the devnet's requests by method, each process's CPU time, each job's
+steps from the nodes' logs.
 
-    .venv/bin/python bench/e2e_jobs.py [--sequential 5] [--concurrent 12]
+    .venv/bin/python bench/e2e_jobs.py [--sequential 5] [--concurrent 12] [--profile]
+        [--baseline-ref REV]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
+import resource
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
+from collections import Counter
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
 import trio
+from e2e_profile import RpcCounter, cpu_seconds, node_stamps
 
 from cairo_jobs.examples import compiled
 from node.config import load_config
@@ -54,10 +65,14 @@ class Timeline:
 
     def __init__(self) -> None:
         self.started = time.monotonic()
+        self.started_unix = time.time()
         self.at: dict[str, float] = {}
+        self.job = 0
 
     def __call__(self, step: str, details: dict[str, Any]) -> None:
         self.at.setdefault(step, time.monotonic() - self.started)
+        if step == "published":
+            self.job = int(details["job"], 16)
 
     def between(self, first: str, last: str) -> float:
         return self.at[last] - self.at[first]
@@ -70,7 +85,7 @@ def spec(n: int, deadline_s: float = 600) -> JobSpec:
 
 
 async def sequential(network: LocalNetwork, settings: dict[str, float], n: int,
-                     first_input: int) -> list[Timeline]:
+                     first_input: int, deadline_s: float) -> list[Timeline]:
     timelines = []
     async with delegator_services(network, settings) as services, \
             trio.open_nursery() as nursery:
@@ -78,8 +93,10 @@ async def sequential(network: LocalNetwork, settings: dict[str, float], n: int,
         await nursery.start(delegator.run)
         for i in range(n):
             timeline = Timeline()
-            outcome = await delegator.delegate(spec(first_input + i), timeline)
-            assert outcome.state == "paid", outcome
+            outcome = await delegator.delegate(spec(first_input + i, deadline_s), timeline)
+            if outcome.state != "paid":
+                print(f"  job {i + 1}: {outcome.state}, left out of the figures", flush=True)
+                continue
             timelines.append(timeline)
             print(f"  job {i + 1}: publish -> paid {timeline.between('published', 'paid'):.2f} s",
                   flush=True)
@@ -88,8 +105,10 @@ async def sequential(network: LocalNetwork, settings: dict[str, float], n: int,
 
 
 async def concurrent(network: LocalNetwork, settings: dict[str, float], m: int,
-                     first_input: int) -> tuple[list[Outcome], float]:
+                     first_input: int, deadline_s: float
+                     ) -> tuple[list[Outcome], list[Timeline], float]:
     outcomes: list[Outcome] = []
+    timelines: list[Timeline] = []
     async with delegator_services(network, settings) as services, \
             trio.open_nursery() as nursery:
         delegator = Delegator(services)
@@ -97,13 +116,16 @@ async def concurrent(network: LocalNetwork, settings: dict[str, float], m: int,
         started = time.monotonic()
 
         async def one(i: int) -> None:
-            outcomes.append(await delegator.delegate(spec(first_input + i), lambda *_: None))
+            timeline = Timeline()
+            timelines.append(timeline)
+            outcomes.append(await delegator.delegate(spec(first_input + i, deadline_s),
+                                                     timeline))
 
         async with trio.open_nursery() as jobs:
             for i in range(m):
                 jobs.start_soon(one, i)
         nursery.cancel_scope.cancel()
-        return outcomes, time.monotonic() - started
+        return outcomes, timelines, time.monotonic() - started
 
 
 def delegator_services(network: LocalNetwork, settings: dict[str, float]) -> Any:
@@ -133,17 +155,21 @@ async def chain_floor(network: LocalNetwork, n: int = 4) -> list[float]:
 
 
 def start_nodes(network: LocalNetwork, name: str, settings: dict[str, float]) -> None:
-    """A validator and two executors with `settings`, after stopping the running ones."""
+    """A validator and two executors with `settings` (logging JSON), after stopping the
+    running ones."""
     for node in network.nodes:
         node.stop()
     network.nodes.clear()
-    text = {key: str(value) for key, value in settings.items()}
+    text = {"node.log_format": "json", **{key: str(value) for key, value in settings.items()}}
     network.start("validate", f"validator-{name}", VALIDATOR, settings=text)
     for executor, account in (("executor-1", EXECUTOR_1), ("executor-2", EXECUTOR_2)):
         network.start("serve", f"{executor}-{name}", account, settings=text)
 
 
 def p90(samples: list[float]) -> float:
+    """The 90th percentile (the sample itself when there is one)."""
+    if len(samples) < 2:
+        return samples[0]
     return statistics.quantiles(samples, n=10, method="inclusive")[-1]
 
 
@@ -159,35 +185,144 @@ def latency_figures(timelines: list[Timeline]) -> dict[str, float]:
                 median_between("assigned", "paid")}
 
 
-def measure(network: LocalNetwork, name: str, args: argparse.Namespace,
-            first_input: int) -> dict[str, float]:
-    """Start the nodes with the `name` settings; their latency and throughput figures."""
+def measure(network: LocalNetwork, name: str, args: argparse.Namespace, first_input: int,
+            counter: RpcCounter | None) -> dict[str, float]:
+    """Start the nodes with the `name` settings; their latency and throughput figures (and,
+    with a `counter`, where the concurrent jobs' time went)."""
     settings = SETTINGS[name]
     start_nodes(network, name, settings)
     print(f"{name} {settings or '(local network defaults)'}; load {os.getloadavg()}", flush=True)
-    timelines = trio.run(sequential, network, settings, args.sequential, first_input)
+    timelines = trio.run(sequential, network, settings, args.sequential, first_input,
+                         args.deadline)
+    if not timelines:
+        raise SystemExit(f"{name}: no job of the sequential phase was paid")
     figures = latency_figures(timelines)
-    outcomes, wall = trio.run(concurrent, network, settings, args.concurrent, first_input + 50)
+    cpu_before = cpu_times(network)
+    requests_before = counter.counts() if counter is not None else {}
+    outcomes, jobs, wall = trio.run(concurrent, network, settings, args.concurrent,
+                                    first_input + 50, args.deadline)
     paid = sum(outcome.state == "paid" for outcome in outcomes)
     figures[f"{args.concurrent} jobs at once, jobs paid per minute"] = paid / wall * 60
-    print(f"  {args.concurrent} jobs at once: {paid} paid in {wall:.1f} s", flush=True)
+    print(f"  {args.concurrent} jobs at once: {paid} paid in {wall:.1f} s; load "
+          f"{os.getloadavg()}", flush=True)
+    if counter is not None:
+        show_profile(network, counter, requests_before, cpu_before, jobs, wall)
     return figures
+
+
+def cpu_times(network: LocalNetwork) -> dict[str, float]:
+    """CPU seconds so far of each process: the devnet, each node (with its Cairo workers) and
+    this one (the delegator; the RPC counter is a process of its own, not counted)."""
+    assert network.devnet is not None
+    times = {node.name: cpu_seconds(node.process.pid) for node in network.nodes}
+    times["devnet"] = cpu_seconds(network.devnet.process.pid)
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    times["delegator (bench)"] = usage.ru_utime + usage.ru_stime
+    return times
+
+
+STEPS = {"witness verified": "verified", "witness checked": "registered", "job paid": "paid"}
+"""Log messages of the nodes that are steps of a job (besides job store transitions)."""
+
+SEGMENTS = (
+    ("publish -> executor bids (header, admission)", "delegator:published", "executor:bidding"),
+    ("executor bids -> delegator sees first bid", "executor:bidding", "delegator:bid"),
+    ("first bid -> assigned (bid window)", "delegator:bid", "delegator:assigned"),
+    ("assigned -> body fetched", "delegator:assigned", "executor:running"),
+    ("body fetched -> run done, witness offered", "executor:running", "executor:proving"),
+    ("witness offered -> validator verified", "executor:proving", "validator:verified"),
+    ("verified -> fact registered (tx)", "validator:verified", "validator:registered"),
+    ("fact registered -> executor sees it", "validator:registered", "executor:submitted"),
+    ("executor submits -> paid (tx)", "executor:submitted", "executor:paid"),
+    ("paid -> delegator sees JobCompleted", "executor:paid", "delegator:paid"),
+)
+"""The steps of a job, across processes: (label, from, to) as `role:step`."""
+
+
+def show_profile(network: LocalNetwork, counter: RpcCounter,
+                 requests_before: dict[str, tuple[int, float]], cpu_before: dict[str, float],
+                 jobs: list[Timeline], wall: float) -> None:
+    """Print the devnet's requests, the processes' CPU and the jobs' steps (medians)."""
+    n = len(jobs)
+    print(f"  devnet requests during the {n} jobs ({wall:.1f} s):", flush=True)
+    requests = {method: (count - requests_before.get(method, (0, 0.0))[0],
+                         seconds - requests_before.get(method, (0, 0.0))[1])
+                for method, (count, seconds) in counter.counts().items()}
+    for method, (count, seconds) in sorted(requests.items(), key=lambda item: -item[1][0]):
+        if not count:
+            continue
+        print(f"    {method:44} {count:5} ({count / n:5.1f} a job, {count / wall:5.1f}/s), "
+              f"answered in {seconds:6.1f} s total, {seconds / count * 1000:6.0f} ms each")
+    cpu_after = cpu_times(network)
+    print("  CPU seconds during the jobs (share of the wall time):")
+    for name, after in cpu_after.items():
+        used = after - cpu_before.get(name, 0.0)
+        print(f"    {name:28} {used:6.1f} s ({used / wall:4.0%})")
+    stamps = job_stamps(network, jobs)
+    print("  job steps, median (p90) over the jobs:")
+    for label, first, last in SEGMENTS:
+        spans = [s[last] - s[first] for s in stamps if first in s and last in s]
+        if spans:
+            print(f"    {label:48} {statistics.median(spans):5.2f} s ({p90(spans):5.2f} s)")
+    executors = Counter(s.get("executor") for s in stamps)
+    print(f"  jobs per executor: {dict(executors)}", flush=True)
+
+
+def job_stamps(network: LocalNetwork, jobs: list[Timeline]) -> list[dict[str, Any]]:
+    """For each job, the Unix time of each `role:step` (and the executor that was paid)."""
+    logs = {node.name: node_stamps(node.log().splitlines(), STEPS) for node in network.nodes}
+    stamped = []
+    for timeline in jobs:
+        at: dict[str, Any] = {f"delegator:{step}": timeline.started_unix + seconds
+                              for step, seconds in timeline.at.items()}
+        at.update({f"validator:{step}": t for name, found in logs.items()
+                   if name.startswith("validator") for step, t in found[timeline.job].items()})
+        for name, found in logs.items():
+            if name.startswith("executor") and "paid" in found.get(timeline.job, {}):
+                at.update({f"executor:{step}": t for step, t in found[timeline.job].items()})
+                at["executor"] = name
+        stamped.append(at)
+    return stamped
 
 
 def report(results: dict[str, dict[str, float]], floor: float) -> None:
     now = results["now"]
-    before = results.get("before", {})
-    print(f"{'figure':58} {'before':>8} {'now':>8} {'ratio':>7}")
+    base_name = next((name for name in results if name != "now"), "before")
+    before = results.get(base_name, {})
+    print(f"{'figure':58} {base_name[:12]:>12} {'now':>8} {'ratio':>7}")
     for figure in now:
         old = before.get(figure, float("nan"))
         ratio = now[figure] / old if old else float("nan")
         unit = "" if "per minute" in figure else " s"
-        print(f"{figure:58} {old:7.2f}{unit:2} {now[figure]:7.2f}{unit:2} {ratio:6.2f}x")
+        print(f"{figure:58} {old:11.2f}{unit:2} {now[figure]:7.2f}{unit:2} {ratio:6.2f}x")
     latency = now["publish -> paid, median"]
     throughput = now[next(f for f in now if "per minute" in f)]
     print(f"goals: latency {latency:.2f} s (<= {GOAL_LATENCY_S} s), {latency / floor:.1f}x the "
           f"chain floor of {floor:.2f} s; throughput {throughput:.1f} jobs/min "
           f"(>= {GOAL_JOBS_PER_MIN})", flush=True)
+
+
+def run_at_ref(ref: str, args: argparse.Namespace) -> dict[str, float]:
+    """This script's `now` figures with the node code of commit `ref` (its own local network,
+    from a temporary git worktree that is removed afterwards)."""
+    root = Path(__file__).resolve().parent.parent
+    with tempfile.TemporaryDirectory(prefix="e2e-baseline-") as folder:
+        tree = Path(folder) / "tree"
+        subprocess.run(["git", "-C", str(root), "worktree", "add", "--detach", str(tree), ref],
+                       check=True, capture_output=True, timeout=120)
+        try:
+            with tempfile.NamedTemporaryFile("r", suffix=".json") as out:
+                subprocess.run(
+                    [sys.executable, str(Path(__file__).resolve()), "--settings", "now",
+                     "--sequential", str(args.sequential), "--concurrent", str(args.concurrent),
+                     "--deadline", str(args.deadline),
+                     "--json-out", out.name, *(["--profile"] if args.profile else [])],
+                    cwd=tree, env={**os.environ, "PYTHONPATH": str(tree)}, check=True,
+                    timeout=3600)
+                return json.load(out)["now"]
+        finally:
+            subprocess.run(["git", "-C", str(root), "worktree", "remove", "--force", str(tree)],
+                           check=False, timeout=120)
 
 
 def main() -> None:
@@ -196,16 +331,35 @@ def main() -> None:
     parser.add_argument("--concurrent", type=int, default=12)
     parser.add_argument("--settings", nargs="+", choices=list(SETTINGS), default=list(SETTINGS),
                         help="settings to measure (default: all; 'now' alone skips the baseline)")
+    parser.add_argument("--baseline-ref", metavar="REV",
+                        help="also measure `now` with the code of commit REV, first")
+    parser.add_argument("--profile", action="store_true",
+                        help="count the devnet's requests, the processes' CPU and the jobs' steps")
+    parser.add_argument("--deadline", type=float, default=600,
+                        help="seconds a job may take before it expires (unpaid)")
+    parser.add_argument("--json-out", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     print(f"load average at start: {os.getloadavg()}", flush=True)
-    with tempfile.TemporaryDirectory(prefix="e2e-bench-") as work, \
-            LocalNetwork(Path(work), accounts=4) as network:
+    results: dict[str, dict[str, float]] = {}
+    if args.baseline_ref:
+        print(f"baseline: the code of {args.baseline_ref}", flush=True)
+        results[args.baseline_ref] = run_at_ref(args.baseline_ref, args)
+        print(f"now: the code of this tree; load {os.getloadavg()}", flush=True)
+    with tempfile.TemporaryDirectory(prefix="e2e-bench-") as work, ExitStack() as stack:
+        network = stack.enter_context(LocalNetwork(Path(work), accounts=4))
         network.deposit(DELEGATOR, 10**18)
         floor = statistics.median(asyncio.run(chain_floor(network)))
         print(f"chain floor, 2 estimated transactions: median {floor:.2f} s", flush=True)
-        results = {name: measure(network, name, args, 10 + 100 * index)
-                   for index, name in enumerate(SETTINGS) if name in args.settings}
-        report(results, floor)
+        counter = None
+        if args.profile:
+            counter = stack.enter_context(RpcCounter(network.url))
+            text = network.config_path.read_text()
+            network.config_path.write_text(text.replace(network.url, counter.url))
+        results.update({name: measure(network, name, args, 10 + 100 * index, counter)
+                        for index, name in enumerate(SETTINGS) if name in args.settings})
+    if args.json_out:
+        args.json_out.write_text(json.dumps(results))
+    report(results, floor)
     print(f"load average at end: {os.getloadavg()}", flush=True)
 
 

@@ -5,8 +5,9 @@
 side cancels the asyncio task, and every call has a timeout. The services on top of it are
 trio-facing: `OnChainSignatureChecker` (SRC-6 `is_valid_signature`, a
 `p2p.signing.SignatureChecker`), `RegistryView` (solvency and already-paid checks),
-`AccountKeys` (Stark public keys of accounts, cached for synchronous gossip validators) and
-`BlockWatch` (wakes whoever waits for the chain to move on, instead of fixed polls).
+`AccountKeys` (Stark public keys of accounts, cached for synchronous gossip validators),
+`BlockWatch` (wakes whoever waits for the chain to move on, instead of fixed polls) and
+`FactWatch` (waits for facts with one events read a block for all of them).
 No other module may mix the two loops.
 """
 
@@ -17,6 +18,7 @@ import contextlib
 import logging
 import math
 import threading
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
@@ -28,7 +30,7 @@ from starknet_py.net.client_errors import ClientError
 from starknet_py.net.client_models import Call
 
 from p2p.stark import STARK_PRIME
-from registry_contract.client import JobState, RegistryClient
+from registry_contract.client import FactRegistryClient, JobState, RegistryClient
 
 logger = logging.getLogger(__name__)
 
@@ -57,6 +59,9 @@ MAX_SIGNATURE_FELTS = 64
 """Longer signatures are refused without asking the chain."""
 
 IS_VALID_SIGNATURE = get_selector_from_name("is_valid_signature")
+FACT_REGISTERED = get_selector_from_name("FactRegistered")
+EVENTS_CHUNK = 256
+"""Events asked for in one page of `starknet_getEvents`."""
 GET_PUBLIC_KEY = get_selector_from_name("get_public_key")
 
 ACCOUNT_REFUSAL_CODES = frozenset({"20", "21", "40"})
@@ -343,23 +348,29 @@ class RegistryView:
         self._bridge = bridge
         self._registry = registry
         self._balances: dict[int, tuple[float, int]] = {}
+        self._reading: dict[int, trio.Lock] = {}
+        self.balance_reads = 0
+        """Escrow balances read from chain so far."""
 
     async def available_balance(self, account: int) -> int:
         """The account's escrow less what is pending withdrawal."""
+        self.balance_reads += 1
         return await self._bridge.call(self._registry.available_balance, account)
 
     async def covers(self, account: int, amount: int) -> bool:
         """Whether the account's available escrow covers `amount`.
 
         A balance read in the last BALANCE_TTL_S seconds that covers it is trusted (the
-        Registry checks the escrow again when it pays); otherwise the balance is read.
+        Registry checks the escrow again when it pays); otherwise the balance is read. Questions
+        about one account wait for the read under way (many jobs at once ask one read).
         """
-        read_at, balance = self._balances.get(account, (-math.inf, 0))
-        if balance >= amount and trio.current_time() - read_at < BALANCE_TTL_S:
-            return True
-        balance = await self.available_balance(account)
-        self._balances[account] = (trio.current_time(), balance)
-        return balance >= amount
+        async with self._reading.setdefault(account, trio.Lock()):
+            read_at, balance = self._balances.get(account, (-math.inf, 0))
+            if balance >= amount and trio.current_time() - read_at < BALANCE_TTL_S:
+                return True
+            balance = await self.available_balance(account)
+            self._balances[account] = (trio.current_time(), balance)
+            return balance >= amount
 
     async def job_state(self, job_hash: int) -> JobState:
         """Whether (and to whom) the job was paid."""
@@ -452,3 +463,88 @@ class BlockWatch:
         finally:
             self._waiters -= 1
         return self.number
+
+
+class FactWatch:
+    """Waits for facts to be registered in the FactRegistry with at least some security bits.
+
+    A waiter asks the FactRegistry once (a view); then, each time the chain adds a block, one
+    read of the FactRegistered events of the blocks not read yet serves every waiting fact
+    (instead of a view per waiting fact and block, which many jobs at once multiply).
+    """
+
+    def __init__(self, bridge: ChainBridge, facts: FactRegistryClient, blocks: BlockWatch) -> None:
+        self._bridge = bridge
+        self._facts = facts
+        self._blocks = blocks
+        self._waiters: dict[int, int] = {}
+        """Fact -> how many wait for it."""
+        self._bits: dict[int, int] = {}
+        """Waited fact -> the highest security bits of its registrations seen in the events."""
+        self._next_block: int | None = None
+        """The first block whose events are not read yet."""
+        self._lock = trio.Lock()
+
+    async def wait(self, fact: int, min_bits: int, deadline: float) -> bool:
+        """True once `fact` is registered with at least `min_bits`; False when the Unix time
+        `deadline` passes first. Raises ChainError when the first view fails."""
+        self._waiters[fact] = self._waiters.get(fact, 0) + 1
+        try:
+            if self._next_block is None:
+                await self._start()
+            if await self._registered_now(fact, min_bits):
+                return True
+            seen = self._blocks.number
+            while self._bits.get(fact, -1) < min_bits:
+                if time.time() > deadline:
+                    return False
+                seen = await self._blocks.wait_past(seen)
+                await self._read_events(seen)
+            return True
+        finally:
+            self._waiters[fact] -= 1
+            if not self._waiters[fact]:
+                del self._waiters[fact]
+                self._bits.pop(fact, None)
+            if not self._waiters:
+                self._next_block = None  # the next waiter starts from the newest block
+
+    async def _start(self) -> None:
+        """Read events from the newest block on (before the first waiter's view)."""
+        async with self._lock:
+            if self._next_block is None:
+                client = self._facts.account.client
+                self._next_block = await self._bridge.call(client.get_block_number)
+
+    async def _registered_now(self, fact: int, min_bits: int) -> bool:
+        """One view: with a minimum of 0 any registration is enough, else the bits tell."""
+        if min_bits == 0:
+            return await self._bridge.call(self._facts.is_valid, fact)
+        return await self._bridge.call(self._facts.get_verification, fact) >= min_bits
+
+    async def _read_events(self, newest: int) -> None:
+        """Read the FactRegistered events up to block `newest` (once, whoever asks first)."""
+        async with self._lock:
+            first = self._next_block
+            if first is None or newest < first:
+                return
+            try:
+                events = await self._bridge.call(
+                    _fact_events, self._facts.account.client, self._facts.address, first, newest)
+            except (ChainError, ClientError, OSError, aiohttp.ClientError) as error:
+                logger.warning("cannot read FactRegistry events; retrying at the next block",
+                               extra={"error": str(error), "from_block": first})
+                return
+            for event in events:
+                fact, bits = event.keys[1], event.data[1]
+                if fact in self._waiters:
+                    self._bits[fact] = max(bits, self._bits.get(fact, -1))
+            self._next_block = newest + 1
+
+
+async def _fact_events(client: Client, address: int, first: int, last: int) -> list[Any]:
+    """The FactRegistered events of blocks `first` to `last` (runs on asyncio)."""
+    chunk = await client.get_events(
+        address=address, keys=[[FACT_REGISTERED]], from_block_number=first,
+        to_block_number=last, follow_continuation_token=True, chunk_size=EVENTS_CHUNK)
+    return chunk.events

@@ -75,13 +75,15 @@ class P2PSection:
     listen: list[str] = field(default_factory=lambda: ["/ip4/127.0.0.1/tcp/0"])
     bootstrap: list[str] = field(default_factory=list)
     republish_interval: float = 1.0
-    """Seconds between re-publications of an open header, bid, assignment or witness notice."""
+    """Seconds to the first re-publication of an open header, bid, assignment or witness
+    notice; the next pauses double, up to 4 times this."""
 
 
 @dataclass
 class ExecutorSection:
     max_jobs: int = 2
-    """Jobs run at once (one Cairo worker process each)."""
+    """Jobs running Cairo or proving at once (one Cairo worker process each); jobs waiting for
+    their fact or payment take none."""
     max_steps: int = 10_000_000
     """Headers asking for more Cairo steps are dropped."""
     min_reward: int = 1

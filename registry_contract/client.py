@@ -7,6 +7,7 @@ raises `Refused` carrying the contract's exact message, so callers can branch on
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -15,9 +16,16 @@ from typing import Any
 
 from starknet_py.hash.selector import get_selector_from_name
 from starknet_py.net.account.account import Account
+from starknet_py.net.client import Client
 from starknet_py.net.client_errors import ClientError
-from starknet_py.net.client_models import Call, ResourceBoundsMapping, TransactionReceipt
-from starknet_py.transaction_errors import TransactionRevertedError
+from starknet_py.net.client_models import (
+    Call,
+    ResourceBoundsMapping,
+    TransactionExecutionStatus,
+    TransactionFinalityStatus,
+    TransactionReceipt,
+)
+from starknet_py.transaction_errors import TransactionNotReceivedError, TransactionRevertedError
 
 from cairo_jobs.facts import fact_hash, fact_of_digest
 from p2p.messages import (
@@ -168,14 +176,41 @@ async def send(
             raise
         raise Refused(refusal) from None
     try:
-        return await account.client.wait_for_tx(sent.transaction_hash,
-                                                check_interval=TX_POLL_INTERVAL_S,
-                                                retries=TX_WAIT_RETRIES)
+        return await wait_for_receipt(account.client, sent.transaction_hash)
     except TransactionRevertedError as error:
         refusal = refusal_in(error.message or "")
         if refusal is None:
             raise
         raise Refused(refusal, sent.transaction_hash) from None
+
+
+TX_NOT_FOUND_CODE = 29
+"""The JSON-RPC error of a transaction hash the node does not know (yet)."""
+
+ACCEPTED = (TransactionFinalityStatus.ACCEPTED_ON_L2, TransactionFinalityStatus.ACCEPTED_ON_L1)
+
+
+async def wait_for_receipt(client: Client, tx_hash: int) -> TransactionReceipt:
+    """The receipt of `tx_hash` once it is accepted on L2 (or L1), asked every
+    TX_POLL_INTERVAL_S: one request when it already is (starknet-py's `wait_for_tx` asks for
+    the status, sleeps, then asks for the receipt).
+
+    Raises TransactionRevertedError when it reverted, TransactionNotReceivedError after
+    TX_WAIT_RETRIES tries.
+    """
+    for _ in range(TX_WAIT_RETRIES):
+        try:
+            receipt = await client.get_transaction_receipt(tx_hash)
+        except ClientError as error:
+            if error.code != TX_NOT_FOUND_CODE:
+                raise
+        else:
+            if receipt.finality_status in ACCEPTED:
+                if receipt.execution_status == TransactionExecutionStatus.REVERTED:
+                    raise TransactionRevertedError(message=receipt.revert_reason or "reverted")
+                return receipt
+        await asyncio.sleep(TX_POLL_INTERVAL_S)
+    raise TransactionNotReceivedError()
 
 
 class RegistryClient:

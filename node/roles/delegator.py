@@ -3,7 +3,9 @@
 Publish: check the escrow covers the reward, put the body in the DHT, sign the header and
 re-publish it while the job is open. Assign: collect bids for `delegator.bid_window` seconds,
 pick the best (lowest price, then the best score published by the FactRegistry's verifiers,
-then the executor that this delegator saw paid most often; a `Choice` may leave executors out
+then the executor holding the fewest of this delegator's open assignments, so that jobs
+delegated at once spread over the executors, then the executor that this delegator saw paid
+most often; a `Choice` may leave executors out
 and ask for a minimum Registry stake, as streaming jobs do), sign an
 assignment with an exclusivity window and re-publish it. Watch: read the Registry's
 JobCompleted events each time the chain moves on (one reader for all of this node's open jobs);
@@ -146,19 +148,22 @@ class BidBook:
         return first
 
     def best(
-        self, excluded: set[int], paid: Counter[int], scores: ScoreTable | None = None
+        self, excluded: set[int], paid: Counter[int], scores: ScoreTable | None = None,
+        busy: Counter[int] | None = None,
     ) -> SignedBid | None:
         """The lowest price; among equal prices the best validator score (an executor no
-        trusted validator scored counts as a new one), then the executor paid most."""
+        trusted validator scored counts as a new one), then the executor with the fewest jobs
+        in hand (`busy`: open assignments), then the executor paid most."""
         candidates = [b for e, b in self.by_executor.items() if e not in excluded]
         if not candidates:
             return None
+        busy = busy if busy is not None else Counter()
 
-        def rank(signed: SignedBid) -> tuple[int, int, int]:
+        def rank(signed: SignedBid) -> tuple[int, int, int, int]:
             executor = signed.bid.executor
             score = scores.score(executor) if scores is not None else None
             return (signed.bid.price, -(NEW_EXECUTOR_SCORE if score is None else score),
-                    -paid[executor])
+                    busy[executor], -paid[executor])
 
         return min(candidates, key=rank)
 
@@ -187,6 +192,9 @@ class Delegator:
         """Open jobs -> set once an executor announced the job's witness (`/zetina/1/done`)."""
         self.witnesses: dict[int, dict[int, tuple[bytes, ID]]] = {}
         """Open jobs -> executor -> (its announced witness id, the peer that announced it)."""
+        self.assigned: Counter[int] = Counter()
+        """Executor -> this delegator's jobs assigned to it whose window is held (not yet paid
+        or missed): among equal bids the least busy executor is chosen."""
         self._job_added = trio.Event()
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
@@ -320,8 +328,10 @@ class Delegation:
         return outcome
 
     async def _check_escrow(self) -> None:
-        services = self.services
-        available = await services.chain(services.registry.available_balance, None)
+        services, address = self.services, self.services.wallet.address
+        if await services.view.covers(address, self.spec.reward):
+            return
+        available = await services.view.available_balance(address)
         if available < self.spec.reward:
             raise UserError(
                 f"the escrow holds {available} available, less than the reward {self.spec.reward}:"
@@ -398,7 +408,11 @@ class Delegation:
             )
             self._moved(key, "assigned", f"attempt {attempt}", executor=chosen.bid.executor,
                         assignment=assignment)
-            await self._hold_window(assignment.encode(), window_end)
+            self.delegator.assigned[chosen.bid.executor] += 1
+            try:
+                await self._hold_window(assignment.encode(), window_end)
+            finally:
+                self.delegator.assigned[chosen.bid.executor] -= 1
             if self._paid.is_set():
                 break
             if not self.wait and self._announced.is_set():
@@ -413,15 +427,15 @@ class Delegation:
     async def _next_bid(self, bids: BidBook, excluded: set[int]) -> SignedBid | None:
         """The best bid not yet tried; waits for one until the deadline, or until the job is
         paid (an executor whose window passed may still complete it): None then."""
-        paid, scores = self._executors_paid(), self.delegator.scores
+        paid, scores, busy = self._executors_paid(), self.delegator.scores, self.delegator.assigned
         with trio.move_on_at(_trio_time_of(bids.header.deadline)):
             while True:
-                chosen = bids.best(excluded, paid, scores)
+                chosen = bids.best(excluded, paid, scores, busy)
                 if chosen is not None and await self._staked_enough(chosen.bid.executor):
                     return chosen
                 if chosen is not None:
                     excluded.add(chosen.bid.executor)
-                    if bids.best(excluded, paid, scores) is None:
+                    if bids.best(excluded, paid, scores, busy) is None:
                         self.progress("no_qualified_bid", {
                             "reason": "every bidder so far stakes less than the minimum",
                             "min_stake": self.choice.min_stake})

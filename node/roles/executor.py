@@ -98,6 +98,8 @@ class Executor:
         settings = services.config.executor
         self.terms = Terms(settings.max_steps, settings.min_reward)
         self._slots = trio.CapacityLimiter(settings.max_jobs)
+        """Jobs running Cairo or proving at once; fetching bodies and waiting for the chain
+        (fact, payment) take none."""
         self._mine: dict[int, trio.Event] = {}
         """Set when an assignment of the job to this executor arrives: bidding stops."""
         self._taken: set[int] = set()
@@ -256,8 +258,7 @@ class Executor:
 
     async def _work(self, key: int) -> None:
         try:
-            async with self._slots:
-                await self._complete_despite_chain_errors(key)
+            await self._complete_despite_chain_errors(key)
         except (JobFailed, RunFailure, NotFound, CodecError, Refused, ClientError) as failure:
             self._fail(key, failure.refusal.value if isinstance(failure, Refused) else str(failure))
         except trio.TooSlowError:
@@ -298,14 +299,16 @@ class Executor:
         body = await self._fetch_body(key, signed.header.body_id)
         services.metrics.observe_step("fetch", time.monotonic() - started)
         if job.state != "submitted":
-            result = await self._run(key, job, body)
-            if job.state != "proving":
-                services.transition(key, "proving", f"ran {result.steps} steps")
-            try:
-                notice = await self._publish_witness(key, signed, result, body.output_volumes)
-            finally:
-                if result.artifacts is not None:
-                    shutil.rmtree(result.artifacts.public_input.parent, ignore_errors=True)
+            async with self._slots:  # the run and the proof; waits on the chain hold no slot
+                result = await self._run(key, job, body)
+                if job.state != "proving":
+                    services.transition(key, "proving", f"ran {result.steps} steps")
+                try:
+                    notice = await self._publish_witness(key, signed, result,
+                                                         body.output_volumes)
+                finally:
+                    if result.artifacts is not None:
+                        shutil.rmtree(result.artifacts.public_input.parent, ignore_errors=True)
             await self._wait_for_fact(notice, result.output)
             services.transition(key, "submitted", "fact registered", output=result.output)
         output = services.store.get(key).output or ()

@@ -38,6 +38,12 @@ async def _drain(channel: trio.MemoryReceiveChannel[GossipMessage]) -> None:
         pass
 
 
+REPUBLISH_BACKOFF_MAX = 4
+"""The pause between re-publications doubles from `p2p.republish_interval` up to this many
+times it: every round is a new message that each node validates (signature included), so many
+open jobs re-published at a fixed pace cost every node CPU."""
+
+
 async def republish(
     services: Services,
     topic: str,
@@ -46,16 +52,19 @@ async def republish(
     deadline: int,
     pace: Callable[[], float] = lambda: 1.0,
 ) -> None:
-    """Publish `data` now and again every `p2p.republish_interval` until `until` is set or
-    the Unix time `deadline` passes (gossip is lossy and a peer may have ignored it at first).
+    """Publish `data` now and again until `until` is set or the Unix time `deadline` passes
+    (gossip is lossy and a peer may have ignored it at first): after `p2p.republish_interval`,
+    then at doubling pauses up to REPUBLISH_BACKOFF_MAX times that interval.
 
-    `pace()` is asked before each round: it multiplies the interval, and 0 stops.
+    `pace()` is asked before each round: it multiplies the pause, and 0 stops.
     """
     interval = services.config.p2p.republish_interval
+    backoff = 1
     while not until.is_set() and time.time() < deadline and (factor := pace()) > 0:
         try:
             await services.p2p.gossip.publish(topic, data)
         except Exception as error:  # publishing must not end the job; the next round retries
             log.warning("publish failed", extra={"topic": topic, "error": repr(error)})
-        with trio.move_on_after(interval * factor):
+        with trio.move_on_after(interval * factor * backoff):
             await until.wait()
+        backoff = min(backoff * 2, REPUBLISH_BACKOFF_MAX)

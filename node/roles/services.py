@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 import trio
 from starknet_py.net.client_errors import ClientError
 
-from node.chain import AccountKeys, BlockWatch, ChainBridge, ChainError, RegistryView
+from node.chain import AccountKeys, BlockWatch, ChainBridge, ChainError, FactWatch, RegistryView
 from node.config import Config
 from node.health import StatusService, serve
 from node.keys import read_identity
@@ -67,6 +67,8 @@ class Services:
     status_port: int | None
     blocks: BlockWatch
     """Wakes whoever waits for the chain to change (facts, payments)."""
+    facts_seen: FactWatch
+    """Waits for facts to be registered (one events read a block for all waiting facts)."""
     headers: dict[int, SignedJobHeader] = field(default_factory=dict)
     """Jobs this node knows, by job hash: what assignments and notices are checked against."""
 
@@ -154,10 +156,11 @@ async def open_services(
                 status_port = await _start_status(nursery, config, metrics, p2p)
                 blocks = BlockWatch(bridge, account.client, config.chain.poll_interval)
                 nursery.start_soon(blocks.run)
+                facts = FactRegistryClient(account, fact_registry)
                 services = Services(
-                    config, role, wallet, network, bridge, registry,
-                    FactRegistryClient(account, fact_registry), RegistryView(bridge, registry),
-                    keys, store, p2p, metrics, status_port, blocks, headers,
+                    config, role, wallet, network, bridge, registry, facts,
+                    RegistryView(bridge, registry), keys, store, p2p, metrics, status_port,
+                    blocks, FactWatch(bridge, facts, blocks), headers,
                 )
                 services.count_jobs()
                 log.info("node ready", extra=services.ready_info())

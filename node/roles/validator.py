@@ -164,7 +164,10 @@ class Validator:
             verdict = await self.verifier.verify(claim)
         else:
             verdict = await self._verify_proof(claim, witness)
-        services.metrics.observe_step("verify", time.monotonic() - started)
+        elapsed = time.monotonic() - started
+        services.metrics.observe_step("verify", elapsed)
+        log.info("witness verified", extra={"job": hex(notice.job_hash), "valid": verdict.valid,
+                                            "ms": round(elapsed * 1000)})
         if verdict.valid:
             await services.transact(services.facts.register_fact, fact, verdict.security_bits)
         return Checked(notice.job_hash, fact, verdict.valid, verdict.security_bits, verdict.reason)

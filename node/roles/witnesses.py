@@ -10,7 +10,6 @@ the job's signed header) is re-published on `/zetina/1/done` until the FactRegis
 from __future__ import annotations
 
 import hashlib
-import time
 from collections.abc import Sequence
 
 import trio
@@ -64,28 +63,10 @@ async def announce_until_registered(
         nursery.start_soon(republish, services, params.TOPIC_DONE, notice.encode(), done,
                            header.deadline)
         try:
-            await _until_registered(services, fact, min_bits, header.deadline)
+            if not await services.facts_seen.wait(fact, min_bits, header.deadline):
+                raise FactMissing("deadline passed before a validator registered the fact")
         except Exception as error:  # raised out of the nursery, not in an ExceptionGroup
             failure = error
         done.set()
     if failure is not None:
         raise failure
-
-
-async def _until_registered(services: Services, fact: int, min_bits: int, deadline: int) -> None:
-    """Look at the fact each time the chain adds a block, until it is registered."""
-    blocks = services.blocks
-    seen = blocks.number
-    while not await fact_is_registered(services, fact, min_bits):
-        if time.time() > deadline:
-            raise FactMissing("deadline passed before a validator registered the fact")
-        seen = await blocks.wait_past(seen)
-
-
-async def fact_is_registered(services: Services, fact: int, min_bits: int) -> bool:
-    """Whether the fact is registered with at least `min_bits` (one view: with a minimum of 0
-    any registration is enough, else the bits tell)."""
-    facts = services.facts
-    if min_bits == 0:
-        return await services.chain(facts.is_valid, fact)
-    return await services.chain(facts.get_verification, fact) >= min_bits

@@ -1,4 +1,5 @@
-"""The delegator's choice among bids: the cheapest, then the best scored, then the one paid most."""
+"""The delegator's choice among bids: the cheapest, then the best scored, then the least busy,
+then the one paid most."""
 
 from __future__ import annotations
 
@@ -26,6 +27,17 @@ def test_the_cheapest_bid_wins_then_the_executor_paid_most_often() -> None:
     assert book.best(set(), Counter({0xE3: 2, 0xE2: 1})).bid.executor == 0xE3
     assert book.best({0xE2, 0xE3}, Counter()).bid.executor == 0xE1
     assert book.best({0xE1, 0xE2, 0xE3}, Counter()) is None
+
+
+def test_among_equal_bids_the_executor_with_fewer_open_assignments_wins() -> None:
+    book = BidBook(HEADER, JOB)
+    for signed in (bid(0xE1, 80), bid(0xE2, 80), bid(0xE3, 70)):
+        book.add(signed)
+    paid = Counter({0xE1: 9})
+    busy = Counter({0xE1: 2, 0xE2: 1, 0xE3: 5})
+    assert book.best({0xE3}, paid, busy=busy).bid.executor == 0xE2  # less busy beats paid more
+    assert book.best({0xE3}, paid, busy=Counter({0xE1: 1, 0xE2: 1})).bid.executor == 0xE1
+    assert book.best(set(), paid, busy=busy).bid.executor == 0xE3  # the price comes first
 
 
 def test_bids_that_break_the_terms_are_not_kept() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import socket
 import threading
+import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 
@@ -25,13 +26,14 @@ from node.chain import (
     ChainBridge,
     ChainError,
     ChainTimeoutError,
+    FactWatch,
     OnChainSignatureChecker,
     RegistryView,
 )
 from node.wallet import NumberingAccount, Wallet
 from p2p import stark
 from p2p.stark import STARK_PRIME, StarkKeyPair
-from registry_contract.client import Refusal, Refused, RegistryClient
+from registry_contract.client import FactRegistryClient, Refusal, Refused, RegistryClient
 from registry_contract.deploy import deploy
 
 UNDEPLOYED = 0x1234567890ABCDEF
@@ -46,6 +48,7 @@ class Chain:
     account: Account
     key: StarkKeyPair
     registry: int
+    fact_registry: int
 
     @property
     def client(self) -> FullNodeClient:
@@ -71,7 +74,7 @@ def chain() -> Iterator[Chain]:
             chain=int(devnet.info["chain_id"], 16),
         )
         deployment = asyncio.run(deploy(account, FEE_TOKEN))
-        yield Chain(devnet, account, key, deployment.registry)
+        yield Chain(devnet, account, key, deployment.registry, deployment.fact_registry)
 
 
 @pytest.fixture
@@ -329,6 +332,25 @@ async def test_a_sufficient_escrow_is_trusted_and_an_insufficient_one_read_again
     assert not await view.covers(UNDEPLOYED, 1)
 
 
+async def test_questions_about_one_escrow_at_once_share_one_read(
+    bridge: ChainBridge, chain: Chain
+) -> None:
+    registry = RegistryClient(chain.account, chain.registry, FEE_TOKEN)
+    await bridge.call(registry.deposit, 1)
+    view = RegistryView(bridge, registry)
+    answers: list[bool] = []
+
+    async def ask(amount: int) -> None:
+        answers.append(await view.covers(chain.account.address, amount))
+
+    async with trio.open_nursery() as nursery:
+        for _ in range(8):
+            nursery.start_soon(ask, 1)
+    assert answers == [True] * 8 and view.balance_reads == 1
+    assert not await view.covers(chain.account.address, 10**40)  # too much: read again
+    assert view.balance_reads == 2
+
+
 # One account, several transactions in flight
 
 
@@ -456,3 +478,41 @@ async def test_the_block_watch_outlives_an_unreachable_node(
         assert trio.current_time() - started >= MAX_WAIT_FOR_BLOCK_S * 0.9
         nursery.cancel_scope.cancel()
     assert "cannot read the block number; retrying" in caplog.text
+
+
+# The fact watch
+
+
+async def test_the_fact_watch_wakes_each_waiter_once_its_fact_has_the_bits(
+    bridge: ChainBridge, chain: Chain
+) -> None:
+    account = chain.numbering_account()
+    facts = FactRegistryClient(account, chain.fact_registry)
+    await bridge.call(facts.add_verifier, account.address)
+    await bridge.call(facts.register_fact, 0xFAC7_0, 0)
+    blocks = BlockWatch(bridge, chain.client, interval_s=0.05)
+    watch = FactWatch(bridge, facts, blocks)
+    woken: dict[tuple[int, int], bool] = {}
+
+    async def wait(fact: int, min_bits: int) -> None:
+        woken[fact, min_bits] = await watch.wait(fact, min_bits, time.time() + 60)
+
+    async def until(key: tuple[int, int]) -> None:
+        with trio.fail_after(20):
+            while key not in woken:
+                await trio.sleep(0.01)
+
+    async with trio.open_nursery() as nursery:
+        await nursery.start(blocks.run)
+        assert await watch.wait(0xFAC7_0, 0, time.time() + 60)  # registered before: the view
+        for key in ((0xFAC7_1, 0), (0xFAC7_1, 20), (0xFAC7_2, 0)):
+            nursery.start_soon(wait, *key)
+        await trio.sleep(0.5)  # each has asked the FactRegistry once
+        await bridge.call(facts.register_fact, 0xFAC7_1, 10)
+        await until((0xFAC7_1, 0))
+        assert (0xFAC7_1, 20) not in woken  # 10 bits are too few for it
+        await bridge.call(facts.register_fact, 0xFAC7_1, 30)
+        await until((0xFAC7_1, 20))
+        assert woken == {(0xFAC7_1, 0): True, (0xFAC7_1, 20): True}  # not 0xFAC7_2's waiter
+        assert not await watch.wait(0xFAC7_3, 0, time.time() - 1)  # its deadline has passed
+        nursery.cancel_scope.cancel()
