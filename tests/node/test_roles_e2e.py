@@ -46,6 +46,8 @@ from registry_contract.client import FactRegistryClient, Refusal, Refused, Regis
 from tests.node.liars import LyingPool
 from tests.node.stream_cli import delegate_stream, stream_until
 
+pytestmark = pytest.mark.slow
+
 VALIDATOR, DELEGATOR, EXECUTOR_1, EXECUTOR_2, EXECUTOR_3, PAUPER, PROVER, LIAR = range(8)
 REWARD = 10**15
 FIBONACCI = EXAMPLES["fibonacci"].path

@@ -23,6 +23,8 @@ from node.roles.executor import Executor
 from node.roles.services import open_services
 from tests.node.liars import LyingPool
 
+pytestmark = pytest.mark.slow
+
 VALIDATOR, HONEST, CHEAT = 0, 8, 9
 SYNTHETIC = {
     "validator.synthetic_interval": "1",

@@ -29,6 +29,8 @@ from cairo_jobs.proving import Claim, Proof, VerificationMode
 from cairo_jobs.runner import RunRequest
 from cairo_jobs.vm import execute
 
+pytestmark = pytest.mark.slow
+
 SMALL = Parameters(log_blowup=2, n_queries=6, pow_bits=4, log_last_layer_degree=1)
 CONFIG = NativeConfig(parameters=SMALL, security_bits=16, timeout=300)
 Proved = tuple[RunRequest, RunResult, Proof]
