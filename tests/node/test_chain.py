@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -35,6 +34,7 @@ from p2p import stark
 from p2p.stark import STARK_PRIME, StarkKeyPair
 from registry_contract.client import FactRegistryClient, Refusal, Refused, RegistryClient
 from registry_contract.deploy import deploy
+from tests.ports import free_port
 
 UNDEPLOYED = 0x1234567890ABCDEF
 MESSAGE_HASH = 0x5EED_0F_A_70B
@@ -81,13 +81,6 @@ def chain() -> Iterator[Chain]:
 async def bridge() -> AsyncIterator[ChainBridge]:
     async with ChainBridge(call_timeout_s=20) as running:
         yield running
-
-
-def closed_port() -> int:
-    """A port on 127.0.0.1 nobody listens on."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 # The bridge itself
@@ -276,7 +269,7 @@ async def test_answers_are_cached_until_they_expire(bridge: ChainBridge, chain: 
 
 
 async def test_an_unreachable_node_raises_chain_error(bridge: ChainBridge, chain: Chain) -> None:
-    dead = FullNodeClient(node_url=f"http://127.0.0.1:{closed_port()}/rpc")
+    dead = FullNodeClient(node_url=f"http://127.0.0.1:{free_port()}/rpc")
     checker = OnChainSignatureChecker(bridge, dead)
     signature = chain.key.sign(MESSAGE_HASH)
 
@@ -469,7 +462,7 @@ async def test_the_block_watch_wakes_waiters_when_a_block_is_added(
 async def test_the_block_watch_outlives_an_unreachable_node(
     bridge: ChainBridge, caplog: pytest.LogCaptureFixture
 ) -> None:
-    unreachable = FullNodeClient(node_url=f"http://127.0.0.1:{closed_port()}/rpc")
+    unreachable = FullNodeClient(node_url=f"http://127.0.0.1:{free_port()}/rpc")
     watch = BlockWatch(bridge, unreachable, interval_s=0.05)
     async with trio.open_nursery() as nursery:
         await nursery.start(watch.run)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import socket
 import urllib.request
 
 import pytest
@@ -19,6 +18,7 @@ from node.health import StatusService, serve
 from node.metrics import STEPS, NodeMetrics
 from p2p.outbound import EXPIRED, QUEUE_FULL, OutboundDrops
 from p2p.validation import DropLog, Verdict
+from tests.ports import free_port
 
 GET_METRICS = b"GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
 GET_HEALTH = b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
@@ -212,9 +212,7 @@ async def test_head_sends_headers_without_a_body(nursery: trio.Nursery) -> None:
 
 
 async def test_serves_on_the_port_the_caller_chose(nursery: trio.Nursery) -> None:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        free = probe.getsockname()[1]
+    free = free_port()
     port = await start(nursery, StatusService(NodeMetrics.create()), free)
     assert port == free
     await assert_still_serving(port)

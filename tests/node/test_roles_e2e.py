@@ -11,7 +11,6 @@ import hashlib
 import json
 import re
 import secrets
-import socket
 import sqlite3
 import time
 import urllib.request
@@ -45,18 +44,13 @@ from p2p.validation import Verdict
 from registry_contract.client import FactRegistryClient, Refusal, Refused, RegistryClient
 from tests.node.liars import LyingPool
 from tests.node.stream_cli import delegate_stream, stream_until
+from tests.ports import free_port
 
 pytestmark = pytest.mark.slow
 
 VALIDATOR, DELEGATOR, EXECUTOR_1, EXECUTOR_2, EXECUTOR_3, PAUPER, PROVER, LIAR = range(8)
 REWARD = 10**15
 FIBONACCI = EXAMPLES["fibonacci"].path
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture(scope="module")

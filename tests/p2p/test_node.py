@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 
 import trio
 from libp2p.crypto.ed25519 import create_new_key_pair
@@ -13,15 +12,10 @@ from p2p.host import HostConfig, p2p_addr
 from p2p.node import run_node
 from tests.p2p.nodes import wait_for_mesh
 from tests.p2p.testmsg import header_number, make_header, validate_header
+from tests.ports import free_port
 
 TOPIC = params.TOPIC_JOBS
 VALIDATORS = {TOPIC: validate_header}
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 async def receive_header(node, n: int) -> None:
