@@ -31,6 +31,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from baseline import REPOSITORY, source_tree
 from starkware.crypto.signature.signature import sign
 from starkware.starknet.definitions.execution_mode import ExecutionMode
 from starkware.starknet.public.abi import get_selector_from_name
@@ -40,7 +41,6 @@ from devnet.chain import FEE_TOKEN_ADDRESS, Chain, DevnetConfig
 from devnet.cli import settle_memory
 from devnet.execution import DevnetEntryPoint, TxContext, run_entry_point
 from devnet.runner import DevnetVM
-from devnet.spawn import REPOSITORY, source_tree
 from devnet.transactions import Transaction, parse_transaction
 
 BOUNDS = {"l1_gas": {"max_amount": "0x0", "max_price_per_unit": "0x0"},

@@ -29,12 +29,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import aiohttp
+from baseline import source_tree
 from starknet_py.hash.selector import get_selector_from_name
 from starknet_py.net.account.account import Account
 from starknet_py.net.client_models import Call
 
 from devnet import check
-from devnet.spawn import DevnetProcess, source_tree
+from devnet.spawn import DevnetProcess
 
 GOAL_INVOKES_PER_S = 20
 GOAL_P50_MS = 100

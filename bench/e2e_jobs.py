@@ -10,7 +10,7 @@ Baselines in the same run: the previous behaviour's settings (1 s chain polls, 1
 a fee estimate per transaction) and the chain's floor, two transactions through starknet-py
 with fee estimation (a job needs two: the validator's register_fact and the executor's
 submit_witness). `--baseline-ref REV` also runs this script against another commit's code (a
-temporary git worktree, removed afterwards) and compares. `--profile` shows where the time of
+temporary copy of its files, removed afterwards) and compares. `--profile` shows where the time of
 the concurrent jobs goes: the devnet's requests by method, each process's CPU time, each job's
 steps from the nodes' logs.
 
@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 import trio
+from baseline import source_tree
 from e2e_profile import RpcCounter, cpu_seconds, node_stamps
 
 from cairo_jobs.examples import compiled
@@ -304,25 +305,15 @@ def report(results: dict[str, dict[str, float]], floor: float) -> None:
 
 def run_at_ref(ref: str, args: argparse.Namespace) -> dict[str, float]:
     """This script's `now` figures with the node code of commit `ref` (its own local network,
-    from a temporary git worktree that is removed afterwards)."""
-    root = Path(__file__).resolve().parent.parent
-    with tempfile.TemporaryDirectory(prefix="e2e-baseline-") as folder:
-        tree = Path(folder) / "tree"
-        subprocess.run(["git", "-C", str(root), "worktree", "add", "--detach", str(tree), ref],
-                       check=True, capture_output=True, timeout=120)
-        try:
-            with tempfile.NamedTemporaryFile("r", suffix=".json") as out:
-                subprocess.run(
-                    [sys.executable, str(Path(__file__).resolve()), "--settings", "now",
-                     "--sequential", str(args.sequential), "--concurrent", str(args.concurrent),
-                     "--deadline", str(args.deadline),
-                     "--json-out", out.name, *(["--profile"] if args.profile else [])],
-                    cwd=tree, env={**os.environ, "PYTHONPATH": str(tree)}, check=True,
-                    timeout=3600)
-                return json.load(out)["now"]
-        finally:
-            subprocess.run(["git", "-C", str(root), "worktree", "remove", "--force", str(tree)],
-                           check=False, timeout=120)
+    from a temporary copy of that commit's files)."""
+    with source_tree(ref) as tree, tempfile.NamedTemporaryFile("r", suffix=".json") as out:
+        subprocess.run(
+            [sys.executable, str(Path(__file__).resolve()), "--settings", "now",
+             "--sequential", str(args.sequential), "--concurrent", str(args.concurrent),
+             "--deadline", str(args.deadline),
+             "--json-out", out.name, *(["--profile"] if args.profile else [])],
+            cwd=tree, env={**os.environ, "PYTHONPATH": str(tree)}, check=True, timeout=3600)
+        return json.load(out)["now"]
 
 
 def main() -> None:

@@ -13,7 +13,7 @@ Run: .venv/bin/python bench/native_prover.py [--air fibonacci] [--min-log 10] [-
     [--log-step 2] [--baseline-ref COMMIT]
 Each size runs in a fresh process (so its peak RSS is its own) after a tiny warm-up proof (the
 compiled kernels are cached on disk). With --baseline-ref, each size is also proved by the
-`cairo_jobs` package of that commit (extracted with `git archive` into a temporary directory, so
+`cairo_jobs` package of that commit (`baseline.source_tree`: a temporary copy of its files, so
 it needs the same module interfaces), alternating with the current code under the same load,
 and the ratios are printed. Figures are compared with the issue's goal for 2^16 steps
 and with the C++ Stone prover's figures quoted there (not runnable here: for scale only).
@@ -31,6 +31,8 @@ import tempfile
 import time
 from pathlib import Path
 from statistics import median
+
+from baseline import source_tree
 
 GOAL = {"log_rows": 16, "prove_s": 60.0, "peak_mb": 4096.0, "verify_s": 1.0, "bits": 80}
 STONE_2_16 = {"prove_s": 71.0, "peak_mb": 2760.0, "verify_s": 0.05, "proof_kb": (85, 110)}
@@ -168,21 +170,14 @@ def main() -> None:
 def compare_with_baseline(air_name: str, sizes: range, ref: str, repeat: int) -> None:
     """Each size with the baseline commit's code and the current code, alternating `repeat`
     times; medians of wall and CPU (all threads) time, and their ratios."""
-    repository = Path(__file__).resolve().parent.parent
-    with tempfile.TemporaryDirectory() as root:
-        archive = subprocess.run(
-            ["git", "-C", str(repository), "archive", ref, "cairo_jobs"],
-            capture_output=True,
-            check=True,
-        ).stdout
-        subprocess.run(["tar", "-x", "-C", root], input=archive, check=True)
+    with source_tree(ref) as root:
         print(f"{air_name} AIR: baseline {ref} against the current code, medians of {repeat}")
         print(f"{'rows':>6} {'base s':>7} {'now s':>7} {'ratio':>6} {'base cpu':>8} {'now cpu':>7}"
               f" {'ratio':>6} {'base MB':>7} {'now MB':>6} {'verify s':>8} {'proof KB':>8}"
               f" {'bits':>4}")  # fmt: skip
         for log_rows in sizes:
             runs = [
-                (in_child(air_name, log_rows, None, Path(root)), in_child(air_name, log_rows, None))
+                (in_child(air_name, log_rows, None, root), in_child(air_name, log_rows, None))
                 for _ in range(repeat)
             ]
             base = {key: median(b[key] for b, _ in runs) for key in runs[0][0]}

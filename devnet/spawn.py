@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import select
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-
-REPOSITORY = Path(__file__).resolve().parent.parent
 
 START_TIMEOUT_S = 120
 STOP_TIMEOUT_S = 60
@@ -64,14 +60,3 @@ class DevnetProcess:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
-
-
-@contextlib.contextmanager
-def source_tree(ref: str) -> Iterator[Path]:
-    """The files of commit `ref` of this repository in a temporary directory (removed on exit),
-    to run another version's code from (as the current directory: `python -m devnet`)."""
-    with tempfile.TemporaryDirectory(prefix="devnet-baseline-") as root:
-        archive = subprocess.run(["git", "-C", str(REPOSITORY), "archive", ref],
-                                 capture_output=True, check=True).stdout
-        subprocess.run(["tar", "-x", "-C", root], input=archive, check=True)
-        yield Path(root)
