@@ -106,14 +106,14 @@ class Followed:
     choice: Choice
     steps: dict[str, dict[str, Any]] = field(default_factory=dict)
     decided: trio.Event = field(default_factory=trio.Event)
-    """Set once assigned, once no bidder qualifies, or once the job ended."""
+    """Set once assigned or once the job ended."""
     outcome: Outcome | None = None
     scope: trio.CancelScope = field(default_factory=trio.CancelScope)
 
     def track(self, step: str, details: dict[str, Any]) -> None:
         self.progress(step, details)
         self.steps.setdefault(step, details)
-        if (step == "assigned" and "executor" in details) or step == "no_qualified_bid":
+        if step == "assigned" and "executor" in details:
             self.decided.set()
 
     async def follow(self) -> None:
@@ -178,7 +178,9 @@ class Streaming:
         nursery.start_soon(checker.follow)
         with trio.move_on_after(self.services.config.delegator.bid_window + CHECKER_WAIT_S):
             while (job := checker.job(self.services.network.chain_id)) is None:
-                if "no_qualified_bid" in checker.steps or checker.outcome is not None:
+                # `no_qualified_bid` only says the bids so far stake too little: a staked
+                # executor's bid may still come after them (a busy machine), so wait on.
+                if checker.outcome is not None:
                     break
                 checker.decided = trio.Event()
                 await checker.decided.wait()

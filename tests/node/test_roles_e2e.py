@@ -493,6 +493,7 @@ async def test_a_lying_executor_is_caught_by_cross_validation_and_slashed(
 
     assert [reply["input"] for reply in replies] == [[2], [13, 4], [5]], (events, outcome)
     checked = outcome["cross_check"]
+    assert "checked" in checked and checked["off"] is None, (checked, events)
     assert (checked["checked"], checked["mismatches"]) == (3, 1), events
     [mismatch] = [e for e in events if e["event"] == "mismatch"]
     assert mismatch["input"] == [13, 4]
