@@ -160,9 +160,7 @@ class Streaming:
                 primary.decided = trio.Event()
                 await primary.decided.wait()
             if job is not None:
-                async with AsyncExitStack() as stack:
-                    checker = await self._checker(stack, nursery, job) if self.rate else None
-                    ended["expected"] = await self._session(job, checker, nursery)
+                ended["expected"] = await self._session(job, nursery)
         if primary.outcome is not None:
             ended["outcome"] = primary.outcome
         if self.rate:
@@ -220,15 +218,16 @@ class Streaming:
                                 request_timeout=settings.request_timeout) as client:
             yield client
 
-    async def _session(self, job: StreamJob, checker: Party | None,
-                       nursery: trio.Nursery) -> list[int] | None:
+    async def _session(self, job: StreamJob, nursery: trio.Nursery) -> list[int] | None:
         """Stream stdin's requests to the executor; the expected paid output (None: no
-        session)."""
+        session). The session opens first, so the search for a second executor does not
+        count against the executor's idle timeout."""
         try:
-            async with self._open(job) as client:
+            async with self._open(job) as client, AsyncExitStack() as stack:
                 self.progress("session", {"executor": hex(job.executor),
                                           "session_key": hex(client.session.session_key),
                                           "expires_at": client.session.expires_at})
+                checker = await self._checker(stack, nursery, job) if self.rate else None
                 if checker is not None:
                     self.cross_check = await self._cross_check(client, checker, nursery)
                 await _send_stdin(client, self.progress, self.cross_check)
