@@ -1,9 +1,9 @@
 """The short step path (`cairo_jobs.step`) leaves the VM exactly as cairo-lang's step does.
 
 A Cairo 0 program with every kind of instruction (calls and returns, conditional and relative
-jumps, deduced operands, multiplications, double dereferences, immediates, hints, builtin cells)
-runs in `DevnetRunner` with and without short steps; memory, registers, steps, accessed
-addresses and return values must be equal, and failures must raise the same error.
+jumps, deduced operands (quotients too), multiplications, double dereferences, immediates, hints,
+builtin cells) runs in `DevnetRunner` with and without short steps; memory, registers, steps,
+accessed addresses and return values must be equal, and failures must raise the same error.
 """
 
 from __future__ import annotations
@@ -54,7 +54,11 @@ func compute{pedersen_ptr: HashBuiltin*, range_check_ptr}(n: felt, expected: fel
     assert from_hint = n + n;
     local deduced = expected - 1;
     assert deduced + 1 = expected;
-    return h + f + product + from_hint + deduced;
+    local quotient;
+    assert product = quotient * pair.y;
+    local divided;
+    assert product = pair.y * divided;
+    return h + f + product + from_hint + deduced + quotient + divided;
 }
 
 from starkware.cairo.common.registers import get_fp_and_pc
