@@ -120,3 +120,25 @@ def test_a_failing_assert_eq_raises_the_stock_error(short_steps: None) -> None:
         errors.append(str(raised.value))
     assert errors[0] == errors[1]
     assert "An ASSERT_EQ instruction failed: 12 != 15." in errors[0]
+
+
+def test_a_builtin_rule_that_refuses_raises_the_stock_error(short_steps: None) -> None:
+    """A pedersen output read with a pointer as input: the builtin's rule raises, once."""
+    program = load_program(compile_source(
+        "from starkware.cairo.common.cairo_builtins import HashBuiltin\n"
+        "func bad{pedersen_ptr: HashBuiltin*}(p: felt*) -> felt {\n"
+        "    assert pedersen_ptr.x = cast(p, felt);\n"
+        "    assert pedersen_ptr.y = 1;\n"
+        "    tempvar result = pedersen_ptr.result;\n"
+        "    return result;\n"
+        "}\n", proof_mode=False).decode())
+    errors = []
+    for short in (True, False):
+        DevnetVM.short_steps = short
+        runner = DevnetRunner.adopt(CairoFunctionRunner(program))
+        with pytest.raises(VmException) as raised:
+            runner.run("bad", runner.pedersen_builtin.base, runner.execution_base,
+                       verify_secure=False)
+        errors.append(str(raised.value))
+    assert errors[0] == errors[1]
+    assert "pedersen builtin: Expected integer" in errors[0]
