@@ -8,18 +8,21 @@ cProfile mislead here: the VM's steps are a few microseconds each and cProfile's
 is of that order. The timers cost ~1 us a call, so the short steps (thousands a transfer) are
 timed as one block: the run loop with its planned steps.
 
-    .venv/bin/python bench/devnet_breakdown.py [--n 20] [--baseline-ref REV]
+    .venv/bin/python bench/devnet_breakdown.py [--n 20] [--rounds 1] [--baseline-ref REV]
 
---baseline-ref REV also runs the same breakdown on commit REV's devnet (extracted into a
-temporary directory) in a child process, and prints both side by side.
+Each breakdown runs in a child process; with --rounds R, R of them, and each figure is the
+median over the rounds. --baseline-ref REV also breaks down commit REV's devnet (extracted into a
+temporary directory), alternating with this tree's round by round, and prints both side by side.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import functools
 import importlib
 import json
+import statistics
 import subprocess
 import sys
 import time
@@ -142,6 +145,14 @@ def breakdown_of(tree: Path, n: int) -> dict[str, Any]:
     return json.loads(output.splitlines()[-1])
 
 
+def medians(breakdowns: list[dict[str, Any]]) -> dict[str, Any]:
+    """Each figure of `breakdowns` (one per round) as its median over the rounds."""
+    labels = breakdowns[0]["rows"]
+    return {"cpu_ms": statistics.median(b["cpu_ms"] for b in breakdowns),
+            "rows": {label: [statistics.median(b["rows"][label][i] for b in breakdowns)
+                             for i in range(3)] for label in labels}}
+
+
 def show(now: dict[str, Any], base: dict[str, Any] | None) -> None:
     print(f"{'CPU ms per transfer (timers on)':48}{now['cpu_ms']:8.2f}"
           + (f"   base {base['cpu_ms']:8.2f}" if base else ""))
@@ -157,13 +168,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--n", type=int, default=20, help="transfers timed")
+    parser.add_argument("--rounds", type=int, default=1, help="breakdowns (medians shown)")
     parser.add_argument("--baseline-ref", help="also break down this commit's devnet")
     args = parser.parse_args()
-    base = None
-    if args.baseline_ref:
-        with source_tree(args.baseline_ref) as tree:
-            base = breakdown_of(tree, args.n)
-    show(breakdown_of(Path.cwd(), args.n), base)
+    now: list[dict[str, Any]] = []
+    base: list[dict[str, Any]] = []
+    with contextlib.ExitStack() as stack:
+        tree = stack.enter_context(source_tree(args.baseline_ref)) if args.baseline_ref else None
+        for _ in range(args.rounds):
+            if tree is not None:
+                base.append(breakdown_of(tree, args.n))
+            now.append(breakdown_of(Path.cwd(), args.n))
+    show(medians(now), medians(base) if base else None)
 
 
 if __name__ == "__main__":
