@@ -19,8 +19,10 @@ accessed addresses and count memory holes. Profiled, that cost about as much as 
 - passes over the whole memory (builtin validation rules, auto-deduction checks, segment sizes)
   leave out the program's cells, found by their place in the memory's insertion order: no rule
   covers the program segment (asserted), and its size is kept by its last cell;
-- accessed addresses are relocated and memory holes counted without the program cells, which
-  relocate to themselves and are all accessed, so the counts are unchanged;
+- with no relocation rule (the devnet's runs) every accessed address relocates to itself: the
+  set is copied, not rebuilt address by address; segment sizes and memory holes are counted in
+  one loop each (`used_sizes`, `memory_holes`), holes without the program cells, which are all
+  accessed, so the counts are unchanged;
 - no instruction trace is recorded (only proofs read it), and operand reads skip the validated
   memory proxy's `__getattr__`.
 Return values, gas, events and execution resources (memory holes included) are the stock
