@@ -11,9 +11,11 @@ common cases with the instruction's fields unpacked once (`Plan`) and local arit
   marks the accessed addresses and moves the registers, as `run_instruction` does.
 
 Anything else (a relocatable where a number is needed or the reverse, a temporary segment, an
-auto-deduction rule, an operand that cannot be deduced, a failing assertion) returns False before
-any side effect: cairo-lang's own step then runs the instruction and raises its own error. The
-instruction trace (proof mode) gets the same entries.
+operand that cannot be deduced, a failing assertion) returns False before any side effect:
+cairo-lang's own step then runs the instruction and raises its own error. The one side effect
+before that point is the stock step's own first one: an unknown operand in a builtin's segment
+goes to the builtin's deduction rules, which write what they deduce (a rule keeps state, so it
+runs once). The instruction trace (proof mode) gets the same entries.
 
 A plan also holds what never changes for its address: the next pc (one shared object) and the
 immediate. The immediate's address (pc + 1, a program cell) is left out of the accessed set,
@@ -209,11 +211,14 @@ def run_plain(vm: Any, plan: Plan) -> bool:
     if read is None:
         return False
     dst_address, op0_address, op1_address, dst, op0, op1 = read
-    new_dst, new_op0, new_op1 = dst is None, op0 is None, op1 is None
     auto_deduction = vm.auto_deduction
-    if (new_op0 and op0_address.segment_index in auto_deduction) or (
-            new_op1 and op1_address.segment_index in auto_deduction):
-        return False  # cairo-lang's step runs the builtin's deduction rule
+    if op0 is None and op0_address.segment_index in auto_deduction:
+        op0 = _deduce_cell(vm, op0_address)
+    if op1 is None and op1_address is not None and op1_address.segment_index in auto_deduction:
+        op1 = _deduce_cell(vm, op1_address)
+    if op0 is False or op1 is False:
+        return False
+    new_dst, new_op0, new_op1 = dst is None, op0 is None, op1 is None
     prime = vm.prime
     try:
         operands = _deduce(plan, pc, fp, dst, op0, op1, prime)
@@ -250,6 +255,16 @@ def run_plain(vm: Any, plan: Plan) -> bool:
     context.fp, context.ap, context.pc = registers
     vm.current_step += 1
     return True
+
+
+def _deduce_cell(vm: Any, address: RelocatableValue) -> Any:
+    """What the builtin rules of `address`'s segment deduce for it, written into memory as the
+    stock step writes it (None if no rule does); False if a rule raised (the stock step then
+    raises it: a rule checks its inputs before it changes anything)."""
+    try:
+        return vm.deduce_memory_cell(address)
+    except Exception:
+        return False
 
 
 def _write(validated: Any, rules: dict[int, Any] | None, data: dict[Any, Any],
@@ -308,6 +323,9 @@ def _deduce(plan: Plan, pc: Any, fp: Any, dst: Any, op0: Any, op1: Any, prime: i
             op0 = plan.next_pc
         elif opcode is ASSERT_EQ and res_kind is RES_ADD and dst is not None and op1 is not None:
             op0, res = (dst - op1) % prime, dst
+        elif opcode is ASSERT_EQ and res_kind is RES_MUL and type(dst) is int \
+                and type(op1) is int and op1 != 0:
+            op0, res = dst * pow(op1, -1, prime) % prime, dst  # `div_mod`
         else:
             return None
     if op1 is None:
@@ -317,6 +335,8 @@ def _deduce(plan: Plan, pc: Any, fp: Any, dst: Any, op0: Any, op1: Any, prime: i
             op1, res = dst, dst
         elif res_kind is RES_ADD:
             op1, res = (dst - op0) % prime, dst
+        elif res_kind is RES_MUL and type(dst) is int and type(op0) is int and op0 != 0:
+            op1, res = dst * pow(op0, -1, prime) % prime, dst
         else:
             return None
     if res is None:

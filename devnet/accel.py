@@ -9,8 +9,9 @@ whose p - 1 has 2^192 as a factor). The replacements give the same results: for 
 square root from the discrete logarithm of n^q in the 2^192-order subgroup, found 8 bits at a
 time with precomputed tables: one chain of 184 squarings (n^q, its 2^8-th power, ...) and ~300
 products with table entries, instead of sympy's ~18,000 squarings (or 2,300 with one chain per
-digit); Euler's criterion; Python's built-in modular inverse. Other moduli fall back to
-cairo-lang's own functions.
+digit), a non-square told by the parity of that logarithm (the hints run `is_quad_residue`
+first: no second Euler test); Euler's criterion; Python's built-in modular inverse. Other
+moduli fall back to cairo-lang's own functions.
 
 2. Struct lookups of `CairoStructFactory` (`starkware.cairo.common.structs`). Every syscall reads
 its request through the factory, which searched the struct's definition and built a new
@@ -109,10 +110,9 @@ def sqrt(n: int, p: int) -> int:
     n %= p
     if n == 0:
         return 0
-    if pow(n, (p - 1) // 2, p) != 1:
-        raise ValueError(f"{n} is not a square modulo the Stark prime")
-    # n^q = GENERATOR^x with x even; the root is n^((q+1)/2) * GENERATOR^(-x/2). Digit k of x
-    # (8 bits) is that of (n^q)^(2^(184 - 8k)) once the lower digits are taken out.
+    # n^q = GENERATOR^x, with x even if and only if n is a square (no separate Euler test: the
+    # hints test first); the root is n^((q+1)/2) * GENERATOR^(-x/2). Digit k of x (8 bits) is
+    # that of (n^q)^(2^(184 - 8k)) once the lower digits are taken out.
     powers = [pow(n, ODD_PART, p)]  # (n^q)^(2^(8i)), i = 0 .. 23
     for _ in range(DIGITS - 1):
         powers.append(pow(powers[-1], 1 << WINDOW, p))
@@ -122,7 +122,8 @@ def sqrt(n: int, p: int) -> int:
         for lower, digit in enumerate(digits):
             value = value * STRIP[position - lower][digit] % p
         digits.append(DIGIT_OF[value])
-    assert digits[0] % 2 == 0, "n^q of a square is an even power of the generator"
+    if digits[0] % 2:
+        raise ValueError(f"{n} is not a square modulo the Stark prime")
     root = pow(n, (ODD_PART + 1) // 2, p)
     for position, digit in enumerate(digits):
         root = root * HALF[position][digit] % p

@@ -19,8 +19,10 @@ accessed addresses and count memory holes. Profiled, that cost about as much as 
 - passes over the whole memory (builtin validation rules, auto-deduction checks, segment sizes)
   leave out the program's cells, found by their place in the memory's insertion order: no rule
   covers the program segment (asserted), and its size is kept by its last cell;
-- accessed addresses are relocated and memory holes counted without the program cells, which
-  relocate to themselves and are all accessed, so the counts are unchanged;
+- with no relocation rule (the devnet's runs) every accessed address relocates to itself: the
+  set is copied, not rebuilt address by address; segment sizes and memory holes are counted in
+  one loop each (`used_sizes`, `memory_holes`), holes without the program cells, which are all
+  accessed, so the counts are unchanged;
 - no instruction trace is recorded (only proofs read it), and operand reads skip the validated
   memory proxy's `__getattr__`.
 Return values, gas, events and execution resources (memory holes included) are the stock
@@ -31,17 +33,19 @@ from __future__ import annotations
 
 import copy
 import functools
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from types import CodeType
 from typing import Any
 
 from starkware.cairo.common.cairo_function_runner import CairoFunctionRunner
 from starkware.cairo.lang.compiler.instruction import Instruction
+from starkware.cairo.lang.vm.memory_segments import MemorySegmentManager
 from starkware.cairo.lang.vm.relocatable import MaybeRelocatable, RelocatableValue
 from starkware.cairo.lang.vm.utils import ResourcesError, RunResources
 from starkware.cairo.lang.vm.virtual_machine_base import CompiledHint, VirtualMachineBase
 from starkware.cairo.lang.vm.vm_core import VirtualMachine
+from starkware.cairo.lang.vm.vm_exceptions import SecurityError
 
 from cairo_jobs.step import Plan, run_instruction_planned, run_until
 
@@ -222,18 +226,33 @@ class DevnetVM(VirtualMachine):
                 self.verify_auto_deductions_for_addr(addr)
 
 
-class _AddressesView:
-    """What `compute_effective_sizes` reads of a memory: whether it is frozen, and addresses."""
+def used_sizes(addresses: Iterable[MaybeRelocatable], indices: range) -> dict[int, int]:
+    """{segment: its highest offset in `addresses` + 1, or 0} for the segments `indices`, as
+    `MemorySegmentManager.compute_effective_sizes` finds them (same errors), in one loop."""
+    sizes = dict.fromkeys(indices, 0)
+    for addr in addresses:
+        if type(addr) is not RelocatableValue and not isinstance(addr, RelocatableValue):
+            raise SecurityError(f"Expected memory address to be relocatable value. Found: {addr}.")
+        end = addr.offset + 1
+        if sizes[addr.segment_index] < end:
+            sizes[addr.segment_index] = end
+    return sizes
 
-    def __init__(self, memory: Any, addresses: Callable[[], list[MaybeRelocatable]]) -> None:
-        self.memory = memory
-        self.addresses = addresses
 
-    def is_frozen(self) -> bool:
-        return self.memory.is_frozen()
-
-    def __iter__(self) -> Iterator[MaybeRelocatable]:
-        return iter(self.addresses())
+def memory_holes(segments: MemorySegmentManager, accessed: set[MaybeRelocatable]) -> int:
+    """`segments.get_memory_holes(accessed)`: each segment's size less its accessed offsets,
+    counted in one loop; cairo-lang's method (and its error) for an address it would refuse."""
+    sizes = {index: segments.get_segment_size(index)
+             for index in segments._segment_sizes.keys() | segments._segment_used_sizes.keys()}
+    counts = dict.fromkeys(sizes, 0)
+    for addr in accessed:  # distinct addresses: one offset each
+        if type(addr) is not RelocatableValue:
+            return segments.get_memory_holes(accessed)
+        index, offset = addr.segment_index, addr.offset
+        if offset < 0 or index not in sizes or offset > sizes[index]:
+            return segments.get_memory_holes(accessed)
+        counts[index] += 1
+    return sum(size - counts[index] for index, size in sizes.items())
 
 
 class DevnetRunner(CairoFunctionRunner):
@@ -288,27 +307,33 @@ class DevnetRunner(CairoFunctionRunner):
             raise vm.as_vm_exception(
                 ResourcesError("Error: End of program was not reached"), with_traceback=False)
 
-    def end_run(self, *args: Any, **kwargs: Any) -> None:
-        # Program addresses relocate to themselves: set them aside while the rest is relocated.
-        # Segment sizes are computed without the program's cells but its last.
-        self.vm.accessed_addresses -= self.program_cells.addresses
-        segments_memory = self.segments.memory
-        if self.loaded is not None:
-            loaded, memory = self.loaded, self.memory
-            self.segments.memory = _AddressesView(
-                memory, lambda: loaded.addresses_outside(memory, keep_last=True))
-        try:
-            super().end_run(*args, **kwargs)
-        finally:
-            self.segments.memory = segments_memory
-        self.accessed_addresses |= self.program_cells.addresses
+    def end_run(self, disable_trace_padding: bool = True, disable_finalize_all: bool = False,
+                allow_tmp_segments: bool = False) -> None:
+        # Without relocation rules every address relocates to itself: the accessed set is copied
+        # (its members keep their hashes) rather than rebuilt address by address.
+        if (self.memory.relocation_rules or self.loaded is None or self.proof_mode
+                or disable_finalize_all):
+            super().end_run(disable_trace_padding, disable_finalize_all, allow_tmp_segments)
+            return
+        assert not self._run_ended, "end_run called twice."
+        self.accessed_addresses = set(self.vm.accessed_addresses)
+        self.vm.end_run()
+        self.vm_memory.freeze()
+        segments = self.segments
+        if segments._segment_used_sizes is None:
+            first = -segments.n_temp_segments if allow_tmp_segments else 0
+            segments._segment_used_sizes = used_sizes(
+                self.loaded.addresses_outside(self.memory, keep_last=True),
+                range(first, segments.n_segments))
+        self._run_ended = True
 
     def get_memory_holes(self) -> int:
         # Every program cell is accessed: count holes over the other addresses, then take the
         # program's cells off its segment's size.
-        accessed = self.accessed_addresses
-        self.accessed_addresses = accessed - self.program_cells.addresses
-        try:
-            return super().get_memory_holes() - len(self.program_cells.addresses)
-        finally:
-            self.accessed_addresses = accessed
+        accessed = self.accessed_addresses - self.program_cells.addresses
+        accessed.update(addr for builtin_runner in self.builtin_runners.values()
+                        for addr in builtin_runner.get_memory_accesses(self))
+        zero_segment = self.segments.zero_segment
+        if zero_segment is not None:
+            accessed.update(zero_segment + i for i in range(self.segments.zero_segment_size))
+        return memory_holes(self.segments, accessed) - len(self.program_cells.addresses)

@@ -39,6 +39,10 @@ def test_div_mod_inverts_multiplication(n: int, m: int) -> None:
 
 def test_edge_cases() -> None:
     assert not accel._original_is_quad_residue(accel.NON_RESIDUE, P)
+    with pytest.raises(ValueError, match="not a square"):
+        accel.sqrt(accel.NON_RESIDUE, P)
+    with pytest.raises(ValueError, match="not a square"):
+        accel.sqrt(pow(accel.NON_RESIDUE, 3, P), P)
     assert accel.sqrt(0, P) == 0 and accel.sqrt(1, P) == 1 and accel.sqrt(4, P) == 2
     with pytest.raises(AssertionError):
         accel.div_mod(1, P, P)
@@ -132,3 +136,4 @@ def test_poseidon_other_inputs_go_to_cairo_lang() -> None:
     assert accel.poseidon_perm(P + 1, 2, 3) == accel._original_poseidon_perm(P + 1, 2, 3)
     with pytest.raises(AssertionError):
         accel.poseidon_perm(1, 2)
+

@@ -7,9 +7,15 @@ reads, nested calls and execution resources (steps, memory holes, builtin instan
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from starkware.cairo.lang.vm.memory_dict import MemoryDict
+from starkware.cairo.lang.vm.memory_segments import MemorySegmentManager
+from starkware.cairo.lang.vm.relocatable import RelocatableValue
+from starkware.cairo.lang.vm.vm_exceptions import SecurityError
 from starkware.crypto.signature.signature import EC_ORDER, sign
 from starkware.starknet.business_logic.execution.objects import CallInfo
 from starkware.starknet.definitions.execution_mode import ExecutionMode
@@ -85,3 +91,42 @@ def test_programs_and_hints_are_cached(chain: Chain) -> None:
     assert runner._programs == programs and runner._hints.keys() == hints.keys()
     assert all(runner._hints[key] is code for key, code in hints.items())
 
+
+
+def segments_with_memory(cells: dict[object, int]) -> MemorySegmentManager:
+    """Three segments (one finalized at size 6) holding `cells`, sizes computed."""
+    segments = MemorySegmentManager(MemoryDict(cells), prime=2**251 + 17 * 2**192 + 1)
+    for _ in range(3):
+        segments.add()
+    segments.finalize(2, size=6)
+    segments.memory.freeze()
+    segments.compute_effective_sizes()
+    return segments
+
+
+def test_memory_holes_and_sizes_match_cairo_lang() -> None:
+    cells = {RelocatableValue(0, offset): 1 for offset in (0, 1, 4)}
+    cells |= {RelocatableValue(1, 2): 7, RelocatableValue(2, 0): 3}
+    segments = segments_with_memory(cells)
+    assert runner.used_sizes(cells, range(3)) == segments._segment_used_sizes
+    for accessed in ({RelocatableValue(0, 0), RelocatableValue(0, 4), RelocatableValue(2, 5)},
+                     set(cells), set()):
+        assert runner.memory_holes(segments, accessed) == segments.get_memory_holes(accessed)
+
+
+@pytest.mark.parametrize("address", [5, RelocatableValue(0, -1), RelocatableValue(0, 9),
+                                     RelocatableValue(7, 0)])
+def test_memory_holes_of_a_bad_address_raise_cairo_langs_error(address: object) -> None:
+    segments = segments_with_memory({RelocatableValue(0, 3): 1})
+    accessed = {RelocatableValue(0, 0), address}
+    with pytest.raises((AssertionError, KeyError)) as stock:
+        segments.get_memory_holes(accessed)
+    with pytest.raises(stock.type, match=re.escape(str(stock.value))):
+        runner.memory_holes(segments, accessed)
+
+
+def test_sizes_of_a_memory_with_a_bad_address_raise_cairo_langs_error() -> None:
+    with pytest.raises(SecurityError, match="Expected memory address to be relocatable"):
+        runner.used_sizes([RelocatableValue(0, 1), 5], range(2))
+    with pytest.raises(KeyError):  # a segment that was never added
+        runner.used_sizes([RelocatableValue(4, 0)], range(2))

@@ -1,9 +1,9 @@
 """The short step path (`cairo_jobs.step`) leaves the VM exactly as cairo-lang's step does.
 
 A Cairo 0 program with every kind of instruction (calls and returns, conditional and relative
-jumps, deduced operands, multiplications, double dereferences, immediates, hints, builtin cells)
-runs in `DevnetRunner` with and without short steps; memory, registers, steps, accessed
-addresses and return values must be equal, and failures must raise the same error.
+jumps, deduced operands (quotients too), multiplications, double dereferences, immediates, hints,
+builtin cells) runs in `DevnetRunner` with and without short steps; memory, registers, steps,
+accessed addresses and return values must be equal, and failures must raise the same error.
 """
 
 from __future__ import annotations
@@ -54,7 +54,11 @@ func compute{pedersen_ptr: HashBuiltin*, range_check_ptr}(n: felt, expected: fel
     assert from_hint = n + n;
     local deduced = expected - 1;
     assert deduced + 1 = expected;
-    return h + f + product + from_hint + deduced;
+    local quotient;
+    assert product = quotient * pair.y;
+    local divided;
+    assert product = pair.y * divided;
+    return h + f + product + from_hint + deduced + quotient + divided;
 }
 
 from starkware.cairo.common.registers import get_fp_and_pc
@@ -116,3 +120,25 @@ def test_a_failing_assert_eq_raises_the_stock_error(short_steps: None) -> None:
         errors.append(str(raised.value))
     assert errors[0] == errors[1]
     assert "An ASSERT_EQ instruction failed: 12 != 15." in errors[0]
+
+
+def test_a_builtin_rule_that_refuses_raises_the_stock_error(short_steps: None) -> None:
+    """A pedersen output read with a pointer as input: the builtin's rule raises, once."""
+    program = load_program(compile_source(
+        "from starkware.cairo.common.cairo_builtins import HashBuiltin\n"
+        "func bad{pedersen_ptr: HashBuiltin*}(p: felt*) -> felt {\n"
+        "    assert pedersen_ptr.x = cast(p, felt);\n"
+        "    assert pedersen_ptr.y = 1;\n"
+        "    tempvar result = pedersen_ptr.result;\n"
+        "    return result;\n"
+        "}\n", proof_mode=False).decode())
+    errors = []
+    for short in (True, False):
+        DevnetVM.short_steps = short
+        runner = DevnetRunner.adopt(CairoFunctionRunner(program))
+        with pytest.raises(VmException) as raised:
+            runner.run("bad", runner.pedersen_builtin.base, runner.execution_base,
+                       verify_secure=False)
+        errors.append(str(raised.value))
+    assert errors[0] == errors[1]
+    assert "pedersen builtin: Expected integer" in errors[0]
