@@ -96,6 +96,10 @@ class CairoAir:
     def log_trace_length(self) -> int:
         return self.public.log_steps
 
+    @property
+    def periodic_columns(self) -> tuple[tuple[int, ...], ...]:
+        return ()
+
     def transitions(
         self, current: Sequence[T], following: Sequence[T], challenges: Sequence[int]
     ) -> list[T]:
