@@ -1,8 +1,7 @@
 """The poseidon builtin (`cairo-poseidon/1`) on real proof-mode runs.
 
-cairo-run's layouts with poseidon also carry a diluted pool that pads any run to 2^15 steps or
-more; these runs use its `dynamic` layout with only the poseidon builtin (one instance per 128
-steps) and stay at 512 steps. The AIR does not depend on the layout.
+The runs use cairo-run's dynamic layout with only their builtins (`dynamic_layout`), so they
+stay at 512 steps; cairo-run's named layouts with poseidon pad every run to 2^15 steps or more.
 """
 
 from __future__ import annotations
@@ -15,8 +14,7 @@ from pathlib import Path
 import pytest
 from starkware.cairo.common.poseidon_hash import poseidon_perm
 
-from cairo_jobs.model import ProofArtifacts
-from cairo_jobs.native import cairo_trace, poseidon_builtin, prover, verifier
+from cairo_jobs.native import cairo_trace, dynamic_layout, poseidon_builtin, prover, verifier
 from cairo_jobs.native.cairo_air import CairoAir
 from cairo_jobs.native.cairo_trace import ArtifactError, PublicInput
 from cairo_jobs.native.field import P
@@ -27,6 +25,7 @@ from tests.cairo_jobs.native.test_cairo_air import (
     Run,
     assert_refused_for_other_segments,
     changed_column,
+    statement,
 )
 
 POSEIDON_PROGRAM = """
@@ -43,38 +42,30 @@ func main{output_ptr: felt*, poseidon_ptr: PoseidonBuiltin*}() {
 }
 """
 OTHER_POSEIDON_PROGRAM = POSEIDON_PROGRAM.replace("poseidon_hash(h, 3)", "poseidon_hash(h, 4)")
-BUILTINS = ("pedersen", "range_check", "ecdsa", "bitwise", "ec_op", "keccak", "poseidon")
-LOW_RATIO_BUILTINS = ("range_check96", "add_mod", "mul_mod")
+RANGE_CHECK_AND_POSEIDON_PROGRAM = """
+%builtins output range_check poseidon
+from starkware.cairo.common.builtin_poseidon.poseidon import poseidon_hash
+from starkware.cairo.common.cairo_builtins import PoseidonBuiltin
 
-
-def dynamic_layout_params() -> dict[str, int]:
-    """cairo-run's dynamic layout with one poseidon instance per 128 steps, no other builtin."""
-    params = {
-        "cpu_component_step": 1,
-        "rc_units": 4,
-        "memory_units_per_step": 8,
-        "log_diluted_units_per_step": 7,
-    }
-    for name in (*BUILTINS, *LOW_RATIO_BUILTINS):
-        params[f"uses_{name}_builtin"] = int(name == "poseidon")
-        params[f"{name}_ratio"] = poseidon_builtin.ROWS if name == "poseidon" else 0
-    params.update({f"{name}_ratio_den": 1 for name in LOW_RATIO_BUILTINS})
-    return params
+func main{output_ptr: felt*, range_check_ptr, poseidon_ptr: PoseidonBuiltin*}() {
+    assert [range_check_ptr] = 0x80008001800080007fff800080008002;
+    let range_check_ptr = range_check_ptr + 1;
+    let (h) = poseidon_hash(1, 2);
+    assert [output_ptr] = h;
+    let output_ptr = output_ptr + 1;
+    return ();
+}
+"""
 
 
 def poseidon_run(source: str, work_dir: Path, prove: bool = True) -> Run:
+    """A proof-mode run in cairo-run's dynamic layout (`dynamic_layout`), proved if asked."""
     program, layout = work_dir / "program.json", work_dir / "layout.json"
     program.write_bytes(compile_source(source))
-    layout.write_text(json.dumps(dynamic_layout_params()))
-    artifacts = ProofArtifacts(
-        *(work_dir / name for name in ("public.json", "private.json", "trace.bin", "memory.bin"))
-    )
-    cli(
-        "cairo-run", "--program", program, "--layout", "dynamic", "--proof_mode",
-        "--cairo_layout_params_file", layout, "--air_public_input", artifacts.public_input,
-        "--air_private_input", artifacts.private_input, "--trace_file", artifacts.trace,
-        "--memory_file", artifacts.memory,
-    )  # fmt: skip
+    builtins = json.loads(program.read_text())["builtins"]
+    layout.write_text(json.dumps(dynamic_layout.params(builtins)))
+    artifacts = dynamic_layout.artifacts_in(work_dir)
+    cli("cairo-run", *dynamic_layout.cairo_run_args(program, layout, artifacts))
     columns, public = cairo_trace.trace_columns(
         artifacts.public_input, artifacts.trace, artifacts.memory
     )
@@ -119,6 +110,17 @@ def test_a_poseidon_run_is_proved_under_its_own_air(poseidon: Run) -> None:
         **dict(enumerate([1, 2, 2, *first], start=start)),
         **dict(enumerate([first[0], 3, 2, *poseidon_perm(first[0], 3, 2)], start=start + 6)),
     }
+
+
+def test_a_run_with_range_check_and_poseidon_is_proved_under_both(
+    poseidon: Run, tmp_path: Path
+) -> None:
+    run = poseidon_run(RANGE_CHECK_AND_POSEIDON_PROGRAM, tmp_path)
+    assert run.air.name == "cairo-rc-poseidon/1" and run.air.public.n_steps == 512
+    assert verifier.verify(run.air, run.proof) == verifier.verify(poseidon.air, poseidon.proof)
+    for wrong in (statement(run, {"range_check": None}), statement(run, {"poseidon": None})):
+        with pytest.raises(verifier.VerificationError):
+            verifier.verify(wrong, run.proof)
 
 
 @pytest.mark.parametrize(
@@ -214,3 +216,9 @@ def test_memory_that_disagrees_with_the_builtin_is_refused(poseidon: Run) -> Non
             poseidon.artifacts.trace,
             poseidon.artifacts.memory.with_name("wrong.bin"),
         )
+
+
+def test_the_dynamic_layout_has_ratios_only_for_the_proved_builtins() -> None:
+    assert dynamic_layout.params(["output", "poseidon"])["poseidon_ratio"] == 128
+    with pytest.raises(ValueError, match="not \\['bitwise'\\]"):
+        dynamic_layout.params(["output", "bitwise"])
