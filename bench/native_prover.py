@@ -6,8 +6,11 @@ security bits for 2^min … 2^max trace rows, and 1 thread against all threads.
 arguments) on proof-mode runs of the fibonacci example sized to fill 2^k steps; `--air cairo-rc`
 proves `cairo-rc/1` (71 + 18 columns: the range_check builtin too) on runs of the bounded_sum
 example (values below 30000, two range-check cells each) sized the same way, from 2^12 steps
-(fewer cannot hold its range-check holes). The run itself and reading its artifacts are not
-timed.
+(fewer cannot hold its range-check holes); `--air cairo-poseidon` proves `cairo-poseidon/1`
+(65 + 10 columns and 10 periodic ones: the poseidon builtin, 128 rows per hash) on runs of the
+poseidon_chain example with 2^k/128 − 1 hashes, as many as fit, in cairo-run's dynamic layout
+(`cairo_jobs.native.dynamic_layout`; its named layouts with poseidon pad runs to 2^15 steps).
+The run itself and reading its artifacts are not timed.
 
 Run: .venv/bin/python bench/native_prover.py [--air fibonacci] [--min-log 10] [--max-log 16]
     [--log-step 2] [--baseline-ref COMMIT]
@@ -59,6 +62,8 @@ def statement(air_name: str, log_rows: int) -> tuple[object, list[list[int]]]:
     from cairo_jobs.runner import RunRequest
     from cairo_jobs.vm import execute
 
+    if air_name == "cairo-poseidon":
+        return poseidon_statement(log_rows)
     example, values = program_input(air_name, log_rows)
     with tempfile.TemporaryDirectory() as work_dir:
         request = RunRequest(
@@ -70,6 +75,28 @@ def statement(air_name: str, log_rows: int) -> tuple[object, list[list[int]]]:
             work_dir=Path(work_dir),
         )
         files = execute(request).artifacts
+        columns, public = cairo_trace.trace_columns(files.public_input, files.trace, files.memory)
+    return CairoAir(public), columns
+
+
+def poseidon_statement(log_rows: int) -> tuple[object, list[list[int]]]:
+    """poseidon_chain with as many hashes as 2^log_rows steps hold, run by cairo-run's CLI in
+    the dynamic layout."""
+    from cairo_jobs.examples import compiled
+    from cairo_jobs.native import cairo_trace, dynamic_layout
+    from cairo_jobs.native.cairo_air import CairoAir
+
+    with tempfile.TemporaryDirectory() as work_dir:
+        root = Path(work_dir)
+        program, layout, values = root / "program.json", root / "layout.json", root / "input.json"
+        program.write_bytes(compiled("poseidon_chain"))
+        layout.write_text(json.dumps(dynamic_layout.params(["output", "poseidon"])))
+        values.write_text(json.dumps({"seed": 7, "n": (1 << log_rows) // 128 - 1}))
+        files = dynamic_layout.artifacts_in(root)
+        cairo_run = Path(sys.executable).parent / "cairo-run"
+        args = dynamic_layout.cairo_run_args(program, layout, files)
+        subprocess.run([str(cairo_run), *args, "--program_input", str(values)], check=True,
+                       capture_output=True, timeout=600)  # fmt: skip
         columns, public = cairo_trace.trace_columns(files.public_input, files.trace, files.memory)
     return CairoAir(public), columns
 
@@ -120,7 +147,9 @@ def in_child(
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--air", choices=["fibonacci", "cairo", "cairo-rc"], default="fibonacci")
+    parser.add_argument(
+        "--air", choices=["fibonacci", "cairo", "cairo-rc", "cairo-poseidon"], default="fibonacci"
+    )
     parser.add_argument("--min-log", type=int, default=10)
     parser.add_argument("--max-log", type=int, default=16)
     parser.add_argument("--log-step", type=int, default=2, help="sizes 2^min, 2^(min+step), …")
