@@ -65,6 +65,7 @@ def round_constants() -> tuple[tuple[int, int, int], ...]:
 
 
 def is_full(round_index: int) -> bool:
+    """Whether round `round_index` (0..90) applies the S-box to every element."""
     return round_index < FULL_ROUNDS // 2 or round_index >= FULL_ROUNDS // 2 + PARTIAL_ROUNDS
 
 
