@@ -13,13 +13,15 @@ poseidon_chain example with 2^k/128 − 1 hashes, as many as fit, in cairo-run's
 The run itself and reading its artifacts are not timed.
 
 Run: .venv/bin/python bench/native_prover.py [--air fibonacci] [--min-log 10] [--max-log 16]
-    [--log-step 2] [--baseline-ref COMMIT]
+    [--log-step 2] [--baseline-ref COMMIT | --baseline-air AIR]
 Each size runs in a fresh process (so its peak RSS is its own) after a tiny warm-up proof (the
 compiled kernels are cached on disk). With --baseline-ref, each size is also proved by the
 `cairo_jobs` package of that commit (`baseline.source_tree`: a temporary copy of its files, so
 it needs the same module interfaces), alternating with the current code under the same load,
-and the ratios are printed. Figures are compared with the issue's goal for 2^16 steps
-and with the C++ Stone prover's figures quoted there (not runnable here: for scale only).
+and the ratios are printed. With --baseline-air, the baseline is another AIR of the current
+code at the same sizes (e.g. `--air cairo-poseidon --baseline-air cairo`). Figures are
+compared with the issue's goal for 2^16 steps and with the C++ Stone prover's figures quoted
+there (not runnable here: for scale only).
 """
 
 from __future__ import annotations
@@ -156,6 +158,7 @@ def main() -> None:
     parser.add_argument("--threads-log", type=int, default=14, help="size for the thread check")
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--baseline-ref", help="also prove with the code of this commit")
+    parser.add_argument("--baseline-air", help="also prove this AIR (current code)")
     parser.add_argument("--repeat", type=int, default=1, help="runs per size and code (medians)")
     parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -165,7 +168,13 @@ def main() -> None:
 
     sizes = range(args.min_log, args.max_log + 1, args.log_step)
     if args.baseline_ref:
-        compare_with_baseline(args.air, sizes, args.baseline_ref, args.repeat)
+        with source_tree(args.baseline_ref) as root:
+            title = f"{args.air} AIR: baseline {args.baseline_ref} against the current code"
+            compare(sizes, args.repeat, (args.air, root), (args.air, None), title)
+        return
+    if args.baseline_air:
+        title = f"{args.air} AIR against the {args.baseline_air} AIR (baseline)"
+        compare(sizes, args.repeat, (args.baseline_air, None), (args.air, None), title)
         return
     rows = [in_child(args.air, log, None) for log in sizes]
     one_thread = in_child(args.air, args.threads_log, 1)
@@ -196,28 +205,36 @@ def main() -> None:
         )
 
 
-def compare_with_baseline(air_name: str, sizes: range, ref: str, repeat: int) -> None:
-    """Each size with the baseline commit's code and the current code, alternating `repeat`
-    times; medians of wall and CPU (all threads) time, and their ratios."""
-    with source_tree(ref) as root:
-        print(f"{air_name} AIR: baseline {ref} against the current code, medians of {repeat}")
-        print(f"{'rows':>6} {'base s':>7} {'now s':>7} {'ratio':>6} {'base cpu':>8} {'now cpu':>7}"
-              f" {'ratio':>6} {'base MB':>7} {'now MB':>6} {'verify s':>8} {'proof KB':>8}"
-              f" {'bits':>4}")  # fmt: skip
-        for log_rows in sizes:
-            runs = [
-                (in_child(air_name, log_rows, None, root), in_child(air_name, log_rows, None))
-                for _ in range(repeat)
-            ]
-            base = {key: median(b[key] for b, _ in runs) for key in runs[0][0]}
-            now = {key: median(n[key] for _, n in runs) for key in runs[0][1]}
-            print(
-                f"2^{log_rows:<4} {base['prove_s']:7.2f} {now['prove_s']:7.2f}"
-                f" {base['prove_s'] / now['prove_s']:5.2f}x {base['prove_cpu_s']:8.2f}"
-                f" {now['prove_cpu_s']:7.2f} {base['prove_cpu_s'] / now['prove_cpu_s']:5.2f}x"
-                f" {base['peak_mb']:7.0f} {now['peak_mb']:6.0f} {now['verify_s']:8.3f}"
-                f" {now['proof_kb']:8.1f} {now['bits']:4.0f}"
+def compare(
+    sizes: range,
+    repeat: int,
+    baseline: tuple[str, Path | None],
+    current: tuple[str, Path | None],
+    title: str,
+) -> None:
+    """Each size proved by the baseline and the current (AIR, package root), alternating
+    `repeat` times; medians of wall and CPU (all threads) time, and their ratios."""
+    print(f"{title}, medians of {repeat}")
+    print(f"{'rows':>6} {'base s':>7} {'now s':>7} {'ratio':>6} {'base cpu':>8} {'now cpu':>7}"
+          f" {'ratio':>6} {'base MB':>7} {'now MB':>6} {'verify s':>8} {'proof KB':>8}"
+          f" {'bits':>4}")  # fmt: skip
+    for log_rows in sizes:
+        runs = [
+            (
+                in_child(baseline[0], log_rows, None, baseline[1]),
+                in_child(current[0], log_rows, None, current[1]),
             )
+            for _ in range(repeat)
+        ]
+        base = {key: median(b[key] for b, _ in runs) for key in runs[0][0]}
+        now = {key: median(n[key] for _, n in runs) for key in runs[0][1]}
+        print(
+            f"2^{log_rows:<4} {base['prove_s']:7.2f} {now['prove_s']:7.2f}"
+            f" {base['prove_s'] / now['prove_s']:5.2f}x {base['prove_cpu_s']:8.2f}"
+            f" {now['prove_cpu_s']:7.2f} {base['prove_cpu_s'] / now['prove_cpu_s']:5.2f}x"
+            f" {base['peak_mb']:7.0f} {now['peak_mb']:6.0f} {now['verify_s']:8.3f}"
+            f" {now['proof_kb']:8.1f} {now['bits']:4.0f}"
+        )
 
 
 if __name__ == "__main__":
