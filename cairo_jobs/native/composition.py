@@ -18,6 +18,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TypeVar
 
+import numpy as np
+
 from cairo_jobs.native import field, ntt
 from cairo_jobs.native.air import Air
 from cairo_jobs.native.field import P, root_of_unity
@@ -35,7 +37,7 @@ def row_width(air: Air) -> int:
     return width(air) + len(air.periodic_columns)
 
 
-def periodic_coefficients(air: Air) -> list:
+def periodic_coefficients(air: Air) -> list[np.ndarray]:
     """Each periodic column's polynomial (coefficients as a field array, degree < its period)."""
     n = 1 << air.log_trace_length
     if any(n % max(1, len(values)) or len(values) < 1 for values in air.periodic_columns):
