@@ -70,7 +70,7 @@ class Arguments:
 
 @dataclass(frozen=True)
 class CairoAir:
-    """The statement "a Cairo run of n_steps steps with this public input exists": `cairo/1`,
+    """The statement "a Cairo run with this public input exists" (in n_rows steps): `cairo/1`,
     with `-rc` and `-poseidon` in the name when those builtins' segments are not empty."""
 
     public: PublicInput
@@ -102,7 +102,7 @@ class CairoAir:
 
     @property
     def log_trace_length(self) -> int:
-        return self.public.log_steps
+        return self.public.log_rows
 
     @property
     def periodic_columns(self) -> tuple[tuple[int, ...], ...]:
@@ -145,7 +145,7 @@ class CairoAir:
         ]
 
     def boundaries(self) -> list[BoundaryConstraint]:
-        last = self.public.n_steps - 1
+        last = self.public.n_rows - 1
         r, public, index = self.public.registers, self.public, self.index
         rc_sorted = self.arguments.range_check.sorted
         constraints = [
@@ -174,7 +174,7 @@ class CairoAir:
     ) -> list[tuple[int, T]]:
         c = self._named(current)
         z, alpha, z_rc = challenges
-        last = self.public.n_steps - 1
+        last = self.public.n_rows - 1
         memory, rc = self.arguments.memory, self.arguments.range_check
         constraints = [
             (0, memory.first_row(c, z, alpha)),

@@ -51,6 +51,8 @@ RC_PARTS = tuple(f"rcb_part_{k}" for k in range(8))  # a range_check cell is bel
 RC_BUILTIN_MEMORY = ("rcb_mem_addr", "rcb_mem_value")
 RC_BUILTIN_COLUMNS = ("rcb_addr", "rcb_used", *RC_PARTS, *RC_BUILTIN_MEMORY)
 SUPPORTED_BUILTINS = ("output", "range_check", "poseidon")
+MAX_POSEIDON_INSTANCES = 2**24 // 128  # 2^24 rows
+JMP_REL_0 = 0x010780017FFF7FFF  # the instruction proof mode ends (and pads) a run with
 
 
 @dataclass(frozen=True)
@@ -152,8 +154,19 @@ class PublicInput:
     poseidon: tuple[int, int] | None = None
 
     @property
-    def log_steps(self) -> int:
-        return self.n_steps.bit_length() - 1
+    def n_rows(self) -> int:
+        """The trace's rows: n_steps, doubled while the poseidon instances (128 rows each) do
+        not fit; the rows past the run repeat its last step (`jmp rel 0`, as proof mode pads)."""
+        rows = self.n_steps
+        if self.poseidon is not None:
+            instances = (self.poseidon[1] - self.poseidon[0]) // poseidon_builtin.CELLS
+            while rows < instances * poseidon_builtin.ROWS:
+                rows *= 2
+        return rows
+
+    @property
+    def log_rows(self) -> int:
+        return self.n_rows.bit_length() - 1
 
     @property
     def shape(self) -> Shape:
@@ -202,8 +215,7 @@ def _parse_public_input(document: Any) -> PublicInput:
         final_ap=_int(segments["execution"]["stop_ptr"], 2**64),
     )
     range_check = _segment(segments, "range_check", n_steps, 1)
-    instances = n_steps // poseidon_builtin.ROWS
-    poseidon = _segment(segments, "poseidon", instances, poseidon_builtin.CELLS)
+    poseidon = _segment(segments, "poseidon", MAX_POSEIDON_INSTANCES, poseidon_builtin.CELLS)
     return PublicInput(n_steps, registers, rc_min, rc_max, cells, range_check, poseidon)
 
 
@@ -285,19 +297,31 @@ def trace_columns(
     if len(steps) != public.n_steps:
         raise ArtifactError(f"trace.bin has {len(steps)} steps, the public input {public.n_steps}")
     rows = [step_row(pc, ap, fp, memory) for pc, ap, fp in steps]
+    rows += _padding(rows[-1], public.n_rows - len(rows))
     columns = dict(zip(COLUMNS, (list(c) for c in zip(*rows, strict=True)), strict=True))
     shape = public.shape
     if public.range_check is not None:
-        columns.update(range_check_builtin_columns(public.range_check, public.n_steps, memory))
+        columns.update(range_check_builtin_columns(public.range_check, public.n_rows, memory))
     if public.poseidon is not None:
         try:
-            poseidon = poseidon_builtin.builtin_columns(public.poseidon, public.n_steps, memory)
+            poseidon = poseidon_builtin.builtin_columns(public.poseidon, public.n_rows, memory)
         except poseidon_builtin.PoseidonCellError as err:
             raise ArtifactError(str(err)) from None
         columns.update(poseidon)
     columns.update(memory_columns(columns, public.public_memory, memory, shape))
     columns.update(range_check_columns(columns, public.rc_min, public.rc_max, shape))
     return [columns[name] for name in shape.trace_columns], public
+
+
+def _padding(last: list[int], count: int) -> list[list[int]]:
+    """`count` more rows repeating the last step, which must be `jmp rel 0` (it leaves pc, ap
+    and fp as they are)."""
+    if count and (last[COLUMNS.index("inst")] != JMP_REL_0 or last[COLUMNS.index("op1")] != 0):
+        raise ArtifactError(
+            "the run's poseidon instances need more rows than its steps and its last step is "
+            "not jmp rel 0 to repeat; give cairo-run's proof-mode files"
+        )
+    return [last] * count
 
 
 def range_check_builtin_columns(

@@ -175,7 +175,7 @@ def test_the_proof_is_refused_for_any_other_statement(fibonacci: Run, tmp_path: 
         statement(fibonacci, {"public_memory": public.public_memory[:-1]}),
         proof_mode_run(compile_source(OTHER_PROGRAM), {}, tmp_path).air,
     ]
-    assert others[-1].public.log_steps == public.log_steps
+    assert others[-1].public.log_rows == public.log_rows
     for other in others:
         with pytest.raises(verifier.VerificationError):
             verifier.verify(other, fibonacci.proof)
@@ -333,7 +333,7 @@ def test_the_range_check_proof_is_refused_for_other_segments_and_programs(
     range_check: Run, tmp_path: Path
 ) -> None:
     other = proof_mode_run(compile_source(OTHER_RANGE_CHECK_PROGRAM), {}, tmp_path).air
-    assert other.public.log_steps == range_check.air.public.log_steps
+    assert other.public.log_rows == range_check.air.public.log_rows
     assert_refused_for_other_segments(range_check, "range_check", 1, other)
 
 

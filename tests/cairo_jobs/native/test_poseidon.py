@@ -57,13 +57,35 @@ func main{output_ptr: felt*, range_check_ptr, poseidon_ptr: PoseidonBuiltin*}() 
 }
 """
 
+SIX_HASHES_PROGRAM = """
+%builtins output poseidon
+from starkware.cairo.common.builtin_poseidon.poseidon import poseidon_hash
+from starkware.cairo.common.cairo_builtins import PoseidonBuiltin
 
-def poseidon_run(source: str, work_dir: Path, prove: bool = True) -> Run:
-    """A proof-mode run in cairo-run's dynamic layout (`dynamic_layout`), proved if asked."""
+func chain{poseidon_ptr: PoseidonBuiltin*}(h: felt, i: felt) -> felt {
+    if (i == 6) {
+        return h;
+    }
+    let (next) = poseidon_hash(h, i);
+    return chain(next, i + 1);
+}
+
+func main{output_ptr: felt*, poseidon_ptr: PoseidonBuiltin*}() {
+    let h = chain(7, 0);
+    assert [output_ptr] = h;
+    let output_ptr = output_ptr + 1;
+    return ();
+}
+"""
+
+
+def poseidon_run(source: str, work_dir: Path, prove: bool = True, **ratios: int) -> Run:
+    """A proof-mode run in cairo-run's dynamic layout (`dynamic_layout`, some ratios changed),
+    proved if asked."""
     program, layout = work_dir / "program.json", work_dir / "layout.json"
     program.write_bytes(compile_source(source))
     builtins = json.loads(program.read_text())["builtins"]
-    layout.write_text(json.dumps(dynamic_layout.params(builtins)))
+    layout.write_text(json.dumps(dynamic_layout.params(builtins) | ratios))
     artifacts = dynamic_layout.artifacts_in(work_dir)
     cli("cairo-run", *dynamic_layout.cairo_run_args(program, layout, artifacts))
     columns, public = cairo_trace.trace_columns(
@@ -123,6 +145,26 @@ def test_a_run_with_range_check_and_poseidon_is_proved_under_both(
             verifier.verify(wrong, run.proof)
 
 
+def test_more_hashes_than_the_steps_hold_are_proved_on_more_rows(tmp_path: Path) -> None:
+    """At 16 steps per hash (as cairo-run's poseidon layouts allow 64) the 6 hashes need 768
+    rows: the trace repeats the run's last step, jmp rel 0, up to 1024 rows."""
+    run = poseidon_run(SIX_HASHES_PROGRAM, tmp_path, poseidon_ratio=16)
+    assert (run.air.public.n_steps, run.air.public.n_rows, run.air.log_trace_length) == (
+        512,
+        1024,
+        10,
+    )
+    assert verifier.verify(run.air, run.proof) == SMALL.security_bits(10 + SMALL.log_blowup)
+    pc, inst = column(run, "pc"), column(run, "inst")
+    assert pc[511:] == [pc[511]] * 513 and inst[511] == cairo_trace.JMP_REL_0
+    steps = run.artifacts.trace.read_bytes()
+    run.artifacts.trace.write_bytes(steps[:-24] + steps[:24])  # the last step moved to the first
+    with pytest.raises(ArtifactError, match="last step is not jmp rel 0"):
+        cairo_trace.trace_columns(
+            run.artifacts.public_input, run.artifacts.trace, run.artifacts.memory
+        )
+
+
 @pytest.mark.parametrize(
     ("name", "row"),
     [
@@ -180,19 +222,16 @@ def test_the_proof_is_refused_for_other_segments_and_programs(
     poseidon: Run, tmp_path: Path
 ) -> None:
     other = poseidon_run(OTHER_POSEIDON_PROGRAM, tmp_path, prove=False).air
-    assert other.public.log_steps == poseidon.air.public.log_steps
+    assert other.public.log_rows == poseidon.air.public.log_rows
     assert_refused_for_other_segments(poseidon, "poseidon", poseidon_builtin.CELLS, other)
 
 
-@pytest.mark.parametrize(
-    ("cells", "message"),
-    [(5, "not 1 to 4 instances of 6 cells"), (30, "not 1 to 4 instances of 6 cells")],
-)
-def test_a_malformed_poseidon_segment_is_refused(poseidon: Run, cells: int, message: str) -> None:
+@pytest.mark.parametrize("cells", [5, 13, -6, 6 * 2**17 + 6])
+def test_a_malformed_poseidon_segment_is_refused(poseidon: Run, cells: int) -> None:
     document = copy.deepcopy(poseidon.document)
     segment = document["memory_segments"]["poseidon"]
     segment["stop_ptr"] = segment["begin_addr"] + cells
-    with pytest.raises(ArtifactError, match=message):
+    with pytest.raises(ArtifactError, match="is not 1 to 131072 instances of 6 cells"):
         PublicInput.from_json(document)
     segment["stop_ptr"] = segment["begin_addr"]
     assert PublicInput.from_json(document).poseidon is None
