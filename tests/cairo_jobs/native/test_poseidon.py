@@ -146,14 +146,11 @@ def test_a_run_with_range_check_and_poseidon_is_proved_under_both(
 
 
 def test_more_hashes_than_the_steps_hold_are_proved_on_more_rows(tmp_path: Path) -> None:
-    """At 16 steps per hash (as cairo-run's poseidon layouts allow 64) the 6 hashes need 768
-    rows: the trace repeats the run's last step, jmp rel 0, up to 1024 rows."""
+    """A layout with a hash per 16 steps (recursive_with_poseidon has one per 64): the 6 hashes
+    need 768 rows of the 512 steps, so the trace repeats the last step, jmp rel 0, to 1024."""
     run = poseidon_run(SIX_HASHES_PROGRAM, tmp_path, poseidon_ratio=16)
-    assert (run.air.public.n_steps, run.air.public.n_rows, run.air.log_trace_length) == (
-        512,
-        1024,
-        10,
-    )
+    public = run.air.public
+    assert (public.n_steps, public.n_rows, run.air.log_trace_length) == (512, 1024, 10)
     assert verifier.verify(run.air, run.proof) == SMALL.security_bits(10 + SMALL.log_blowup)
     pc, inst = column(run, "pc"), column(run, "inst")
     assert pc[511:] == [pc[511]] * 513 and inst[511] == cairo_trace.JMP_REL_0
