@@ -6,17 +6,22 @@ security bits for 2^min … 2^max trace rows, and 1 thread against all threads.
 arguments) on proof-mode runs of the fibonacci example sized to fill 2^k steps; `--air cairo-rc`
 proves `cairo-rc/1` (71 + 18 columns: the range_check builtin too) on runs of the bounded_sum
 example (values below 30000, two range-check cells each) sized the same way, from 2^12 steps
-(fewer cannot hold its range-check holes). The run itself and reading its artifacts are not
-timed.
+(fewer cannot hold its range-check holes); `--air cairo-poseidon` proves `cairo-poseidon/1`
+(65 + 10 columns and 10 periodic ones: the poseidon builtin, 128 rows per hash) on runs of the
+poseidon_chain example with 2^k/128 − 1 hashes, as many as fit, in cairo-run's dynamic layout
+(`cairo_jobs.native.dynamic_layout`; its named layouts with poseidon pad runs to 2^15 steps).
+The run itself and reading its artifacts are not timed.
 
 Run: .venv/bin/python bench/native_prover.py [--air fibonacci] [--min-log 10] [--max-log 16]
-    [--log-step 2] [--baseline-ref COMMIT]
+    [--log-step 2] [--baseline-ref COMMIT | --baseline-air AIR]
 Each size runs in a fresh process (so its peak RSS is its own) after a tiny warm-up proof (the
 compiled kernels are cached on disk). With --baseline-ref, each size is also proved by the
 `cairo_jobs` package of that commit (`baseline.source_tree`: a temporary copy of its files, so
 it needs the same module interfaces), alternating with the current code under the same load,
-and the ratios are printed. Figures are compared with the issue's goal for 2^16 steps
-and with the C++ Stone prover's figures quoted there (not runnable here: for scale only).
+and the ratios are printed. With --baseline-air, the baseline is another AIR of the current
+code at the same sizes (e.g. `--air cairo-poseidon --baseline-air cairo`). Figures are
+compared with the issue's goal for 2^16 steps and with the C++ Stone prover's figures quoted
+there (not runnable here: for scale only).
 """
 
 from __future__ import annotations
@@ -59,6 +64,8 @@ def statement(air_name: str, log_rows: int) -> tuple[object, list[list[int]]]:
     from cairo_jobs.runner import RunRequest
     from cairo_jobs.vm import execute
 
+    if air_name == "cairo-poseidon":
+        return poseidon_statement(log_rows)
     example, values = program_input(air_name, log_rows)
     with tempfile.TemporaryDirectory() as work_dir:
         request = RunRequest(
@@ -70,6 +77,28 @@ def statement(air_name: str, log_rows: int) -> tuple[object, list[list[int]]]:
             work_dir=Path(work_dir),
         )
         files = execute(request).artifacts
+        columns, public = cairo_trace.trace_columns(files.public_input, files.trace, files.memory)
+    return CairoAir(public), columns
+
+
+def poseidon_statement(log_rows: int) -> tuple[object, list[list[int]]]:
+    """poseidon_chain with as many hashes as 2^log_rows steps hold, run by cairo-run's CLI in
+    the dynamic layout."""
+    from cairo_jobs.examples import compiled
+    from cairo_jobs.native import cairo_trace, dynamic_layout
+    from cairo_jobs.native.cairo_air import CairoAir
+
+    with tempfile.TemporaryDirectory() as work_dir:
+        root = Path(work_dir)
+        program, layout, values = root / "program.json", root / "layout.json", root / "input.json"
+        program.write_bytes(compiled("poseidon_chain"))
+        layout.write_text(json.dumps(dynamic_layout.params(["output", "poseidon"])))
+        values.write_text(json.dumps({"seed": 7, "n": (1 << log_rows) // 128 - 1}))
+        files = dynamic_layout.artifacts_in(root)
+        cairo_run = Path(sys.executable).parent / "cairo-run"
+        args = dynamic_layout.cairo_run_args(program, layout, files)
+        subprocess.run([str(cairo_run), *args, "--program_input", str(values)], check=True,
+                       capture_output=True, timeout=600)  # fmt: skip
         columns, public = cairo_trace.trace_columns(files.public_input, files.trace, files.memory)
     return CairoAir(public), columns
 
@@ -120,13 +149,16 @@ def in_child(
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--air", choices=["fibonacci", "cairo", "cairo-rc"], default="fibonacci")
+    parser.add_argument(
+        "--air", choices=["fibonacci", "cairo", "cairo-rc", "cairo-poseidon"], default="fibonacci"
+    )
     parser.add_argument("--min-log", type=int, default=10)
     parser.add_argument("--max-log", type=int, default=16)
     parser.add_argument("--log-step", type=int, default=2, help="sizes 2^min, 2^(min+step), …")
     parser.add_argument("--threads-log", type=int, default=14, help="size for the thread check")
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--baseline-ref", help="also prove with the code of this commit")
+    parser.add_argument("--baseline-air", help="also prove this AIR (current code)")
     parser.add_argument("--repeat", type=int, default=1, help="runs per size and code (medians)")
     parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -136,7 +168,13 @@ def main() -> None:
 
     sizes = range(args.min_log, args.max_log + 1, args.log_step)
     if args.baseline_ref:
-        compare_with_baseline(args.air, sizes, args.baseline_ref, args.repeat)
+        with source_tree(args.baseline_ref) as root:
+            title = f"{args.air} AIR: baseline {args.baseline_ref} against the current code"
+            compare(sizes, args.repeat, (args.air, root), (args.air, None), title)
+        return
+    if args.baseline_air:
+        title = f"{args.air} AIR against the {args.baseline_air} AIR (baseline)"
+        compare(sizes, args.repeat, (args.baseline_air, None), (args.air, None), title)
         return
     rows = [in_child(args.air, log, None) for log in sizes]
     one_thread = in_child(args.air, args.threads_log, 1)
@@ -167,28 +205,36 @@ def main() -> None:
         )
 
 
-def compare_with_baseline(air_name: str, sizes: range, ref: str, repeat: int) -> None:
-    """Each size with the baseline commit's code and the current code, alternating `repeat`
-    times; medians of wall and CPU (all threads) time, and their ratios."""
-    with source_tree(ref) as root:
-        print(f"{air_name} AIR: baseline {ref} against the current code, medians of {repeat}")
-        print(f"{'rows':>6} {'base s':>7} {'now s':>7} {'ratio':>6} {'base cpu':>8} {'now cpu':>7}"
-              f" {'ratio':>6} {'base MB':>7} {'now MB':>6} {'verify s':>8} {'proof KB':>8}"
-              f" {'bits':>4}")  # fmt: skip
-        for log_rows in sizes:
-            runs = [
-                (in_child(air_name, log_rows, None, root), in_child(air_name, log_rows, None))
-                for _ in range(repeat)
-            ]
-            base = {key: median(b[key] for b, _ in runs) for key in runs[0][0]}
-            now = {key: median(n[key] for _, n in runs) for key in runs[0][1]}
-            print(
-                f"2^{log_rows:<4} {base['prove_s']:7.2f} {now['prove_s']:7.2f}"
-                f" {base['prove_s'] / now['prove_s']:5.2f}x {base['prove_cpu_s']:8.2f}"
-                f" {now['prove_cpu_s']:7.2f} {base['prove_cpu_s'] / now['prove_cpu_s']:5.2f}x"
-                f" {base['peak_mb']:7.0f} {now['peak_mb']:6.0f} {now['verify_s']:8.3f}"
-                f" {now['proof_kb']:8.1f} {now['bits']:4.0f}"
+def compare(
+    sizes: range,
+    repeat: int,
+    baseline: tuple[str, Path | None],
+    current: tuple[str, Path | None],
+    title: str,
+) -> None:
+    """Each size proved by the baseline and the current (AIR, package root), alternating
+    `repeat` times; medians of wall and CPU (all threads) time, and their ratios."""
+    print(f"{title}, medians of {repeat}")
+    print(f"{'rows':>6} {'base s':>7} {'now s':>7} {'ratio':>6} {'base cpu':>8} {'now cpu':>7}"
+          f" {'ratio':>6} {'base MB':>7} {'now MB':>6} {'verify s':>8} {'proof KB':>8}"
+          f" {'bits':>4}")  # fmt: skip
+    for log_rows in sizes:
+        runs = [
+            (
+                in_child(baseline[0], log_rows, None, baseline[1]),
+                in_child(current[0], log_rows, None, current[1]),
             )
+            for _ in range(repeat)
+        ]
+        base = {key: median(b[key] for b, _ in runs) for key in runs[0][0]}
+        now = {key: median(n[key] for _, n in runs) for key in runs[0][1]}
+        print(
+            f"2^{log_rows:<4} {base['prove_s']:7.2f} {now['prove_s']:7.2f}"
+            f" {base['prove_s'] / now['prove_s']:5.2f}x {base['prove_cpu_s']:8.2f}"
+            f" {now['prove_cpu_s']:7.2f} {base['prove_cpu_s'] / now['prove_cpu_s']:5.2f}x"
+            f" {base['peak_mb']:7.0f} {now['peak_mb']:6.0f} {now['verify_s']:8.3f}"
+            f" {now['proof_kb']:8.1f} {now['bits']:4.0f}"
+        )
 
 
 if __name__ == "__main__":

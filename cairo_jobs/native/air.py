@@ -8,6 +8,11 @@ elements are drawn and `interaction(trace, challenges)` builds `n_interaction_co
 columns (e.g. the running product of a permutation argument), committed in turn. Constraints
 see the trace and interaction columns side by side, and the challenges; row constraints are
 formulas that must vanish on one given row.
+An AIR may also have periodic columns: public values repeated every P rows (P a power of two
+dividing the trace length), e.g. round constants. Column k takes values[k][i mod P] on row i;
+it is the polynomial p of degree < P with p(ω^r) = values[k][r] (ω of order P) read at x^(n/P),
+so neither side commits it: the verifier evaluates it at z and g·z itself. Constraint rows are
+the trace columns, then the interaction columns, then the periodic columns' values there.
 Constraint formulas use only + − × and integer constants, so the same code runs on Python ints
 (the verifier, at one point) and on `Felts` (the prover, on the whole evaluation domain).
 """
@@ -43,6 +48,7 @@ class Air(Protocol):
     transition_degree: int  # the highest total degree of a constraint formula in trace cells
     n_challenges: int
     n_interaction_columns: int
+    periodic_columns: Sequence[Sequence[int]]  # one period of each, appended to the rows
 
     def transitions(
         self, current: Sequence[T], following: Sequence[T], challenges: Sequence[int]
@@ -75,10 +81,11 @@ class Air(Protocol):
 
 class WithoutInteraction:
     """The interaction-phase members of an AIR that has none (and no every-row or row
-    constraints)."""
+    constraints, no periodic columns)."""
 
     n_challenges = 0
     n_interaction_columns = 0
+    periodic_columns: tuple[tuple[int, ...], ...] = ()
 
     def every_row(self, current: Sequence[T], challenges: Sequence[int]) -> list[T]:
         return []

@@ -16,7 +16,12 @@ where it falls (or on the last row, if it never does) the address after the row 
 used rows hold exactly the cells start..stop − 1; each used cell is a sixth memory slot with the
 value Σ 2^(16k)·partₖ over its eight parts, which are eight more range-check slots (so the value
 is below 2^128). Unused rows put (0, 0) in the memory slot and free values in the parts. Builtins
-other than output and range_check are refused (`cairo_trace.UnsupportedBuiltin`).
+other than output, range_check and poseidon are refused (`cairo_trace.UnsupportedBuiltin`).
+
+A run whose poseidon segment is not empty adds the poseidon builtin's component
+(`poseidon_builtin`: 128 rows per instance, the round schedule and constants as periodic
+columns, one more memory slot). The AIR's name lists its builtins: `cairo/1`, `cairo-rc/1`,
+`cairo-poseidon/1`, `cairo-rc-poseidon/1`.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ from typing import TypeVar
 
 import numpy as np
 
+from cairo_jobs.native import poseidon_builtin
 from cairo_jobs.native.air import BoundaryConstraint
 from cairo_jobs.native.cairo_trace import (
     CPU_ONLY,
@@ -64,8 +70,8 @@ class Arguments:
 
 @dataclass(frozen=True)
 class CairoAir:
-    """The statement "a Cairo run of n_steps steps with this public input exists": `cairo/1`,
-    or `cairo-rc/1` when the run's range_check segment is not empty."""
+    """The statement "a Cairo run with this public input exists" (in n_rows steps): `cairo/1`,
+    with `-rc` and `-poseidon` in the name when those builtins' segments are not empty."""
 
     public: PublicInput
     transition_degree: int = 2
@@ -73,7 +79,9 @@ class CairoAir:
 
     @property
     def name(self) -> str:
-        return "cairo/1" if self.public.range_check is None else "cairo-rc/1"
+        public = self.public
+        segments = (("rc", public.range_check), ("poseidon", public.poseidon))
+        return "-".join(["cairo", *(tag for tag, s in segments if s is not None)]) + "/1"
 
     @property
     def arguments(self) -> Arguments:
@@ -94,7 +102,15 @@ class CairoAir:
 
     @property
     def log_trace_length(self) -> int:
-        return self.public.log_steps
+        return self.public.log_rows
+
+    @property
+    def periodic_columns(self) -> tuple[tuple[int, ...], ...]:
+        return () if self.public.poseidon is None else poseidon_builtin.periodic_columns()
+
+    @property
+    def periodic_names(self) -> tuple[str, ...]:
+        return () if self.public.poseidon is None else poseidon_builtin.PERIODIC_NAMES
 
     def transitions(
         self, current: Sequence[T], following: Sequence[T], challenges: Sequence[int]
@@ -102,8 +118,10 @@ class CairoAir:
         c, nxt = self._named(current), self._named(following)
         z, alpha, z_rc = challenges
         memory, rc = self.arguments.memory, self.arguments.range_check
-        segment = self.public.range_check
+        segment, poseidon = self.public.range_check, self.public.poseidon
         builtin = [] if segment is None else _rc_builtin_steps(c, nxt, segment[1])
+        if poseidon is not None:
+            builtin += poseidon_builtin.transitions(c, nxt, poseidon[1])
         return [
             *_registers(c, nxt),
             *memory.transitions(c, nxt, z, alpha),
@@ -116,6 +134,8 @@ class CairoAir:
         z, alpha, z_rc = challenges
         memory, rc = self.arguments.memory, self.arguments.range_check
         builtin = [] if self.public.range_check is None else _rc_builtin_cell(c)
+        if self.public.poseidon is not None:
+            builtin += poseidon_builtin.every_row(c)
         return [
             *_decoding(c),
             *_operands(c),
@@ -125,7 +145,7 @@ class CairoAir:
         ]
 
     def boundaries(self) -> list[BoundaryConstraint]:
-        last = self.public.n_steps - 1
+        last = self.public.n_rows - 1
         r, public, index = self.public.registers, self.public, self.index
         rc_sorted = self.arguments.range_check.sorted
         constraints = [
@@ -142,6 +162,11 @@ class CairoAir:
                 BoundaryConstraint(index["rcb_addr"], 0, public.range_check[0]),
                 BoundaryConstraint(index["rcb_used"], 0, 1),
             ]
+        if public.poseidon is not None:
+            constraints += [
+                BoundaryConstraint(index["pos_base"], 0, public.poseidon[0]),
+                BoundaryConstraint(index["pos_used"], 0, 1),
+            ]
         return constraints
 
     def row_constraints(
@@ -149,7 +174,7 @@ class CairoAir:
     ) -> list[tuple[int, T]]:
         c = self._named(current)
         z, alpha, z_rc = challenges
-        last = self.public.n_steps - 1
+        last = self.public.n_rows - 1
         memory, rc = self.arguments.memory, self.arguments.range_check
         constraints = [
             (0, memory.first_row(c, z, alpha)),
@@ -160,6 +185,8 @@ class CairoAir:
         if self.public.range_check is not None:  # all rows used: the segment ends after the last
             stop = self.public.range_check[1]
             constraints.append((last, c["rcb_used"] * (c["rcb_addr"] + 1 - stop)))
+        if self.public.poseidon is not None:
+            constraints.append((last, poseidon_builtin.last_row(c, self.public.poseidon[1])))
         return constraints
 
     def interaction(
@@ -180,14 +207,18 @@ class CairoAir:
     def public_input(self) -> list[int]:
         r, public = self.public.registers, self.public
         cells = [v for cell in public.public_memory for v in cell]
-        segment = [] if public.range_check is None else list(public.range_check)
+        segments = [
+            v for segment in (public.range_check, public.poseidon) if segment is not None
+            for v in segment
+        ]  # fmt: skip
         return [
             r.initial_pc, r.final_pc, r.initial_ap, r.final_ap, public.rc_min, public.rc_max,
-            *segment, len(public.public_memory), *cells,
+            *segments, len(public.public_memory), *cells,
         ]  # fmt: skip
 
     def _named(self, row: Sequence[T]) -> dict[str, T]:
-        return dict(zip(self.arguments.all_columns, row, strict=True))
+        names = (*self.arguments.all_columns, *self.periodic_names)
+        return dict(zip(names, row, strict=True))
 
 
 @functools.cache

@@ -12,7 +12,9 @@ a copy of off_dst) and the four range-check slots in increasing order.
 A run whose range_check segment is not empty has more columns (`Shape`, `WITH_RANGE_CHECK`): per
 row one builtin cell (its address, a "used" bit, the value's eight 16-bit parts, and the cell as
 a sixth memory slot, (0, 0) on the unused rows past the segment's end) and the parts as eight
-more range-check slots (on unused rows they are free: they fill range-check holes).
+more range-check slots (on unused rows they are free: they fill range-check holes). A run whose
+poseidon segment is not empty has the poseidon builtin's columns too (`poseidon_builtin`: 128
+rows per instance, one more memory slot per row).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from cairo_jobs.native import poseidon_builtin
 from cairo_jobs.native.field import P
 
 OFFSET_BIAS = 2**15
@@ -47,7 +50,9 @@ RC_PART_BITS = 16
 RC_PARTS = tuple(f"rcb_part_{k}" for k in range(8))  # a range_check cell is below 2^128
 RC_BUILTIN_MEMORY = ("rcb_mem_addr", "rcb_mem_value")
 RC_BUILTIN_COLUMNS = ("rcb_addr", "rcb_used", *RC_PARTS, *RC_BUILTIN_MEMORY)
-SUPPORTED_BUILTINS = ("output", "range_check")
+SUPPORTED_BUILTINS = ("output", "range_check", "poseidon")
+MAX_POSEIDON_INSTANCES = 2**24 // 128  # 2^24 rows
+JMP_REL_0 = 0x010780017FFF7FFF  # the instruction proof mode ends (and pads) a run with
 
 
 @dataclass(frozen=True)
@@ -75,12 +80,21 @@ class Shape:
         )  # fmt: skip
 
 
-CPU_ONLY = Shape((*CPU_MEMORY_ACCESSES, MEMORY_FREE), (*CPU_RC_ACCESSES, RC_FREE), ())
-WITH_RANGE_CHECK = Shape(
-    (*CPU_MEMORY_ACCESSES, MEMORY_FREE, RC_BUILTIN_MEMORY),
-    (*CPU_RC_ACCESSES, RC_FREE, *((part,) for part in RC_PARTS)),
-    RC_BUILTIN_COLUMNS,
-)
+def shape_of(range_check: bool, poseidon: bool) -> Shape:
+    """The columns of a run with these builtins' segments not empty (output needs none)."""
+    memory, rc, builtins = [*CPU_MEMORY_ACCESSES, MEMORY_FREE], [*CPU_RC_ACCESSES, RC_FREE], []
+    if range_check:
+        memory.append(RC_BUILTIN_MEMORY)
+        rc += [(part,) for part in RC_PARTS]
+        builtins += RC_BUILTIN_COLUMNS
+    if poseidon:
+        memory.append(poseidon_builtin.MEMORY_SLOT)
+        builtins += poseidon_builtin.COLUMNS
+    return Shape(tuple(memory), tuple(rc), tuple(builtins))
+
+
+CPU_ONLY = shape_of(range_check=False, poseidon=False)
+WITH_RANGE_CHECK = shape_of(range_check=True, poseidon=False)
 TRACE_COLUMNS = CPU_ONLY.trace_columns
 
 
@@ -129,7 +143,7 @@ def read_memory(path: Path) -> dict[int, int]:
 class PublicInput:
     """What a proof of a Cairo run makes public: steps, registers, the offsets' range bounds,
     the public memory cells (program, main's arguments and return values, output) and the
-    range_check segment's (start, stop) when it is not empty."""
+    range_check and poseidon segments' (start, stop) when they are not empty."""
 
     n_steps: int
     registers: Registers
@@ -137,14 +151,26 @@ class PublicInput:
     rc_max: int
     public_memory: tuple[tuple[int, int], ...]
     range_check: tuple[int, int] | None = None
+    poseidon: tuple[int, int] | None = None
 
     @property
-    def log_steps(self) -> int:
-        return self.n_steps.bit_length() - 1
+    def n_rows(self) -> int:
+        """The trace's rows: n_steps, doubled while the poseidon instances (128 rows each) do
+        not fit; the rows past the run repeat its last step (`jmp rel 0`, as proof mode pads)."""
+        rows = self.n_steps
+        if self.poseidon is not None:
+            instances = (self.poseidon[1] - self.poseidon[0]) // poseidon_builtin.CELLS
+            while rows < instances * poseidon_builtin.ROWS:
+                rows *= 2
+        return rows
+
+    @property
+    def log_rows(self) -> int:
+        return self.n_rows.bit_length() - 1
 
     @property
     def shape(self) -> Shape:
-        return CPU_ONLY if self.range_check is None else WITH_RANGE_CHECK
+        return shape_of(self.range_check is not None, self.poseidon is not None)
 
     @classmethod
     def from_json(cls, document: Any) -> PublicInput:
@@ -188,22 +214,24 @@ def _parse_public_input(document: Any) -> PublicInput:
         initial_ap=_int(segments["execution"]["begin_addr"], 2**64),
         final_ap=_int(segments["execution"]["stop_ptr"], 2**64),
     )
-    range_check = _range_check_segment(segments, n_steps)
-    return PublicInput(n_steps, registers, rc_min, rc_max, cells, range_check)
+    range_check = _segment(segments, "range_check", n_steps, 1)
+    poseidon = _segment(segments, "poseidon", MAX_POSEIDON_INSTANCES, poseidon_builtin.CELLS)
+    return PublicInput(n_steps, registers, rc_min, rc_max, cells, range_check, poseidon)
 
 
-def _range_check_segment(segments: dict, n_steps: int) -> tuple[int, int] | None:
-    """The range_check segment's (start, stop), None when it is absent or empty."""
-    if "range_check" not in segments:
+def _segment(segments: dict, name: str, capacity: int, cells: int) -> tuple[int, int] | None:
+    """A builtin segment's (start, stop), None when it is absent or empty; it must hold 1 to
+    `capacity` instances of `cells` cells."""
+    if name not in segments:
         return None
-    start = _int(segments["range_check"]["begin_addr"], 2**64)
-    stop = _int(segments["range_check"]["stop_ptr"], 2**64)
+    start = _int(segments[name]["begin_addr"], 2**64)
+    stop = _int(segments[name]["stop_ptr"], 2**64)
     if stop == start:
         return None
-    if not start < stop <= start + n_steps:
+    if not start < stop <= start + capacity * cells or (stop - start) % cells:
         raise ArtifactError(
-            f"the range_check segment [{start}, {stop}) is not 1 to {n_steps} cells (one per "
-            "step); run more steps or give cairo-run's public input"
+            f"the {name} segment [{start}, {stop}) is not 1 to {capacity} instances of {cells} "
+            "cells; run more steps or give cairo-run's public input"
         )
     return start, stop
 
@@ -269,13 +297,31 @@ def trace_columns(
     if len(steps) != public.n_steps:
         raise ArtifactError(f"trace.bin has {len(steps)} steps, the public input {public.n_steps}")
     rows = [step_row(pc, ap, fp, memory) for pc, ap, fp in steps]
+    rows += _padding(rows[-1], public.n_rows - len(rows))
     columns = dict(zip(COLUMNS, (list(c) for c in zip(*rows, strict=True)), strict=True))
     shape = public.shape
     if public.range_check is not None:
-        columns.update(range_check_builtin_columns(public.range_check, public.n_steps, memory))
+        columns.update(range_check_builtin_columns(public.range_check, public.n_rows, memory))
+    if public.poseidon is not None:
+        try:
+            poseidon = poseidon_builtin.builtin_columns(public.poseidon, public.n_rows, memory)
+        except poseidon_builtin.PoseidonCellError as err:
+            raise ArtifactError(str(err)) from None
+        columns.update(poseidon)
     columns.update(memory_columns(columns, public.public_memory, memory, shape))
     columns.update(range_check_columns(columns, public.rc_min, public.rc_max, shape))
     return [columns[name] for name in shape.trace_columns], public
+
+
+def _padding(last: list[int], count: int) -> list[list[int]]:
+    """`count` more rows repeating the last step, which must be `jmp rel 0` (it leaves pc, ap
+    and fp as they are)."""
+    if count and (last[COLUMNS.index("inst")] != JMP_REL_0 or last[COLUMNS.index("op1")] != 0):
+        raise ArtifactError(
+            "the run's poseidon instances need more rows than its steps and its last step is "
+            "not jmp rel 0 to repeat; give cairo-run's proof-mode files"
+        )
+    return [last] * count
 
 
 def range_check_builtin_columns(

@@ -5,7 +5,8 @@ H(x) = Σ αᵢ·Cᵢ(x)·(x − g^(n−1))/(xⁿ − 1) + Σ δₗ·Eₗ(x)/(x�
 Cᵢ are the transition constraints, Eₗ the every-row constraints and Rⱼ the row constraints:
 first the boundaries t_cⱼ(x) − vⱼ, then the AIR's own row constraints; the coefficients are
 drawn in that order. H is split as
-H(x) = Σₖ x^(k·n)·hₖ(x) with deg hₖ < n (see `n_parts`).
+H(x) = Σₖ x^(k·n)·hₖ(x) with deg hₖ < n (see `n_parts`). The constraints see the columns and
+then the periodic columns' values (`periodic_at`); those are public, not committed.
 
 DEEP(x) = [Σ_c γ_c·(t_c(x) − t_c(z)) + Σₖ γₖ·(hₖ(x) − hₖ(z))]/(x − z)
         + [Σ_c γ'_c·(t_c(x) − t_c(g·z))]/(x − g·z), drawn as γ_c, γ'_c per column (trace columns,
@@ -17,6 +18,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TypeVar
 
+import numpy as np
+
+from cairo_jobs.native import field, ntt
 from cairo_jobs.native.air import Air
 from cairo_jobs.native.field import P, root_of_unity
 
@@ -28,6 +32,28 @@ def width(air: Air) -> int:
     return air.n_columns + air.n_interaction_columns
 
 
+def row_width(air: Air) -> int:
+    """What a constraint row holds: the columns, then the periodic columns' values."""
+    return width(air) + len(air.periodic_columns)
+
+
+def periodic_coefficients(air: Air) -> list[np.ndarray]:
+    """Each periodic column's polynomial (coefficients as a field array, degree < its period)."""
+    n = 1 << air.log_trace_length
+    if any(n % max(1, len(values)) or len(values) < 1 for values in air.periodic_columns):
+        raise ValueError(f"the {air.name} AIR's periods must be powers of two dividing {n}")
+    return [ntt.interpolate(field.from_ints(values)) for values in air.periodic_columns]
+
+
+def periodic_at(air: Air, point: int) -> list[int]:
+    """The periodic columns at a point x: p(x^(n/P)) for each column of period P."""
+    n = 1 << air.log_trace_length
+    return [
+        ntt.evaluate_at(coefficients, pow(point, n // coefficients.shape[0], P))
+        for coefficients in periodic_coefficients(air)
+    ]
+
+
 def row_terms(air: Air, current: Sequence[T], challenges: Sequence[int]) -> list[tuple[int, T]]:
     """(row, value) of every row constraint, boundaries first."""
     boundaries = [(b.row, current[b.column] - b.value) for b in air.boundaries()]
@@ -36,13 +62,13 @@ def row_terms(air: Air, current: Sequence[T], challenges: Sequence[int]) -> list
 
 def constrained_rows(air: Air) -> set[int]:
     """The rows that carry row constraints."""
-    zeros = [0] * width(air)
+    zeros = [0] * row_width(air)
     return {row for row, _ in row_terms(air, zeros, [0] * air.n_challenges)}
 
 
 def n_constraints(air: Air) -> int:
     """How many random coefficients H takes."""
-    zeros, challenges = [0] * width(air), [0] * air.n_challenges
+    zeros, challenges = [0] * row_width(air), [0] * air.n_challenges
     return (
         len(air.transitions(zeros, zeros, challenges))
         + len(air.every_row(zeros, challenges))
@@ -57,7 +83,7 @@ def n_parts(air: Air) -> int:
     every-row constraint over xⁿ − 1 less; a row constraint of degree d over a linear zerofier
     leaves d(n − 1) − 1 (d = 1 for boundaries).
     """
-    zeros = [0] * width(air)
+    zeros = [0] * row_width(air)
     if air.row_constraints(zeros, [0] * air.n_challenges):
         return max(1, air.transition_degree)
     return max(1, air.transition_degree - 1)
@@ -101,12 +127,13 @@ def matches_at(
     trace_z, trace_gz, parts_z = out_of_domain
     n = 1 << air.log_trace_length
     g = root_of_unity(air.log_trace_length)
+    rows = ([*trace_z, *periodic_at(air, z)], [*trace_gz, *periodic_at(air, g * z % P)])
     every_row_divisor = pow(pow(z, n, P) - 1, -1, P)
     transition_divisor = (z - pow(g, n - 1, P)) * every_row_divisor
     row_divisors = {row: pow(z - pow(g, row, P), -1, P) for row in constrained_rows(air)}
     expected = composition(
         air,
-        (trace_z, trace_gz),
+        rows,
         challenges,
         coefficients,
         (transition_divisor, every_row_divisor, row_divisors),

@@ -43,7 +43,7 @@ def prove_run(
         "proof": data.hex(),
     }
     out.write_text(json.dumps(document))
-    return parameters.security_bits(public.log_steps + parameters.log_blowup)
+    return parameters.security_bits(public.log_rows + parameters.log_blowup)
 
 
 def read(path: Path) -> ProofFile:

@@ -147,6 +147,9 @@ def _composition_parts(
     last_row = pow(field.root_of_unity(air.log_trace_length), n - 1, P)
     rows = sorted(composition.constrained_rows(air))
     row_divisors = {row: recorder.input() for row in rows}
+    periodic = _periodic_on(air, size)
+    current += [recorder.input() for _ in periodic]
+    following += [recorder.input(1, size // n) for _ in periodic]
     h = composition.composition(
         air,
         (current, following),
@@ -159,9 +162,21 @@ def _composition_parts(
     g = field.root_of_unity(air.log_trace_length)
     for row in rows:
         arrays.append(field.batch_inverse(field.sub(points, field.from_ints([pow(g, row, P)]))))
+    arrays += [*periodic, *periodic]
     h_values = recorder.program(h).evaluate(arrays, size)
     h = ntt.interpolate(h_values, OFFSET)
     return [h[k * n : (k + 1) * n] for k in range(n_parts)]
+
+
+def _periodic_on(air: Air, size: int) -> list[np.ndarray]:
+    """The periodic columns on `size` points of the evaluation domain's coset: p(x^(n/P)) takes
+    size·P/n distinct values there, repeating; the row after x (x·g) is that many / P further."""
+    n = 1 << air.log_trace_length
+    arrays = []
+    for coefficients in composition.periodic_coefficients(air):
+        exponent = n // coefficients.shape[0]
+        arrays.append(ntt.extend(coefficients, size // exponent, pow(OFFSET, exponent, P)))
+    return arrays
 
 
 def _inverse_vanishing(n: int, size: int) -> np.ndarray:

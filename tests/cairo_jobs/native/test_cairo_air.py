@@ -175,7 +175,7 @@ def test_the_proof_is_refused_for_any_other_statement(fibonacci: Run, tmp_path: 
         statement(fibonacci, {"public_memory": public.public_memory[:-1]}),
         proof_mode_run(compile_source(OTHER_PROGRAM), {}, tmp_path).air,
     ]
-    assert others[-1].public.log_steps == public.log_steps
+    assert others[-1].public.log_rows == public.log_rows
     for other in others:
         with pytest.raises(verifier.VerificationError):
             verifier.verify(other, fibonacci.proof)
@@ -332,21 +332,29 @@ def test_a_lying_prover_with_a_changed_range_check_cell_is_refused(
 def test_the_range_check_proof_is_refused_for_other_segments_and_programs(
     range_check: Run, tmp_path: Path
 ) -> None:
-    start, stop = range_check.air.public.range_check
     other = proof_mode_run(compile_source(OTHER_RANGE_CHECK_PROGRAM), {}, tmp_path).air
-    assert other.public.log_steps == range_check.air.public.log_steps
-    statements = [
-        statement(range_check, {"range_check": segment})
-        for segment in ((start + 1, stop), (start, stop - 1), (start, stop + 1), (start - 1, stop))
-    ]
-    for wrong in (*statements, statement(range_check, {"range_check": None}), other):
+    assert other.public.log_rows == range_check.air.public.log_rows
+    assert_refused_for_other_segments(range_check, "range_check", 1, other)
+
+
+def assert_refused_for_other_segments(run: Run, builtin: str, step: int, other: CairoAir) -> None:
+    """The run's proof is refused when the builtin's segment starts or stops `step` cells
+    earlier or later, is empty, and for the other program's statement."""
+    start, stop = getattr(run.air.public, builtin)
+    moved = ((start + step, stop), (start, stop - step), (start, stop + step), (start - step, stop))
+    statements = [statement(run, {builtin: segment}) for segment in moved]
+    for wrong in (*statements, statement(run, {builtin: None}), other):
         with pytest.raises(verifier.VerificationError):
-            verifier.verify(wrong, range_check.proof)
+            verifier.verify(wrong, run.proof)
 
 
 @pytest.mark.parametrize(
     ("segment", "message"),
-    [((100, 99), "not 1 to 512 cells"), ((100, 613), "not 1 to 512 cells"), ((-1, 3), "integer")],
+    [
+        ((100, 99), "not 1 to 512 instances of 1 cells"),
+        ((100, 613), "not 1 to 512 instances of 1 cells"),
+        ((-1, 3), "integer"),
+    ],
 )
 def test_a_malformed_range_check_segment_is_refused(
     range_check: Run, segment: tuple[int, int], message: str

@@ -30,6 +30,7 @@ class PermutationAir:
     transition_degree: int = 2
     n_challenges: int = 1
     n_interaction_columns: int = 1
+    periodic_columns: tuple = ()
 
     def transitions(
         self, current: Sequence[T], following: Sequence[T], challenges: Sequence[int]
