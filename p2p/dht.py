@@ -7,8 +7,10 @@ py-libp2p 0.8.1 defects worked around here (tests in tests/p2p/test_content.py):
   `RecordKeyRouting` looks such keys up under their sha2-256 multihash instead; GET_VALUE and
   PUT_VALUE still carry the real key, and every node of ours looks up the same target.
 - connected peers are never added to the routing table; `routing_table_feeder` does it.
-- `get_value` and `find_providers` run a whole FIND_NODE walk before asking for the value;
-  `find_value` and `find_via_providers` ask for it on the way (p2p.lookup).
+- `get_value` and `find_providers` run a whole FIND_NODE walk before asking for the value,
+  each in a walk of its own; `find` asks each peer for the record and its providers at once,
+  on the way (p2p.lookup, p2p.kad_request). Provider records are announced under the
+  record key's lookup target, so one walk leads to the holders of either.
 - its request handler takes a requester's clean close after an answer (Yamux raises StreamEOF
   where the handler expects an empty read) for a failure: a "Failed to read DHT message from
   stream" warning and a stream reset for nearly every request served. The handler reads
@@ -34,6 +36,7 @@ from multiaddr import Multiaddr
 
 from p2p import params
 from p2p.bufstream import BufferedStream
+from p2p.kad_request import Answer, ask_record_and_providers
 from p2p.lookup import Walk
 from p2p.records import Sha256Validator
 
@@ -75,29 +78,22 @@ class RecordDHT(KadDHT):
     async def _do_handle_stream(self, stream: INetStream) -> None:
         await super()._do_handle_stream(BufferedStream(stream, eof_is_empty=True))  # type: ignore[arg-type]
 
-    async def find_value(self, key: str, valid: Callable[[bytes], bool]) -> bytes | None:
-        """The first value of `key` held here or by a peer that `valid` accepts; one GET_VALUE
-        walk (see p2p.lookup), no FIND_NODE beforehand and no write-back after."""
+    async def find(
+        self,
+        key: str,
+        valid: Callable[[bytes], bool],
+        fetch: Callable[[PeerInfo], Awaitable[bytes | None]],
+    ) -> bytes | None:
+        """The value of `key`: a record held here or by a peer that `valid` accepts, or the
+        first value `fetch` gets from a provider. Providers known here are tried first, then
+        one walk asks each peer for the record and the providers at once (p2p.kad_request),
+        fetching from each new provider as it is named; no FIND_NODE beforehand, no write-back.
+        """
         key_bytes = key.encode()
         local = self.value_store.get(key_bytes)
         if local is not None and valid(local.value):
             return local.value
-
-        async def ask(peer: ID) -> tuple[bytes | None, list[ID]]:
-            result = await self.value_store._get_from_peer(
-                peer, key_bytes, return_record=True, return_closer_peers=True
-            )
-            record, closer = result if isinstance(result, tuple) else (None, [])
-            value = getattr(record, "value", None)
-            return (value if value is not None and valid(value) else None), closer
-
-        return await self._walk(lookup_target(key_bytes), ask)
-
-    async def find_via_providers(
-        self, key: bytes, fetch: Callable[[PeerInfo], Awaitable[bytes | None]]
-    ) -> bytes | None:
-        """The first value `fetch` gets from a provider of `key`: providers known here first,
-        then one GET_PROVIDERS walk that fetches from each new provider as it is named."""
+        target = lookup_target(key_bytes)
         tried: set[ID] = {self.local_peer_id}
 
         async def first_fetched(providers: list[PeerInfo]) -> bytes | None:
@@ -109,25 +105,18 @@ class RecordDHT(KadDHT):
             return None
 
         async def ask(peer: ID) -> tuple[bytes | None, list[ID]]:
-            providers: list[PeerInfo] = []
-            closer: list[ID] = []
+            answer = Answer()
             with trio.move_on_after(params.DHT_QUERY_TIMEOUT):
-                providers, closer = await self.provider_store._get_providers_from_peer_with_closers(
-                    peer, key
-                )
-            return await first_fetched(providers), closer
+                answer = await ask_record_and_providers(self.host, peer, key_bytes, target)
+            if answer.value is not None and valid(answer.value):
+                return answer.value, answer.closer
+            return await first_fetched(answer.providers), answer.closer
 
-        value = await first_fetched(self.provider_store.get_providers(key))
-        return value if value is not None else await self._walk(key, ask, query_timeout=math.inf)
-
-    async def _walk(
-        self,
-        target: bytes,
-        ask: Callable[[ID], Awaitable[tuple[bytes | None, list[ID]]]],
-        query_timeout: float = params.DHT_QUERY_TIMEOUT,
-    ) -> bytes | None:
+        value = await first_fetched(self.provider_store.get_providers(target))
+        if value is not None:
+            return value
         start = self.routing_table.find_local_closest_peers(target)
-        return await Walk(target, start, ask, self.local_peer_id, query_timeout=query_timeout).run()
+        return await Walk(target, start, ask, self.local_peer_id, query_timeout=math.inf).run()
 
 
 def make_dht(host: IHost, namespaces: Sequence[str] = params.DHT_NAMESPACES) -> RecordDHT:

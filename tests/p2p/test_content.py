@@ -15,8 +15,8 @@ from libp2p.utils import encode_varint_prefixed, read_varint_prefixed_bytes
 
 from p2p import fetch, params
 from p2p.bufstream import BufferedStream
-from p2p.content import ContentStore, NotFound
-from p2p.records import RecordError, content_multihash, record_key
+from p2p.content import ContentStore, NotFound, provider_key
+from p2p.records import RecordError, record_key
 from tests.p2p.nodes import connect, connect_chain, content_stores, running_host, running_hosts
 
 NS = params.NS_BODY
@@ -39,7 +39,7 @@ async def test_get_from_a_late_joiner_after_the_publisher_has_left():
             walks = record_find_node_walks(joiner_store)
             with trio.fail_after(30):
                 assert await joiner_store.get(key) == body
-        assert not {key.encode(), content_multihash(key)} & set(walks)
+        assert not {key.encode(), bytes.fromhex(provider_key(key))} & set(walks)
 
 
 def record_find_node_walks(store: ContentStore) -> list[bytes]:
@@ -250,8 +250,7 @@ async def test_a_publisher_that_is_sending_the_value_is_not_raced_by_lookups():
             publisher.set_stream_handler(fetch.PROTOCOL, slow_sender)
             reader_host.get_peerstore().add_addrs(publisher.get_id(), publisher.get_addrs(), 60)
             lookups: list[str] = []
-            reader._from_dht = partial(note, lookups, "value walk")
-            reader._from_providers = partial(note, lookups, "provider walk")
+            reader._from_dht = partial(note, lookups, "DHT walk")
             with trio.fail_after(30):
                 assert await reader.get(key, publisher=publisher.get_id()) == body
     assert lookups == []
