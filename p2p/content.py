@@ -27,7 +27,7 @@ from libp2p.peer.peerinfo import PeerInfo
 from libp2p.tools.anyio_service import background_trio_service
 
 from p2p import fetch, params
-from p2p.dht import lookup_target, make_dht, routing_table_feeder
+from p2p.dht import RoutingTableFeeder, lookup_target, make_dht
 from p2p.records import (
     RecordError,
     check_record,
@@ -86,16 +86,18 @@ class ContentStore:
         self.local = LocalStore()
         self._published: set[str] = set()
         self._nursery: trio.Nursery | None = None
-        host.get_network().register_notifee(routing_table_feeder(self.dht))
+        self.feeder = RoutingTableFeeder(self.dht)
+        host.get_network().register_notifee(self.feeder)
         fetch.serve(host, self.local.get)
 
     @asynccontextmanager
     async def run(self) -> AsyncIterator[ContentStore]:
         """Run the DHT and the re-publish loop for the duration of the block."""
         for peer in self.host.get_network().connections:
-            await self.dht.add_peer(peer, skip_server_mode_check=True)
+            await self.feeder.add(peer)
         async with background_trio_service(self.dht), trio.open_nursery() as nursery:
             self._nursery = nursery
+            nursery.start_soon(self.feeder.run)
             nursery.start_soon(self._republish_forever)
             yield self
             nursery.cancel_scope.cancel()

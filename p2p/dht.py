@@ -6,7 +6,9 @@ py-libp2p 0.8.1 defects worked around here (tests in tests/p2p/test_content.py):
   from py-libp2p servers and puts/gets reach only the peers one already knows.
   `RecordKeyRouting` looks such keys up under their sha2-256 multihash instead; GET_VALUE and
   PUT_VALUE still carry the real key, and every node of ours looks up the same target.
-- connected peers are never added to the routing table; `routing_table_feeder` does it.
+- connected peers are never added to the routing table; `RoutingTableFeeder` does it, once
+  a peer's addresses are known (an inbound peer's come with identify, after the connection:
+  added at once, it was skipped, so nodes reached only the peers they had dialed).
 - `get_value` and `find_providers` run a whole FIND_NODE walk before asking for the value,
   each in a walk of its own; `find` asks each peer for the record and its providers at once,
   on the way (p2p.lookup, p2p.kad_request). Provider records are announced under the
@@ -31,6 +33,7 @@ from libp2p.kad_dht.kad_dht import DHTMode, KadDHT
 from libp2p.kad_dht.peer_routing import PeerRouting
 from libp2p.peer.id import ID
 from libp2p.peer.peerinfo import PeerInfo
+from libp2p.peer.peerstore import PeerStoreError
 from libp2p.records.validator import NamespacedValidator
 from multiaddr import Multiaddr
 
@@ -124,17 +127,50 @@ def make_dht(host: IHost, namespaces: Sequence[str] = params.DHT_NAMESPACES) -> 
     return RecordDHT(host, namespaces)
 
 
-class _RoutingTableFeeder(INotifee):
-    """Adds every connected peer to the DHT routing table (py-libp2p does not)."""
+class RoutingTableFeeder(INotifee):
+    """Adds every connected peer to the DHT routing table once its listen addresses are known.
+
+    py-libp2p adds none, and `KadDHT.add_peer` skips a peer without addresses in the
+    peerstore: the dialer's are known at once, but those of a peer that dialed us arrive with
+    identify, after the connection. Each peer is therefore added from `run`'s task as soon as
+    its addresses are in (waiting at most params.PEER_ADDRS_WAIT seconds).
+    """
 
     def __init__(self, dht: KadDHT) -> None:
         self.dht = dht
+        self._send, self._receive = trio.open_memory_channel[ID](math.inf)
+
+    async def add(self, peer: ID) -> None:
+        """Add `peer` to the routing table now if its addresses are known, else from `run`
+        once they are."""
+        if _known_addrs(self.dht.host, peer):
+            await self._add(peer)
+        else:
+            self._send.send_nowait(peer)
+
+    async def run(self) -> None:
+        """Add the peers waiting for their addresses as these arrive, until cancelled."""
+        async with trio.open_nursery() as nursery:
+            async for peer in self._receive:
+                nursery.start_soon(self._add_when_addressed, peer)
+
+    async def _add_when_addressed(self, peer: ID) -> None:
+        with trio.move_on_after(params.PEER_ADDRS_WAIT) as scope:
+            while not _known_addrs(self.dht.host, peer):
+                await trio.sleep(ADDRS_POLL_INTERVAL)
+        if scope.cancelled_caught:
+            logger.info("peer left out of the routing table: no address", extra={"peer": str(peer)})
+            return
+        await self._add(peer)
+
+    async def _add(self, peer: ID) -> None:
+        try:
+            await self.dht.add_peer(peer, skip_server_mode_check=True)
+        except Exception as exc:
+            logger.info("routing table add failed", extra={"peer": str(peer), "error": repr(exc)})
 
     async def connected(self, network: INetwork, conn: INetConn) -> None:
-        try:
-            await self.dht.add_peer(conn.muxed_conn.peer_id, skip_server_mode_check=True)
-        except Exception as exc:
-            logger.debug("routing table add failed", extra={"error": repr(exc)})
+        await self.add(conn.muxed_conn.peer_id)
 
     async def disconnected(self, network: INetwork, conn: INetConn) -> None:
         return None
@@ -152,6 +188,11 @@ class _RoutingTableFeeder(INotifee):
         return None
 
 
-def routing_table_feeder(dht: KadDHT) -> INotifee:
-    """A network notifee that adds each newly connected peer to `dht`'s routing table."""
-    return _RoutingTableFeeder(dht)
+ADDRS_POLL_INTERVAL = 0.02  # seconds between looks at the peerstore for a new peer's addresses
+
+
+def _known_addrs(host: IHost, peer: ID) -> bool:
+    try:
+        return bool(host.get_peerstore().addrs(peer))
+    except PeerStoreError:  # not (yet, or no longer) in the peerstore
+        return False

@@ -42,6 +42,26 @@ async def test_get_from_a_late_joiner_after_the_publisher_has_left():
         assert not {key.encode(), bytes.fromhex(provider_key(key))} & set(walks)
 
 
+async def test_peers_that_connect_after_the_store_starts_join_the_routing_table():
+    """Stores run before their hosts connect, as on a node: every peer, also one that dialed
+    in (its addresses arrive with identify, after the connection), enters the routing table,
+    so a put reaches the whole line. A value too large for a record is then got by key from a
+    joiner connected only to the far end: its neighbour names the provider."""
+    async with running_hosts(4) as hosts, content_stores(hosts) as stores:
+        await connect_chain(hosts)
+        with trio.fail_after(10):
+            while [s.dht.routing_table.size() for s in stores] != [1, 2, 2, 1]:
+                await trio.sleep(0.02)
+        key = await stores[0].put(NS, b"small body")
+        assert all(s.dht.value_store.has(key.encode()) for s in stores)
+        big = os.urandom(params.MAX_DHT_RECORD + 1)
+        big_key = await stores[0].put(NS, big)
+        async with running_host() as joiner, content_stores([joiner]) as (joiner_store,):
+            await connect(joiner, hosts[3])
+            with trio.fail_after(30):
+                assert await joiner_store.get(big_key) == big
+
+
 def record_find_node_walks(store: ContentStore) -> list[bytes]:
     """Records the key of every FIND_NODE walk `store`'s DHT starts from now on."""
     keys: list[bytes] = []
