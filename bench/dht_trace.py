@@ -2,10 +2,11 @@
 
 `Trace.install(host, store)` wraps, in this process only, the steps a get by key goes through:
 dials (TCP connect, Noise handshake, Yamux negotiation, identify), stream opens (multistream
-negotiation; the dial when a stream needs one), the DHT queries (GET_VALUE, GET_PROVIDERS),
-the direct fetch with its transfer, and the record checks (sha256 of the value); and it counts
-the Noise messages and Yamux frames the process reads and writes. `report()` gives every span
-as (name, start ms, duration ms) from the first one, and the counters.
+negotiation; the dial when a stream needs one), py-libp2p's DHT queries (GET_VALUE,
+GET_PROVIDERS) and our one-stream exchange of both (p2p.kad_request), the direct fetch with
+its transfer, and the record checks (sha256 of the value); and it counts the Noise messages
+and Yamux frames the process reads and writes. `report()` gives every span as (name, start
+ms, duration ms) from the first one, and the counters.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from libp2p.security.noise.io import NoiseTransportReadWriter
 from libp2p.stream_muxer.yamux.yamux import HEADER_SIZE, YAMUX_HEADER_FORMAT
 
 from p2p import content, fetch, yamux
+from p2p import dht as dht_module
 from p2p.host import GuardedHost
 
 FRAME_TYPES = {0: "data", 1: "window update", 2: "ping", 3: "go away"}
@@ -67,6 +69,13 @@ class Trace:
             "_get_providers_from_peer_with_closers",
             lambda *a, **k: "query GET_PROVIDERS",
             lambda result: f": {len(result[0])} providers, {len(result[1])} closer",
+        )
+        self._timed(
+            dht_module,
+            "ask_record_and_providers",
+            lambda *a, **k: "query GET_VALUE + GET_PROVIDERS",
+            lambda answer: f": value {answer.value is not None}, "
+            f"{len(answer.providers)} providers, {len(answer.closer)} closer",
         )
         self._timed(fetch, "fetch", lambda *a, **k: "fetch")
         self._timed(fetch, "_read_response", lambda *a, **k: "fetch: response transfer")

@@ -2,7 +2,8 @@
 
 Nodes 0..N-1 form a line. Node 0 puts values of each size. "cold": for every value a fresh
 node joins, connected only to the far end of the line, and gets it by key alone (a get from
-a non-neighbour with no connection to the publisher, as when a header gives no hint). "get":
+a non-neighbour with no connection to the publisher, as when a header gives no hint), after
+`--settle` seconds (its connection's identify and gossip handshakes are done by then). "get":
 one more joiner gets every value in turn (after its first get it is connected to the nodes it
 met). "hinted": a last joiner is told the publisher (as a gossiped header tells it), which
 races a direct fetch against the lookups.
@@ -39,7 +40,7 @@ COLUMNS = ("put", "cold", "cold_streams", "cold_cpu", "get", "hinted", "hinted_c
 
 
 async def measure(
-    variant: str, root: Path | None, nodes_count: int, rounds: int, trace: bool
+    variant: str, root: Path | None, nodes_count: int, rounds: int, settle: float, trace: bool
 ) -> dict[int, dict]:
     """One run: a line of `nodes_count` nodes, `rounds` values of each size, every get."""
     results: dict[int, dict] = {size: {c: [] for c in COLUMNS} | {"failed": 0} for size in SIZES}
@@ -58,6 +59,7 @@ async def measure(
                 keys.append((size, put["key"]))
         for (size, key), joiner in zip(keys, fresh, strict=False):
             await joiner.call("connect", addr=nodes[-1].addr)
+            await trio.sleep(settle)
             await get(joiner, nodes[0], size, key, results, "cold", {}, trace)
         async with worker(variant, root) as joiner:
             await joiner.call("connect", addr=nodes[-1].addr)
@@ -150,7 +152,7 @@ async def main(args: argparse.Namespace) -> None:
         for _ in range(args.runs):
             for label, variant, root in configs:
                 trace = args.trace and root is None and variant == "ours"
-                results = await measure(variant, root, args.nodes, args.rounds, trace)
+                results = await measure(variant, root, args.nodes, args.rounds, args.settle, trace)
                 print_run(label, results)
                 runs["now" if label == "ours" else label].append(results)
         if args.baseline_ref and "ours" in args.variants:
@@ -162,6 +164,9 @@ if __name__ == "__main__":
     parser.add_argument("--nodes", type=int, default=6)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--runs", type=int, default=1, help="alternations with --baseline-ref")
+    parser.add_argument(
+        "--settle", type=float, default=1.0, help="seconds a cold joiner waits after connecting"
+    )
     parser.add_argument(
         "--variants",
         nargs="+",
