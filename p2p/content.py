@@ -188,8 +188,8 @@ class ContentStore:
                 return False
             return True
 
-        async def fetch_from(provider: PeerInfo) -> bytes | None:
-            return await self._from_peer(provider.peer_id, key, stalled)
+        async def fetch_from(provider: PeerInfo, sending: trio.Event) -> bytes | None:
+            return await self._from_peer(provider.peer_id, key, stalled, sending)
 
         with trio.move_on_after(params.DHT_GET_TIMEOUT) as scope:
             try:

@@ -85,12 +85,13 @@ class RecordDHT(KadDHT):
         self,
         key: str,
         valid: Callable[[bytes], bool],
-        fetch: Callable[[PeerInfo], Awaitable[bytes | None]],
+        fetch: Callable[[PeerInfo, trio.Event], Awaitable[bytes | None]],
     ) -> bytes | None:
         """The value of `key`: a record held here or by a peer that `valid` accepts, or the
         first value `fetch` gets from a provider. Providers known here are tried first, then
         one walk asks each peer for the record and the providers at once (p2p.kad_request),
         fetching from each new provider as it is named; no FIND_NODE beforehand, no write-back.
+        `fetch` sets its event once the provider is sending: the walk then starts no new query.
         """
         key_bytes = key.encode()
         local = self.value_store.get(key_bytes)
@@ -98,12 +99,19 @@ class RecordDHT(KadDHT):
             return local.value
         target = lookup_target(key_bytes)
         tried: set[ID] = {self.local_peer_id}
+        sending: list[trio.Event] = []  # one per fetch under way, set once the value flows
 
         async def first_fetched(providers: list[PeerInfo]) -> bytes | None:
             for info in providers:
                 if info.peer_id not in tried:
                     tried.add(info.peer_id)
-                    if (value := await fetch(info)) is not None:
+                    found = trio.Event()
+                    sending.append(found)
+                    try:
+                        value = await fetch(info, found)
+                    finally:
+                        sending.remove(found)
+                    if value is not None:
                         return value
             return None
 
@@ -119,7 +127,15 @@ class RecordDHT(KadDHT):
         if value is not None:
             return value
         start = self.routing_table.find_local_closest_peers(target)
-        return await Walk(target, start, ask, self.local_peer_id, query_timeout=math.inf).run()
+        walk = Walk(
+            target,
+            start,
+            ask,
+            self.local_peer_id,
+            query_timeout=math.inf,
+            busy=lambda: any(found.is_set() for found in sending),
+        )
+        return await walk.run()
 
 
 def make_dht(host: IHost, namespaces: Sequence[str] = params.DHT_NAMESPACES) -> RecordDHT:
