@@ -98,22 +98,7 @@ class RecordDHT(KadDHT):
         if local is not None and valid(local.value):
             return local.value
         target = lookup_target(key_bytes)
-        tried: set[ID] = {self.local_peer_id}
-        sending: list[trio.Event] = []  # one per fetch under way, set once the value flows
-
-        async def first_fetched(providers: list[PeerInfo]) -> bytes | None:
-            for info in providers:
-                if info.peer_id not in tried:
-                    tried.add(info.peer_id)
-                    found = trio.Event()
-                    sending.append(found)
-                    try:
-                        value = await fetch(info, found)
-                    finally:
-                        sending.remove(found)
-                    if value is not None:
-                        return value
-            return None
+        providers = _ProviderFetches(fetch, tried={self.local_peer_id})
 
         async def ask(peer: ID) -> tuple[bytes | None, list[ID]]:
             answer = Answer()
@@ -121,21 +106,47 @@ class RecordDHT(KadDHT):
                 answer = await ask_record_and_providers(self.host, peer, key_bytes, target)
             if answer.value is not None and valid(answer.value):
                 return answer.value, answer.closer
-            return await first_fetched(answer.providers), answer.closer
+            return await providers.first_value(answer.providers), answer.closer
 
-        value = await first_fetched(self.provider_store.get_providers(target))
+        value = await providers.first_value(self.provider_store.get_providers(target))
         if value is not None:
             return value
         start = self.routing_table.find_local_closest_peers(target)
         walk = Walk(
-            target,
-            start,
-            ask,
-            self.local_peer_id,
-            query_timeout=math.inf,
-            busy=lambda: any(found.is_set() for found in sending),
+            target, start, ask, self.local_peer_id, query_timeout=math.inf, busy=providers.sending
         )
         return await walk.run()
+
+
+class _ProviderFetches:
+    """Fetches a value from providers, each tried once; knows whether one is sending it."""
+
+    def __init__(
+        self, fetch: Callable[[PeerInfo, trio.Event], Awaitable[bytes | None]], tried: set[ID]
+    ) -> None:
+        self.fetch = fetch
+        self.tried = tried
+        self._under_way: list[trio.Event] = []  # one per fetch, set once the value flows
+
+    def sending(self) -> bool:
+        """True while a provider is sending the value."""
+        return any(found.is_set() for found in self._under_way)
+
+    async def first_value(self, providers: list[PeerInfo]) -> bytes | None:
+        """The value from the first of `providers` not tried before that delivers it."""
+        for info in providers:
+            if info.peer_id in self.tried:
+                continue
+            self.tried.add(info.peer_id)
+            found = trio.Event()
+            self._under_way.append(found)
+            try:
+                value = await self.fetch(info, found)
+            finally:
+                self._under_way.remove(found)
+            if value is not None:
+                return value
+        return None
 
 
 def make_dht(host: IHost, namespaces: Sequence[str] = params.DHT_NAMESPACES) -> RecordDHT:
