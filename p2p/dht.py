@@ -13,6 +13,10 @@ py-libp2p 0.8.1 defects worked around here (tests in tests/p2p/test_content.py):
   each in a walk of its own; `find` asks each peer for the record and its providers at once,
   on the way (p2p.lookup, p2p.kad_request). Provider records are announced under the
   record key's lookup target, so one walk leads to the holders of either.
+- its server takes at most 10 ADD_PROVIDER requests per peer in 10 s and drops the rest
+  silently: a delegator that published 12 values at once, or republished its values, had the
+  provider records of all but 10 dropped by every node. The bound is raised here
+  (params.PROVIDER_ANNOUNCES_PER_PEER).
 - its request handler takes a requester's clean close after an answer (Yamux raises StreamEOF
   where the handler expects an empty read) for a failure: a "Failed to read DHT message from
   stream" warning and a stream reset for nearly every request served. The handler reads
@@ -77,6 +81,7 @@ class RecordDHT(KadDHT):
         )
         self.peer_routing = RecordKeyRouting(host, self.routing_table)
         self.provider_store.peer_routing = self.peer_routing
+        self._provider_rate_max = params.PROVIDER_ANNOUNCES_PER_PEER
 
     async def _do_handle_stream(self, stream: INetStream) -> None:
         await super()._do_handle_stream(BufferedStream(stream, eof_is_empty=True))  # type: ignore[arg-type]

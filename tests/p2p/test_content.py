@@ -62,6 +62,16 @@ async def test_peers_that_connect_after_the_store_starts_join_the_routing_table(
                 assert await joiner_store.get(big_key) == big
 
 
+async def test_a_publisher_announcing_many_values_at_once_is_not_cut_off():
+    """py-libp2p's server took 10 ADD_PROVIDER requests per peer in 10 s and silently dropped
+    the rest: of 12 values put at once, the last two had no provider record anywhere."""
+    async with running_hosts(2) as hosts, content_stores(hosts) as (publisher, server):
+        await connect(hosts[0], hosts[1])
+        keys = [await publisher.put(NS, os.urandom(100)) for _ in range(12)]
+        providers = server.dht.provider_store.get_providers
+        assert all(providers(bytes.fromhex(provider_key(key))) for key in keys)
+
+
 def record_find_node_walks(store: ContentStore) -> list[bytes]:
     """Records the key of every FIND_NODE walk `store`'s DHT starts from now on."""
     keys: list[bytes] = []
