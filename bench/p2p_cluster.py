@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -42,12 +43,16 @@ class Worker:
 
 
 @asynccontextmanager
-async def worker(variant: str) -> AsyncIterator[Worker]:
-    """A running worker process of `variant` ("ours", "prev" or "stock")."""
+async def worker(variant: str, root: Path | None = None) -> AsyncIterator[Worker]:
+    """A running worker process of `variant` ("ours", "prev" or "stock"); with `root`, the
+    worker and the code of that source tree (bench/baseline.py `source_tree`)."""
+    script = WORKER if root is None else root / "bench" / WORKER.name
     process = await trio.lowlevel.open_process(
-        [sys.executable, str(WORKER), "--variant", variant],
+        [sys.executable, str(script), "--variant", variant],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
+        cwd=root,
+        env=None if root is None else {**os.environ, "PYTHONPATH": str(root)},
     )
     node = Worker(process)
     try:
@@ -65,13 +70,15 @@ async def worker(variant: str) -> AsyncIterator[Worker]:
 
 
 @asynccontextmanager
-async def cluster(count: int, variant: str) -> AsyncIterator[list[Worker]]:
-    """`count` workers started concurrently, not yet connected."""
+async def cluster(
+    count: int, variant: str, root: Path | None = None
+) -> AsyncIterator[list[Worker]]:
+    """`count` workers (of the tree at `root`, if given) started concurrently, not connected."""
     async with AsyncExitStack() as stack:
         nodes: list[Worker] = [None] * count  # type: ignore[list-item]
 
         async def start(i: int) -> None:
-            nodes[i] = await stack.enter_async_context(worker(variant))
+            nodes[i] = await stack.enter_async_context(worker(variant, root))
 
         async with trio.open_nursery() as nursery:
             for i in range(count):

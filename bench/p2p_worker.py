@@ -29,6 +29,7 @@ from functools import partial
 
 import multiaddr
 import trio
+from dht_trace import Trace
 from libp2p import new_host
 from libp2p.crypto.ed25519 import create_new_key_pair
 from libp2p.custom_types import TProtocol
@@ -97,6 +98,7 @@ class Node:
         self.rpc_bytes = 0
         self.streams: Counter[str] = Counter()
         self.profiler: cProfile.Profile | None = None
+        self.trace: Trace | None = None
 
     async def run(self, commands: trio.abc.ReceiveStream) -> None:
         if self.variant != "stock":
@@ -223,6 +225,15 @@ class Node:
             "streams": dict(self.streams),
         }
 
+    async def cmd_trace(self, start: bool) -> dict:
+        """Start timing the steps of gets (bench/dht_trace.py), or stop and report them."""
+        if self.trace is None:
+            self.trace = Trace()
+            self.trace.install(self.host, self.content)
+        report = {} if start else self.trace.report()
+        self.trace.reset()
+        return report
+
     async def cmd_profile(self, path: str | None = None) -> dict:
         """Start profiling, or stop and write the stats to `path`."""
         if path is None:
@@ -279,6 +290,12 @@ class PyLibp2pLookups(ContentStore):
         direct = [partial(self._from_peer, publisher, key, stalled)] if publisher else []
         head_start = params.PUBLISHER_HEAD_START
         return await _first_value(direct or lookups, lookups if direct else (), head_start)
+
+    def _lookups(self, key: str, namespace: str, stalled: list[str]) -> list:
+        return [
+            partial(self._from_dht, key, namespace, stalled),
+            partial(self._from_providers, key, stalled),
+        ]
 
     async def _from_dht(self, key: str, namespace: str, stalled: list[str]) -> bytes | None:
         with trio.move_on_after(params.DHT_GET_TIMEOUT):

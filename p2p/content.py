@@ -1,12 +1,12 @@
 """Job bodies and witnesses: content-addressed values in the Kad-DHT, with a direct-fetch path.
 
 `put` stores a value locally, puts it in the DHT when it fits a DHT record, and announces this
-node as a provider. `get` tries the local store, then the publishing peer (if known), then races
-the DHT value lookup and the providers the DHT names, and returns the first value that checks
-out against its key; the slower paths are cancelled. The DHT lookups are single walks that stop
-at the first valid value or the first provider that delivers one (p2p.lookup). A lookup still
+node as a provider. `get` tries the local store, then the publishing peer (if known), then one
+DHT walk that asks each peer for the record and its providers at once and stops at the first
+valid record or the first provider that delivers the value (p2p.dht `find`), and returns the
+first value that checks out against its key; the slower paths are cancelled. A lookup still
 costs more round trips and streams than a direct fetch (one dial, one transfer), so the publisher
-gets a head start (params.PUBLISHER_HEAD_START): the lookups begin only when it has failed, or
+gets a head start (params.PUBLISHER_HEAD_START): the lookup begins only when it has failed, or
 has not begun sending the value by then, instead of competing with the fetch for the CPU and
 the network (and fetching the same value a second time).
 Values we published are put and announced again every params.REPUBLISH_INTERVAL.
@@ -27,11 +27,10 @@ from libp2p.peer.peerinfo import PeerInfo
 from libp2p.tools.anyio_service import background_trio_service
 
 from p2p import fetch, params
-from p2p.dht import make_dht, routing_table_feeder
+from p2p.dht import RoutingTableFeeder, lookup_target, make_dht
 from p2p.records import (
     RecordError,
     check_record,
-    content_multihash,
     record_key,
     split_record_key,
 )
@@ -87,16 +86,18 @@ class ContentStore:
         self.local = LocalStore()
         self._published: set[str] = set()
         self._nursery: trio.Nursery | None = None
-        host.get_network().register_notifee(routing_table_feeder(self.dht))
+        self.feeder = RoutingTableFeeder(self.dht)
+        host.get_network().register_notifee(self.feeder)
         fetch.serve(host, self.local.get)
 
     @asynccontextmanager
     async def run(self) -> AsyncIterator[ContentStore]:
         """Run the DHT and the re-publish loop for the duration of the block."""
         for peer in self.host.get_network().connections:
-            await self.dht.add_peer(peer, skip_server_mode_check=True)
+            await self.feeder.add(peer)
         async with background_trio_service(self.dht), trio.open_nursery() as nursery:
             self._nursery = nursery
+            nursery.start_soon(self.feeder.run)
             nursery.start_soon(self._republish_forever)
             yield self
             nursery.cancel_scope.cancel()
@@ -170,11 +171,8 @@ class ContentStore:
         return await _first_value(direct, lookups, self.publisher_head_start, sending)
 
     def _lookups(self, key: str, namespace: str, stalled: list[str]) -> list[Source]:
-        """The DHT sources of a round: the value walk and the provider walk."""
-        return [
-            partial(self._from_dht, key, namespace, stalled),
-            partial(self._from_providers, key, stalled),
-        ]
+        """The DHT sources of a round: one walk for the record or a provider."""
+        return [partial(self._from_dht, key, namespace, stalled)]
 
     async def _announce(self, key: str, value: bytes) -> None:
         if len(value) <= params.MAX_DHT_RECORD:
@@ -190,9 +188,12 @@ class ContentStore:
                 return False
             return True
 
+        async def fetch_from(provider: PeerInfo, sending: trio.Event) -> bytes | None:
+            return await self._from_peer(provider.peer_id, key, stalled, sending)
+
         with trio.move_on_after(params.DHT_GET_TIMEOUT) as scope:
             try:
-                return await self.dht.find_value(key, valid)
+                return await self.dht.find(key, valid, fetch_from)
             except Exception as exc:
                 logger.info("DHT get failed", extra={"key": key, "error": repr(exc)})
         if scope.cancelled_caught:
@@ -209,18 +210,6 @@ class ContentStore:
             if not exc.definitive:
                 stalled.append(f"fetch from {peer}")
             return None
-
-    async def _from_providers(self, key: str, stalled: list[str]) -> bytes | None:
-        async def fetch_from(provider: PeerInfo) -> bytes | None:
-            peerstore = self.host.get_peerstore()
-            peerstore.add_addrs(provider.peer_id, provider.addrs, params.PEER_ADDR_TTL)
-            return await self._from_peer(provider.peer_id, key, stalled)
-
-        try:
-            return await self.dht.find_via_providers(content_multihash(key), fetch_from)
-        except Exception as exc:
-            logger.info("provider lookup failed", extra={"key": key, "error": repr(exc)})
-        return None
 
     async def _republish_forever(self) -> None:
         while True:
@@ -279,5 +268,6 @@ async def _first_value(
 
 
 def provider_key(key: str) -> str:
-    """The provider-record key of `key`: its sha2-256 multihash, hex (as IPFS peers use)."""
-    return content_multihash(key).hex()
+    """The provider-record key of `key`, hex: its DHT lookup target, so that the peers closest
+    to it hold both the record and the provider records (one walk finds either)."""
+    return lookup_target(key.encode()).hex()

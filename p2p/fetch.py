@@ -22,7 +22,7 @@ from libp2p.peer.id import ID
 from libp2p.utils import encode_varint_prefixed
 from libp2p.utils.varint import read_varint_prefixed_bytes_limited
 
-from p2p import params
+from p2p import params, yamux
 from p2p.bufstream import BufferedStream
 from p2p.records import RecordError, check_record, split_record_key
 
@@ -101,6 +101,8 @@ async def fetch(
         with trio.fail_after(params.FETCH_TIMEOUT):
             stream = await host.new_stream(peer, [PROTOCOL])
             try:
+                if isinstance(stream.muxed_stream, yamux.SerialYamuxStream):
+                    await stream.muxed_stream.open_window(max_size)
                 await stream.write(encode_varint_prefixed(key.encode()))
                 value = await _read_response(BufferedStream(stream), key, max_size, found)
             finally:

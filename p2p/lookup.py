@@ -34,7 +34,9 @@ Query = Callable[[ID], Awaitable[tuple["T | None", list[ID]]]]
 
 class Walk(Generic[T]):
     """One lookup towards `target`, starting from `start` (the routing table's closest);
-    each peer's query is cut off after `query_timeout` seconds."""
+    each peer's query is cut off after `query_timeout` seconds. While `busy()` is true (a
+    query is receiving the value), no new query starts: the transfer gets the CPU and the
+    network, and the walk goes on only if it fails."""
 
     def __init__(
         self,
@@ -44,12 +46,14 @@ class Walk(Generic[T]):
         own_id: ID,
         alpha: int = params.DHT_ALPHA,
         query_timeout: float = params.DHT_QUERY_TIMEOUT,
+        busy: Callable[[], bool] = lambda: False,
     ) -> None:
         self.target = target
         self.query_timeout = query_timeout
         self.query = query
         self.own_id = own_id
         self.alpha = alpha
+        self.busy = busy
         self.asked: set[ID] = set()
         self.candidates: list[ID] = []
         self._add(start)
@@ -60,7 +64,7 @@ class Walk(Generic[T]):
         in_flight = 0
         async with trio.open_nursery() as nursery:
             while True:
-                while in_flight < self.alpha and self.candidates:
+                while in_flight < self.alpha and self.candidates and not self.busy():
                     peer = self.candidates.pop(0)
                     self.asked.add(peer)
                     nursery.start_soon(self._ask, peer, send)

@@ -97,6 +97,10 @@ STREAM_SESSION_WAIT: Final = 20.0
 # A get that knows the publisher fetches from it alone for this long before DHT lookups start.
 PUBLISHER_HEAD_START: Final = 1.0
 PEER_ADDR_TTL: Final = 600  # seconds a provider's addresses stay in the peerstore
+PEER_ADDRS_WAIT: Final = 30.0  # seconds a new peer's addresses (identify) may take to arrive
+# ADD_PROVIDER requests a DHT server takes from one peer per 10 s window; py-libp2p's 10 drops
+# the announcements of a delegator that publishes (or republishes) more values at once.
+PROVIDER_ANNOUNCES_PER_PEER: Final = 1000
 # py-libp2p's per-peer outbound RPC queue holds 32 RPCs and drops the rest.
 OUTBOUND_QUEUE: Final = 4096
 # Seconds an RPC may wait in a peer's outbound queue; older ones are dropped, not sent late

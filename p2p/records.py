@@ -39,11 +39,6 @@ def split_record_key(key: str) -> tuple[str, str]:
     return match.group(1), match.group(2)
 
 
-def content_multihash(key: str) -> bytes:
-    """The sha2-256 multihash of the content named by `key` (for provider records)."""
-    return bytes([0x12, 0x20]) + bytes.fromhex(split_record_key(key)[1])
-
-
 def check_record(key: str, value: bytes, namespace: str, max_size: int) -> None:
     """Raise RecordError unless `key` is /<namespace>/<sha256(value)> and value fits."""
     key_namespace, digest = split_record_key(key)

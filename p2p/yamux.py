@@ -39,7 +39,7 @@ from libp2p.network.swarm import Swarm
 from libp2p.peer.id import ID
 from libp2p.stream_muxer.exceptions import MuxedStreamError
 from libp2p.stream_muxer.muxer_multistream import MuxerMultistream
-from libp2p.stream_muxer.yamux.yamux import PROTOCOL_ID, Yamux, YamuxStream
+from libp2p.stream_muxer.yamux.yamux import MAX_WINDOW_SIZE, PROTOCOL_ID, Yamux, YamuxStream
 
 from p2p import params
 
@@ -62,6 +62,18 @@ class SerialYamuxStream(YamuxStream):
             if not await _write_whole(super().write, data):
                 await self.reset()
                 raise MuxedStreamError("stream write timed out part-way; the stream was reset")
+
+    async def open_window(self, size: int) -> None:
+        """Let the peer send up to `size` bytes (at most MAX_WINDOW_SIZE) before it has to wait
+        for a window update: one standard WINDOW_UPDATE frame, for a reader expecting a large
+        value (py-libp2p grants 256 KiB and grows it while the value streams in)."""
+        async with self.window_lock:
+            grow = min(size, MAX_WINDOW_SIZE) - self.recv_window
+            if grow <= 0:
+                return
+            self.recv_window += grow
+            self.target_recv_window = max(self.target_recv_window, self.recv_window)
+        await self.send_window_update(grow, skip_lock=True)
 
     async def _auto_tune_and_send_window_update(self, *, bytes_read: int = 0) -> None:
         # Below half the window, only count the consumed bytes (no await: atomic under trio).

@@ -15,8 +15,8 @@ from libp2p.utils import encode_varint_prefixed, read_varint_prefixed_bytes
 
 from p2p import fetch, params
 from p2p.bufstream import BufferedStream
-from p2p.content import ContentStore, NotFound
-from p2p.records import RecordError, content_multihash, record_key
+from p2p.content import ContentStore, NotFound, provider_key
+from p2p.records import RecordError, record_key
 from tests.p2p.nodes import connect, connect_chain, content_stores, running_host, running_hosts
 
 NS = params.NS_BODY
@@ -39,7 +39,37 @@ async def test_get_from_a_late_joiner_after_the_publisher_has_left():
             walks = record_find_node_walks(joiner_store)
             with trio.fail_after(30):
                 assert await joiner_store.get(key) == body
-        assert not {key.encode(), content_multihash(key)} & set(walks)
+        assert not {key.encode(), bytes.fromhex(provider_key(key))} & set(walks)
+
+
+async def test_peers_that_connect_after_the_store_starts_join_the_routing_table():
+    """Stores run before their hosts connect, as on a node: every peer, also one that dialed
+    in (its addresses arrive with identify, after the connection), enters the routing table,
+    so a put reaches the whole line. A value too large for a record is then got by key from a
+    joiner connected only to the far end: its neighbour names the provider."""
+    async with running_hosts(4) as hosts, content_stores(hosts) as stores:
+        await connect_chain(hosts)
+        with trio.fail_after(10):
+            while [s.dht.routing_table.size() for s in stores] != [1, 2, 2, 1]:
+                await trio.sleep(0.02)
+        key = await stores[0].put(NS, b"small body")
+        assert all(s.dht.value_store.has(key.encode()) for s in stores)
+        big = os.urandom(params.MAX_DHT_RECORD + 1)
+        big_key = await stores[0].put(NS, big)
+        async with running_host() as joiner, content_stores([joiner]) as (joiner_store,):
+            await connect(joiner, hosts[3])
+            with trio.fail_after(30):
+                assert await joiner_store.get(big_key) == big
+
+
+async def test_a_publisher_announcing_many_values_at_once_is_not_cut_off():
+    """py-libp2p's server took 10 ADD_PROVIDER requests per peer in 10 s and silently dropped
+    the rest: of 12 values put at once, the last two had no provider record anywhere."""
+    async with running_hosts(2) as hosts, content_stores(hosts) as (publisher, server):
+        await connect(hosts[0], hosts[1])
+        keys = [await publisher.put(NS, os.urandom(100)) for _ in range(12)]
+        providers = server.dht.provider_store.get_providers
+        assert all(providers(bytes.fromhex(provider_key(key))) for key in keys)
 
 
 def record_find_node_walks(store: ContentStore) -> list[bytes]:
@@ -250,8 +280,7 @@ async def test_a_publisher_that_is_sending_the_value_is_not_raced_by_lookups():
             publisher.set_stream_handler(fetch.PROTOCOL, slow_sender)
             reader_host.get_peerstore().add_addrs(publisher.get_id(), publisher.get_addrs(), 60)
             lookups: list[str] = []
-            reader._from_dht = partial(note, lookups, "value walk")
-            reader._from_providers = partial(note, lookups, "provider walk")
+            reader._from_dht = partial(note, lookups, "DHT walk")
             with trio.fail_after(30):
                 assert await reader.get(key, publisher=publisher.get_id()) == body
     assert lookups == []

@@ -59,3 +59,21 @@ async def test_failing_and_silent_peers_do_not_stop_the_walk(autojump_clock):
     network = Network(holders={PEERS[6]}, broken={PEERS[2]: "raises", PEERS[3]: "hangs"})
     with trio.fail_after(params.DHT_QUERY_TIMEOUT * 3):
         assert await Walk(b"key", [PEERS[1]], network.query, ME).run() == b"value"
+
+
+async def test_no_new_query_starts_while_a_peer_is_sending_the_value(autojump_clock):
+    """The first peer asked starts sending the value (a provider's transfer) and takes 5 s;
+    meanwhile the other start peers' answers name closer peers, which are not asked."""
+    sending = trio.Event()
+    network = Network(holders=set())
+
+    async def query(peer: ID) -> tuple[bytes | None, list[ID]]:
+        if peer == PEERS[1]:
+            sending.set()
+            await trio.sleep(5)
+            return b"value", []
+        return await network.query(peer)
+
+    walk = Walk(b"key", PEERS[1:4], query, ME, query_timeout=60, busy=sending.is_set)
+    assert await walk.run() == b"value"
+    assert set(network.asked) == {PEERS[2], PEERS[3]}  # the start peers, nobody after them

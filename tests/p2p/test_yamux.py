@@ -118,3 +118,30 @@ async def test_a_write_cancelled_midway_leaves_the_stream_and_connection_intact(
 
     assert received[-1] == b"\xff" * 1000
     assert all(m == bytes([m[0]]) * len(m) and len(m) == 4 * PAYLOAD for m in received[:-1])
+
+
+async def test_an_opened_window_lets_the_peer_send_a_large_value_in_one_go():
+    """A reader that expects a large value opens its receive window for it (one standard
+    WINDOW_UPDATE before its request): the writer may then send the whole 1 MiB without
+    waiting for credit (py-libp2p grants 256 KiB; a writer out of credit waits up to 5 s per
+    missing update), and the value arrives intact."""
+    value = bytes(range(256)) * 4096
+    credit: list[int] = []
+
+    async def writer(stream) -> None:
+        await stream.read(1)  # sent after the window update, so that has arrived
+        credit.append(stream.muxed_stream.send_window)
+        await stream.write(value)
+        await stream.close()
+
+    async with running_hosts(2) as (sender, receiver):
+        sender.set_stream_handler(PROTOCOL, writer)
+        await connect(receiver, sender)
+        stream = await receiver.new_stream(sender.get_id(), [PROTOCOL])
+        await stream.muxed_stream.open_window(len(value))
+        await stream.write(b"?")
+        with trio.fail_after(30):
+            received = bytearray()
+            while len(received) < len(value):
+                received += await stream.read()
+    assert credit == [len(value)] and received == value
