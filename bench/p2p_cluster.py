@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -42,12 +43,20 @@ class Worker:
 
 
 @asynccontextmanager
-async def worker(variant: str) -> AsyncIterator[Worker]:
-    """A running worker process of `variant` ("ours", "prev" or "stock")."""
+async def worker(
+    variant: str, root: Path | None = None, options: Sequence[str] = ()
+) -> AsyncIterator[Worker]:
+    """A running worker process of `variant` ("ours", "prev" or "stock"), with `options`;
+    with `root`, the worker and the packages of that source tree (another commit's files)."""
+    script, env = WORKER, None
+    if root is not None:
+        script, env = root / "bench" / WORKER.name, {**os.environ, "PYTHONPATH": str(root)}
     process = await trio.lowlevel.open_process(
-        [sys.executable, str(WORKER), "--variant", variant],
+        [sys.executable, str(script), "--variant", variant, *options],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
+        cwd=root,
+        env=env,
     )
     node = Worker(process)
     try:
@@ -65,13 +74,15 @@ async def worker(variant: str) -> AsyncIterator[Worker]:
 
 
 @asynccontextmanager
-async def cluster(count: int, variant: str) -> AsyncIterator[list[Worker]]:
-    """`count` workers started concurrently, not yet connected."""
+async def cluster(
+    count: int, variant: str, root: Path | None = None, options: Sequence[str] = ()
+) -> AsyncIterator[list[Worker]]:
+    """`count` workers started concurrently, not yet connected (arguments as for `worker`)."""
     async with AsyncExitStack() as stack:
         nodes: list[Worker] = [None] * count  # type: ignore[list-item]
 
         async def start(i: int) -> None:
-            nodes[i] = await stack.enter_async_context(worker(variant))
+            nodes[i] = await stack.enter_async_context(worker(variant, root, options))
 
         async with trio.open_nursery() as nursery:
             for i in range(count):
