@@ -117,19 +117,28 @@ async def test_invalid_headers_are_dropped_not_forwarded_and_cost_the_sender_sco
         await attacker_a.publish(TOPIC, make_header(1))
         assert header_number((await receive_all(observed, 1))[0].data) == 1
 
-        await attacker_a.publish(TOPIC, make_header(2, key=FORGED))
+        forged = make_header(2, key=FORGED)
+        await attacker_a.publish(TOPIC, forged)
         await attacker_a.publish(TOPIC, make_header(3, chain="SN_MAIN"))
         await attacker_b.publish(TOPIC, make_header(4, ttl=-100))
         await attacker_b.publish(TOPIC, b"\x00\xffgarbage")
         with trio.fail_after(10):
             while victim.drops.total < 4:
                 await trio.sleep(0.05)
+        # The same forged bytes again, as another message: its remembered check still rejects
+        # it, and still costs the peer that sent it.
+        score_b = victim.score(host_b.get_id())
+        await attacker_b.publish(TOPIC, forged)
+        with trio.fail_after(10):
+            while victim.drops.total < 5:
+                await trio.sleep(0.05)
         assert victim.drops.counts == {
-            "bad signature": 1,
+            "bad signature": 2,
             "wrong chain": 1,
             "expired": 1,
             "undecodable header": 1,
         }
+        assert victim.score(host_b.get_id()) < score_b - params.INVALID_MESSAGE_PENALTY / 2
         for attacker_host in (host_a, host_b):
             assert victim.score(attacker_host.get_id()) < 0
         assert await nothing_more(observed, 1.0)
