@@ -18,7 +18,7 @@ from collections import Counter
 from collections.abc import Callable, Coroutine
 from typing import Any
 
-COPIES = "copies received"  # every received copy of a message (`_is_subscribed_to_msg` calls)
+COPIES = "copies received"  # every copy of a message read (`_is_subscribed_to_msg` calls)
 FIRSTS = "first copies"  # messages handled after the seen check (`push_msg` calls)
 
 
@@ -118,7 +118,7 @@ def install() -> None:
     from libp2p.security.noise.io import BaseNoiseMsgReadWriter, NoiseTransportReadWriter
     from libp2p.security.secure_session import SecureSession
     from libp2p.stream_muxer.yamux.yamux import Yamux, YamuxStream
-    from libp2p.tools.anyio_service.manager import AnyIOManager
+    from libp2p.tools.anyio_service.trio_manager import TrioManager
 
     import p2p.gossip
     import p2p.stark
@@ -140,7 +140,7 @@ def install() -> None:
         (YamuxStream, "write", "Yamux write (frames, locks, window)"),
         (Yamux, "_write_frame", "Yamux write (frames, locks, window)"),
         (Pubsub, "continuously_read_stream", "RPC read loop (varint, protobuf, dispatch)"),
-        (AnyIOManager, "run_task", "task spawn per first copy"),
+        (TrioManager, "run_task", "task spawn per first copy"),
         (p2p.gossip.GuardedPubsub, "push_msg", "push_msg (rest)"),
         (p2p.gossip.GuardedPubsub, "notify_subscriptions", "delivery to subscribers"),
         (GossipSub, "publish", "router forward (rest)"),
@@ -163,7 +163,8 @@ def install() -> None:
         (p2p.stark, "verify", "validator: ECDSA verify"),
     ):
         _wrap(owner, name, part)
-    _wrap(p2p.gossip.GuardedPubsub, "_is_subscribed_to_msg", "seen check", COPIES)
+    _wrap(Pubsub, "_is_subscribed_to_msg", "seen check", COPIES)
+    _wrap(Pubsub, "_is_msg_seen", "seen check")
     TIMERS.events[FIRSTS] = 0
     push = p2p.gossip.GuardedPubsub.push_msg
 

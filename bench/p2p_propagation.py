@@ -13,8 +13,8 @@ checks each one with the job topic's header validator before forwarding it. Prin
 Goal: p99 <= 20 ms at 16 nodes.
 `--baseline-ref REV` also runs ours at commit REV (variant "base", that commit's files extracted
 by bench/baseline.py), alternating with the others; `--runs N` repeats each and prints medians
-and the ratios ours / base. `--timers` prints, for ours, the receivers' CPU per header part by
-part (bench/hop_timers.py; the timers themselves add ~1 µs each, so latency is not comparable).
+and the ratios ours / base. `--timers` prints, for ours and base, the receivers' CPU per header
+part by part (bench/hop_timers.py; each timer adds ~1 µs, so latency is not comparable).
 
     .venv/bin/python bench/p2p_propagation.py --sizes 3 8 16 --count 100 --rate 20
     .venv/bin/python bench/p2p_propagation.py --sizes 16 --variants ours --runs 3 \
@@ -78,7 +78,7 @@ async def measure(
 ) -> dict:
     """One run of `size` nodes of `variant` ("base": ours from `root`)."""
     kind = "ours" if variant == "base" else variant
-    options = ["--timers"] if args.timers and variant == "ours" else []
+    options = ["--timers"] if args.timers and variant != "stock" else []
     async with cluster(size, kind, root if variant == "base" else None, options) as nodes:
         await connect_line(nodes, extra_links=True)
         await settle(nodes)
@@ -103,9 +103,9 @@ async def measure(
     latencies = [t - sent[int(seq)] for got in received for seq, t in got.items()]
     busy = total(before[1:], after[1:], "cpu") - idle_rate * elapsed
     kernel = total(before[1:], after[1:], "sys") - idle_sys * elapsed
-    if options:
-        print_parts(timers_before, timers_after, busy, idle_rate * elapsed, len(latencies))
+    parts = parts_per_header(timers_before, timers_after, busy, idle_rate * elapsed, latencies)
     return {
+        "parts": parts,
         "p50_ms": 1000 * percentile(latencies, 0.5) if latencies else float("nan"),
         "p99_ms": 1000 * percentile(latencies, 0.99) if latencies else float("nan"),
         "delivered": len(latencies) / (args.count * (size - 1)),
@@ -117,26 +117,45 @@ async def measure(
     }
 
 
-def print_parts(before: list[dict], after: list[dict], busy_s: float, idle_s: float,
-                headers: int) -> None:
-    """The receivers' CPU per header received, part by part (bench/hop_timers.py)."""
+def parts_per_header(
+    before: list[dict], after: list[dict], busy_s: float, idle_s: float, latencies: list
+) -> dict[str, float]:
+    """The receivers' CPU ms per header received, part by part (bench/hop_timers.py), with
+    the copies received per header; empty without timers."""
+    if not before:
+        return {}
+    headers = max(1, len(latencies))
     parts: dict[str, float] = {}
-    events: dict[str, float] = {}
     for b, a in zip(before, after, strict=True):
         for part, ms in a["ms"].items():
-            parts[part] = parts.get(part, 0.0) + ms - b["ms"].get(part, 0.0)
+            parts[part] = parts.get(part, 0.0) + (ms - b["ms"].get(part, 0.0)) / headers
         for name, n in a["events"].items():
-            events[name] = events.get(name, 0) + n - b["events"].get(name, 0)
-    per = max(1, headers)
-    timed = sum(parts.values())
-    print(f"  receivers' CPU per header received: {1000 * busy_s / per:.3f} ms busy "
-          f"(+{1000 * idle_s / per:.3f} ms idle rate); copies received per header: "
-          f"{events.get(hop_timers.COPIES, 0) / per:.2f}, first copies "
-          f"{events.get(hop_timers.FIRSTS, 0) / per:.2f}")
-    for part, ms in sorted(parts.items(), key=lambda item: -item[1]):
-        print(f"  {1000 * ms / per / 1000:8.3f} ms  {part}")
-    rest = 1000 * (busy_s + idle_s) - timed
-    print(f"  {rest / per:8.3f} ms  not timed (trio/anyio scheduling, logging, idle loop)")
+            parts[name] = parts.get(name, 0.0) + (n - b["events"].get(name, 0)) / headers
+    timed = sum(ms for part, ms in parts.items() if part not in EVENTS)
+    parts[NOT_TIMED] = 1000 * (busy_s + idle_s) / headers - timed
+    parts[BUSY] = 1000 * busy_s / headers
+    return parts
+
+
+EVENTS = (hop_timers.COPIES, hop_timers.FIRSTS)
+NOT_TIMED = "not timed (trio/anyio scheduling, logging, idle loop)"
+BUSY = "all, less the idle rate (CPU/hop)"
+
+
+def print_parts(rows: dict[tuple[int, str], list[dict]]) -> None:
+    """Medians of the timed parts per header received, one column per size and variant."""
+    columns = [(key, runs) for key, runs in rows.items() if runs[0]["parts"]]
+    if not columns:
+        return
+    names = sorted(
+        {name for _, runs in columns for r in runs for name in r["parts"]},
+        key=lambda name: -median([r["parts"].get(name, 0.0) for r in columns[0][1]]),
+    )
+    print("receivers' CPU ms per header received, by part (medians); copies per header")
+    print(f"{'':>55} " + " ".join(f"{size:>3} {variant:>5}" for (size, variant), _ in columns))
+    for name in names:
+        cells = [median([r["parts"].get(name, 0.0) for r in runs]) for _, runs in columns]
+        print(f"{name[:55]:>55} " + " ".join(f"{cell:>9.3f}" for cell in cells))
 
 
 async def main(args: argparse.Namespace) -> None:
@@ -156,9 +175,11 @@ async def main(args: argparse.Namespace) -> None:
             print(f"medians of {args.runs} runs")
             print(HEADER)
             for (size, variant), runs in rows.items():
-                print(row(size, variant, {k: median([r[k] for r in runs]) for k in runs[0]}))
+                numbers = [k for k in runs[0] if k != "parts"]
+                print(row(size, variant, {k: median([r[k] for r in runs]) for k in numbers}))
         if root:
             print_ratios(rows, args.sizes)
+        print_parts(rows)
     print(f"header size: {r['header_bytes']} bytes; load average after: {os.getloadavg()[0]:.2f}")
 
 
@@ -205,7 +226,7 @@ if __name__ == "__main__":
     )
     parser.add_argument(
         "--timers", action="store_true",
-        help="time ours part by part (bench/hop_timers.py) and print where a header's CPU goes",
+        help="time ours (and base) part by part (bench/hop_timers.py): where a header's CPU goes",
     )
     parser.add_argument("--idle", type=float, default=2.0, help="seconds of idle CPU baseline")
     parser.add_argument(

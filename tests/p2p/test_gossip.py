@@ -231,8 +231,8 @@ async def test_signed_peer_record_travels_once_per_stream_in_the_hello():
     assert [s.topicid for s in announcement.subscriptions] == [params.TOPIC_BIDS]
 
 
-async def test_duplicate_copies_of_a_message_spawn_no_task():
-    """py-libp2p spawns one task per received copy; only the first copy is new."""
+async def test_received_messages_spawn_no_task_and_duplicates_are_dropped():
+    """py-libp2p spawns one task per new message read; here it is handled where it is read."""
     async with (
         running_hosts(2) as (sender, receiver_host),
         running_gossip([receiver_host], TOPIC, validate_header) as ((receiver, received),),
@@ -250,13 +250,34 @@ async def test_duplicate_copies_of_a_message_spawn_no_task():
         stream = await sender.new_stream(
             receiver_host.get_id(), [TProtocol(params.GOSSIPSUB_PROTOCOLS[0])]
         )
+        tasks = receiver.pubsub.manager.stats.tasks.total_count
         await stream.write(rpc)
         assert header_number((await receive_all(received, 1))[0].data) == 7
-        tasks = receiver.pubsub.manager.stats.tasks.total_count
         for _ in range(20):
             await stream.write(rpc)
         assert await nothing_more(received, 1.0)
         assert receiver.pubsub.manager.stats.tasks.total_count == tasks
+
+        # A forged peer record, too many subscriptions: each RPC is dropped and counted, and
+        # the stream still carries the next message.
+        forged_record = rpc_pb2.RPC(publish=[message], senderRecord=b"\x0a\x03bad")
+        subscriptions = [
+            rpc_pb2.RPC.SubOpts(subscribe=True, topicid=f"/t/{n}")
+            for n in range(receiver.pubsub.max_subscriptions_per_rpc + 1)
+        ]
+        for bad in (forged_record, rpc_pb2.RPC(subscriptions=subscriptions)):
+            await stream.write(encode_varint_prefixed(bad.SerializeToString()))
+        message.seqno = (8).to_bytes(8, "big")
+        message.ClearField("signature")
+        message.signature = key.sign(PUBSUB_SIGNING_PREFIX.encode() + message.SerializeToString())
+        fresh = rpc_pb2.RPC(publish=[message])
+        await stream.write(encode_varint_prefixed(fresh.SerializeToString()))
+        assert header_number((await receive_all(received, 1))[0].data) == 7
+        assert receiver.drops.counts == {
+            "invalid signed peer record": 1,
+            "too many subscriptions in one RPC": 1,
+        }
+        assert sender.get_id() not in receiver.pubsub.peer_topics.get("/t/0", set())
 
 
 async def test_publisher_restarted_with_its_identity_is_heard_at_once():
