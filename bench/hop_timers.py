@@ -98,11 +98,14 @@ def _timed_sync(fn: Callable, part: str, event: str | None) -> Callable:
 
 
 def _wrap(owner: object, name: str, part: str, event: str | None = None) -> None:
-    fn = getattr(owner, name)
-    if isinstance(owner, type):
-        fn = owner.__dict__[name]  # the function itself, not a bound classmethod
-        if isinstance(fn, (classmethod, staticmethod)):
-            raise TypeError(f"{owner.__name__}.{name}: wrap plain functions only")
+    """Time `owner.name` as `part`; a class that does not define `name` itself is skipped,
+    so that one list times the code before and after a method moved to a subclass."""
+    # For a class, the function itself, not a bound classmethod.
+    fn = owner.__dict__.get(name) if isinstance(owner, type) else getattr(owner, name, None)
+    if fn is None:
+        return
+    if isinstance(fn, (classmethod, staticmethod)):
+        raise TypeError(f"{name}: wrap plain functions only")
     is_async = isinstance(fn, types.FunctionType) and fn.__code__.co_flags & 0x80
     timed = _timed_async(fn, part) if is_async else _timed_sync(fn, part, event)
     setattr(owner, name, timed)
@@ -140,6 +143,12 @@ def install() -> None:
         (YamuxStream, "write", "Yamux write (frames, locks, window)"),
         (Yamux, "_write_frame", "Yamux write (frames, locks, window)"),
         (Pubsub, "continuously_read_stream", "RPC read loop (varint, protobuf, dispatch)"),
+        (
+            p2p.gossip.GuardedPubsub,
+            "continuously_read_stream",
+            "RPC read loop (varint, protobuf, dispatch)",
+        ),
+        (p2p.gossip.GuardedPubsub, "_is_subscribed_to_msg", "seen check"),
         (TrioManager, "run_task", "task spawn per first copy"),
         (p2p.gossip.GuardedPubsub, "push_msg", "push_msg (rest)"),
         (p2p.gossip.GuardedPubsub, "notify_subscriptions", "delivery to subscribers"),

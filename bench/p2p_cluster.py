@@ -47,15 +47,12 @@ async def worker(
     variant: str, root: Path | None = None, options: Sequence[str] = ()
 ) -> AsyncIterator[Worker]:
     """A running worker process of `variant` ("ours", "prev" or "stock"), with `options`;
-    with `root`, the worker and the packages of that source tree (another commit's files)."""
-    script, env = WORKER, None
-    if root is not None:
-        script, env = root / "bench" / WORKER.name, {**os.environ, "PYTHONPATH": str(root)}
+    with `root`, this worker on the packages of that source tree (another commit's files)."""
+    env = None if root is None else {**os.environ, "PYTHONPATH": str(root)}
     process = await trio.lowlevel.open_process(
-        [sys.executable, str(script), "--variant", variant, *options],
+        [sys.executable, str(WORKER), "--variant", variant, *options],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
-        cwd=root,
         env=env,
     )
     node = Worker(process)

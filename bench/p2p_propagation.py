@@ -11,10 +11,11 @@ checks each one with the job topic's header validator before forwarding it. Prin
 - pubsub RPCs and bytes written per header, summed over all nodes (every RPC is read by one peer);
 - the load average before and after.
 Goal: p99 <= 20 ms at 16 nodes.
-`--baseline-ref REV` also runs ours at commit REV (variant "base", that commit's files extracted
-by bench/baseline.py), alternating with the others; `--runs N` repeats each and prints medians
-and the ratios ours / base. `--timers` prints, for ours and base, the receivers' CPU per header
-part by part (bench/hop_timers.py; each timer adds ~1 µs, so latency is not comparable).
+`--baseline-ref REV` also runs ours at commit REV (variant "base": these bench scripts on the
+packages of that commit, extracted by bench/baseline.py), alternating with the others; `--runs N`
+repeats each and prints medians and the ratios ours / base. `--timers` prints, for ours and
+base, the receivers' CPU per header part by part (bench/hop_timers.py; each timer adds ~1 µs,
+so latency is not comparable).
 
     .venv/bin/python bench/p2p_propagation.py --sizes 3 8 16 --count 100 --rate 20
     .venv/bin/python bench/p2p_propagation.py --sizes 16 --variants ours --runs 3 \
