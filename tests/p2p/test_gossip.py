@@ -16,7 +16,7 @@ from libp2p.pubsub.pb import rpc_pb2
 from libp2p.pubsub.pubsub import Pubsub
 from libp2p.pubsub.validators import PUBSUB_SIGNING_PREFIX
 from libp2p.tools.anyio_service import background_trio_service
-from libp2p.utils import encode_varint_prefixed
+from libp2p.utils import encode_uvarint, encode_varint_prefixed
 from libp2p.utils.varint import read_varint_prefixed_bytes_limited
 
 from p2p import params
@@ -231,7 +231,7 @@ async def test_signed_peer_record_travels_once_per_stream_in_the_hello():
     assert [s.topicid for s in announcement.subscriptions] == [params.TOPIC_BIDS]
 
 
-async def test_received_messages_spawn_no_task_and_duplicates_are_dropped():
+async def test_received_messages_spawn_no_task_and_duplicates_are_dropped(caplog):
     """py-libp2p spawns one task per new message read; here it is handled where it is read."""
     async with (
         running_hosts(2) as (sender, receiver_host),
@@ -278,6 +278,21 @@ async def test_received_messages_spawn_no_task_and_duplicates_are_dropped():
             "too many subscriptions in one RPC": 1,
         }
         assert sender.get_id() not in receiver.pubsub.peer_topics.get("/t/0", set())
+
+        # An RPC announced above the size limit resets its stream; a new stream is heard.
+        await stream.write(encode_uvarint(params.MAX_GOSSIP_MESSAGE + 1))
+        with trio.fail_after(10):
+            while "pubsub RPC above the size limit; stream reset" not in caplog.messages:
+                await trio.sleep(0.05)
+        stream = await sender.new_stream(
+            receiver_host.get_id(), [TProtocol(params.GOSSIPSUB_PROTOCOLS[0])]
+        )
+        message.seqno = (9).to_bytes(8, "big")
+        message.ClearField("signature")
+        message.signature = key.sign(PUBSUB_SIGNING_PREFIX.encode() + message.SerializeToString())
+        fresh = rpc_pb2.RPC(publish=[message])
+        await stream.write(encode_varint_prefixed(fresh.SerializeToString()))
+        assert header_number((await receive_all(received, 1))[0].data) == 7
 
 
 async def test_publisher_restarted_with_its_identity_is_heard_at_once():
