@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 import trio
 from libp2p.crypto.ed25519 import create_new_key_pair
 from libp2p.custom_types import TProtocol
+from libp2p.network.stream.net_stream import INetStream
 from libp2p.peer.id import ID
 from libp2p.pubsub.gossipsub import GossipSub
 from libp2p.pubsub.mcache import MessageCache
@@ -238,18 +239,25 @@ async def test_received_messages_spawn_no_task_and_duplicates_are_dropped(caplog
         running_gossip([receiver_host], TOPIC, validate_header) as ((receiver, received),),
     ):
         await connect(sender, receiver_host)
-        key = sender.get_private_key()
-        message = rpc_pb2.Message(
-            from_id=sender.get_id().to_bytes(),
-            data=make_header(7),
-            seqno=(7).to_bytes(8, "big"),
-            topicIDs=[TOPIC],
-        )
-        message.signature = key.sign(PUBSUB_SIGNING_PREFIX.encode() + message.SerializeToString())
-        rpc = encode_varint_prefixed(rpc_pb2.RPC(publish=[message]).SerializeToString())
-        stream = await sender.new_stream(
-            receiver_host.get_id(), [TProtocol(params.GOSSIPSUB_PROTOCOLS[0])]
-        )
+
+        def header_rpc(seqno: int) -> rpc_pb2.RPC:
+            """Header 7 as the sender's message number `seqno`, signed by it."""
+            message = rpc_pb2.Message(
+                from_id=sender.get_id().to_bytes(),
+                data=make_header(7),
+                seqno=seqno.to_bytes(8, "big"),
+                topicIDs=[TOPIC],
+            )
+            signed = PUBSUB_SIGNING_PREFIX.encode() + message.SerializeToString()
+            message.signature = sender.get_private_key().sign(signed)
+            return rpc_pb2.RPC(publish=[message])
+
+        async def open_stream() -> INetStream:
+            protocol = TProtocol(params.GOSSIPSUB_PROTOCOLS[0])
+            return await sender.new_stream(receiver_host.get_id(), [protocol])
+
+        rpc = encode_varint_prefixed(header_rpc(7).SerializeToString())
+        stream = await open_stream()
         tasks = receiver.pubsub.manager.stats.tasks.total_count
         await stream.write(rpc)
         assert header_number((await receive_all(received, 1))[0].data) == 7
@@ -260,19 +268,16 @@ async def test_received_messages_spawn_no_task_and_duplicates_are_dropped(caplog
 
         # A forged peer record, too many subscriptions: each RPC is dropped and counted, and
         # the stream still carries the next message.
-        forged_record = rpc_pb2.RPC(publish=[message], senderRecord=b"\x0a\x03bad")
+        forged_record = header_rpc(8)
+        forged_record.senderRecord = b"\x0a\x03bad"
         subscriptions = [
             rpc_pb2.RPC.SubOpts(subscribe=True, topicid=f"/t/{n}")
             for n in range(receiver.pubsub.max_subscriptions_per_rpc + 1)
         ]
-        for bad in (forged_record, rpc_pb2.RPC(subscriptions=subscriptions)):
+        for bad in (forged_record, rpc_pb2.RPC(subscriptions=subscriptions), header_rpc(9)):
             await stream.write(encode_varint_prefixed(bad.SerializeToString()))
-        message.seqno = (8).to_bytes(8, "big")
-        message.ClearField("signature")
-        message.signature = key.sign(PUBSUB_SIGNING_PREFIX.encode() + message.SerializeToString())
-        fresh = rpc_pb2.RPC(publish=[message])
-        await stream.write(encode_varint_prefixed(fresh.SerializeToString()))
-        assert header_number((await receive_all(received, 1))[0].data) == 7
+        assert header_number((await receive_all(received, 1))[0].data) == 7  # only number 9
+        assert await nothing_more(received, 0.5)
         assert receiver.drops.counts == {
             "invalid signed peer record": 1,
             "too many subscriptions in one RPC": 1,
@@ -284,14 +289,8 @@ async def test_received_messages_spawn_no_task_and_duplicates_are_dropped(caplog
         with trio.fail_after(10):
             while "pubsub RPC above the size limit; stream reset" not in caplog.messages:
                 await trio.sleep(0.05)
-        stream = await sender.new_stream(
-            receiver_host.get_id(), [TProtocol(params.GOSSIPSUB_PROTOCOLS[0])]
-        )
-        message.seqno = (9).to_bytes(8, "big")
-        message.ClearField("signature")
-        message.signature = key.sign(PUBSUB_SIGNING_PREFIX.encode() + message.SerializeToString())
-        fresh = rpc_pb2.RPC(publish=[message])
-        await stream.write(encode_varint_prefixed(fresh.SerializeToString()))
+        stream = await open_stream()
+        await stream.write(encode_varint_prefixed(header_rpc(10).SerializeToString()))
         assert header_number((await receive_all(received, 1))[0].data) == 7
 
 
