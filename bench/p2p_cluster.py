@@ -43,12 +43,17 @@ class Worker:
 
 
 @asynccontextmanager
-async def worker(variant: str, root: Path | None = None) -> AsyncIterator[Worker]:
-    """A running worker process of `variant` ("ours", "prev" or "stock"); with `root`, the
-    worker and the code of that source tree (bench/baseline.py `source_tree`)."""
-    script = WORKER if root is None else root / "bench" / WORKER.name
+async def worker(
+    variant: str, root: Path | None = None, options: Sequence[str] = (),
+    script: Path | None = None,
+) -> AsyncIterator[Worker]:
+    """A running worker process of `variant` ("ours", "prev" or "stock"), with `options`; with
+    `root`, the packages of that source tree (bench/baseline.py `source_tree`) and, unless
+    `script` names another, its own worker script."""
+    if script is None:
+        script = WORKER if root is None else root / "bench" / WORKER.name
     process = await trio.lowlevel.open_process(
-        [sys.executable, str(script), "--variant", variant],
+        [sys.executable, str(script), "--variant", variant, *options],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         cwd=root,
@@ -71,14 +76,15 @@ async def worker(variant: str, root: Path | None = None) -> AsyncIterator[Worker
 
 @asynccontextmanager
 async def cluster(
-    count: int, variant: str, root: Path | None = None
+    count: int, variant: str, root: Path | None = None, options: Sequence[str] = (),
+    script: Path | None = None,
 ) -> AsyncIterator[list[Worker]]:
-    """`count` workers (of the tree at `root`, if given) started concurrently, not connected."""
+    """`count` workers started concurrently, not yet connected (arguments as for `worker`)."""
     async with AsyncExitStack() as stack:
         nodes: list[Worker] = [None] * count  # type: ignore[list-item]
 
         async def start(i: int) -> None:
-            nodes[i] = await stack.enter_async_context(worker(variant, root))
+            nodes[i] = await stack.enter_async_context(worker(variant, root, options, script))
 
         async with trio.open_nursery() as nursery:
             for i in range(count):

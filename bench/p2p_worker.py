@@ -27,6 +27,7 @@ import time
 from collections import Counter
 from functools import partial
 
+import hop_timers
 import multiaddr
 import trio
 from dht_trace import Trace
@@ -234,6 +235,10 @@ class Node:
         self.trace.reset()
         return report
 
+    async def cmd_timers(self) -> dict:
+        """CPU ms per part and event counts so far (with --timers; see bench/hop_timers.py)."""
+        return hop_timers.TIMERS.snapshot()
+
     async def cmd_profile(self, path: str | None = None) -> dict:
         """Start profiling, or stop and write the stats to `path`."""
         if path is None:
@@ -342,7 +347,10 @@ def main() -> None:
     logging.getLogger("libp2p").setLevel(logging.ERROR)
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--variant", choices=("ours", "prev", "stock"), required=True)
+    parser.add_argument("--timers", action="store_true", help="time each part (hop_timers)")
     args = parser.parse_args()
+    if args.timers:
+        hop_timers.install()
     trio.run(Node(args.variant).run, trio.lowlevel.FdStream(os.dup(0)))
 
 

@@ -6,6 +6,7 @@ restarts.
 Unlike `libp2p.new_host`, which offers TLS, SECIO and *plaintext* besides Noise and keeps up to
 three connections per peer, a host built here offers exactly one security protocol (Noise) and
 one muxer (Yamux with whole-payload writes, see p2p.yamux), so a plaintext dialer is refused.
+Noise reads its messages through a read-ahead buffer (p2p.readahead).
 """
 
 from __future__ import annotations
@@ -27,9 +28,9 @@ from libp2p.network.config import ConnectionConfig, RetryConfig
 from libp2p.network.stream.net_stream import INetStream
 from libp2p.peer.peerinfo import PeerInfo, info_from_p2p_addr
 from libp2p.security.noise.transport import PROTOCOL_ID as NOISE_PROTOCOL_ID
-from libp2p.security.noise.transport import Transport as NoiseTransport
 
 from p2p import params, yamux
+from p2p.readahead import ReadAheadNoise
 
 logger = logging.getLogger(__name__)
 
@@ -128,7 +129,7 @@ def make_host(key_pair: KeyPair, config: HostConfig = HostConfig()) -> GuardedHo
     swarm = new_swarm(
         key_pair=key_pair,
         sec_opt={
-            NOISE_PROTOCOL_ID: NoiseTransport(
+            NOISE_PROTOCOL_ID: ReadAheadNoise(
                 key_pair, noise_privkey=new_x25519_key_pair().private_key
             )
         },

@@ -58,7 +58,24 @@ class PenaltyLedger:
 
 
 class SpecScorer(PeerScorer):
-    """PeerScorer whose publish and gossip gates use the whole score, as the spec says."""
+    """PeerScorer whose publish and gossip gates use the whole score, as the spec says.
+
+    The router asks for a score 3-4 times per mesh peer and forwarded message. With our
+    parameters (`score_params`) only P6, the ledger, has a weight, and py-libp2p's sum of every
+    term (counters per topic, behaviour penalties, a parse of the peer's IP address for P7) is
+    that term alone: it is computed directly then, ~1 µs instead of ~15 µs.
+    """
+
+    def __init__(self, params: ScoreParams) -> None:
+        super().__init__(params)
+        self._app_score_only = _only_app_score_weighs(params)
+
+    def score(self, peer: ID, topics: list[str]) -> float:
+        """The peer's score on `topics` (P1-P7, as py-libp2p sums them)."""
+        app_score = self.params.app_specific_score_fn
+        if self._app_score_only and app_score is not None:
+            return app_score(peer) * self.params.p6_appl_slack_weight
+        return super().score(peer, topics)
 
     def allow_publish(self, peer: ID, topics: list[str]) -> bool:
         """True if `peer` may send us, and receive from us, full messages."""
@@ -67,6 +84,20 @@ class SpecScorer(PeerScorer):
     def allow_gossip(self, peer: ID, topics: list[str]) -> bool:
         """True if we exchange IHAVE/IWANT gossip with `peer`."""
         return bool(topics) and self.score(peer, topics) >= self.params.gossip_threshold
+
+
+def _only_app_score_weighs(params: ScoreParams) -> bool:
+    topic_terms = (
+        params.p1_time_in_mesh,
+        params.p2_first_message_deliveries,
+        params.p3_mesh_message_deliveries,
+        params.p4_invalid_messages,
+    )
+    return (
+        all(term.weight == 0 for term in topic_terms)
+        and params.p5_behavior_penalty_weight == 0
+        and params.p7_ip_colocation_weight == 0
+    )
 
 
 def score_params(ledger: PenaltyLedger) -> ScoreParams:

@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 import trio
 from libp2p.crypto.ed25519 import create_new_key_pair
 from libp2p.custom_types import TProtocol
+from libp2p.network.stream.net_stream import INetStream
 from libp2p.peer.id import ID
 from libp2p.pubsub.gossipsub import GossipSub
 from libp2p.pubsub.mcache import MessageCache
@@ -16,7 +17,7 @@ from libp2p.pubsub.pb import rpc_pb2
 from libp2p.pubsub.pubsub import Pubsub
 from libp2p.pubsub.validators import PUBSUB_SIGNING_PREFIX
 from libp2p.tools.anyio_service import background_trio_service
-from libp2p.utils import encode_varint_prefixed
+from libp2p.utils import encode_uvarint, encode_varint_prefixed
 from libp2p.utils.varint import read_varint_prefixed_bytes_limited
 
 from p2p import params
@@ -117,19 +118,28 @@ async def test_invalid_headers_are_dropped_not_forwarded_and_cost_the_sender_sco
         await attacker_a.publish(TOPIC, make_header(1))
         assert header_number((await receive_all(observed, 1))[0].data) == 1
 
-        await attacker_a.publish(TOPIC, make_header(2, key=FORGED))
+        forged = make_header(2, key=FORGED)
+        await attacker_a.publish(TOPIC, forged)
         await attacker_a.publish(TOPIC, make_header(3, chain="SN_MAIN"))
         await attacker_b.publish(TOPIC, make_header(4, ttl=-100))
         await attacker_b.publish(TOPIC, b"\x00\xffgarbage")
         with trio.fail_after(10):
             while victim.drops.total < 4:
                 await trio.sleep(0.05)
+        # The same forged bytes again, as another message: its remembered check still rejects
+        # it, and still costs the peer that sent it.
+        score_b = victim.score(host_b.get_id())
+        await attacker_b.publish(TOPIC, forged)
+        with trio.fail_after(10):
+            while victim.drops.total < 5:
+                await trio.sleep(0.05)
         assert victim.drops.counts == {
-            "bad signature": 1,
+            "bad signature": 2,
             "wrong chain": 1,
             "expired": 1,
             "undecodable header": 1,
         }
+        assert victim.score(host_b.get_id()) < score_b - params.INVALID_MESSAGE_PENALTY / 2
         for attacker_host in (host_a, host_b):
             assert victim.score(attacker_host.get_id()) < 0
         assert await nothing_more(observed, 1.0)
@@ -222,32 +232,66 @@ async def test_signed_peer_record_travels_once_per_stream_in_the_hello():
     assert [s.topicid for s in announcement.subscriptions] == [params.TOPIC_BIDS]
 
 
-async def test_duplicate_copies_of_a_message_spawn_no_task():
-    """py-libp2p spawns one task per received copy; only the first copy is new."""
+async def test_received_messages_spawn_no_task_and_duplicates_are_dropped(caplog):
+    """py-libp2p spawns one task per new message read; here it is handled where it is read."""
     async with (
         running_hosts(2) as (sender, receiver_host),
         running_gossip([receiver_host], TOPIC, validate_header) as ((receiver, received),),
     ):
         await connect(sender, receiver_host)
-        key = sender.get_private_key()
-        message = rpc_pb2.Message(
-            from_id=sender.get_id().to_bytes(),
-            data=make_header(7),
-            seqno=(7).to_bytes(8, "big"),
-            topicIDs=[TOPIC],
-        )
-        message.signature = key.sign(PUBSUB_SIGNING_PREFIX.encode() + message.SerializeToString())
-        rpc = encode_varint_prefixed(rpc_pb2.RPC(publish=[message]).SerializeToString())
-        stream = await sender.new_stream(
-            receiver_host.get_id(), [TProtocol(params.GOSSIPSUB_PROTOCOLS[0])]
-        )
+
+        def header_rpc(seqno: int) -> rpc_pb2.RPC:
+            """Header 7 as the sender's message number `seqno`, signed by it."""
+            message = rpc_pb2.Message(
+                from_id=sender.get_id().to_bytes(),
+                data=make_header(7),
+                seqno=seqno.to_bytes(8, "big"),
+                topicIDs=[TOPIC],
+            )
+            signed = PUBSUB_SIGNING_PREFIX.encode() + message.SerializeToString()
+            message.signature = sender.get_private_key().sign(signed)
+            return rpc_pb2.RPC(publish=[message])
+
+        async def open_stream() -> INetStream:
+            protocol = TProtocol(params.GOSSIPSUB_PROTOCOLS[0])
+            return await sender.new_stream(receiver_host.get_id(), [protocol])
+
+        rpc = encode_varint_prefixed(header_rpc(7).SerializeToString())
+        stream = await open_stream()
+        tasks = receiver.pubsub.manager.stats.tasks.total_count
         await stream.write(rpc)
         assert header_number((await receive_all(received, 1))[0].data) == 7
-        tasks = receiver.pubsub.manager.stats.tasks.total_count
         for _ in range(20):
             await stream.write(rpc)
         assert await nothing_more(received, 1.0)
         assert receiver.pubsub.manager.stats.tasks.total_count == tasks
+
+        # A forged peer record, too many subscriptions: each RPC is dropped and counted, and
+        # the stream still carries the next message.
+        forged_record = header_rpc(8)
+        forged_record.senderRecord = b"\x0a\x03bad"
+        subscriptions = [
+            rpc_pb2.RPC.SubOpts(subscribe=True, topicid=f"/t/{n}")
+            for n in range(receiver.pubsub.max_subscriptions_per_rpc + 1)
+        ]
+        for bad in (forged_record, rpc_pb2.RPC(subscriptions=subscriptions), header_rpc(9)):
+            await stream.write(encode_varint_prefixed(bad.SerializeToString()))
+        assert header_number((await receive_all(received, 1))[0].data) == 7  # only number 9
+        assert await nothing_more(received, 0.5)
+        assert receiver.drops.counts == {
+            "invalid signed peer record": 1,
+            "too many subscriptions in one RPC": 1,
+        }
+        assert sender.get_id() not in receiver.pubsub.peer_topics.get("/t/0", set())
+
+        # An RPC announced above the size limit resets its stream; a new stream is heard.
+        await stream.write(encode_uvarint(params.MAX_GOSSIP_MESSAGE + 1))
+        with trio.fail_after(10):
+            while "pubsub RPC above the size limit; stream reset" not in caplog.messages:
+                await trio.sleep(0.05)
+        stream = await open_stream()
+        await stream.write(encode_varint_prefixed(header_rpc(10).SerializeToString()))
+        assert header_number((await receive_all(received, 1))[0].data) == 7
 
 
 async def test_publisher_restarted_with_its_identity_is_heard_at_once():

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
+import secrets
 
 import pytest
 from libp2p.peer.id import ID
 
+from p2p import stark
 from p2p.codec import CodecError
 from p2p.messages import (
     Assignment,
@@ -180,3 +182,44 @@ def test_score_report_bounds() -> None:
         dataclasses.replace(REPORT, score=10_001)
     with pytest.raises(CodecError, match="more correct"):
         dataclasses.replace(REPORT, correct=6)
+
+
+def count_verifies(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Counts the ECDSA verifications actually run (each still runs the real check)."""
+    calls: list[int] = []
+    verify = stark.verify
+
+    def counted(*args):
+        calls.append(1)
+        return verify(*args)
+
+    monkeypatch.setattr(stark, "verify", counted)
+    return calls
+
+
+def test_a_republished_header_is_hashed_and_verified_once(monkeypatch) -> None:
+    calls = count_verifies(monkeypatch)
+    header = dataclasses.replace(HEADER, nonce=secrets.randbits(64))
+    data = sign_header(header, DELEGATOR_KEY).encode()
+    validate = header_validator(CONTEXT, KEYS)
+    verdicts = [validate(data, ORIGIN) for _ in range(3)]
+    assert [v.outcome for v in verdicts] == [Outcome.ACCEPT] * 3
+    assert len(calls) == 1
+
+
+def test_every_copy_of_a_forged_header_is_rejected_though_verified_once(monkeypatch) -> None:
+    calls = count_verifies(monkeypatch)
+    header = dataclasses.replace(HEADER, nonce=secrets.randbits(64))
+    data = sign_header(header, EXECUTOR_KEY).encode()
+    validate = header_validator(CONTEXT, KEYS)
+    verdicts = [validate(data, ORIGIN) for _ in range(3)]
+    assert [(v.outcome, v.reason) for v in verdicts] == [(Outcome.REJECT, "bad signature")] * 3
+    assert len(calls) == 1
+
+
+def test_a_remembered_check_is_not_reused_for_another_public_key() -> None:
+    header = dataclasses.replace(HEADER, nonce=secrets.randbits(64))
+    data = sign_header(header, DELEGATOR_KEY).encode()
+    rotated = {DELEGATOR: EXECUTOR_KEY.public_key}.get  # the account's key changed on chain
+    assert header_validator(CONTEXT, KEYS)(data, ORIGIN).outcome is Outcome.ACCEPT
+    assert header_validator(CONTEXT, rotated)(data, ORIGIN).outcome is Outcome.REJECT
