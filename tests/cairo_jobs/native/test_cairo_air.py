@@ -221,8 +221,8 @@ def test_a_malformed_public_input_is_refused(fibonacci: Run, change, message: st
 
 def test_an_unsupported_builtin_is_named(fibonacci: Run) -> None:
     document = copy.deepcopy(fibonacci.document)
-    document["memory_segments"]["pedersen"]["stop_ptr"] += 3
-    with pytest.raises(UnsupportedBuiltin, match="pedersen builtin"):
+    document["memory_segments"]["ecdsa"]["stop_ptr"] += 2
+    with pytest.raises(UnsupportedBuiltin, match="ecdsa builtin"):
         PublicInput.from_json(document)
 
 
@@ -355,6 +355,18 @@ def assert_refused_for_other_segments(run: Run, builtin: str, step: int, other: 
     for wrong in (*statements, with_segment(run, builtin, None), other):
         with pytest.raises(verifier.VerificationError):
             verifier.verify(wrong, run.proof)
+
+
+def assert_malformed_segment_refused(run: Run, builtin: str, cells: int, message: str) -> None:
+    """A public input whose builtin segment holds `cells` cells is refused with `message`; with
+    the segment empty, the builtin is left out."""
+    document = copy.deepcopy(run.document)
+    segment = document["memory_segments"][builtin]
+    segment["stop_ptr"] = segment["begin_addr"] + cells
+    with pytest.raises(ArtifactError, match=message):
+        PublicInput.from_json(document)
+    segment["stop_ptr"] = segment["begin_addr"]
+    assert builtin not in PublicInput.from_json(document).segments
 
 
 @pytest.mark.parametrize(
