@@ -50,11 +50,14 @@ def proof_mode(name: str, program_input: dict, work_dir: Path) -> tuple[RunReque
         ("long_loop", {"n": 40, "x": 3}),
         ("bounded_sum", EXAMPLES["bounded_sum"].sample_input),
         ("poseidon_chain", {"seed": 7, "n": 3}),
+        ("merkle_root", {"leaves": [1, 2, 3, 4]}),
+        ("stream_digest", EXAMPLES["stream_digest"].sample_input),
+        ("pedersen_range", EXAMPLES["pedersen_range"].sample_input),
     ],
 )
 def proved(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Proved:
-    """The examples with output, range_check and poseidon only, proved once per module (outside
-    the tests' trio runs)."""
+    """Examples with each supported builtin, proved once per module (outside the tests' trio
+    runs)."""
     name, program_input = request.param
     job, result = proof_mode(name, program_input, tmp_path_factory.mktemp(name))
     return job, result, trio.run(NativeProver(CONFIG).prove, result)
@@ -77,7 +80,7 @@ async def test_a_proof_of_a_supported_program_verifies(proved: Proved) -> None:
 
 async def test_claims_the_proof_does_not_prove_are_refused(proved: Proved) -> None:
     job, result, proof = proved
-    other_program = dataclasses.replace(job, program=compiled("pedersen_range"))
+    other_program = dataclasses.replace(job, program=compiled("squares"))
     cases = {
         "different output": claim(proved, output=[*result.output[:-1], result.output[-1] + 1]),
         "program hash": claim(proved, program_hash=result.program_hash + 1),
@@ -155,6 +158,7 @@ async def test_moved_builtin_segment_ends_are_refused(proved: Proved, tmp_path: 
         "output": "malformed",
         "range_check": "native proof is wrong",
         "poseidon": "instances of 6 cells",
+        "pedersen": "instances of 3 cells",
     }[builtin]
     assert not verdict.valid and expected in verdict.reason, verdict.reason
 
@@ -172,8 +176,12 @@ def test_builtin_pointers_must_match_the_segments(proved: Proved) -> None:
 
 
 async def test_a_program_with_an_unsupported_builtin_is_refused(tmp_path: Path) -> None:
-    _, result = proof_mode("merkle_root", EXAMPLES["merkle_root"].sample_input, tmp_path)
-    with pytest.raises(UnsupportedBuiltin, match="pedersen builtin"):
+    """A run whose ecdsa segment is not empty (its public input says so)."""
+    _, result = proof_mode("fibonacci", {"n": 3}, tmp_path)
+    document = json.loads(result.artifacts.public_input.read_text())
+    document["memory_segments"]["ecdsa"]["stop_ptr"] += 2
+    result.artifacts.public_input.write_text(json.dumps(document))
+    with pytest.raises(UnsupportedBuiltin, match="ecdsa builtin"):
         await NativeProver(CONFIG).prove(result)
     assert not (tmp_path / "proof.native.json").exists()
 
