@@ -9,7 +9,10 @@ example (values below 30000, two range-check cells each) sized the same way, fro
 (fewer cannot hold its range-check holes); `--air cairo-poseidon` proves `cairo-poseidon/1`
 (65 + 10 columns and 10 periodic ones: the poseidon builtin, 128 rows per hash) on runs of the
 poseidon_chain example with 2^k/128 − 1 hashes, as many as fit, in cairo-run's dynamic layout
-(`cairo_jobs.native.dynamic_layout`; its named layouts with poseidon pad runs to 2^15 steps).
+(`cairo_jobs.native.dynamic_layout`; its named layouts with poseidon pad runs to 2^15 steps);
+`--air cairo-pedersen` proves `cairo-pedersen/1` (63 + 10 columns and 11 periodic ones: the
+pedersen builtin, 512 rows per hash) on runs of the merkle_root example with 2^k/512 leaves
+(2^k/512 − 1 hashes) in the dynamic layout.
 The run itself and reading its artifacts are not timed.
 
 Run: .venv/bin/python bench/native_prover.py [--air fibonacci] [--min-log 10] [--max-log 16]
@@ -64,8 +67,8 @@ def statement(air_name: str, log_rows: int) -> tuple[object, list[list[int]]]:
     from cairo_jobs.runner import RunRequest
     from cairo_jobs.vm import execute
 
-    if air_name == "cairo-poseidon":
-        return poseidon_statement(log_rows)
+    if air_name in DYNAMIC:
+        return dynamic_statement(air_name, log_rows)
     example, values = program_input(air_name, log_rows)
     with tempfile.TemporaryDirectory() as work_dir:
         request = RunRequest(
@@ -81,19 +84,28 @@ def statement(air_name: str, log_rows: int) -> tuple[object, list[list[int]]]:
     return CairoAir(public), columns
 
 
-def poseidon_statement(log_rows: int) -> tuple[object, list[list[int]]]:
-    """poseidon_chain with as many hashes as 2^log_rows steps hold, run by cairo-run's CLI in
-    the dynamic layout."""
+DYNAMIC = {  # AIR → example, builtins, input for 2^log_rows steps (in the dynamic layout)
+    "cairo-poseidon": ("poseidon_chain", ["output", "poseidon"],
+                       lambda log_rows: {"seed": 7, "n": (1 << log_rows) // 128 - 1}),
+    "cairo-pedersen": ("merkle_root", ["output", "pedersen"],
+                       lambda log_rows: {"leaves": list(range(1, (1 << log_rows) // 512 + 1))}),
+}  # fmt: skip
+
+
+def dynamic_statement(air_name: str, log_rows: int) -> tuple[object, list[list[int]]]:
+    """The AIR's example with as many hashes as 2^log_rows steps hold, run by cairo-run's CLI
+    in the dynamic layout."""
     from cairo_jobs.examples import compiled
     from cairo_jobs.native import cairo_trace, dynamic_layout
     from cairo_jobs.native.cairo_air import CairoAir
 
+    example, builtins, example_input = DYNAMIC[air_name]
     with tempfile.TemporaryDirectory() as work_dir:
         root = Path(work_dir)
         program, layout, values = root / "program.json", root / "layout.json", root / "input.json"
-        program.write_bytes(compiled("poseidon_chain"))
-        layout.write_text(json.dumps(dynamic_layout.params(["output", "poseidon"])))
-        values.write_text(json.dumps({"seed": 7, "n": (1 << log_rows) // 128 - 1}))
+        program.write_bytes(compiled(example))
+        layout.write_text(json.dumps(dynamic_layout.params(builtins)))
+        values.write_text(json.dumps(example_input(log_rows)))
         files = dynamic_layout.artifacts_in(root)
         cairo_run = Path(sys.executable).parent / "cairo-run"
         args = dynamic_layout.cairo_run_args(program, layout, files)
@@ -150,7 +162,7 @@ def in_child(
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
-        "--air", choices=["fibonacci", "cairo", "cairo-rc", "cairo-poseidon"], default="fibonacci"
+        "--air", choices=["fibonacci", "cairo", "cairo-rc", *DYNAMIC], default="fibonacci"
     )
     parser.add_argument("--min-log", type=int, default=10)
     parser.add_argument("--max-log", type=int, default=16)

@@ -203,7 +203,8 @@ def last_row(c: Mapping, segment: Segment) -> list:
 
 
 def instance_rows(x: int, y: int) -> list[list[int]]:
-    """The 512 rows of one instance (suffix, bit, k, kb, x, y, slope) for inputs below p."""
+    """The 512 rows of one instance (INSTANCE_COLUMNS) for inputs x, y as integers below 2^252
+    (the builtin's are below p)."""
     points = row_points()
     rows, point = [], SHIFT_POINT
     for element, value in enumerate((x, y)):
@@ -241,6 +242,7 @@ def builtin_columns(segment: Segment, n: int, memory: Mapping[int, int]) -> dict
     (0, 0) with used = 0."""
     start, stop = segment
     columns: dict[str, list[int]] = {name: [] for name in COLUMNS}
+    periodic = dict(zip(PERIODIC_NAMES, periodic_columns(), strict=True))
     unused = instance_rows(0, 0)
     for instance in range(n // ROWS):
         base = start + CELLS * instance
@@ -249,11 +251,11 @@ def builtin_columns(segment: Segment, n: int, memory: Mapping[int, int]) -> dict
         for row, values in enumerate(rows):
             for name, value in zip(INSTANCE_COLUMNS, values, strict=True):
                 columns[name].append(value)
-            load = int(used and row in CELL_ROWS)
+            load = used * periodic["ped_cell"][row]
             columns["ped_base"].append(base)
             columns["ped_used"].append(int(used))
             columns["ped_load"].append(load)
-            columns["ped_mem_addr"].append(load * (base + CELL_ROWS.index(row) if load else 0))
+            columns["ped_mem_addr"].append(load * (base + periodic["ped_cell_index"][row]))
             columns["ped_mem_value"].append(load * values[0])
     return columns
 
