@@ -18,10 +18,10 @@ value Σ 2^(16k)·partₖ over its eight parts, which are eight more range-check
 is below 2^128). Unused rows put (0, 0) in the memory slot and free values in the parts. Builtins
 other than output, range_check and poseidon are refused (`cairo_trace.UnsupportedBuiltin`).
 
-A run whose poseidon segment is not empty adds the poseidon builtin's component
-(`poseidon_builtin`: 128 rows per instance, the round schedule and constants as periodic
-columns, one more memory slot). The AIR's name lists its builtins: `cairo/1`, `cairo-rc/1`,
-`cairo-poseidon/1`, `cairo-rc-poseidon/1`.
+A run whose segment of a builtin with a component (`registry.COMPONENTS`, e.g. poseidon) is not
+empty adds that component (`component.BuiltinComponent`: its columns, memory slots, periodic
+columns and constraints, after the others in registry order). The AIR's name lists its
+builtins: `cairo/1`, `cairo-rc/1`, `cairo-poseidon/1`, `cairo-rc-poseidon/1`, ….
 """
 
 from __future__ import annotations
@@ -33,7 +33,6 @@ from typing import TypeVar
 
 import numpy as np
 
-from cairo_jobs.native import poseidon_builtin
 from cairo_jobs.native.air import BoundaryConstraint
 from cairo_jobs.native.cairo_trace import (
     CPU_ONLY,
@@ -71,7 +70,7 @@ class Arguments:
 @dataclass(frozen=True)
 class CairoAir:
     """The statement "a Cairo run with this public input exists" (in n_rows steps): `cairo/1`,
-    with `-rc` and `-poseidon` in the name when those builtins' segments are not empty."""
+    with `-rc` and the components' names in the name when those segments are not empty."""
 
     public: PublicInput
     transition_degree: int = 2
@@ -79,9 +78,8 @@ class CairoAir:
 
     @property
     def name(self) -> str:
-        public = self.public
-        segments = (("rc", public.range_check), ("poseidon", public.poseidon))
-        return "-".join(["cairo", *(tag for tag, s in segments if s is not None)]) + "/1"
+        rc = [] if self.public.range_check is None else ["rc"]
+        return "-".join(["cairo", *rc, *(c.name for c, _ in self.public.components)]) + "/1"
 
     @property
     def arguments(self) -> Arguments:
@@ -106,11 +104,11 @@ class CairoAir:
 
     @property
     def periodic_columns(self) -> tuple[tuple[int, ...], ...]:
-        return () if self.public.poseidon is None else poseidon_builtin.periodic_columns()
+        return tuple(column for c, _ in self.public.components for column in c.periodic())
 
     @property
     def periodic_names(self) -> tuple[str, ...]:
-        return () if self.public.poseidon is None else poseidon_builtin.PERIODIC_NAMES
+        return tuple(name for c, _ in self.public.components for name in c.periodic_names)
 
     def transitions(
         self, current: Sequence[T], following: Sequence[T], challenges: Sequence[int]
@@ -118,10 +116,10 @@ class CairoAir:
         c, nxt = self._named(current), self._named(following)
         z, alpha, z_rc = challenges
         memory, rc = self.arguments.memory, self.arguments.range_check
-        segment, poseidon = self.public.range_check, self.public.poseidon
+        segment = self.public.range_check
         builtin = [] if segment is None else _rc_builtin_steps(c, nxt, segment[1])
-        if poseidon is not None:
-            builtin += poseidon_builtin.transitions(c, nxt, poseidon[1])
+        for component, segment in self.public.components:
+            builtin += component.transitions(c, nxt, segment)
         return [
             *_registers(c, nxt),
             *memory.transitions(c, nxt, z, alpha),
@@ -134,8 +132,8 @@ class CairoAir:
         z, alpha, z_rc = challenges
         memory, rc = self.arguments.memory, self.arguments.range_check
         builtin = [] if self.public.range_check is None else _rc_builtin_cell(c)
-        if self.public.poseidon is not None:
-            builtin += poseidon_builtin.every_row(c)
+        for component, _ in self.public.components:
+            builtin += component.every_row(c)
         return [
             *_decoding(c),
             *_operands(c),
@@ -162,10 +160,10 @@ class CairoAir:
                 BoundaryConstraint(index["rcb_addr"], 0, public.range_check[0]),
                 BoundaryConstraint(index["rcb_used"], 0, 1),
             ]
-        if public.poseidon is not None:
+        for component, segment in public.components:
             constraints += [
-                BoundaryConstraint(index["pos_base"], 0, public.poseidon[0]),
-                BoundaryConstraint(index["pos_used"], 0, 1),
+                BoundaryConstraint(index[name], 0, value)
+                for name, value in component.first_row(segment).items()
             ]
         return constraints
 
@@ -185,8 +183,8 @@ class CairoAir:
         if self.public.range_check is not None:  # all rows used: the segment ends after the last
             stop = self.public.range_check[1]
             constraints.append((last, c["rcb_used"] * (c["rcb_addr"] + 1 - stop)))
-        if self.public.poseidon is not None:
-            constraints.append((last, poseidon_builtin.last_row(c, self.public.poseidon[1])))
+        for component, segment in self.public.components:
+            constraints += [(last, value) for value in component.last_row(c, segment)]
         return constraints
 
     def interaction(
@@ -208,8 +206,7 @@ class CairoAir:
         r, public = self.public.registers, self.public
         cells = [v for cell in public.public_memory for v in cell]
         segments = [
-            v for segment in (public.range_check, public.poseidon) if segment is not None
-            for v in segment
+            *(public.range_check or ()), *(v for _, segment in public.components for v in segment)
         ]  # fmt: skip
         return [
             r.initial_pc, r.final_pc, r.initial_ap, r.final_ap, public.rc_min, public.rc_max,

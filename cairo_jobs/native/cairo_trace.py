@@ -13,19 +13,21 @@ A run whose range_check segment is not empty has more columns (`Shape`, `WITH_RA
 row one builtin cell (its address, a "used" bit, the value's eight 16-bit parts, and the cell as
 a sixth memory slot, (0, 0) on the unused rows past the segment's end) and the parts as eight
 more range-check slots (on unused rows they are free: they fill range-check holes). A run whose
-poseidon segment is not empty has the poseidon builtin's columns too (`poseidon_builtin`: 128
-rows per instance, one more memory slot per row).
+segment of a builtin with a component (`registry.COMPONENTS`, e.g. poseidon) is not empty has
+that component's columns and memory slots too.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cairo_jobs.native import poseidon_builtin
+from cairo_jobs.native.component import BuiltinCellError, BuiltinComponent, Segment
 from cairo_jobs.native.field import P
+from cairo_jobs.native.registry import COMPONENTS
 
 OFFSET_BIAS = 2**15
 N_FLAGS = 15
@@ -50,8 +52,7 @@ RC_PART_BITS = 16
 RC_PARTS = tuple(f"rcb_part_{k}" for k in range(8))  # a range_check cell is below 2^128
 RC_BUILTIN_MEMORY = ("rcb_mem_addr", "rcb_mem_value")
 RC_BUILTIN_COLUMNS = ("rcb_addr", "rcb_used", *RC_PARTS, *RC_BUILTIN_MEMORY)
-SUPPORTED_BUILTINS = ("output", "range_check", "poseidon")
-MAX_POSEIDON_INSTANCES = 2**24 // 128  # 2^24 rows
+SUPPORTED_BUILTINS = ("output", "range_check", *(component.name for component in COMPONENTS))
 JMP_REL_0 = 0x010780017FFF7FFF  # the instruction proof mode ends (and pads) a run with
 
 
@@ -80,21 +81,22 @@ class Shape:
         )  # fmt: skip
 
 
-def shape_of(range_check: bool, poseidon: bool) -> Shape:
-    """The columns of a run with these builtins' segments not empty (output needs none)."""
+def shape_of(range_check: bool, components: tuple[BuiltinComponent, ...] = ()) -> Shape:
+    """The columns of a run whose range_check segment is (or not) and whose components' segments
+    are not empty (output needs none); components in registry order."""
     memory, rc, builtins = [*CPU_MEMORY_ACCESSES, MEMORY_FREE], [*CPU_RC_ACCESSES, RC_FREE], []
     if range_check:
         memory.append(RC_BUILTIN_MEMORY)
         rc += [(part,) for part in RC_PARTS]
         builtins += RC_BUILTIN_COLUMNS
-    if poseidon:
-        memory.append(poseidon_builtin.MEMORY_SLOT)
-        builtins += poseidon_builtin.COLUMNS
+    for component in components:
+        memory += component.memory_slots
+        builtins += component.columns
     return Shape(tuple(memory), tuple(rc), tuple(builtins))
 
 
-CPU_ONLY = shape_of(range_check=False, poseidon=False)
-WITH_RANGE_CHECK = shape_of(range_check=True, poseidon=False)
+CPU_ONLY = shape_of(range_check=False)
+WITH_RANGE_CHECK = shape_of(range_check=True)
 TRACE_COLUMNS = CPU_ONLY.trace_columns
 
 
@@ -142,25 +144,30 @@ def read_memory(path: Path) -> dict[int, int]:
 @dataclass(frozen=True)
 class PublicInput:
     """What a proof of a Cairo run makes public: steps, registers, the offsets' range bounds,
-    the public memory cells (program, main's arguments and return values, output) and the
-    range_check and poseidon segments' (start, stop) when they are not empty."""
+    the public memory cells (program, main's arguments and return values, output), the
+    range_check segment's (start, stop) when it is not empty and those of the components'
+    builtins (`registry.COMPONENTS`) that are not empty, by builtin name."""
 
     n_steps: int
     registers: Registers
     rc_min: int
     rc_max: int
     public_memory: tuple[tuple[int, int], ...]
-    range_check: tuple[int, int] | None = None
-    poseidon: tuple[int, int] | None = None
+    range_check: Segment | None = None
+    segments: Mapping[str, Segment] = field(default_factory=dict)
+
+    @property
+    def components(self) -> tuple[tuple[BuiltinComponent, Segment], ...]:
+        """The components whose segments are not empty, in registry order, with them."""
+        return tuple((c, self.segments[c.name]) for c in COMPONENTS if c.name in self.segments)
 
     @property
     def n_rows(self) -> int:
-        """The trace's rows: n_steps, doubled while the poseidon instances (128 rows each) do
-        not fit; the rows past the run repeat its last step (`jmp rel 0`, as proof mode pads)."""
+        """The trace's rows: n_steps, doubled while a component's instances do not fit; the
+        rows past the run repeat its last step (`jmp rel 0`, as proof mode pads)."""
         rows = self.n_steps
-        if self.poseidon is not None:
-            instances = (self.poseidon[1] - self.poseidon[0]) // poseidon_builtin.CELLS
-            while rows < instances * poseidon_builtin.ROWS:
+        for component, segment in self.components:
+            while rows < component.instances(segment) * component.rows:
                 rows *= 2
         return rows
 
@@ -170,7 +177,8 @@ class PublicInput:
 
     @property
     def shape(self) -> Shape:
-        return shape_of(self.range_check is not None, self.poseidon is not None)
+        components = tuple(component for component, _ in self.components)
+        return shape_of(self.range_check is not None, components)
 
     @classmethod
     def from_json(cls, document: Any) -> PublicInput:
@@ -215,11 +223,15 @@ def _parse_public_input(document: Any) -> PublicInput:
         final_ap=_int(segments["execution"]["stop_ptr"], 2**64),
     )
     range_check = _segment(segments, "range_check", n_steps, 1)
-    poseidon = _segment(segments, "poseidon", MAX_POSEIDON_INSTANCES, poseidon_builtin.CELLS)
-    return PublicInput(n_steps, registers, rc_min, rc_max, cells, range_check, poseidon)
+    components = {
+        c.name: segment
+        for c in COMPONENTS
+        if (segment := _segment(segments, c.name, c.max_instances, c.cells)) is not None
+    }
+    return PublicInput(n_steps, registers, rc_min, rc_max, cells, range_check, components)
 
 
-def _segment(segments: dict, name: str, capacity: int, cells: int) -> tuple[int, int] | None:
+def _segment(segments: dict, name: str, capacity: int, cells: int) -> Segment | None:
     """A builtin segment's (start, stop), None when it is absent or empty; it must hold 1 to
     `capacity` instances of `cells` cells."""
     if name not in segments:
@@ -302,12 +314,11 @@ def trace_columns(
     shape = public.shape
     if public.range_check is not None:
         columns.update(range_check_builtin_columns(public.range_check, public.n_rows, memory))
-    if public.poseidon is not None:
+    for component, segment in public.components:
         try:
-            poseidon = poseidon_builtin.builtin_columns(public.poseidon, public.n_rows, memory)
-        except poseidon_builtin.PoseidonCellError as err:
+            columns.update(component.fill(segment, public.n_rows, memory))
+        except BuiltinCellError as err:
             raise ArtifactError(str(err)) from None
-        columns.update(poseidon)
     columns.update(memory_columns(columns, public.public_memory, memory, shape))
     columns.update(range_check_columns(columns, public.rc_min, public.rc_max, shape))
     return [columns[name] for name in shape.trace_columns], public
@@ -318,7 +329,7 @@ def _padding(last: list[int], count: int) -> list[list[int]]:
     and fp as they are)."""
     if count and (last[COLUMNS.index("inst")] != JMP_REL_0 or last[COLUMNS.index("op1")] != 0):
         raise ArtifactError(
-            "the run's poseidon instances need more rows than its steps and its last step is "
+            "the run's builtin instances need more rows than its steps and its last step is "
             "not jmp rel 0 to repeat; give cairo-run's proof-mode files"
         )
     return [last] * count

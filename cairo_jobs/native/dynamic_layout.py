@@ -2,9 +2,10 @@
 
 cairo-run's named layouts with the poseidon builtin also carry a diluted pool (for bitwise) that
 pads every proof-mode run to 2^15 steps or more. The dynamic layout takes its builtins and
-ratios from a JSON file: with only the builtins a program uses, poseidon at one instance per
-`poseidon_builtin.ROWS` steps (the native AIR's capacity) and range_check at one cell per 8
-steps, a run is as short as its own steps. The AIR does not depend on the layout.
+ratios from a JSON file: with only the builtins a program uses, each builtin with a component
+(`registry.COMPONENTS`) at one instance per `rows` steps (the native AIR's capacity) and
+range_check at one cell per 8 steps, a run is as short as its own steps. The AIR does not
+depend on the layout.
 """
 
 from __future__ import annotations
@@ -13,10 +14,10 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from cairo_jobs.model import ProofArtifacts
-from cairo_jobs.native import poseidon_builtin
+from cairo_jobs.native.registry import COMPONENTS
 
-RATIOS = {"poseidon": poseidon_builtin.ROWS, "range_check": 8}
-OTHER_BUILTINS = ("pedersen", "ecdsa", "bitwise", "ec_op", "keccak")
+RATIOS = {"range_check": 8} | {component.name: component.rows for component in COMPONENTS}
+BUILTINS = ("pedersen", "range_check", "ecdsa", "bitwise", "ec_op", "keccak", "poseidon")
 LOW_RATIO_BUILTINS = ("range_check96", "add_mod", "mul_mod")
 
 
@@ -31,7 +32,7 @@ def params(builtins: Iterable[str]) -> dict[str, int]:
         "memory_units_per_step": 8,
         "log_diluted_units_per_step": 7,
     }
-    for name in (*RATIOS, *OTHER_BUILTINS, *LOW_RATIO_BUILTINS):
+    for name in (*BUILTINS, *LOW_RATIO_BUILTINS):
         layout[f"uses_{name}_builtin"] = int(name in used)
         layout[f"{name}_ratio"] = RATIOS[name] if name in used else 0
     layout.update({f"{name}_ratio_den": 1 for name in LOW_RATIO_BUILTINS})

@@ -24,10 +24,11 @@ import functools
 import hashlib
 from collections.abc import Mapping
 
+from cairo_jobs.native.component import BuiltinCellError, BuiltinComponent, Segment
 from cairo_jobs.native.field import P
 
 
-class PoseidonCellError(ValueError):
+class PoseidonCellError(BuiltinCellError):
     """The run's memory disagrees with the builtin (an input absent, an output not Hades')."""
 
 
@@ -112,7 +113,7 @@ def every_row(c: Mapping) -> list:
     ]
 
 
-def transitions(c: Mapping, nxt: Mapping, stop: int) -> list:
+def transitions(c: Mapping, nxt: Mapping, segment: Segment) -> list:
     """The rotations and rounds; base steps by 6 per instance; used is constant in an instance,
     never rises, and where it falls the next base is stop."""
     full, partial = c["pos_full"], c["pos_partial"]
@@ -132,13 +133,18 @@ def transitions(c: Mapping, nxt: Mapping, stop: int) -> list:
         nxt["pos_base"] - c["pos_base"] - CELLS * c["pos_last"],
         (1 - c["pos_last"]) * (next_used - used),
         next_used * (1 - used),
-        (used - next_used) * (nxt["pos_base"] - stop),
+        (used - next_used) * (nxt["pos_base"] - segment[1]),
     ]
 
 
-def last_row(c: Mapping, stop: int) -> object:
+def first_row(segment: Segment) -> dict[str, int]:
+    """The first instance is used and starts the segment."""
+    return {"pos_base": segment[0], "pos_used": 1}
+
+
+def last_row(c: Mapping, segment: Segment) -> list:
     """If the last instance is used, the segment ends right after it."""
-    return c["pos_used"] * (c["pos_base"] + CELLS - stop)
+    return [c["pos_used"] * (c["pos_base"] + CELLS - segment[1])]
 
 
 def instance_rows(inputs: list[int]) -> list[list[int]]:
@@ -166,7 +172,7 @@ def permutation(inputs: list[int]) -> list[int]:
     return instance_rows(inputs)[OUTPUT_ROW][:3]
 
 
-def builtin_columns(segment: tuple[int, int], n: int, memory: Mapping[int, int]) -> dict:
+def builtin_columns(segment: Segment, n: int, memory: Mapping[int, int]) -> dict:
     """The component's trace columns (COLUMNS) for the segment [start, stop) in n rows: the used
     instances from the memory (outputs the run never read are computed), then instances of
     (0, 0, 0) with used = 0."""
@@ -199,3 +205,20 @@ def _used_rows(base: int, memory: Mapping[int, int]) -> list[list[int]]:
         if memory.get(base + 3 + k, value) != value:
             raise PoseidonCellError(f"the poseidon cell {base + 3 + k} is not Hades of its inputs")
     return rows
+
+
+COMPONENT = BuiltinComponent(
+    name="poseidon",
+    cells=CELLS,
+    rows=ROWS,
+    max_instances=2**24 // ROWS,  # 2^24 rows
+    columns=COLUMNS,
+    memory_slots=(MEMORY_SLOT,),
+    periodic_names=PERIODIC_NAMES,
+    periodic=periodic_columns,
+    every_row=every_row,
+    transitions=transitions,
+    first_row=first_row,
+    last_row=last_row,
+    fill=builtin_columns,
+)

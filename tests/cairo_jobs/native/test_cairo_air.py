@@ -70,6 +70,14 @@ def statement(run: Run, change: dict) -> CairoAir:
     return CairoAir(dataclasses.replace(run.air.public, **change))
 
 
+def with_segment(run: Run, builtin: str, segment: tuple[int, int] | None) -> CairoAir:
+    """The run's statement with a builtin's segment replaced (None: empty)."""
+    if builtin == "range_check":
+        return statement(run, {"range_check": segment})
+    segments = {k: v for k, v in run.air.public.segments.items() if k != builtin}
+    return statement(run, {"segments": segments | ({builtin: segment} if segment else {})})
+
+
 def with_public_cell(run: Run, address: int, value: int) -> CairoAir:
     cells = tuple((a, value if a == address else v) for a, v in run.air.public.public_memory)
     return statement(run, {"public_memory": cells})
@@ -340,10 +348,11 @@ def test_the_range_check_proof_is_refused_for_other_segments_and_programs(
 def assert_refused_for_other_segments(run: Run, builtin: str, step: int, other: CairoAir) -> None:
     """The run's proof is refused when the builtin's segment starts or stops `step` cells
     earlier or later, is empty, and for the other program's statement."""
-    start, stop = getattr(run.air.public, builtin)
+    public = run.air.public
+    start, stop = public.range_check if builtin == "range_check" else public.segments[builtin]
     moved = ((start + step, stop), (start, stop - step), (start, stop + step), (start - step, stop))
-    statements = [statement(run, {builtin: segment}) for segment in moved]
-    for wrong in (*statements, statement(run, {builtin: None}), other):
+    statements = [with_segment(run, builtin, segment) for segment in moved]
+    for wrong in (*statements, with_segment(run, builtin, None), other):
         with pytest.raises(verifier.VerificationError):
             verifier.verify(wrong, run.proof)
 

@@ -25,7 +25,7 @@ from tests.cairo_jobs.native.test_cairo_air import (
     Run,
     assert_refused_for_other_segments,
     changed_column,
-    statement,
+    with_segment,
 )
 
 POSEIDON_PROGRAM = """
@@ -116,7 +116,7 @@ def test_a_poseidon_run_is_proved_under_its_own_air(poseidon: Run) -> None:
     air = poseidon.air
     segment = poseidon.document["memory_segments"]["poseidon"]
     assert air.name == "cairo-poseidon/1" and air.public.n_steps == 512
-    assert air.public.poseidon == (segment["begin_addr"], segment["stop_ptr"])
+    assert air.public.segments == {"poseidon": (segment["begin_addr"], segment["stop_ptr"])}
     assert verifier.verify(air, poseidon.proof) == SMALL.security_bits(9 + SMALL.log_blowup)
     start = segment["begin_addr"]
     first = poseidon_perm(1, 2, 2)
@@ -140,7 +140,7 @@ def test_a_run_with_range_check_and_poseidon_is_proved_under_both(
     run = poseidon_run(RANGE_CHECK_AND_POSEIDON_PROGRAM, tmp_path)
     assert run.air.name == "cairo-rc-poseidon/1" and run.air.public.n_steps == 512
     assert verifier.verify(run.air, run.proof) == verifier.verify(poseidon.air, poseidon.proof)
-    for wrong in (statement(run, {"range_check": None}), statement(run, {"poseidon": None})):
+    for wrong in (with_segment(run, "range_check", None), with_segment(run, "poseidon", None)):
         with pytest.raises(verifier.VerificationError):
             verifier.verify(wrong, run.proof)
 
@@ -231,11 +231,11 @@ def test_a_malformed_poseidon_segment_is_refused(poseidon: Run, cells: int) -> N
     with pytest.raises(ArtifactError, match="is not 1 to 131072 instances of 6 cells"):
         PublicInput.from_json(document)
     segment["stop_ptr"] = segment["begin_addr"]
-    assert PublicInput.from_json(document).poseidon is None
+    assert PublicInput.from_json(document).segments == {}
 
 
 def test_memory_that_disagrees_with_the_builtin_is_refused(poseidon: Run) -> None:
-    start, stop = poseidon.air.public.poseidon
+    start, stop = poseidon.air.public.segments["poseidon"]
     memory = cairo_trace.read_memory(poseidon.artifacts.memory)
     absent = {a: v for a, v in memory.items() if a != start + 7}
     with pytest.raises(poseidon_builtin.PoseidonCellError, match="input absent"):

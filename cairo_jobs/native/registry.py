@@ -1,0 +1,9 @@
+"""The builtin components of the Cairo AIR, in the order their columns, memory slots, periodic
+columns, constraints, public-input segments and AIR-name tags follow (`component`)."""
+
+from __future__ import annotations
+
+from cairo_jobs.native import poseidon_builtin
+from cairo_jobs.native.component import BuiltinComponent
+
+COMPONENTS: tuple[BuiltinComponent, ...] = (poseidon_builtin.COMPONENT,)
