@@ -30,7 +30,8 @@ def params(builtins: Iterable[str]) -> dict[str, int]:
         "cpu_component_step": 1,
         "rc_units": 4,
         "memory_units_per_step": 8,
-        "log_diluted_units_per_step": 7,
+        # cairo-run's diluted pool: 2^16 holes, and bitwise instances take some cells too
+        "log_diluted_units_per_step": 8 if "bitwise" in used else 7,
     }
     for name in (*BUILTINS, *LOW_RATIO_BUILTINS):
         layout[f"uses_{name}_builtin"] = int(name in used)
