@@ -50,11 +50,12 @@ def proof_mode(name: str, program_input: dict, work_dir: Path) -> tuple[RunReque
         ("long_loop", {"n": 40, "x": 3}),
         ("bounded_sum", EXAMPLES["bounded_sum"].sample_input),
         ("poseidon_chain", {"seed": 7, "n": 3}),
+        ("bitwise_mix", {"values": [3, 2**250 + 7, 0xF0F0]}),
     ],
 )
 def proved(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Proved:
-    """The examples with output, range_check and poseidon only, proved once per module (outside
-    the tests' trio runs)."""
+    """The examples with output, range_check, poseidon and bitwise only, proved once per module
+    (outside the tests' trio runs)."""
     name, program_input = request.param
     job, result = proof_mode(name, program_input, tmp_path_factory.mktemp(name))
     return job, result, trio.run(NativeProver(CONFIG).prove, result)
@@ -155,6 +156,7 @@ async def test_moved_builtin_segment_ends_are_refused(proved: Proved, tmp_path: 
         "output": "malformed",
         "range_check": "native proof is wrong",
         "poseidon": "instances of 6 cells",
+        "bitwise": "instances of 5 cells",
     }[builtin]
     assert not verdict.valid and expected in verdict.reason, verdict.reason
 
