@@ -9,8 +9,11 @@ example (values below 30000, two range-check cells each) sized the same way, fro
 (fewer cannot hold its range-check holes); `--air cairo-poseidon` proves `cairo-poseidon/1`
 (65 + 10 columns and 10 periodic ones: the poseidon builtin, 128 rows per hash) on runs of the
 poseidon_chain example with 2^k/128 − 1 hashes, as many as fit, in cairo-run's dynamic layout
-(`cairo_jobs.native.dynamic_layout`; its named layouts with poseidon pad runs to 2^15 steps).
-The run itself and reading its artifacts are not timed.
+(`cairo_jobs.native.dynamic_layout`; its named layouts with poseidon pad runs to 2^15 steps);
+`--air cairo-bitwise` proves `cairo-bitwise/1` (96 + 10 columns and 7 periodic ones: the bitwise
+builtin, 16 rows per instance) on runs of the bitwise_mix example with (2^k/16 − 1)/3 values,
+three instances each, as many as fit, in the same layout. The run itself and reading its
+artifacts are not timed.
 
 Run: .venv/bin/python bench/native_prover.py [--air fibonacci] [--min-log 10] [--max-log 16]
     [--log-step 2] [--baseline-ref COMMIT | --baseline-air AIR]
@@ -65,7 +68,11 @@ def statement(air_name: str, log_rows: int) -> tuple[object, list[list[int]]]:
     from cairo_jobs.vm import execute
 
     if air_name == "cairo-poseidon":
-        return poseidon_statement(log_rows)
+        return dynamic_statement("poseidon_chain", {"seed": 7, "n": (1 << log_rows) // 128 - 1})
+    if air_name == "cairo-bitwise":
+        count = ((1 << log_rows) // 16 - 1) // 3
+        values = [(k * 0x9E3779B97F4A7C15 << (k % 189)) % 2**251 for k in range(count)]
+        return dynamic_statement("bitwise_mix", {"values": values})
     example, values = program_input(air_name, log_rows)
     with tempfile.TemporaryDirectory() as work_dir:
         request = RunRequest(
@@ -81,9 +88,9 @@ def statement(air_name: str, log_rows: int) -> tuple[object, list[list[int]]]:
     return CairoAir(public), columns
 
 
-def poseidon_statement(log_rows: int) -> tuple[object, list[list[int]]]:
-    """poseidon_chain with as many hashes as 2^log_rows steps hold, run by cairo-run's CLI in
-    the dynamic layout."""
+def dynamic_statement(example: str, input_values: dict) -> tuple[object, list[list[int]]]:
+    """The example on this input, run by cairo-run's CLI in the dynamic layout with its
+    builtins."""
     from cairo_jobs.examples import compiled
     from cairo_jobs.native import cairo_trace, dynamic_layout
     from cairo_jobs.native.cairo_air import CairoAir
@@ -91,9 +98,10 @@ def poseidon_statement(log_rows: int) -> tuple[object, list[list[int]]]:
     with tempfile.TemporaryDirectory() as work_dir:
         root = Path(work_dir)
         program, layout, values = root / "program.json", root / "layout.json", root / "input.json"
-        program.write_bytes(compiled("poseidon_chain"))
-        layout.write_text(json.dumps(dynamic_layout.params(["output", "poseidon"])))
-        values.write_text(json.dumps({"seed": 7, "n": (1 << log_rows) // 128 - 1}))
+        program.write_bytes(compiled(example))
+        builtins = json.loads(program.read_text())["builtins"]
+        layout.write_text(json.dumps(dynamic_layout.params(builtins)))
+        values.write_text(json.dumps(input_values))
         files = dynamic_layout.artifacts_in(root)
         cairo_run = Path(sys.executable).parent / "cairo-run"
         args = dynamic_layout.cairo_run_args(program, layout, files)
@@ -150,7 +158,9 @@ def in_child(
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
-        "--air", choices=["fibonacci", "cairo", "cairo-rc", "cairo-poseidon"], default="fibonacci"
+        "--air",
+        choices=["fibonacci", "cairo", "cairo-rc", "cairo-poseidon", "cairo-bitwise"],
+        default="fibonacci",
     )
     parser.add_argument("--min-log", type=int, default=10)
     parser.add_argument("--max-log", type=int, default=16)
