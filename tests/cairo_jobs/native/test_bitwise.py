@@ -168,12 +168,11 @@ def test_a_lying_prover_with_an_input_of_2_to_the_251_is_refused(
 ) -> None:
     """cairo-run checks inputs only when the program reads an output; the prover refuses such a
     run, and one that fills the bits of 2^251 + 5 anyway (bit 11 of row 0) is refused."""
-    source = BIG_INPUT_PROGRAM
     with pytest.raises(ArtifactError, match="not below 2\\^251"):
-        poseidon_run(source, tmp_path, prove=False)
+        poseidon_run(BIG_INPUT_PROGRAM, tmp_path, prove=False)
     monkeypatch.setattr(bitwise_builtin, "TOTAL_BITS", 256)  # the lying prover's own check
     monkeypatch.setattr(prover, "require_low_degree", lambda *args: None)
-    run = poseidon_run(source, tmp_path)
+    run = poseidon_run(BIG_INPUT_PROGRAM, tmp_path)
     assert column(run, "bw_x_11")[0] == 1 and column(run, "bw_mem_value")[0] == 2**251 + 5
     with pytest.raises(verifier.VerificationError):
         verifier.verify(run.air, run.proof)
