@@ -189,16 +189,24 @@ def _inputs(base: int, memory: Mapping[int, int]) -> tuple[int, int]:
     x & y, x ^ y, x | y."""
     inputs = [memory.get(base), memory.get(base + 1)]
     if None in inputs:
-        raise BitwiseCellError(f"the bitwise instance at {base} has an input absent from memory")
+        raise BitwiseCellError(
+            f"the bitwise instance at {base} has an input absent from memory; give the "
+            "memory.bin cairo-run wrote for this run"
+        )
     x, y = inputs
     for address, value in ((base, x), (base + 1, y)):
         if value >= 1 << TOTAL_BITS:
             raise BitwiseCellError(
-                f"the bitwise input at {address} holds {value:#x}, not below 2^{TOTAL_BITS}"
+                f"the bitwise input at {address} holds {value:#x}, not below 2^{TOTAL_BITS} "
+                "(cairo-run checks inputs only when an output is read); keep the program's "
+                f"bitwise inputs below 2^{TOTAL_BITS}"
             )
     for k, value in enumerate(results(x, y)):
         if memory.get(base + 2 + k, value) != value:
-            raise BitwiseCellError(f"the bitwise cell {base + 2 + k} is not its operation's result")
+            raise BitwiseCellError(
+                f"the bitwise cell {base + 2 + k} is not its operation's result; give the "
+                "memory.bin cairo-run wrote for this run"
+            )
     return x, y
 
 
