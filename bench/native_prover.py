@@ -67,12 +67,8 @@ def statement(air_name: str, log_rows: int) -> tuple[object, list[list[int]]]:
     from cairo_jobs.runner import RunRequest
     from cairo_jobs.vm import execute
 
-    if air_name == "cairo-poseidon":
-        return dynamic_statement("poseidon_chain", {"seed": 7, "n": (1 << log_rows) // 128 - 1})
-    if air_name == "cairo-bitwise":
-        count = ((1 << log_rows) // 16 - 1) // 3
-        values = [(k * 0x9E3779B97F4A7C15 << (k % 189)) % 2**251 for k in range(count)]
-        return dynamic_statement("bitwise_mix", {"values": values})
+    if air_name in DYNAMIC:
+        return dynamic_statement(air_name, log_rows)
     example, values = program_input(air_name, log_rows)
     with tempfile.TemporaryDirectory() as work_dir:
         request = RunRequest(
@@ -88,20 +84,35 @@ def statement(air_name: str, log_rows: int) -> tuple[object, list[list[int]]]:
     return CairoAir(public), columns
 
 
-def dynamic_statement(example: str, input_values: dict) -> tuple[object, list[list[int]]]:
-    """The example on this input, run by cairo-run's CLI in the dynamic layout with its
-    builtins."""
+def bitwise_values(log_rows: int) -> list[int]:
+    """Values below 2^251 for bitwise_mix, three instances each, as many as 2^log_rows rows of
+    16 per instance hold."""
+    count = ((1 << log_rows) // 16 - 1) // 3
+    return [(k * 0x9E3779B97F4A7C15 << (k % 189)) % 2**251 for k in range(count)]
+
+
+DYNAMIC = {  # AIR → example, builtins, input for 2^log_rows steps (in the dynamic layout)
+    "cairo-poseidon": ("poseidon_chain", ["output", "poseidon"],
+                       lambda log_rows: {"seed": 7, "n": (1 << log_rows) // 128 - 1}),
+    "cairo-bitwise": ("bitwise_mix", ["output", "bitwise"],
+                      lambda log_rows: {"values": bitwise_values(log_rows)}),
+}  # fmt: skip
+
+
+def dynamic_statement(air_name: str, log_rows: int) -> tuple[object, list[list[int]]]:
+    """The AIR's example with as many instances as 2^log_rows steps hold, run by cairo-run's
+    CLI in the dynamic layout."""
     from cairo_jobs.examples import compiled
     from cairo_jobs.native import cairo_trace, dynamic_layout
     from cairo_jobs.native.cairo_air import CairoAir
 
+    example, builtins, example_input = DYNAMIC[air_name]
     with tempfile.TemporaryDirectory() as work_dir:
         root = Path(work_dir)
         program, layout, values = root / "program.json", root / "layout.json", root / "input.json"
         program.write_bytes(compiled(example))
-        builtins = json.loads(program.read_text())["builtins"]
         layout.write_text(json.dumps(dynamic_layout.params(builtins)))
-        values.write_text(json.dumps(input_values))
+        values.write_text(json.dumps(example_input(log_rows)))
         files = dynamic_layout.artifacts_in(root)
         cairo_run = Path(sys.executable).parent / "cairo-run"
         args = dynamic_layout.cairo_run_args(program, layout, files)
@@ -158,9 +169,7 @@ def in_child(
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
-        "--air",
-        choices=["fibonacci", "cairo", "cairo-rc", "cairo-poseidon", "cairo-bitwise"],
-        default="fibonacci",
+        "--air", choices=["fibonacci", "cairo", "cairo-rc", *DYNAMIC], default="fibonacci"
     )
     parser.add_argument("--min-log", type=int, default=10)
     parser.add_argument("--max-log", type=int, default=16)
