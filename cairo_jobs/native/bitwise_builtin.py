@@ -25,6 +25,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Mapping
 
+from cairo_jobs.native import component
 from cairo_jobs.native.component import BuiltinCellError, BuiltinComponent, Segment
 
 BITS_PER_ROW = 16
@@ -93,7 +94,6 @@ def every_row(c: Mapping) -> list:
     started = [first * (c[a] - chunk) for a, chunk in zip(ACCUMULATORS, _chunks(c), strict=True)]
     held = [last * (c[v] - c[a]) for v, a in zip(VALUES, ACCUMULATORS, strict=True)]
     cell = c["bw_cx"] * c["bw_x"] + c["bw_cy"] * c["bw_y"] + c["bw_cand"] * c["bw_and"]
-    load, used = c["bw_load"], c["bw_used"]
     return [
         *bits,
         *high,
@@ -101,10 +101,7 @@ def every_row(c: Mapping) -> list:
         *started,
         *held,
         c["bw_cell_value"] - cell,
-        load - used * c["bw_cell"],
-        c["bw_mem_addr"] - load * c["bw_base"] - load * c["bw_cell_index"],
-        c["bw_mem_value"] - load * c["bw_cell_value"],
-        used * used - used,
+        *component.memory_slot(c, "bw", c["bw_cell_value"]),
     ]
 
 
@@ -117,25 +114,21 @@ def transitions(c: Mapping, nxt: Mapping, segment: Segment) -> list:
         nxt[a] - (1 << BITS_PER_ROW) * (keep * c[a]) - chunk
         for a, chunk in zip(ACCUMULATORS, _chunks(nxt), strict=True)
     ]
-    used, next_used = c["bw_used"], nxt["bw_used"]
     return [
         *accumulate,
         *(keep * (nxt[v] - c[v]) for v in VALUES),
-        nxt["bw_base"] - c["bw_base"] - CELLS * c["bw_last"],
-        keep * (next_used - used),
-        next_used * (1 - used),
-        (used - next_used) * (nxt["bw_base"] - segment[1]),
+        *component.instance_steps(c, nxt, "bw", CELLS, segment),
     ]
 
 
 def first_row(segment: Segment) -> dict[str, int]:
     """The first instance is used and starts the segment."""
-    return {"bw_base": segment[0], "bw_used": 1}
+    return component.starts_used("bw", segment)
 
 
 def last_row(c: Mapping, segment: Segment) -> list:
     """If the last instance is used, the segment ends right after it."""
-    return [c["bw_used"] * (c["bw_base"] + CELLS - segment[1])]
+    return component.ends_at_stop(c, "bw", CELLS, segment)
 
 
 def results(x: int, y: int) -> tuple[int, int, int]:
