@@ -3,18 +3,18 @@
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 from pathlib import Path
 
 import pytest
 
 from cairo_jobs.native import bitwise_builtin, cairo_trace, dynamic_layout, prover, verifier
-from cairo_jobs.native.cairo_trace import ArtifactError, PublicInput
+from cairo_jobs.native.cairo_trace import ArtifactError
 from cairo_jobs.native.field import P
 from tests.cairo_jobs.native.test_cairo_air import (
     SMALL,
     Run,
+    assert_malformed_segment_refused,
     assert_refused_for_other_segments,
     changed_column,
     with_segment,
@@ -186,13 +186,8 @@ def test_the_proof_is_refused_for_other_segments_and_programs(bitwise: Run, tmp_
 
 @pytest.mark.parametrize("cells", [4, 7, -5, 5 * 2**20 + 5])
 def test_a_malformed_bitwise_segment_is_refused(bitwise: Run, cells: int) -> None:
-    document = copy.deepcopy(bitwise.document)
-    segment = document["memory_segments"]["bitwise"]
-    segment["stop_ptr"] = segment["begin_addr"] + cells
-    with pytest.raises(ArtifactError, match="is not 1 to 1048576 instances of 5 cells"):
-        PublicInput.from_json(document)
-    segment["stop_ptr"] = segment["begin_addr"]
-    assert PublicInput.from_json(document).segments == {}
+    message = "is not 1 to 1048576 instances of 5 cells"
+    assert_malformed_segment_refused(bitwise, "bitwise", cells, message)
 
 
 def test_memory_that_disagrees_with_the_builtin_is_refused(bitwise: Run) -> None:

@@ -357,6 +357,18 @@ def assert_refused_for_other_segments(run: Run, builtin: str, step: int, other: 
             verifier.verify(wrong, run.proof)
 
 
+def assert_malformed_segment_refused(run: Run, builtin: str, cells: int, message: str) -> None:
+    """A public input whose builtin segment holds `cells` cells is refused with `message`; with
+    the segment empty, the builtin is left out."""
+    document = copy.deepcopy(run.document)
+    segment = document["memory_segments"][builtin]
+    segment["stop_ptr"] = segment["begin_addr"] + cells
+    with pytest.raises(ArtifactError, match=message):
+        PublicInput.from_json(document)
+    segment["stop_ptr"] = segment["begin_addr"]
+    assert builtin not in PublicInput.from_json(document).segments
+
+
 @pytest.mark.parametrize(
     ("segment", "message"),
     [
