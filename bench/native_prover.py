@@ -13,7 +13,10 @@ poseidon_chain example with 2^k/128 − 1 hashes, as many as fit, in cairo-run's
 `--air cairo-pedersen` proves `cairo-pedersen/1` (63 + 10 columns and 11 periodic ones: the
 pedersen builtin, 512 rows per hash) on runs of the merkle_root example with 2^k/512 leaves
 (2^k/512 − 1 hashes) in the dynamic layout.
-The run itself and reading its artifacts are not timed.
+`--air cairo-bitwise` proves `cairo-bitwise/1` (96 + 10 columns and 7 periodic ones: the bitwise
+builtin, 16 rows per instance) on runs of the bitwise_mix example with (2^k/16 − 1)/3 values,
+three instances each, as many as fit, in the same layout. The run itself and reading its
+artifacts are not timed.
 
 Run: .venv/bin/python bench/native_prover.py [--air fibonacci] [--min-log 10] [--max-log 16]
     [--log-step 2] [--baseline-ref COMMIT | --baseline-air AIR]
@@ -84,17 +87,26 @@ def statement(air_name: str, log_rows: int) -> tuple[object, list[list[int]]]:
     return CairoAir(public), columns
 
 
+def bitwise_values(log_rows: int) -> list[int]:
+    """Values below 2^251 for bitwise_mix, three instances each, as many as 2^log_rows rows of
+    16 per instance hold."""
+    count = ((1 << log_rows) // 16 - 1) // 3
+    return [(k * 0x9E3779B97F4A7C15 << (k % 189)) % 2**251 for k in range(count)]
+
+
 DYNAMIC = {  # AIR → example, builtins, input for 2^log_rows steps (in the dynamic layout)
     "cairo-poseidon": ("poseidon_chain", ["output", "poseidon"],
                        lambda log_rows: {"seed": 7, "n": (1 << log_rows) // 128 - 1}),
     "cairo-pedersen": ("merkle_root", ["output", "pedersen"],
                        lambda log_rows: {"leaves": list(range(1, (1 << log_rows) // 512 + 1))}),
+    "cairo-bitwise": ("bitwise_mix", ["output", "bitwise"],
+                      lambda log_rows: {"values": bitwise_values(log_rows)}),
 }  # fmt: skip
 
 
 def dynamic_statement(air_name: str, log_rows: int) -> tuple[object, list[list[int]]]:
-    """The AIR's example with as many hashes as 2^log_rows steps hold, run by cairo-run's CLI
-    in the dynamic layout."""
+    """The AIR's example with as many instances as 2^log_rows steps hold, run by cairo-run's
+    CLI in the dynamic layout."""
     from cairo_jobs.examples import compiled
     from cairo_jobs.native import cairo_trace, dynamic_layout
     from cairo_jobs.native.cairo_air import CairoAir

@@ -47,6 +47,11 @@ EXAMPLES: dict[str, Example] = {
         Example("stream_squares", "small", {"request": [1, 2, 3]}),
         Example("squares", "small", {"seed": 5, "n": 8}),
         Example("bounded_sum", "small", {"values": [3, 10, 7, 25], "low": 2, "high": 30}),
+        Example(
+            "bitwise_mix",
+            "recursive",
+            {"values": [3, 5, 2**250 + 7, 0xF0F0, 2**128 - 1, 12345678901234567890, 99, 6]},
+        ),
     )
 }
 

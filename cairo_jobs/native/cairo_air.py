@@ -16,7 +16,7 @@ where it falls (or on the last row, if it never does) the address after the row 
 used rows hold exactly the cells start..stop − 1; each used cell is a sixth memory slot with the
 value Σ 2^(16k)·partₖ over its eight parts, which are eight more range-check slots (so the value
 is below 2^128). Unused rows put (0, 0) in the memory slot and free values in the parts. Builtins
-other than output, range_check and poseidon are refused (`cairo_trace.UnsupportedBuiltin`).
+other than output, range_check and those with a component are refused (`UnsupportedBuiltin`).
 
 A run whose segment of a builtin with a component (`registry.COMPONENTS`, e.g. poseidon) is not
 empty adds that component (`component.BuiltinComponent`: its columns, memory slots, periodic

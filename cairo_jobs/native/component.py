@@ -9,7 +9,10 @@ public per-row schedule, one period each, after the other periodic columns) and 
 its columns, appended to each group of the AIR's constraints in registry order: `every_row`,
 `transitions` (row to next row), `first_row` (boundary values at row 0) and `last_row` (values
 that must vanish on the last row). `fill` computes its columns from the run's memory.
-Constraints see a row as a mapping from column (and periodic column) names to values.
+Constraints see a row as a mapping from column (and periodic column) names to values. The
+instance bookkeeping every component has (base and used per instance, one memory slot) is
+written once here (`memory_slot`, `instance_steps`, `starts_used`, `ends_at_stop`), on columns
+named with the component's prefix.
 """
 
 from __future__ import annotations
@@ -46,3 +49,42 @@ class BuiltinComponent:
     def instances(self, segment: Segment) -> int:
         """How many instances the segment holds."""
         return (segment[1] - segment[0]) // self.cells
+
+
+def memory_slot(c: Mapping[str, Any], prefix: str, value: Any) -> list:
+    """The constraints of a component's memory slot and used bit, on its columns `<prefix>_load`,
+    `_used`, `_base`, `_mem_addr`, `_mem_value` and periodic `_cell`, `_cell_index`: load =
+    used·cell; the slot is (base + cell_index, value) where load is 1, else (0, 0); used is a
+    bit."""
+    load, used = c[f"{prefix}_load"], c[f"{prefix}_used"]
+    return [
+        load - used * c[f"{prefix}_cell"],
+        c[f"{prefix}_mem_addr"] - load * c[f"{prefix}_base"] - load * c[f"{prefix}_cell_index"],
+        c[f"{prefix}_mem_value"] - load * value,
+        used * used - used,
+    ]
+
+
+def instance_steps(
+    c: Mapping[str, Any], nxt: Mapping[str, Any], prefix: str, cells: int, segment: Segment
+) -> list:
+    """base steps by `cells` after an instance's last row (periodic `<prefix>_last`); used is
+    constant in an instance, never rises, and where it falls the next base is stop."""
+    last, used, next_used = c[f"{prefix}_last"], c[f"{prefix}_used"], nxt[f"{prefix}_used"]
+    base, next_base = c[f"{prefix}_base"], nxt[f"{prefix}_base"]
+    return [
+        next_base - base - cells * last,
+        (1 - last) * (next_used - used),
+        next_used * (1 - used),
+        (used - next_used) * (next_base - segment[1]),
+    ]
+
+
+def starts_used(prefix: str, segment: Segment) -> dict[str, int]:
+    """The boundary values of row 0: the first instance is used and starts the segment."""
+    return {f"{prefix}_base": segment[0], f"{prefix}_used": 1}
+
+
+def ends_at_stop(c: Mapping[str, Any], prefix: str, cells: int, segment: Segment) -> list:
+    """The last row's constraint: if the last instance is used, the segment ends right after it."""
+    return [c[f"{prefix}_used"] * (c[f"{prefix}_base"] + cells - segment[1])]

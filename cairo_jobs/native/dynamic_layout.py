@@ -1,11 +1,11 @@
 """cairo-run's `dynamic` layout sized for the native AIR, for small runs with builtins.
 
-cairo-run's named layouts with the poseidon builtin also carry a diluted pool (for bitwise) that
-pads every proof-mode run to 2^15 steps or more. The dynamic layout takes its builtins and
-ratios from a JSON file: with only the builtins a program uses, each builtin with a component
-(`registry.COMPONENTS`) at one instance per `rows` steps (the native AIR's capacity) and
-range_check at one cell per 8 steps, a run is as short as its own steps. The AIR does not
-depend on the layout.
+cairo-run's named layouts with the poseidon or bitwise builtin also carry a diluted pool (for
+bitwise) that pads every proof-mode run to 2^14 steps or more. The dynamic layout takes its
+builtins and ratios from a JSON file: with only the builtins a program uses, each builtin with
+a component (`registry.COMPONENTS`) at one instance per `rows` steps (the native AIR's
+capacity) and range_check at one cell per 8 steps, a run is as short as its own steps. The AIR
+does not depend on the layout.
 """
 
 from __future__ import annotations
@@ -30,7 +30,8 @@ def params(builtins: Iterable[str]) -> dict[str, int]:
         "cpu_component_step": 1,
         "rc_units": 4,
         "memory_units_per_step": 8,
-        "log_diluted_units_per_step": 7,
+        # cairo-run's diluted pool: 2^16 holes, and bitwise instances take some cells too
+        "log_diluted_units_per_step": 8 if "bitwise" in used else 7,
     }
     for name in (*BUILTINS, *LOW_RATIO_BUILTINS):
         layout[f"uses_{name}_builtin"] = int(name in used)

@@ -24,6 +24,7 @@ import functools
 import hashlib
 from collections.abc import Mapping
 
+from cairo_jobs.native import component
 from cairo_jobs.native.component import BuiltinCellError, BuiltinComponent, Segment
 from cairo_jobs.native.field import P
 
@@ -103,14 +104,7 @@ def every_row(c: Mapping) -> list:
     for j in range(3):
         added = c[STATE[j]] + c[f"pos_c_{j}"]
         constraints += [c[SQUARES[j]] - added * added, c[CUBES[j]] - c[SQUARES[j]] * added]
-    load, used = c["pos_load"], c["pos_used"]
-    return [
-        *constraints,
-        load - used * c["pos_cell"],
-        c["pos_mem_addr"] - load * c["pos_base"] - load * c["pos_cell_index"],
-        c["pos_mem_value"] - load * c[STATE[0]],
-        used * used - used,
-    ]
+    return [*constraints, *component.memory_slot(c, "pos", c[STATE[0]])]
 
 
 def transitions(c: Mapping, nxt: Mapping, segment: Segment) -> list:
@@ -127,24 +121,17 @@ def transitions(c: Mapping, nxt: Mapping, segment: Segment) -> list:
         - c["pos_rotate"] * c[STATE[(i + 1) % 3]]
         for i in range(3)
     ]
-    used, next_used = c["pos_used"], nxt["pos_used"]
-    return [
-        *steps,
-        nxt["pos_base"] - c["pos_base"] - CELLS * c["pos_last"],
-        (1 - c["pos_last"]) * (next_used - used),
-        next_used * (1 - used),
-        (used - next_used) * (nxt["pos_base"] - segment[1]),
-    ]
+    return [*steps, *component.instance_steps(c, nxt, "pos", CELLS, segment)]
 
 
 def first_row(segment: Segment) -> dict[str, int]:
     """The first instance is used and starts the segment."""
-    return {"pos_base": segment[0], "pos_used": 1}
+    return component.starts_used("pos", segment)
 
 
 def last_row(c: Mapping, segment: Segment) -> list:
     """If the last instance is used, the segment ends right after it."""
-    return [c["pos_used"] * (c["pos_base"] + CELLS - segment[1])]
+    return component.ends_at_stop(c, "pos", CELLS, segment)
 
 
 def instance_rows(inputs: list[int]) -> list[list[int]]:

@@ -102,3 +102,24 @@ def test_streaming_examples_settle_to_the_commitment_of_their_answers(name, answ
         if answer is not None:
             assert answers[-1] == answer(request)
     assert run(name, {"requests": requests}) == log_commitment(zip(requests, answers, strict=True))
+
+
+def test_bitwise_mix():
+    values = [2**251 - 1, 0, 2**250 + 5, 0xF0F0F0, 12345678901234567890]
+    xor_sum, and_sum, or_sum = 0, 2**251 - 1, 0
+    for value in values:
+        xor_sum, and_sum, or_sum = xor_sum ^ value, and_sum & value, or_sum | value
+    assert run("bitwise_mix", {"values": values}) == [5, xor_sum, and_sum, or_sum]
+    assert run("bitwise_mix", {"values": []}) == [0, 0, 2**251 - 1, 0]
+
+
+@pytest.mark.parametrize(("values", "message"), [
+    ([1, 2**251], "values must be integers in [0, 2**251)"),
+    ([-1], "values must be integers in [0, 2**251)"),
+    ({"a": 1}, "values must be a list"),
+])
+def test_bitwise_mix_refuses_values_out_of_range(values, message):
+    with pytest.raises(RunFailure) as caught:
+        run("bitwise_mix", {"values": values})
+    assert caught.value.reason is FailureReason.HINT_ERROR
+    assert message in caught.value.message

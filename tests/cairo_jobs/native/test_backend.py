@@ -53,11 +53,12 @@ def proof_mode(name: str, program_input: dict, work_dir: Path) -> tuple[RunReque
         ("merkle_root", {"leaves": [1, 2, 3, 4]}),
         ("stream_digest", EXAMPLES["stream_digest"].sample_input),
         ("pedersen_range", EXAMPLES["pedersen_range"].sample_input),
+        ("bitwise_mix", {"values": [3, 2**250 + 7, 0xF0F0]}),
     ],
 )
 def proved(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Proved:
-    """Examples with each supported builtin, proved once per module (outside the tests' trio
-    runs)."""
+    """The examples with output, range_check, poseidon and bitwise only, proved once per module
+    (outside the tests' trio runs)."""
     name, program_input = request.param
     job, result = proof_mode(name, program_input, tmp_path_factory.mktemp(name))
     return job, result, trio.run(NativeProver(CONFIG).prove, result)
@@ -159,6 +160,7 @@ async def test_moved_builtin_segment_ends_are_refused(proved: Proved, tmp_path: 
         "range_check": "native proof is wrong",
         "poseidon": "instances of 6 cells",
         "pedersen": "instances of 3 cells",
+        "bitwise": "instances of 5 cells",
     }[builtin]
     assert not verdict.valid and expected in verdict.reason, verdict.reason
 

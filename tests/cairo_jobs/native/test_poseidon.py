@@ -251,5 +251,5 @@ def test_memory_that_disagrees_with_the_builtin_is_refused(poseidon: Run) -> Non
 
 def test_the_dynamic_layout_has_ratios_only_for_the_proved_builtins() -> None:
     assert dynamic_layout.params(["output", "poseidon"])["poseidon_ratio"] == 128
-    with pytest.raises(ValueError, match="not \\['bitwise'\\]"):
-        dynamic_layout.params(["output", "bitwise"])
+    with pytest.raises(ValueError, match="not \\['ecdsa'\\]"):
+        dynamic_layout.params(["output", "ecdsa"])
