@@ -29,7 +29,15 @@ from __future__ import annotations
 import functools
 from collections.abc import Mapping
 
-from cairo_jobs.native.component import BuiltinCellError, BuiltinComponent, Segment
+from cairo_jobs.native.component import (
+    BuiltinCellError,
+    BuiltinComponent,
+    Segment,
+    ends_at_stop,
+    instance_steps,
+    memory_slot,
+    starts_used,
+)
 from cairo_jobs.native.field import P
 
 
@@ -151,8 +159,7 @@ def periodic_columns() -> tuple[tuple[int, ...], ...]:
 def every_row(c: Mapping) -> list:
     """Bits, the slope, the decomposition's uniqueness, the hash in the suffix on row 511, the
     memory slot and the used bit."""
-    bit, suffix, k, load, used = (c[name] for name in ("ped_bit", "ped_suffix", "ped_k",
-                                                       "ped_load", "ped_used"))  # fmt: skip
+    bit, suffix, k = c["ped_bit"], c["ped_suffix"], c["ped_k"]
     return [
         bit * bit - bit,
         c["ped_slope"] * (c["ped_x"] - c["ped_qx"]) - bit * (c["ped_y"] - c["ped_qy"]),
@@ -162,10 +169,7 @@ def every_row(c: Mapping) -> list:
         c["ped_kb"] - k * bit,
         c["ped_k_top"] * (k - bit),
         c["ped_k_zero"] * c["ped_kb"],
-        load - used * c["ped_cell"],
-        c["ped_mem_addr"] - load * c["ped_base"] - load * c["ped_cell_index"],
-        c["ped_mem_value"] - load * suffix,
-        used * used - used,
+        *memory_slot(c, "ped", suffix),
     ]
 
 
@@ -176,7 +180,6 @@ def transitions(c: Mapping, nxt: Mapping, segment: Segment) -> list:
     bit, slope, x, y, last = (c[name] for name in ("ped_bit", "ped_slope", "ped_x", "ped_y",
                                                    "ped_last"))  # fmt: skip
     kept = 1 - last  # the sum carries on to the next row, except into the next instance
-    used, next_used = c["ped_used"], nxt["ped_used"]
     return [
         c["ped_unpack"] * (c["ped_suffix"] - 2 * nxt["ped_suffix"] - bit),
         nxt["ped_x"] - kept * x - last * SHIFT_POINT[0] - slope * slope
@@ -185,21 +188,18 @@ def transitions(c: Mapping, nxt: Mapping, segment: Segment) -> list:
         + 2 * bit * y,
         c["ped_k_carry"] * (nxt["ped_k"] - c["ped_k"])
         + c["ped_k_take"] * (c["ped_k"] - nxt["ped_kb"]),
-        nxt["ped_base"] - c["ped_base"] - CELLS * last,
-        kept * (next_used - used),
-        next_used * (1 - used),
-        (used - next_used) * (nxt["ped_base"] - segment[1]),
+        *instance_steps(c, nxt, "ped", CELLS, segment),
     ]  # fmt: skip
 
 
 def first_row(segment: Segment) -> dict[str, int]:
     """The first instance is used, starts the segment and its sum starts at S."""
-    return {"ped_base": segment[0], "ped_used": 1, "ped_x": SHIFT_POINT[0], "ped_y": SHIFT_POINT[1]}
+    return {**starts_used("ped", segment), "ped_x": SHIFT_POINT[0], "ped_y": SHIFT_POINT[1]}
 
 
 def last_row(c: Mapping, segment: Segment) -> list:
     """If the last instance is used, the segment ends right after it."""
-    return [c["ped_used"] * (c["ped_base"] + CELLS - segment[1])]
+    return ends_at_stop(c, "ped", CELLS, segment)
 
 
 def instance_rows(x: int, y: int) -> list[list[int]]:
