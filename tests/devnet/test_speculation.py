@@ -42,12 +42,12 @@ def bounds(l2_amount: int = 10**8) -> dict[str, dict[str, str]]:
 
 def signed(chain: Chain, index: int, nonce: int, *, calldata: list[int] | None = None,
            l2_amount: int = 10**8, key: int | None = None, declare: str | None = None,
-           forged: bool = False) -> Transaction:
+           forged: bool = False, sender: int | None = None) -> Transaction:
     """An invoke (a fee-token transfer unless `calldata`), or the declare of class `declare`,
-    from predeployed account `index`, signed with its key (or `key`)."""
+    from predeployed account `index` (or `sender`), signed with its key (or `key`)."""
     account = chain.accounts[index]
     body: dict[str, Any] = {"type": "INVOKE", "version": "0x3",
-                            "sender_address": hex(account.address), "nonce": hex(nonce),
+                            "sender_address": hex(sender or account.address), "nonce": hex(nonce),
                             "signature": [], "resource_bounds": bounds(l2_amount)}
     if declare is not None:
         declared = builtin_class(declare)
@@ -171,6 +171,23 @@ def test_declare_then_deploy_and_call(pair: Pair) -> None:
     _, counters = pair.add(pair.tx(1, l2_amount=ABOVE_CAP, calldata=multicall(
         next(iter(deployed)), "set", [3, 4])))
     assert counters == ACCEPTED
+
+
+def test_validate_that_writes_state_runs_execute_again(pair: Pair) -> None:
+    counting = builtin_class("counting_account").class_hash
+    got, _ = pair.add(pair.tx(0, declare="counting_account"))
+    assert "error" not in got
+    public_key = pair.serial.accounts[0].public_key
+    got, _ = pair.add(pair.tx(0, l2_amount=ABOVE_CAP, calldata=multicall(
+        UDC_ADDRESS, "deployContract", [counting, 2, 0, 1, public_key])))
+    address = next(iter(got["state_diff"].deployed))
+    for chain in (pair.speculating, pair.serial):
+        chain.mint(address, 10**20)
+    got, counters = pair.add(signed(pair.serial, 0, 0, sender=address, l2_amount=ABOVE_CAP))
+    assert counters == {"speculation re-run: validate wrote state": 1}
+    validations = (address, get_storage_var_address("validations"))
+    assert got["state_diff"].storage[validations] == 1
+    assert got["revert_reason"] is None
 
 
 def test_a_change_the_worker_missed_is_caught_by_its_reads(pair: Pair) -> None:
