@@ -142,7 +142,8 @@ class Sequencer:
             self._check_nonce(view, tx)
             if charge_fee:
                 self._check_bounds(view, tx)
-        if speculate and self.worker is not None and tx.type == "INVOKE" and after is None:
+        if (speculate and self.worker is not None and tx.type == "INVOKE" and after is None
+                and validate and charge_fee):
             outcome = self._speculate(view, tx, block_info)
             if outcome is not None:
                 return outcome

@@ -164,8 +164,14 @@ def _replace(old: _Process | None, process: BaseProcess, child_end: Connection) 
         old.process.kill()
         old.process.join(STOP_TIMEOUT_S)
         old.requests.cancel_join_thread()
-    process.start()
-    child_end.close()
+    try:
+        process.start()
+    except OSError as exc:  # the devnet validates every invoke itself until the next restart
+        logger.error("validate worker not started: check the process limit and free memory",
+                     extra={"error": str(exc)})
+        return
+    finally:
+        child_end.close()
     logger.info("validate worker started", extra={"pid": process.pid})
 
 
