@@ -194,7 +194,11 @@ class Sequencer:
         predicted = self.validate_gas.get(key, 0)
         view.increment_nonce(L1, tx.sender)
         with stage("__execute__"):
-            execute, revert_reason = self._execute(view, tx, tx_context(tx), predicted)
+            try:
+                execute, revert_reason = self._execute(view, tx, tx_context(tx), predicted)
+            except Exception:  # not a Cairo failure: the serial run decides (validate first)
+                TIMES.count("speculation re-run: execute raised")
+                return None
         with stage("__validate__ hand-over"):
             try:
                 answer = self.worker.answer(request)
