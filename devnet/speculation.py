@@ -31,11 +31,12 @@ logger = logging.getLogger(__name__)
 
 ANSWER_TIMEOUT_S = 2.0  # an answer later than this (validate takes ~35 ms) counts as a failure
 STOP_TIMEOUT_S = 5.0
-# Workers are forked from a server process that imported the worker's modules once (the devnet
-# itself runs threads, so it does not fork): a restart costs a fork and a snapshot, not ~3 s of
-# imports.
-CONTEXT = multiprocessing.get_context("forkserver")
-CONTEXT.set_forkserver_preload(["devnet.validate_worker"])
+# The first worker is forked from the devnet while it still runs a single thread (no imports to
+# pay); later ones, once the devnet runs threads, from a server process that imported the
+# worker's modules once (~3 s of CPU, then a fork and a snapshot per restart).
+FORK = multiprocessing.get_context("fork")
+FORKSERVER = multiprocessing.get_context("forkserver")
+FORKSERVER.set_forkserver_preload(["devnet.validate_worker"])
 
 
 @dataclass
@@ -73,18 +74,23 @@ class ValidateWorker:
             self._current.requests.put(("change", version, diff, classes))
 
     def restart(self, reason: str) -> None:
-        """Replace the worker by a new one on a snapshot of the state, started in the
-        background; changes from now on queue up for it."""
+        """Replace the worker by a new one on a snapshot of the state (started in the
+        background once the devnet runs threads); changes from now on queue up for it."""
         old, state = self._current, self.state
-        replies, child_end = CONTEXT.Pipe(duplex=False)
-        requests = CONTEXT.Queue()
-        process = CONTEXT.Process(
+        single_thread = threading.active_count() == 1
+        context = FORK if single_thread else FORKSERVER
+        replies, child_end = context.Pipe(duplex=False)
+        requests = context.Queue()
+        process = context.Process(
             target=serve, name="devnet-validate", daemon=True,
             args=(state.to_json(), state.token, state.version, self.chain_id, self.fee_token,
                   requests, child_end, multiprocessing.current_process().pid))
         self._current = _Process(process, requests, replies)
         logger.info("validate worker starting", extra={"reason": reason,
                                                       "version": state.version})
+        if single_thread:
+            _replace(old, process, child_end)
+            return
         threading.Thread(target=_replace, args=(old, process, child_end),
                          name="devnet-validate-start", daemon=True).start()
 

@@ -16,6 +16,7 @@ import dataclasses
 import logging
 import os
 import queue
+import signal
 import time
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
@@ -132,6 +133,7 @@ def serve(snapshot: dict[str, Any], token: str, version: int, chain_id: Starknet
     from devnet.cli import settle_memory
     from node import logs
 
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C stops the devnet, which stops this
     logs.configure()
     replica = Replica(snapshot, token, version, chain_id, fee_token)
     settle_memory()
