@@ -84,7 +84,7 @@ class ValidateWorker:
         process = context.Process(
             target=serve, name="devnet-validate", daemon=True,
             args=(state.to_json(), state.token, state.version, self.chain_id, self.fee_token,
-                  requests, child_end, multiprocessing.current_process().pid))
+                  requests, child_end))
         self._current = _Process(process, requests, replies)
         logger.info("validate worker starting", extra={"reason": reason,
                                                       "version": state.version})

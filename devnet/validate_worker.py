@@ -127,13 +127,15 @@ class Replica:
 
 
 def serve(snapshot: dict[str, Any], token: str, version: int, chain_id: StarknetChainId,
-          fee_token: int, requests: Any, replies: Connection, parent: int) -> None:
+          fee_token: int, requests: Any, replies: Connection) -> None:
     """The worker process's main function: build the replica, then answer until told to stop
-    or until the devnet (process `parent`) is gone."""
+    or until its parent (the devnet, or the fork server that exits with it) is gone."""
     from devnet.cli import settle_memory
     from node import logs
 
+    parent = os.getppid()  # an orphan is adopted by another process: the parent id changes
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C stops the devnet, which stops this
+    _release_stdout()
     logs.configure()
     replica = Replica(snapshot, token, version, chain_id, fee_token)
     settle_memory()
@@ -143,7 +145,7 @@ def serve(snapshot: dict[str, Any], token: str, version: int, chain_id: Starknet
         try:
             message = requests.get(timeout=PARENT_CHECK_S)
         except queue.Empty:
-            if not _alive(parent):
+            if os.getppid() != parent:
                 return
             continue
         if message[0] == "stop":
@@ -159,12 +161,11 @@ def serve(snapshot: dict[str, Any], token: str, version: int, chain_id: Starknet
         replies.send(_answer(replica, message[1]))
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True
+def _release_stdout() -> None:
+    """Point stdout at /dev/null: whoever reads the devnet's stdout waits for its end, which a
+    worker holding a copy would delay."""
+    with open(os.devnull, "w") as devnull:
+        os.dup2(devnull.fileno(), 1)
 
 
 def _answer(replica: Replica, request: ValidateRequest) -> ValidateAnswer:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import socket
 import time
 import urllib.error
@@ -277,6 +278,7 @@ def test_restart_from_dump_keeps_chain(
         assert reloaded["block_number"] == block_number, "devnet_load restores the dumped chain"
         missing = rpc(restarted.url, call("devnet_load", {"path": str(dump_path) + ".absent"}))
         assert missing[1]["error"]["code"] == -32602
+        assert_worker_ends_with_devnet(restarted)
     finally:
         restarted.stop()
 
@@ -291,3 +293,15 @@ def assert_transfer_validated_on_worker(devnet: DevnetProcess, ctx: check.Contex
     asyncio.run(check.check_invoke_transfer(ctx))
     times = rpc(devnet.url, call("devnet_stageTimes", []))[1]["result"]
     assert times["speculation accepted"]["count"] == 1, times
+
+
+def assert_worker_ends_with_devnet(devnet: DevnetProcess) -> None:
+    """A devnet killed outright (no clean stop) leaves no validate worker behind."""
+    workers = re.findall(r"validate worker started pid=(\d+)", devnet.read_log())
+    assert workers, "the devnet started a validate worker"
+    devnet.process.kill()
+    devnet.process.wait(timeout=30)
+    deadline = time.monotonic() + 30
+    while any(Path(f"/proc/{pid}").exists() for pid in workers):
+        assert time.monotonic() < deadline, "the validate worker outlived the devnet"
+        time.sleep(0.1)
