@@ -8,10 +8,13 @@ Baselines measured in the same run: `starknet_chainId` (HTTP + JSON-RPC floor) a
 `starknet_call` of `balance_of` (one Cairo entry-point run).
 
     .venv/bin/python bench/devnet_invokes.py [--n 20] [--stages] [--baseline-ref REV]
+        [--validate-workers 0|1]
 
 --stages prints, per transfer (pre-signed, then with estimate), where the devnet's time went
-(`devnet_stageTimes`: wall ms per stage of request handling, all of a transfer's requests) and
-what the client's latency has on top.
+(`devnet_stageTimes`: wall ms per stage of request handling, all of a transfer's requests, and
+the counts of `__validate__` speculations), what the client's latency has on top, and the CPU
+time per transfer of the devnet process and of its `__validate__` worker.
+--validate-workers is passed to the devnet under test (default: the devnet's own).
 --baseline-ref also starts the devnet of commit REV (extracted with `git archive` into a
 temporary directory, removed afterwards) and runs every workload on both, alternating in
 chunks so that load drifts hit both alike; ratios are baseline / now.
@@ -22,6 +25,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import os
 import statistics
 import time
 from collections.abc import Awaitable, Callable, Iterator
@@ -83,6 +87,7 @@ class Target:
     """A running devnet with the bench's account and calls on it."""
 
     url: str
+    pid: int
     ctx: check.Context
     calls: dict[str, Call]
 
@@ -112,7 +117,7 @@ async def prepare(devnet: DevnetProcess) -> Target:
         "balance_of": Call(to_addr=check.FEE_TOKEN, selector=get_selector_from_name("balance_of"),
                            calldata=[ctx.account.address]),
     }
-    return Target(devnet.url, ctx, calls)
+    return Target(devnet.url, devnet.process.pid, ctx, calls)
 
 
 async def chain_id(target: Target, n: int, into: Samples) -> None:
@@ -160,16 +165,52 @@ def workloads() -> Iterator[tuple[str, Workload]]:
             lambda t, n, s, name=name: presigned_invokes(t, t.calls[name], n, s)
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of process `pid` so far (Linux /proc)."""
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def descendants(pid: int) -> list[int]:
+    """The processes under `pid` (children, grandchildren, ...)."""
+    parents: dict[int, int] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            with contextlib.suppress(OSError), open(f"/proc/{entry}/stat") as stat:
+                parents[int(entry)] = int(stat.read().rsplit(")", 1)[1].split()[1])
+    found, frontier = [], [pid]
+    while frontier:
+        children = [p for p, parent in parents.items() if parent in frontier]
+        found += children
+        frontier = children
+    return found
+
+
+def process_cpu(target: Target) -> dict[str, float]:
+    """CPU seconds of the devnet process and of all the processes under it."""
+    others = 0.0
+    for pid in descendants(target.pid):
+        with contextlib.suppress(OSError):
+            others += cpu_seconds(pid)
+    return {"devnet process": cpu_seconds(target.pid), "processes under it (worker)": others}
+
+
 async def print_stages(target: Target, n: int, name: str) -> None:
     """Where the time of a transfer (workload `name`) goes, per transfer: the devnet's stages
-    (wall ms) and what is left of the client's latency (client library and HTTP)."""
+    (wall ms), what is left of the client's latency (client library and HTTP) and the CPU time
+    of the devnet's processes."""
     await target.rpc("devnet_stageTimes")  # start anew
     samples = Samples()
+    cpu_before = process_cpu(target)
     await dict(workloads())[name](target, n, samples)
+    cpu_after = process_cpu(target)
     stages = await target.rpc("devnet_stageTimes")
     print(f"stages of a {name}, wall ms per transfer, n={n}:")
     for name, entry in stages.items():
         print(f"  {name:40} {entry['ms'] / n:7.2f} ms  ({entry['count']} entries)")
+    for name, seconds in cpu_after.items():
+        print(f"  {'CPU ' + name:40} {(seconds - cpu_before[name]) * 1000 / n:7.2f} ms")
     served = sum(stages.get(name, {"ms": 0.0})["ms"] for name in SERVER_STAGES) / n
     mean = statistics.mean(samples.latencies)
     print(f"  {'client latency (mean)':40} {mean:7.2f} ms")
@@ -201,7 +242,9 @@ async def bench(now: Target, base: Target | None, n: int, stages: bool) -> None:
 
 async def run(args: argparse.Namespace) -> None:
     with contextlib.ExitStack() as stack:
-        now = await prepare(stack.enter_context(DevnetProcess("--accounts", "1")))
+        workers = () if args.validate_workers is None else (
+            "--validate-workers", str(args.validate_workers))
+        now = await prepare(stack.enter_context(DevnetProcess("--accounts", "1", *workers)))
         base = None
         if args.baseline_ref:
             tree = stack.enter_context(source_tree(args.baseline_ref))
@@ -217,6 +260,8 @@ def main() -> None:
     parser.add_argument("--stages", action="store_true",
                         help="print where a transfer's time goes, stage by stage")
     parser.add_argument("--baseline-ref", help="also run the devnet of this commit, alternating")
+    parser.add_argument("--validate-workers", type=int, choices=(0, 1),
+                        help="the devnet under test's --validate-workers")
     asyncio.run(run(parser.parse_args()))
 
 

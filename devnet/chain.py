@@ -13,7 +13,7 @@ import logging
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from starkware.cairo.lang.vm.crypto import poseidon_hash_many
 from starkware.crypto.signature.signature import EC_ORDER, private_to_stark_key
@@ -37,6 +37,9 @@ from devnet.state import ChainState
 from devnet.state_diff import StateDiff
 from devnet.traces import transaction_trace
 from devnet.transactions import Transaction
+
+if TYPE_CHECKING:
+    from devnet.speculation import ValidateWorker
 
 logger = logging.getLogger(__name__)
 
@@ -225,14 +228,12 @@ class Chain:
         if tx.hash in self.transactions:
             raise DuplicateTx(hex(tx.hash))
         started = time.perf_counter()
-        outcome = self.sequencer.run(tx, self.block_info())
+        outcome = self.sequencer.run(tx, self.block_info(), speculate=True)
         with stage("state diff and commit"):
             state_diff = StateDiff.from_cache(outcome.view.cache)
             previous_values = state_diff.previous_values(self.state)
-            self.state.commit(outcome.view.cache)
-            if outcome.declared is not None:
-                d = outcome.declared
-                self.state.add_class(d.class_hash, d.compiled_class_hash, d.sierra, d.casm)
+            declared = () if outcome.declared is None else (outcome.declared,)
+            self.state.apply(state_diff, declared)
         with stage("receipt and trace"):
             self.transactions[tx.hash] = tx.to_rpc()
             self.receipts[tx.hash] = Receipt(
@@ -264,6 +265,13 @@ class Chain:
         if not later:
             return self.state
         return HistoricalState(self.state, [self.receipts[t].previous_values for t in later])
+
+    def speculate_with(self, worker: ValidateWorker) -> None:
+        """Run invokes' `__validate__` on `worker` (started on this chain's state if it
+        serves another one)."""
+        if worker.state is not self.state:
+            worker.attach(self.state)
+        self.sequencer.worker = worker
 
     # Dump and load.
     def dump(self, path: Path) -> None:

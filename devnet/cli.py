@@ -19,6 +19,7 @@ from devnet.chain import FEE_TOKEN_ADDRESS, UDC_ADDRESS, Chain, DevnetConfig
 from devnet.classes import builtin_class
 from devnet.rpc import SPEC_VERSION, RpcApi
 from devnet.server import RpcServer
+from devnet.speculation import ValidateWorker
 from devnet.toolchain import REPO_ROOT
 from node import logs
 from node.config import load_config
@@ -35,11 +36,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--initial-balance", type=int, help="fee tokens (FRI) per account")
     parser.add_argument("--dump-path", help="load the chain from FILE if present; dump on exit")
     parser.add_argument("--block-time", type=float, help="mine a block every S seconds")
+    parser.add_argument("--validate-workers", type=int, choices=(-1, 0, 1),
+                        help="run invokes' __validate__ in a worker process beside __execute__:"
+                             " 1 on, 0 off (default -1: on with two cores or more)")
     parser.add_argument("--json", action="store_true", help="print the start-up summary as JSON")
     return parser.parse_args(argv)
 
 
-FLAG_SETTINGS = ("host", "port", "seed", "accounts", "initial_balance", "dump_path", "block_time")
+FLAG_SETTINGS = ("host", "port", "seed", "accounts", "initial_balance", "dump_path", "block_time",
+                 "validate_workers")
 
 
 def load_settings(args: argparse.Namespace) -> dict[str, Any]:
@@ -50,6 +55,10 @@ def load_settings(args: argparse.Namespace) -> dict[str, Any]:
         raise ValueError("accounts and port must not be negative")
     if settings["block_time"] < 0:
         raise ValueError("block time must be positive (0 mines a block per transaction)")
+    if settings["validate_workers"] not in (-1, 0, 1):
+        raise ValueError("validate_workers must be 0 (off), 1 (on) or -1 (on with >= 2 cores)")
+    if settings["validate_workers"] == -1:
+        settings["validate_workers"] = 1 if (os.cpu_count() or 1) >= 2 else 0
     settings["block_time"] = settings["block_time"] or None
     settings["dump_path"] = settings["dump_path"] or None
     return settings
@@ -153,12 +162,20 @@ def main(argv: list[str] | None = None) -> int:
     except (OSError, ValueError) as exc:  # ConfigError is a ValueError
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    worker = None
+    if settings["validate_workers"]:
+        worker = ValidateWorker(chain.state, chain.config.chain_id, FEE_TOKEN_ADDRESS)
+        chain.speculate_with(worker)
     settle_memory()
-    logger.info("devnet ready", extra={"seconds": round(time.monotonic() - started, 2)})
+    logger.info("devnet ready", extra={"seconds": round(time.monotonic() - started, 2),
+                                       "validate_workers": settings["validate_workers"]})
     try:
         api = asyncio.run(run(chain, settings, args.json))
     except OSError as exc:
         print(f"error: cannot listen on {settings['host']}:{settings['port']}: {exc}",
               file=sys.stderr)
         return 2
+    finally:
+        if worker is not None:
+            worker.stop()
     return dump_on_exit(api)

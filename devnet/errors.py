@@ -67,3 +67,12 @@ UnsupportedTxVersion = _error(
     "UnsupportedTxVersion", 61, "the transaction version is not supported")
 UnsupportedContractClassVersion = _error(
     "UnsupportedContractClassVersion", 62, "the contract class version is not supported")
+
+
+class WorkerFailed(Exception):
+    """The `__validate__` worker could not answer for the devnet's state (the devnet then
+    validates itself); `reason` names why, as its counter in `devnet_stageTimes`."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason

@@ -410,9 +410,12 @@ class RpcApi:
         if not isinstance(path, str) or not path:
             raise InvalidParams("path: expected a file path")
         try:
-            self.chain = Chain.load(Path(path), self.chain.config)
+            loaded = Chain.load(Path(path), self.chain.config)
         except (OSError, ValueError) as exc:
             raise InvalidParams(f"path: {exc}") from None
+        if self.chain.sequencer.worker is not None:
+            loaded.speculate_with(self.chain.sequencer.worker)
+        self.chain = loaded
         return {"block_number": self.chain.latest.number}
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from starkware.starknet.business_logic.execution.objects import CallInfo
 from starkware.starknet.business_logic.state.state import CachedSyncState
@@ -32,13 +32,18 @@ from devnet.errors import (
     InsufficientResourcesForValidate,
     InvalidTransactionNonce,
     ValidationFailure,
+    WorkerFailed,
 )
 from devnet.execution import MAX_CALL_GAS, ExecutionFailed, TxContext, run_entry_point
 from devnet.fee_token import FeeToken
 from devnet.fees import DATA_GAS_PER_WORD, DECLARE_L2_GAS_PER_PROGRAM_WORD, L2_GAS_PRICE, GasUsage
-from devnet.stages import stage
+from devnet.stages import TIMES, stage
 from devnet.state import ChainState
 from devnet.transactions import Transaction
+
+if TYPE_CHECKING:
+    from devnet.speculation import ValidateWorker
+    from devnet.validate_worker import ValidateAnswer
 
 logger = logging.getLogger(__name__)
 
@@ -92,6 +97,25 @@ def events_of(call_info: CallInfo | None) -> list[Event]:
     return [event for _, event in ordered]
 
 
+def tx_context(tx: Transaction) -> TxContext:
+    """What `tx` shows the contracts it runs."""
+    return TxContext(account=tx.sender, tx_hash=tx.hash, signature=tx.signature,
+                     nonce=tx.nonce, version=tx.version)
+
+
+def execute_gas(tx: Transaction, used: int) -> int:
+    """The gas `__execute__` starts with after `used` gas (constructor and validation)."""
+    if tx.is_query:
+        return MAX_CALL_GAS
+    return min(MAX_CALL_GAS, max(tx.resource_bounds["l2_gas"][0] - used, 0))
+
+
+def validate_gas_key(tx: Transaction, account_class: int) -> tuple[int, int, int]:
+    """What an invoke's `__validate__` gas mostly depends on: the account's class, the lengths
+    of the calldata and of the signature."""
+    return account_class, len(tx.calldata), len(tx.signature)
+
+
 class Sequencer:
     """Checks and runs transactions against a `ChainState`."""
 
@@ -101,42 +125,113 @@ class Sequencer:
         self.config = config
         self.fee_token = FeeToken(fee_token)
         self.casm_cache = casm_cache
+        self.worker: ValidateWorker | None = None
+        """Runs `__validate__` of speculated invokes (`devnet.speculation`), if set."""
+        self.validate_gas: dict[tuple[int, int, int], int] = {}
+        """The gas of the last invoke's `__validate__` per account class, calldata and
+        signature length (`validate_gas_key`): the speculation's guess."""
 
     def run(self, tx: Transaction, block_info: BlockInfo, *, validate: bool = True,
-            charge_fee: bool = True, after: CachedSyncState | None = None) -> Outcome:
+            charge_fee: bool = True, after: CachedSyncState | None = None,
+            speculate: bool = False) -> Outcome:
         """Check and execute `tx` on a fresh view (on top of the uncommitted view `after`, if
-        given); raise an RpcError if it must be rejected."""
+        given); raise an RpcError if it must be rejected. With `speculate` (an invoke on the
+        committed state), `__validate__` may run on the worker while `__execute__` runs here."""
         with stage("nonce and balance checks"):
             view = self._begin(block_info, after)
             self._check_nonce(view, tx)
             if charge_fee:
                 self._check_bounds(view, tx)
+        if (speculate and self.worker is not None and tx.type == "INVOKE" and after is None
+                and validate and charge_fee):
+            outcome = self._speculate(view, tx, block_info)
+            if outcome is not None:
+                return outcome
+            view = self._begin(block_info, after)  # run again exactly as without the worker
         traces: dict[str, CallInfo | None] = {}
         declared = self._prepare_declare(view, tx) if tx.type == "DECLARE" else None
-        context = TxContext(account=tx.sender, tx_hash=tx.hash, signature=tx.signature,
-                            nonce=tx.nonce, version=tx.version)
+        context = tx_context(tx)
         if tx.type == "DEPLOY_ACCOUNT":
             traces["constructor"] = self._deploy_account(view, tx, context)
         if validate:
             with stage("__validate__"):
-                traces["validate"] = self._validate(view, tx, context)
+                traces["validate"] = self.validate(view, tx, context)
+                self._remember_validate_gas(tx, traces["validate"])
         view.increment_nonce(L1, tx.sender)
         revert_reason = None
         if tx.type == "INVOKE":
             with stage("__execute__"):
-                traces["execute"], revert_reason = self._execute(view, tx, context, traces)
+                used = sum(c.gas_consumed for c in traces.values() if c is not None)
+                traces["execute"], revert_reason = self._execute(view, tx, context, used)
         elif declared is not None:
             view.set_compiled_class_hash(declared.class_hash, declared.compiled_class_hash)
+        return self._finish(Outcome(tx, view, GasUsage(0, 0, 0), 0, revert_reason=revert_reason,
+                                    declared=declared, traces=traces, after=after), charge_fee)
+
+    def _finish(self, outcome: Outcome, charge_fee: bool) -> Outcome:
+        """Count the gas, the fee and the events of an executed transaction; charge the fee."""
         with stage("fee"):
-            gas = self._gas_usage(view, traces, declared)
-            fee = min(gas.fee, tx.max_fee) if charge_fee else gas.fee
-            outcome = Outcome(tx, view, gas, fee, revert_reason=revert_reason,
-                              declared=declared, traces=traces, after=after)
+            outcome.gas = self._gas_usage(outcome.view, outcome.traces, outcome.declared)
+            outcome.fee = min(outcome.gas.fee, outcome.tx.max_fee) if charge_fee \
+                else outcome.gas.fee
             outcome.events = [e for name in ("constructor", "validate", "execute")
-                              for e in events_of(traces.get(name))]
+                              for e in events_of(outcome.traces.get(name))]
             if charge_fee:
                 outcome.events.append(self._charge_fee(outcome))
         return outcome
+
+    def _speculate(self, view: CachedSyncState, tx: Transaction,
+                   block_info: BlockInfo) -> Outcome | None:
+        """`__validate__` on the worker while `__execute__` runs here on the state after the
+        nonce increment; the Outcome if the speculation holds (docs/devnet.md, "Speed"), else
+        None (the reason counted) and the caller runs the transaction again."""
+        assert self.worker is not None
+        request = self.worker.submit(tx, block_info)
+        if request is None:
+            TIMES.count("speculation re-run: worker not ready")
+            return None
+        key = validate_gas_key(tx, view.get_class_hash_at(tx.sender))
+        predicted = self.validate_gas.get(key, 0)
+        view.increment_nonce(L1, tx.sender)
+        with stage("__execute__"):
+            try:
+                execute, revert_reason = self._execute(view, tx, tx_context(tx), predicted)
+            except Exception:  # not a Cairo failure: the serial run decides (validate first)
+                TIMES.count("speculation re-run: execute raised")
+                return None
+        with stage("__validate__ hand-over"):
+            try:
+                answer = self.worker.answer(request)
+            except WorkerFailed as failure:
+                TIMES.count(f"speculation re-run: {failure.reason}")
+                return None
+        TIMES.add("__validate__ (worker)", answer.nanoseconds)
+        reason = self._rejection(answer, tx, predicted)
+        if reason is not None:
+            TIMES.count(f"speculation re-run: {reason}")
+            return None
+        TIMES.count("speculation accepted")
+        traces = {"validate": answer.call_info, "execute": execute}
+        return self._finish(Outcome(tx, view, GasUsage(0, 0, 0), 0, revert_reason=revert_reason,
+                                    traces=traces), charge_fee=True)
+
+    def _remember_validate_gas(self, tx: Transaction, call_info: CallInfo) -> None:
+        if tx.type == "INVOKE" and call_info.class_hash is not None:
+            self.validate_gas[validate_gas_key(tx, call_info.class_hash)] = call_info.gas_consumed
+
+    def _rejection(self, answer: ValidateAnswer, tx: Transaction, predicted: int) -> str | None:
+        """Why the worker's `__validate__` and the speculative `__execute__` cannot stand for
+        the serial run (None if they can): the three conditions of docs/devnet.md."""
+        if answer.refusal is not None or answer.call_info is None or answer.reads is None:
+            return "validate refused"  # decided again here, with the serial run's own error
+        self._remember_validate_gas(tx, answer.call_info)
+        if answer.wrote:
+            return "validate wrote state"
+        if execute_gas(tx, answer.call_info.gas_consumed) != execute_gas(tx, predicted):
+            return "execute gas differs"
+        if not answer.reads.hold_in(self.state):
+            return "validate reads differ"
+        return None
 
     def _begin(self, block_info: BlockInfo, after: CachedSyncState | None) -> CachedSyncState:
         return self.state.begin(block_info) if after is None else after._copy()
@@ -185,7 +280,8 @@ class Sequencer:
         except ExecutionFailed as exc:
             raise ValidationFailure(f"account constructor failed: {exc.reason}") from exc
 
-    def _validate(self, view: CachedSyncState, tx: Transaction, context: TxContext) -> CallInfo:
+    def validate(self, view: CachedSyncState, tx: Transaction, context: TxContext) -> CallInfo:
+        """Run the account's `__validate*__` on `view`; ValidationFailure unless 'VALID'."""
         if tx.type == "INVOKE":
             calldata = tx.calldata
         elif tx.type == "DECLARE":
@@ -203,15 +299,13 @@ class Sequencer:
         return call_info
 
     def _execute(self, view: CachedSyncState, tx: Transaction, context: TxContext,
-                 traces: dict[str, CallInfo | None]) -> tuple[CallInfo | None, str | None]:
-        used = sum(c.gas_consumed for c in traces.values() if c is not None)
-        gas = min(MAX_CALL_GAS, max(tx.resource_bounds["l2_gas"][0] - used, 0))
+                 used: int) -> tuple[CallInfo | None, str | None]:
+        """`__execute__` after `used` gas, in a nested view that a failure discards."""
         nested = view._copy()
         try:
             call_info = run_entry_point(
                 nested, self.config, contract=tx.sender, selector=EXECUTE_SELECTOR,
-                calldata=tx.calldata, context=context,
-                gas=gas if not tx.is_query else MAX_CALL_GAS)
+                calldata=tx.calldata, context=context, gas=execute_gas(tx, used))
         except ExecutionFailed as exc:
             return exc.call_info, exc.reason
         nested._apply(parent=view)

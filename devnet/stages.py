@@ -28,6 +28,10 @@ class StageTimes:
             entry[0] += nanoseconds
             entry[1] += 1
 
+    def count(self, name: str) -> None:
+        """Count one entry of `name` (an event, no time)."""
+        self.add(name, 0)
+
     @contextmanager
     def stage(self, name: str) -> Iterator[None]:
         """Count the wall time of the `with` block under `name` (also when it raises)."""

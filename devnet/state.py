@@ -1,12 +1,16 @@
 """Committed chain state: storage, nonces, deployed contracts and declared classes, in memory.
 
 `ChainState` is the reader under cairo-lang's `CachedSyncState`: a transaction runs against a
-cache, and `commit` writes the cache's changes back once the transaction is accepted.
+cache, and `commit` writes the cache's changes back once the transaction is accepted. Every change
+goes through `apply`, which counts it (`version`) and hands it to the `watchers` in order (the
+`__validate__` worker's replica is fed that way).
 """
 
 from __future__ import annotations
 
 import copy
+import uuid
+from collections.abc import Callable
 from typing import Any
 
 from starkware.starknet.business_logic.state.state import CachedSyncState, StateCache
@@ -22,6 +26,11 @@ from starkware.starknet.services.api.contract_class.contract_class import (
     ContractClass,
 )
 
+from devnet.classes import DeclaredClass
+from devnet.state_diff import StateDiff
+
+Watcher = Callable[[int, StateDiff, tuple[DeclaredClass, ...]], None]
+
 
 class ChainState(SyncStateReader):
     """The state all accepted transactions have produced so far."""
@@ -34,6 +43,12 @@ class ChainState(SyncStateReader):
         self.compiled_classes: dict[int, CompiledClass] = {}
         self.sierra_classes: dict[int, dict[str, Any]] = {}
         self.casm_classes: dict[int, dict[str, Any]] = {}
+        self.token = uuid.uuid4().hex
+        """Names this state object: a replica answers for (token, version) only."""
+        self.version = 0
+        """Changes applied since this object was built (or loaded)."""
+        self.watchers: list[Watcher] = []
+        """Called with (version, diff, declared classes) after each change."""
 
     # SyncStateReader interface, as cairo-lang's execution calls it.
     def get_compiled_class(self, compiled_class_hash: int) -> CompiledClassBase:
@@ -62,11 +77,7 @@ class ChainState(SyncStateReader):
     def add_class(self, class_hash: int, compiled_class_hash: int, sierra: dict[str, Any],
                   casm: dict[str, Any]) -> None:
         """Declare a class: its Sierra form for `getClass`, its CASM form for execution."""
-        self.compiled_class_hashes[class_hash] = compiled_class_hash
-        # `load` rewrites parts of the dict it is given; keep the original intact.
-        self.compiled_classes[compiled_class_hash] = CompiledClass.load(copy.deepcopy(casm))
-        self.sierra_classes[class_hash] = sierra
-        self.casm_classes[class_hash] = casm
+        self.apply(StateDiff(), (DeclaredClass(class_hash, compiled_class_hash, sierra, casm),))
 
     def begin(self, block_info: BlockInfo) -> CachedSyncState:
         """A writable view for one transaction; nothing reaches this state before `commit`."""
@@ -75,10 +86,24 @@ class ChainState(SyncStateReader):
 
     def commit(self, cache: StateCache) -> None:
         """Apply the writes of a finished transaction."""
-        self.storage.update(cache._storage_writes)
-        self.nonces.update(cache._nonce_writes)
-        self.class_hash_at.update(cache._class_hash_writes)
-        self.compiled_class_hashes.update(cache._compiled_class_hash_writes)
+        self.apply(StateDiff.from_cache(cache))
+
+    def apply(self, diff: StateDiff, classes: tuple[DeclaredClass, ...] = ()) -> None:
+        """Write `diff` and declare `classes`; count the change and tell the watchers."""
+        self.storage.update(diff.storage)
+        self.nonces.update(diff.nonces)
+        self.class_hash_at.update(diff.deployed)
+        self.compiled_class_hashes.update(diff.declared)
+        for declared in classes:
+            self.compiled_class_hashes[declared.class_hash] = declared.compiled_class_hash
+            # `load` rewrites parts of the dict it is given; keep the original intact.
+            self.compiled_classes[declared.compiled_class_hash] = CompiledClass.load(
+                copy.deepcopy(declared.casm))
+            self.sierra_classes[declared.class_hash] = declared.sierra
+            self.casm_classes[declared.class_hash] = declared.casm
+        self.version += 1
+        for watcher in self.watchers:
+            watcher(self.version, diff, classes)
 
     def to_json(self) -> dict[str, Any]:
         """Everything needed to rebuild this state, as JSON-compatible data."""

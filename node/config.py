@@ -155,6 +155,9 @@ class DevnetSection:
     block_time: float = 0.0
     """Seconds between blocks; 0 mines a block per transaction."""
     dump_path: str = ""
+    validate_workers: int = -1
+    """Processes running invokes' `__validate__` beside `__execute__`: 0 or 1; -1 picks 1 on a
+    machine with two cores or more, else 0."""
 
 
 @dataclass

@@ -15,6 +15,8 @@ from devnet.cli import main
         ("[devnet]\ncolour = 'blue'\n", "unknown key 'colour'"),
         ("[devnet\n", "error"),
         ("[devnet]\nblock_time = -1\n", "block time must be positive"),
+        ("[devnet]\nvalidate_workers = 2\n", "validate_workers must be 0 (off), 1 (on)"),
+        ("[devnet]\nvalidate_workers = 'yes'\n", "devnet.validate_workers"),
     ],
 )
 def test_bad_config_is_refused(
