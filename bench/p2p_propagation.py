@@ -20,6 +20,8 @@ so latency is not comparable).
     .venv/bin/python bench/p2p_propagation.py --sizes 3 8 16 --count 100 --rate 20
     .venv/bin/python bench/p2p_propagation.py --sizes 16 --variants ours --runs 3 \
         --baseline-ref main
+    .venv/bin/python bench/p2p_propagation.py --sizes 8 16 --variants ours --runs 3 \
+        --baseline-ref HEAD --mesh 4 3 8     # other mesh degrees against the defaults
 """
 
 from __future__ import annotations
@@ -80,6 +82,9 @@ async def measure(
     """One run of `size` nodes of `variant` ("base": ours from `root`)."""
     kind = "ours" if variant == "base" else variant
     options = ["--timers"] if args.timers and variant != "stock" else []
+    if variant == "ours":
+        options += ["--mesh", *map(str, args.mesh)] if args.mesh else []
+        options += ["--idontwant", str(args.idontwant)] if args.idontwant is not None else []
     base_root = root if variant == "base" else None
     # This tree's worker script on both sides: its timers are the ones compared.
     async with cluster(size, kind, base_root, options, WORKER) as nodes:
@@ -230,6 +235,14 @@ if __name__ == "__main__":
     parser.add_argument(
         "--timers", action="store_true",
         help="time ours (and base) part by part (bench/hop_timers.py): where a header's CPU goes",
+    )
+    parser.add_argument(
+        "--mesh", type=int, nargs=3, metavar=("D", "D_LO", "D_HI"),
+        help="ours only: these mesh degrees (compare with --baseline-ref HEAD: the defaults)",
+    )
+    parser.add_argument(
+        "--idontwant", type=int, metavar="BYTES",
+        help="ours only: IDONTWANT for messages of at least BYTES (0: every message)",
     )
     parser.add_argument("--idle", type=float, default=2.0, help="seconds of idle CPU baseline")
     parser.add_argument(
