@@ -34,7 +34,16 @@ from pathlib import Path
 import hop_timers
 import trio
 from baseline import source_tree
-from p2p_cluster import WORKER, Worker, cluster, connect_line, median, percentile
+from p2p_cluster import (
+    WORKER,
+    Worker,
+    add_tuning_arguments,
+    cluster,
+    connect_line,
+    median,
+    percentile,
+    tuning_options,
+)
 
 
 async def counters(nodes: list[Worker]) -> list[dict]:
@@ -82,9 +91,7 @@ async def measure(
     """One run of `size` nodes of `variant` ("base": ours from `root`)."""
     kind = "ours" if variant == "base" else variant
     options = ["--timers"] if args.timers and variant != "stock" else []
-    if variant == "ours":
-        options += ["--mesh", *map(str, args.mesh)] if args.mesh else []
-        options += ["--idontwant", str(args.idontwant)] if args.idontwant is not None else []
+    options += tuning_options(args) if variant == "ours" else []
     base_root = root if variant == "base" else None
     # This tree's worker script on both sides: its timers are the ones compared.
     async with cluster(size, kind, base_root, options, WORKER) as nodes:
@@ -236,14 +243,7 @@ if __name__ == "__main__":
         "--timers", action="store_true",
         help="time ours (and base) part by part (bench/hop_timers.py): where a header's CPU goes",
     )
-    parser.add_argument(
-        "--mesh", type=int, nargs=3, metavar=("D", "D_LO", "D_HI"),
-        help="ours only: these mesh degrees (compare with --baseline-ref HEAD: the defaults)",
-    )
-    parser.add_argument(
-        "--idontwant", type=int, metavar="BYTES",
-        help="ours only: IDONTWANT for messages of at least BYTES (0: every message)",
-    )
+    add_tuning_arguments(parser)  # ours only; --baseline-ref HEAD runs the defaults beside
     parser.add_argument("--idle", type=float, default=2.0, help="seconds of idle CPU baseline")
     parser.add_argument(
         "--profile", help="write a cProfile of the last node to <PROFILE>-<variant>-<n>.pstats"

@@ -39,6 +39,7 @@ from libp2p.peer.id import ID
 from libp2p.pubsub.gossipsub import GossipSub
 from libp2p.pubsub.pubsub import Pubsub
 from libp2p.tools.anyio_service import background_trio_service
+from p2p_cluster import add_tuning_arguments
 
 from p2p import params
 from p2p.content import ContentStore, _first_value, provider_key
@@ -360,14 +361,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--variant", choices=("ours", "prev", "stock"), required=True)
     parser.add_argument("--timers", action="store_true", help="time each part (hop_timers)")
-    parser.add_argument(
-        "--mesh", type=int, nargs=3, metavar=("D", "D_LO", "D_HI"),
-        help="ours: mesh degrees instead of params.MESH_DEGREE*",
-    )
-    parser.add_argument(
-        "--idontwant", type=int, metavar="BYTES",
-        help="ours: send IDONTWANT for messages of at least BYTES (params.IDONTWANT_THRESHOLD)",
-    )
+    add_tuning_arguments(parser)
     args = parser.parse_args()
     if args.timers:
         hop_timers.install()
