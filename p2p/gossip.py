@@ -46,7 +46,6 @@ from libp2p.pubsub.score import PeerScorer
 from libp2p.pubsub.utils import maybe_consume_signed_record
 from libp2p.pubsub.validators import signature_validator
 from libp2p.tools.anyio_service import background_trio_service
-from libp2p.utils.varint import read_varint_prefixed_bytes_limited
 
 from p2p import params
 from p2p.bufstream import BufferedStream
@@ -231,13 +230,15 @@ class GuardedPubsub(Pubsub):
         py-libp2p spawns a service task for every new message it reads (~0.2 ms of CPU each:
         the spawn searches the service's task tree), then schedules it; handling it here costs
         neither, and a peer's messages are handled in the order it sent them. Duplicates are
-        dropped on their message id before anything else. The errors that end the loop are
+        dropped on their message id before anything else. RPCs are cut from the stream's read
+        buffer (`BufferedStream.read_prefixed`). The errors that end the loop are
         py-libp2p's.
         """
         peer_id = stream.muxed_conn.peer_id
+        reader = stream if isinstance(stream, BufferedStream) else BufferedStream(stream)
         try:
             while self.manager.is_running:
-                data = await read_varint_prefixed_bytes_limited(stream, self.max_inbound_rpc_size)
+                data = await reader.read_prefixed(self.max_inbound_rpc_size)
                 await self._handle_rpc(peer_id, rpc_pb2.RPC.FromString(data))
         except MessageTooLarge as error:
             logger.warning(
