@@ -91,7 +91,8 @@ async def measure(
 ) -> dict:
     """One run of `size` nodes of `variant` ("base": ours from `root`)."""
     kind = "ours" if variant == "base" else variant
-    options = ["--timers"] if args.timers and variant != "stock" else []
+    timed = args.timers and variant != "stock"
+    options = ["--timers"] if timed else []
     options += tuning_options(args) if variant == "ours" else []
     base_root = root if variant == "base" else None
     # This tree's worker script on both sides: its timers are the ones compared.
@@ -107,14 +108,14 @@ async def measure(
         idle_sys = total(idle_start[1:], idle_end[1:], "sys") / args.idle
         if args.profile:
             await nodes[-1].call("profile")
-        timers_before = [await n.call("timers") for n in nodes[1:]] if options else []
+        timers_before = [await n.call("timers") for n in nodes[1:]] if timed else []
         before = await counters(nodes)
         started = trio.current_time()
         published = await publish(nodes[0], leaver, args)
         received = await collect(nodes[1:], args.count)
         after = await counters(nodes)
         elapsed = trio.current_time() - started
-        timers_after = [await n.call("timers") for n in nodes[1:]] if options else []
+        timers_after = [await n.call("timers") for n in nodes[1:]] if timed else []
         if args.profile:
             await nodes[-1].call("profile", path=f"{args.profile}-{variant}-{size}.pstats")
     sent = published["sent"]
