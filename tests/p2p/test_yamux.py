@@ -29,6 +29,7 @@ from libp2p.stream_muxer.yamux.yamux import (
 from libp2p.utils import encode_varint_prefixed
 from libp2p.utils.varint import read_varint_prefixed_bytes_limited
 
+from p2p import yamux_frames
 from p2p.host import p2p_addr, peer_info
 from p2p.yamux import MAX_FRAME_PAYLOAD, SerialYamux
 from p2p.yamux_frames import pack_header
@@ -287,6 +288,25 @@ async def test_a_peer_sending_garbage_frames_loses_its_connection_and_the_node_c
             await conn.event_closed.wait()
         assert "yamux protocol error; connection closed" in caplog.text
         await connect(other, ours)  # the node still serves others
+        stream = await other.new_stream(ours.get_id(), [PROTOCOL])
+        with trio.fail_after(30):
+            assert await echoed(stream, (400,)) == [b"\x01" * 400]
+
+
+async def test_a_frame_left_unfinished_ends_only_its_connection(monkeypatch, caplog):
+    """A peer that announces a data frame and stops sending it mid-way holds nothing up for
+    longer than PARTIAL_FRAME_TIMEOUT: its connection ends, the node serves others."""
+    monkeypatch.setattr(yamux_frames, "PARTIAL_FRAME_TIMEOUT", 0.5)
+    async with running_host() as ours, stock_host() as stock, running_host() as other:
+        ours.set_stream_handler(PROTOCOL, echo)
+        await connect(stock, ours)
+        conn = ours.get_network().connections[stock.get_id()][0].muxed_conn
+        raw = stock.get_network().connections[ours.get_id()][0].muxed_conn.secured_conn
+        await raw.write(pack_header(TYPE_DATA, 0, 1, 1000) + b"only part of it")
+        with trio.fail_after(10):
+            await conn.event_closed.wait()
+        assert "yamux frame incomplete for too long" in caplog.text
+        await connect(other, ours)
         stream = await other.new_stream(ours.get_id(), [PROTOCOL])
         with trio.fail_after(30):
             assert await echoed(stream, (400,)) == [b"\x01" * 400]
