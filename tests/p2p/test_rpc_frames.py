@@ -6,7 +6,7 @@ from __future__ import annotations
 from libp2p.pubsub.pb import rpc_pb2
 from libp2p.utils import encode_varint_prefixed
 
-from p2p.rpc_frames import SharedRPCs, publish_only
+from p2p.rpc_frames import MAX_KEPT_FRAME, SharedRPCs, publish_only
 
 
 def message(n: int, size: int = 400) -> rpc_pb2.Message:
@@ -46,6 +46,16 @@ def test_other_rpcs_are_encoded_each_time_and_forgotten_ones_again():
     copies = [shared.share(forwarded(n))[0] for n in range(4)]
     for copy in copies:  # the first two fell out: encoded again, still right
         assert shared.frame(copy) == encode_varint_prefixed(copy.SerializeToString())
+
+
+def test_large_rpcs_are_shared_but_their_encoding_is_not_kept():
+    shared = SharedRPCs()
+    large = rpc_pb2.RPC(publish=[message(1, size=MAX_KEPT_FRAME)])
+    copy, size = shared.share(large)
+    assert shared.share(large)[0] is copy and size > MAX_KEPT_FRAME
+    first, second = shared.frame(copy), shared.frame(copy)
+    assert first == second == encode_varint_prefixed(copy.SerializeToString())
+    assert first is not second  # encoded per writer: never hundreds of large frames held
 
 
 def test_only_messages_without_control_or_subscriptions_are_shared():
