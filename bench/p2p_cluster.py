@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import statistics
@@ -109,3 +110,21 @@ def percentile(values: Sequence[float], fraction: float) -> float:
 def median(values: Sequence[float]) -> float:
     """The median, or NaN for no values."""
     return statistics.median(values) if values else float("nan")
+
+
+def add_tuning_arguments(parser: argparse.ArgumentParser) -> None:
+    """--mesh and --idontwant: gossip settings for our nodes other than p2p.params'."""
+    parser.add_argument(
+        "--mesh", type=int, nargs=3, metavar=("D", "D_LO", "D_HI"),
+        help="ours: these mesh degrees instead of params.MESH_DEGREE*",
+    )
+    parser.add_argument(
+        "--idontwant", type=int, metavar="BYTES",
+        help="ours: IDONTWANT for messages of at least BYTES (params.IDONTWANT_THRESHOLD)",
+    )
+
+
+def tuning_options(args: argparse.Namespace) -> list[str]:
+    """The worker options that pass on `add_tuning_arguments`' settings."""
+    options = ["--mesh", *map(str, args.mesh)] if args.mesh else []
+    return options + (["--idontwant", str(args.idontwant)] if args.idontwant is not None else [])

@@ -10,6 +10,7 @@ checks each one with the job topic's header validator before forwarding it. Prin
   else the machine runs;
 - pubsub RPCs and bytes written per header, summed over all nodes (every RPC is read by one peer);
 - the load average before and after.
+`--leave NODE` kills that node halfway through (delivery then counts the nodes left).
 Goal: p99 <= 20 ms at 16 nodes.
 `--baseline-ref REV` also runs ours at commit REV (variant "base": these bench scripts on the
 packages of that commit, extracted by bench/baseline.py), alternating with the others; `--runs N`
@@ -20,6 +21,8 @@ so latency is not comparable).
     .venv/bin/python bench/p2p_propagation.py --sizes 3 8 16 --count 100 --rate 20
     .venv/bin/python bench/p2p_propagation.py --sizes 16 --variants ours --runs 3 \
         --baseline-ref main
+    .venv/bin/python bench/p2p_propagation.py --sizes 8 16 --variants ours --runs 3 \
+        --baseline-ref HEAD --mesh 4 3 8     # other mesh degrees against the defaults
 """
 
 from __future__ import annotations
@@ -32,7 +35,16 @@ from pathlib import Path
 import hop_timers
 import trio
 from baseline import source_tree
-from p2p_cluster import WORKER, Worker, cluster, connect_line, median, percentile
+from p2p_cluster import (
+    WORKER,
+    Worker,
+    add_tuning_arguments,
+    cluster,
+    connect_line,
+    median,
+    percentile,
+    tuning_options,
+)
 
 
 async def counters(nodes: list[Worker]) -> list[dict]:
@@ -79,12 +91,16 @@ async def measure(
 ) -> dict:
     """One run of `size` nodes of `variant` ("base": ours from `root`)."""
     kind = "ours" if variant == "base" else variant
-    options = ["--timers"] if args.timers and variant != "stock" else []
+    timed = args.timers and variant != "stock"
+    options = ["--timers"] if timed else []
+    options += tuning_options(args) if variant == "ours" else []
     base_root = root if variant == "base" else None
     # This tree's worker script on both sides: its timers are the ones compared.
-    async with cluster(size, kind, base_root, options, WORKER) as nodes:
-        await connect_line(nodes, extra_links=True)
-        await settle(nodes)
+    async with cluster(size, kind, base_root, options, WORKER) as all_nodes:
+        await connect_line(all_nodes, extra_links=True)
+        await settle(all_nodes)
+        leaver = all_nodes[args.leave] if args.leave else None
+        nodes = [node for node in all_nodes if node is not leaver]  # the publisher first
         idle_start = await counters(nodes)
         await trio.sleep(args.idle)
         idle_end = await counters(nodes)
@@ -92,14 +108,14 @@ async def measure(
         idle_sys = total(idle_start[1:], idle_end[1:], "sys") / args.idle
         if args.profile:
             await nodes[-1].call("profile")
-        timers_before = [await n.call("timers") for n in nodes[1:]] if options else []
+        timers_before = [await n.call("timers") for n in nodes[1:]] if timed else []
         before = await counters(nodes)
         started = trio.current_time()
-        published = await nodes[0].call("publish", count=args.count, rate=args.rate)
+        published = await publish(nodes[0], leaver, args)
         received = await collect(nodes[1:], args.count)
         after = await counters(nodes)
         elapsed = trio.current_time() - started
-        timers_after = [await n.call("timers") for n in nodes[1:]] if options else []
+        timers_after = [await n.call("timers") for n in nodes[1:]] if timed else []
         if args.profile:
             await nodes[-1].call("profile", path=f"{args.profile}-{variant}-{size}.pstats")
     sent = published["sent"]
@@ -111,13 +127,26 @@ async def measure(
         "parts": parts,
         "p50_ms": 1000 * percentile(latencies, 0.5) if latencies else float("nan"),
         "p99_ms": 1000 * percentile(latencies, 0.99) if latencies else float("nan"),
-        "delivered": len(latencies) / (args.count * (size - 1)),
+        "delivered": len(latencies) / (args.count * (len(nodes) - 1)),
         "cpu_hop_ms": 1000 * busy / max(1, len(latencies)),
         "sys_hop_ms": 1000 * kernel / max(1, len(latencies)),
         "rpcs_msg": total(before, after, "rpcs") / args.count,
         "kb_msg": total(before, after, "rpc_bytes") / args.count / 1024,
         "header_bytes": published["bytes"],
     }
+
+
+async def publish(publisher: Worker, leaver: Worker | None, args: argparse.Namespace) -> dict:
+    """`publisher` publishes the headers; `leaver`, if any, is killed halfway through."""
+
+    async def leave() -> None:
+        await trio.sleep(args.count / args.rate / 2)
+        leaver.process.kill()
+
+    async with trio.open_nursery() as nursery:
+        if leaver is not None:
+            nursery.start_soon(leave)
+        return await publisher.call("publish", count=args.count, rate=args.rate)
 
 
 def parts_per_header(
@@ -231,6 +260,11 @@ if __name__ == "__main__":
         "--timers", action="store_true",
         help="time ours (and base) part by part (bench/hop_timers.py): where a header's CPU goes",
     )
+    parser.add_argument(
+        "--leave", type=int, metavar="NODE",
+        help="kill node NODE (1..n-1; 7 is the hub at 16 nodes) halfway through the publishing",
+    )
+    add_tuning_arguments(parser)  # ours only; --baseline-ref HEAD runs the defaults beside
     parser.add_argument("--idle", type=float, default=2.0, help="seconds of idle CPU baseline")
     parser.add_argument(
         "--profile", help="write a cProfile of the last node to <PROFILE>-<variant>-<n>.pstats"

@@ -39,6 +39,7 @@ from libp2p.peer.id import ID
 from libp2p.pubsub.gossipsub import GossipSub
 from libp2p.pubsub.pubsub import Pubsub
 from libp2p.tools.anyio_service import background_trio_service
+from p2p_cluster import add_tuning_arguments
 
 from p2p import params
 from p2p.content import ContentStore, _first_value, provider_key
@@ -90,8 +91,12 @@ def signed_header(seq: int) -> bytes:
 class Node:
     """The node under test, in either variant, with a uniform interface."""
 
-    def __init__(self, variant: str) -> None:
+    def __init__(
+        self, variant: str, mesh: list[int] | None = None, idontwant: int | None = None
+    ) -> None:
         self.variant = variant
+        self.mesh = mesh
+        self.idontwant = idontwant
         self.received: dict[int, float] = {}  # seq -> receive time (epoch seconds)
         self.got_all = trio.Event()
         self.expected = 0
@@ -120,6 +125,7 @@ class Node:
         validator = make_validator()
         if self.variant != "stock":
             self.gossip = Gossip(self.host, {TOPIC: validator})
+            self._tune(self.gossip.router)
             store = PyLibp2pLookups if self.variant == "prev" else ContentStore
             self.content = store(self.host)
             await nursery.start(_hold, self.gossip.run())
@@ -141,6 +147,13 @@ class Node:
             self.pubsub.set_topic_validator(TOPIC, stock_validator, False)
             subscription = await self.pubsub.subscribe(TOPIC)
             nursery.start_soon(self._consume, (m.data async for m in subscription))
+
+    def _tune(self, router) -> None:
+        """The mesh degrees and IDONTWANT threshold asked for on the command line."""
+        if self.mesh:
+            router.degree, router.degree_low, router.degree_high = self.mesh
+        if self.idontwant is not None:
+            router.idontwant_threshold = self.idontwant
 
     def _count_streams(self) -> None:
         """Count the streams this node opens, per protocol."""
@@ -348,10 +361,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--variant", choices=("ours", "prev", "stock"), required=True)
     parser.add_argument("--timers", action="store_true", help="time each part (hop_timers)")
+    add_tuning_arguments(parser)
     args = parser.parse_args()
     if args.timers:
         hop_timers.install()
-    trio.run(Node(args.variant).run, trio.lowlevel.FdStream(os.dup(0)))
+    node = Node(args.variant, args.mesh, args.idontwant)
+    trio.run(node.run, trio.lowlevel.FdStream(os.dup(0)))
 
 
 if __name__ == "__main__":

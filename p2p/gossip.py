@@ -29,13 +29,14 @@ import time
 from collections.abc import AsyncIterator, Iterable, Mapping
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass
+from typing import Any
 
 import trio
 from libp2p.abc import IHost
 from libp2p.custom_types import TProtocol
 from libp2p.io.exceptions import IOException, MessageTooLarge
 from libp2p.network.connection.exceptions import RawConnError
-from libp2p.network.stream.exceptions import StreamEOF, StreamError
+from libp2p.network.stream.exceptions import StreamClosed, StreamEOF, StreamError, StreamReset
 from libp2p.network.stream.net_stream import INetStream
 from libp2p.peer.id import ID
 from libp2p.pubsub.gossipsub import GossipSub
@@ -45,11 +46,11 @@ from libp2p.pubsub.score import PeerScorer
 from libp2p.pubsub.utils import maybe_consume_signed_record
 from libp2p.pubsub.validators import signature_validator
 from libp2p.tools.anyio_service import background_trio_service
-from libp2p.utils.varint import read_varint_prefixed_bytes_limited
 
 from p2p import params
 from p2p.bufstream import BufferedStream
 from p2p.outbound import FreshQueue, Lifetimes, OutboundDrops
+from p2p.rpc_frames import SharedRPCs, publish_only
 from p2p.scoring import PenaltyLedger, SpecScorer, score_params
 from p2p.validation import DropLog, Outcome, TopicValidator, Verdict, run_validator
 
@@ -77,7 +78,15 @@ class HardenedGossipSub(GossipSub):
     (`flush_pending_messages`) and the message cache's recent ones (`send_recent_messages`)
     by writing them straight to its stream, past the outbound queue: a slow peer held up the
     caller, and an expired job header went out. Both queue them instead (`send_rpc`).
+
+    A message forwarded to several peers is queued for all of them as one shared RPC, encoded
+    once (p2p.rpc_frames).
     """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.shared_rpcs = SharedRPCs()
+        self.idontwant_threshold = params.IDONTWANT_THRESHOLD
 
     async def flush_pending_messages(self, peer_id: ID) -> None:
         """Queue for `peer_id` the messages held while it was being identified, those of
@@ -107,9 +116,22 @@ class HardenedGossipSub(GossipSub):
 
     async def _emit_idontwant_for_message(self, msg_id: bytes, topic_ids: Iterable[str]) -> None:
         msg = self.mcache.get(msg_id)
-        if msg is not None and msg.ByteSize() < params.IDONTWANT_THRESHOLD:
+        if msg is not None and msg.ByteSize() < self.idontwant_threshold:
             return
         await super()._emit_idontwant_for_message(msg_id, topic_ids)
+
+    def send_rpc(self, peer_id: ID, rpc: rpc_pb2.RPC, priority: bool = False) -> None:
+        """Queue `rpc` for `peer_id`; a publish-only RPC as the copy shared by every peer it
+        goes to (p2p.rpc_frames), other RPCs as py-libp2p does."""
+        queue = self.pubsub.peer_queues.get(peer_id) if self.pubsub is not None else None
+        if queue is None or not publish_only(rpc) or peer_id in self._pending_control:
+            super().send_rpc(peer_id, rpc, priority)
+            return
+        shared, size = self.shared_rpcs.share(rpc)
+        if size > queue.max_message_size:
+            self._handle_dropped_rpc(peer_id, shared, "oversized")
+        elif not queue.push(shared, priority=priority):
+            self._handle_dropped_rpc(peer_id, shared, "queue_full")
 
     def _check_spam_protection(self, peer_id: ID, msg: rpc_pb2.Message) -> bool:
         if self.pubsub is not None and peer_id == self.pubsub.my_id:
@@ -208,13 +230,15 @@ class GuardedPubsub(Pubsub):
         py-libp2p spawns a service task for every new message it reads (~0.2 ms of CPU each:
         the spawn searches the service's task tree), then schedules it; handling it here costs
         neither, and a peer's messages are handled in the order it sent them. Duplicates are
-        dropped on their message id before anything else. The errors that end the loop are
+        dropped on their message id before anything else. RPCs are cut from the stream's read
+        buffer (`BufferedStream.read_prefixed`). The errors that end the loop are
         py-libp2p's.
         """
         peer_id = stream.muxed_conn.peer_id
+        reader = stream if isinstance(stream, BufferedStream) else BufferedStream(stream)
         try:
             while self.manager.is_running:
-                data = await read_varint_prefixed_bytes_limited(stream, self.max_inbound_rpc_size)
+                data = await reader.read_prefixed(self.max_inbound_rpc_size)
                 await self._handle_rpc(peer_id, rpc_pb2.RPC.FromString(data))
         except MessageTooLarge as error:
             logger.warning(
@@ -285,9 +309,17 @@ class GuardedPubsub(Pubsub):
                     self.deliveries[topic].remove(channel)  # that subscriber left
 
     async def write_msg(self, stream: INetStream, rpc_msg: rpc_pb2.RPC) -> bool:
-        """Write an RPC without our signed peer record (the stream's hello carried it)."""
+        """Write an RPC without our signed peer record (the stream's hello carried it); one
+        shared by several peers is encoded once (p2p.rpc_frames). False if the stream is
+        gone (the peer is then dropped, as py-libp2p does)."""
         rpc_msg.ClearField("senderRecord")
-        return await super().write_msg(stream, rpc_msg)
+        try:
+            await stream.write(self.router.shared_rpcs.frame(rpc_msg))
+        except (StreamClosed, StreamReset):
+            logger.debug("pubsub stream gone", extra={"peer": str(stream.muxed_conn.peer_id)})
+            self._handle_dead_peer(stream.muxed_conn.peer_id)
+            return False
+        return True
 
     async def stream_handler(self, stream: INetStream) -> None:
         """Read a peer's pubsub stream; bytes that are not an RPC cost score, not the node."""

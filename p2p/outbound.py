@@ -137,18 +137,24 @@ class FreshQueue(PriorityQueue):
                 queued_at, rpc = tier.popleft()
                 if now - queued_at > self.max_age:
                     self.drops.record(self.peer, STALE, rpc)
-                elif _carries_anything(self._without_expired(rpc)):
+                    continue
+                rpc = self._without_expired(rpc)
+                if _carries_anything(rpc):
                     return rpc
         return None
 
     def _without_expired(self, rpc: rpc_pb2.RPC) -> rpc_pb2.RPC:
-        """`rpc` (this peer's own copy) with its expired messages removed and counted."""
-        expired = [i for i, msg in enumerate(rpc.publish) if self.lifetimes.expired(msg)]
-        if expired:
-            self.drops.record(self.peer, EXPIRED, rpc, count=len(expired))
-            for index in reversed(expired):
-                del rpc.publish[index]
-        return rpc
+        """`rpc`, or if some of its messages expired, a copy without them (`rpc` may be
+        shared with other peers' queues, so it is not changed); the expired are counted."""
+        fresh = [msg for msg in rpc.publish if not self.lifetimes.expired(msg)]
+        if len(fresh) == len(rpc.publish):
+            return rpc
+        self.drops.record(self.peer, EXPIRED, rpc, count=len(rpc.publish) - len(fresh))
+        without = rpc_pb2.RPC()
+        without.CopyFrom(rpc)
+        del without.publish[:]
+        without.publish.extend(fresh)
+        return without
 
     def adopt(self, old: PriorityQueue) -> None:
         """Take over the RPCs waiting in py-libp2p's queue `old`, in their tiers."""

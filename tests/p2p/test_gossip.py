@@ -48,8 +48,24 @@ from tests.p2p.testmsg import (
 TOPIC = params.TOPIC_JOBS
 
 
+def count_idontwant(gossip: Gossip) -> list[int]:
+    """A one-item list counting the message ids `gossip` sends IDONTWANT for."""
+    count = [0]
+    write_msg = gossip.pubsub.write_msg
+
+    async def counted(stream: INetStream, rpc: rpc_pb2.RPC) -> bool:
+        count[0] += sum(len(item.messageIDs) for item in rpc.control.idontwant)
+        return await write_msg(stream, rpc)
+
+    gossip.pubsub.write_msg = counted  # type: ignore[method-assign]
+    return count
+
+
 async def test_header_reaches_every_subscriber():
+    """... and no IDONTWANT is sent for a header (below params.IDONTWANT_THRESHOLD, it costs
+    as much as the duplicate it might save)."""
     async with running_hosts(6) as hosts, running_gossip(hosts, TOPIC, validate_header) as nodes:
+        idontwant = [count_idontwant(gossip) for gossip, _ in nodes]
         await connect_chain(hosts)
         await connect(hosts[5], hosts[2])
         await wait_for_mesh([g for g, _ in nodes], TOPIC)
@@ -59,6 +75,7 @@ async def test_header_reaches_every_subscriber():
             got = await receive_all(channel, 3)
             assert sorted(header_number(m.data) for m in got) == [0, 1, 2]
             assert all(m.origin == hosts[0].get_id() for m in got)
+        assert sum(count[0] for count in idontwant) == 0
 
 
 async def test_burst_of_500_headers_is_delivered_in_full():
@@ -74,8 +91,10 @@ async def test_burst_of_500_headers_is_delivered_in_full():
 
 
 async def test_large_messages_arrive_intact():
-    """Messages above 64 KiB span several Yamux frames; they must not interleave."""
+    """Messages above 64 KiB span several Yamux frames; they must not interleave. The middle
+    node tells its other mesh peer it has each one (IDONTWANT, gossipsub v1.2)."""
     async with running_hosts(3) as hosts, running_gossip(hosts, TOPIC, validate_intact) as nodes:
+        idontwant = count_idontwant(nodes[1][0])
         await connect_chain(hosts)
         await wait_for_mesh([g for g, _ in nodes], TOPIC)
         sent = {make_large_payload(n, 150_000) for n in range(6)}
@@ -84,6 +103,9 @@ async def test_large_messages_arrive_intact():
                 nursery.start_soon(nodes[0][0].publish, TOPIC, data)
         for _gossip, channel in nodes[1:]:
             assert {m.data for m in await receive_all(channel, 6)} == sent
+        with trio.fail_after(10):
+            while idontwant[0] < 6:
+                await trio.sleep(0.05)
 
 
 @asynccontextmanager

@@ -96,3 +96,21 @@ def test_lifetimes_forget_messages_that_can_no_longer_be_queued():
     assert not lifetimes.expired(rpc(1099).publish[0])
     now[0] += 11
     assert lifetimes.expired(rpc(1099).publish[0])
+
+
+def test_an_rpc_shared_by_several_queues_is_not_changed_by_one_of_them():
+    """A forwarded message is queued for every peer as one shared RPC (p2p.rpc_frames): one
+    queue dropping its expired messages must leave the other queues' RPC whole."""
+    now = [100.0]
+    clock = lambda: now[0]  # noqa: E731
+    lifetimes = Lifetimes(clock)
+    queues = [FreshQueue(PEER, OutboundDrops(), 60.0, lifetimes, 10, clock) for _ in range(2)]
+    short, long = rpc(1).publish[0], rpc(2).publish[0]
+    lifetimes.note(short, expires_at=now[0] + 1)
+    shared = rpc_pb2.RPC(publish=[short, long])
+    for fresh in queues:
+        fresh.push(shared)
+    now[0] += 2
+    assert [fresh.pop() for fresh in queues] == [rpc_pb2.RPC(publish=[long])] * 2
+    assert shared == rpc_pb2.RPC(publish=[short, long])
+    assert [fresh.drops.counts for fresh in queues] == [{EXPIRED: 1}] * 2
