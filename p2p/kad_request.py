@@ -28,6 +28,7 @@ from multiaddr import Multiaddr
 
 from p2p import params
 from p2p.bufstream import BufferedStream
+from p2p.multistream import open_with_request
 
 logger = logging.getLogger(__name__)
 
@@ -50,13 +51,12 @@ async def ask_record_and_providers(
     missing, malformed, too large or carries a forged peer record counts as empty (and is
     logged); only failing to open the stream raises.
     """
-    stream = await host.new_stream(peer, [TProtocol(PROTOCOL_ID)])
+    requests = _request(host, Message.MessageType.GET_VALUE, record_key) + _request(
+        host, Message.MessageType.GET_PROVIDERS, provider_key
+    )
+    stream = await open_with_request(host, peer, TProtocol(PROTOCOL_ID), requests)
     answer = Answer()
     try:
-        await stream.write(
-            _request(host, Message.MessageType.GET_VALUE, record_key)
-            + _request(host, Message.MessageType.GET_PROVIDERS, provider_key)
-        )
         reader = BufferedStream(stream)
         record = await _response(host, peer, reader, Message.MessageType.GET_VALUE, answer)
         if record is not None and record.HasField("record") and record.record.value:
