@@ -9,11 +9,18 @@ import pytest
 import trio
 from libp2p import new_host
 from libp2p.crypto.ed25519 import create_new_key_pair
+from libp2p.crypto.keys import KeyPair
+from libp2p.crypto.x25519 import create_new_key_pair as create_x25519
 from libp2p.custom_types import TProtocol
 from libp2p.identity.identify.identify import ID as IDENTIFY
+from libp2p.network.exceptions import SwarmException
 from libp2p.peer.id import ID
 from libp2p.peer.peerinfo import PeerInfo
 from libp2p.protocol_muxer.exceptions import ProtocolNotSupportedError
+from libp2p.security.insecure.transport import PLAINTEXT_PROTOCOL_ID, InsecureTransport
+from libp2p.security.noise.transport import PROTOCOL_ID as NOISE_PROTOCOL_ID
+from libp2p.security.noise.transport import Transport as NoiseTransport
+from libp2p.stream_muxer.mplex.mplex import MPLEX_PROTOCOL_ID, Mplex
 
 from p2p.host import GuardedHost
 from p2p.multistream import open_with_request
@@ -99,3 +106,30 @@ async def test_a_listener_that_speaks_no_multistream_fails_the_dial_cleanly():
             await connect(other, host)
             assert await ping_ok(other, host)
         nursery.cancel_scope.cancel()
+
+
+def plaintext_only(key_pair: KeyPair):
+    return new_host(
+        key_pair=key_pair, sec_opt={PLAINTEXT_PROTOCOL_ID: InsecureTransport(key_pair)}
+    )
+
+
+def mplex_only(key_pair: KeyPair):
+    noise = NoiseTransport(key_pair, create_x25519().private_key)
+    return new_host(
+        key_pair=key_pair, sec_opt={NOISE_PROTOCOL_ID: noise}, muxer_opt={MPLEX_PROTOCOL_ID: Mplex}
+    )
+
+
+@pytest.mark.parametrize("make_peer", [plaintext_only, mplex_only])
+async def test_a_peer_refusing_noise_or_yamux_fails_the_dial_and_the_host_carries_on(make_peer):
+    """Noise is proposed with the handshake's first message: a listener without it answers
+    "na" and the dial fails, as does one without Yamux; nothing stays connected."""
+    peer = make_peer(create_new_key_pair())
+    listen = [multiaddr.Multiaddr("/ip4/127.0.0.1/tcp/0")]
+    async with peer.run(listen), running_host() as host, running_host() as other:
+        with pytest.raises(SwarmException, match="unable to connect"), trio.fail_after(10):
+            await host.connect(PeerInfo(peer.get_id(), peer.get_addrs()))
+        assert not host.get_network().get_connections(peer.get_id())
+        await connect(host, other)
+        assert await ping_ok(host, other)
