@@ -5,7 +5,8 @@ records. Wire format on FETCH_PROTOCOL (one request per stream):
     request:  uvarint length + key (UTF-8, /<namespace>/<hex sha256>)
     response: one status byte (0 found, 1 not found, 2 bad request),
               then, if found, uvarint length + value
-The client checks that the value hashes to the key before returning it.
+The request leaves in one write with the protocol proposal (p2p.multistream.open_with_request);
+the client checks that the value hashes to the key before returning it.
 """
 
 from __future__ import annotations

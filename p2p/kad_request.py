@@ -4,7 +4,9 @@ A get by key wants whichever the peer has: the record (values that fit a DHT rec
 peers that provide the value (every value). py-libp2p asks for each on a stream of its own
 (two multistream negotiations, two round trips). `ask_record_and_providers` writes a standard
 GET_VALUE and a standard GET_PROVIDERS request on one /ipfs/kad/1.0.0 stream and reads the two
-answers in order, as every Kademlia server serves the requests of a stream one after the other.
+answers in order, as every Kademlia server serves the requests of a stream one after the other;
+both requests leave with the protocol proposal (p2p.multistream.open_with_request): one round
+trip in all.
 Both keys must sit at the same point of the key space (p2p.dht.lookup_target) for the closer
 peers of both answers to lead to the peers that hold either.
 """
