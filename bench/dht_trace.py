@@ -1,8 +1,9 @@
 """Timers for one DHT get inside a bench worker (bench/p2p_worker.py `trace` command).
 
 `Trace.install(host, store)` wraps, in this process only, the steps a get by key goes through:
-dials (TCP connect, Noise handshake, Yamux negotiation, identify), stream opens (multistream
-negotiation; the dial when a stream needs one), py-libp2p's DHT queries (GET_VALUE,
+dials (TCP connect, multistream for security, Noise XX, multistream for the muxer, Yamux start
+with the "connected" notifees), identify both ways, stream opens (the dial when a stream needs
+one) and their multistream negotiation, py-libp2p's DHT queries (GET_VALUE,
 GET_PROVIDERS) and our one-stream exchange of both (p2p.kad_request), the direct fetch with
 its transfer, and the record checks (sha256 of the value); and it counts the Noise messages
 and Yamux frames the process reads and writes. `report()` gives every span as (name, start
@@ -18,10 +19,11 @@ from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
+from libp2p.identity.identify.identify import ID as IDENTIFY
 from libp2p.security.noise.io import NoiseTransportReadWriter
 from libp2p.stream_muxer.yamux.yamux import HEADER_SIZE, YAMUX_HEADER_FORMAT
 
-from p2p import content, fetch, yamux
+from p2p import content, fetch, kad_request, yamux
 from p2p import dht as dht_module
 from p2p.host import GuardedHost
 
@@ -54,14 +56,13 @@ class Trace:
         if self._installed:
             return
         self._installed = True
-        swarm = host.get_network()
-        self._timed(swarm, "dial_peer", lambda *a: "dial")
-        self._timed(swarm.upgrader, "upgrade_security", lambda *a: "dial: Noise handshake")
-        self._timed(swarm.upgrader, "upgrade_connection", lambda *a: "dial: Yamux negotiation")
-        for transport in swarm.transport_manager.get_transports():
-            self._timed(transport, "dial", lambda *a: "dial: TCP connect")
-        self._timed(host, "_identify_peer", lambda *a, **k: "identify")
+        self._time_connection(host)
         self._timed(host, "new_stream", lambda peer, protocols: f"stream {protocols[0]}")
+        self._timed(
+            host.multiselect_client,
+            "select_one_of",
+            lambda protocols, *a: f"stream: multistream {protocols[0]}",
+        )
         dht = store.dht
         self._timed(dht.value_store, "_get_from_peer", lambda *a, **k: "query GET_VALUE")
         self._timed(
@@ -77,11 +78,36 @@ class Trace:
             lambda answer: f": value {answer.value is not None}, "
             f"{len(answer.providers)} providers, {len(answer.closer)} closer",
         )
+        for module in (fetch, kad_request):
+            self._timed(
+                module, "open_with_request", lambda host, peer, protocol, *a: f"stream {protocol}"
+            )
         self._timed(fetch, "fetch", lambda *a, **k: "fetch")
         self._timed(fetch, "_read_response", lambda *a, **k: "fetch: response transfer")
         self._timed_sync(fetch, "check_record", "validate (sha256)")
         self._timed_sync(content, "check_record", "validate (sha256)")
         self._count_wire()
+
+    def _time_connection(self, host: GuardedHost) -> None:
+        """Spans for each step of a new connection and of identify, both directions."""
+        swarm = host.get_network()
+        upgrader = swarm.upgrader
+        self._timed(swarm, "dial_peer", lambda *a: "dial")
+        for transport in swarm.transport_manager.get_transports():
+            self._timed(transport, "dial", lambda *a: "dial: TCP connect")
+        security = upgrader.security_multistream
+        self._timed(
+            security, "select_transport_and_protocol", lambda *a: "dial: multistream (security)"
+        )
+        for noise in security.transports.values():
+            self._timed(noise, "secure_outbound", lambda *a: "dial: Noise XX")
+        self._timed(
+            upgrader.muxer_multistream._selector, "select", lambda *a: "dial: multistream (muxer)"
+        )
+        self._timed(swarm, "add_conn", lambda *a, **k: "dial: Yamux start + connected notifees")
+        self._timed(host, "_identify_peer", lambda *a, **k: "identify (we ask)")
+        handlers = host.multiselect.handlers
+        self._timed(handlers, IDENTIFY, lambda *a: "identify (peer asks us)", item=True)
 
     def _timed(
         self,
@@ -89,8 +115,10 @@ class Trace:
         attr: str,
         name: Callable[..., str],
         outcome: Callable[[Any], str] = lambda result: "",
+        item: bool = False,
     ) -> None:
-        original = getattr(owner, attr)
+        """Record a span for every call of `owner.attr` (or `owner[attr]` if `item`)."""
+        original = owner[attr] if item else getattr(owner, attr)
 
         @functools.wraps(original)
         async def timed(*args: Any, **kwargs: Any) -> Any:
@@ -103,7 +131,10 @@ class Trace:
                 label = name(*args, **kwargs) + (outcome(result) if result is not None else "")
                 self.spans.append((label, start, time.perf_counter()))
 
-        setattr(owner, attr, timed)
+        if item:
+            owner[attr] = timed
+        else:
+            setattr(owner, attr, timed)
 
     def _timed_sync(self, owner: Any, attr: str, name: str) -> None:
         original = getattr(owner, attr)

@@ -15,8 +15,9 @@ of both ends (getter and publisher processes) per cold and per hinted get, failu
 load average.
 --baseline-ref REV also runs `ours` of commit REV (bench/baseline.py), alternating with this
 tree `--runs` times, and prints each figure's median over the runs and the ratio base / now.
---trace times the steps of each cold get of this tree (bench/dht_trace.py): dials (TCP, Noise,
-Yamux, identify), stream opens, DHT queries, the fetch and its transfer, the sha256 checks.
+--trace times the steps of each cold get of this tree (bench/dht_trace.py): dials (TCP, the
+multistream negotiations, Noise XX, Yamux start), identify both ways, stream opens and their
+negotiation, DHT queries, the fetch and its transfer, the sha256 checks.
 Goal: 1 MB get from a non-neighbour <= 50 ms.
 
     .venv/bin/python bench/p2p_dht.py --nodes 6 --rounds 3

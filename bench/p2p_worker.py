@@ -35,6 +35,7 @@ from libp2p import new_host
 from libp2p.crypto.ed25519 import create_new_key_pair
 from libp2p.custom_types import TProtocol
 from libp2p.kad_dht.kad_dht import DHTMode, KadDHT
+from libp2p.network.stream.net_stream import INetStream
 from libp2p.peer.id import ID
 from libp2p.pubsub.gossipsub import GossipSub
 from libp2p.pubsub.pubsub import Pubsub
@@ -102,7 +103,7 @@ class Node:
         self.expected = 0
         self.rpcs = 0
         self.rpc_bytes = 0
-        self.streams: Counter[str] = Counter()
+        self.opened: list[INetStream] = []
         self.profiler: cProfile.Profile | None = None
         self.trace: Trace | None = None
 
@@ -156,14 +157,17 @@ class Node:
             router.idontwant_threshold = self.idontwant
 
     def _count_streams(self) -> None:
-        """Count the streams this node opens, per protocol."""
-        new_stream = self.host.new_stream
+        """Keep the streams this node opens (host streams and requests sent with their
+        protocol proposal, p2p.multistream), to count them per protocol."""
+        network = self.host.get_network()
+        new_stream = network.new_stream
 
-        async def counted(peer_id, protocol_ids):
-            self.streams[str(protocol_ids[0])] += 1
-            return await new_stream(peer_id, protocol_ids)
+        async def kept(peer_id):
+            stream = await new_stream(peer_id)
+            self.opened.append(stream)
+            return stream
 
-        self.host.new_stream = counted  # type: ignore[method-assign]
+        network.new_stream = kept  # type: ignore[method-assign]
 
     def _count_rpcs(self) -> None:
         """Count the pubsub RPCs (and their bytes) this node writes."""
@@ -236,7 +240,7 @@ class Node:
             "sys": usage.ru_stime,
             "rpcs": self.rpcs,
             "rpc_bytes": self.rpc_bytes,
-            "streams": dict(self.streams),
+            "streams": Counter(str(stream.get_protocol()) for stream in self.opened),
         }
 
     async def cmd_trace(self, start: bool) -> dict:

@@ -96,7 +96,8 @@ class RecordDHT(KadDHT):
         first value `fetch` gets from a provider. Providers known here are tried first, then
         one walk asks each peer for the record and the providers at once (p2p.kad_request),
         fetching from each new provider as it is named; no FIND_NODE beforehand, no write-back.
-        `fetch` sets its event once the provider is sending: the walk then starts no new query.
+        While a provider is fetched from (for params.PROVIDER_HEAD_START seconds, or as long
+        as it sends the value: `fetch` sets its event then), the walk starts no new query.
         """
         key_bytes = key.encode()
         local = self.value_store.get(key_bytes)
@@ -118,24 +119,33 @@ class RecordDHT(KadDHT):
             return value
         start = self.routing_table.find_local_closest_peers(target)
         walk = Walk(
-            target, start, ask, self.local_peer_id, query_timeout=math.inf, busy=providers.sending
+            target, start, ask, self.local_peer_id, query_timeout=math.inf, busy=providers.busy
         )
         return await walk.run()
 
 
 class _ProviderFetches:
-    """Fetches a value from providers, each tried once; knows whether one is sending it."""
+    """Fetches a value from providers, each tried once; knows whether one is under way."""
 
     def __init__(
-        self, fetch: Callable[[PeerInfo, trio.Event], Awaitable[bytes | None]], tried: set[ID]
+        self,
+        fetch: Callable[[PeerInfo, trio.Event], Awaitable[bytes | None]],
+        tried: set[ID],
+        head_start: float = params.PROVIDER_HEAD_START,
     ) -> None:
         self.fetch = fetch
         self.tried = tried
-        self._under_way: list[trio.Event] = []  # one per fetch, set once the value flows
+        self.head_start = head_start
+        # per fetch under way: when it started, and an event set once the value flows
+        self._under_way: list[tuple[float, trio.Event]] = []
 
-    def sending(self) -> bool:
-        """True while a provider is sending the value."""
-        return any(found.is_set() for found in self._under_way)
+    def busy(self) -> bool:
+        """True while a provider is sending the value or is within its head start."""
+        now = trio.current_time()
+        return any(
+            found.is_set() or now - started < self.head_start
+            for started, found in self._under_way
+        )
 
     async def first_value(self, providers: list[PeerInfo]) -> bytes | None:
         """The value from the first of `providers` not tried before that delivers it."""
@@ -143,12 +153,12 @@ class _ProviderFetches:
             if info.peer_id in self.tried:
                 continue
             self.tried.add(info.peer_id)
-            found = trio.Event()
-            self._under_way.append(found)
+            fetch = (trio.current_time(), trio.Event())
+            self._under_way.append(fetch)
             try:
-                value = await self.fetch(info, found)
+                value = await self.fetch(info, fetch[1])
             finally:
-                self._under_way.remove(found)
+                self._under_way.remove(fetch)
             if value is not None:
                 return value
         return None

@@ -5,7 +5,8 @@ records. Wire format on FETCH_PROTOCOL (one request per stream):
     request:  uvarint length + key (UTF-8, /<namespace>/<hex sha256>)
     response: one status byte (0 found, 1 not found, 2 bad request),
               then, if found, uvarint length + value
-The client checks that the value hashes to the key before returning it.
+The request leaves in one write with the protocol proposal (p2p.multistream.open_with_request);
+the client checks that the value hashes to the key before returning it.
 """
 
 from __future__ import annotations
@@ -22,8 +23,9 @@ from libp2p.peer.id import ID
 from libp2p.utils import encode_varint_prefixed
 from libp2p.utils.varint import read_varint_prefixed_bytes_limited
 
-from p2p import params, yamux
+from p2p import params
 from p2p.bufstream import BufferedStream
+from p2p.multistream import open_with_request
 from p2p.records import RecordError, check_record, split_record_key
 
 logger = logging.getLogger(__name__)
@@ -99,11 +101,9 @@ async def fetch(
     namespace, _ = split_record_key(key)
     try:
         with trio.fail_after(params.FETCH_TIMEOUT):
-            stream = await host.new_stream(peer, [PROTOCOL])
+            request = encode_varint_prefixed(key.encode())
+            stream = await open_with_request(host, peer, PROTOCOL, request, max_size)
             try:
-                if isinstance(stream.muxed_stream, yamux.SerialYamuxStream):
-                    await stream.muxed_stream.open_window(max_size)
-                await stream.write(encode_varint_prefixed(key.encode()))
                 value = await _read_response(BufferedStream(stream), key, max_size, found)
             finally:
                 await stream.close()

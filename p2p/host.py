@@ -6,6 +6,7 @@ restarts.
 Unlike `libp2p.new_host`, which offers TLS, SECIO and *plaintext* besides Noise and keeps up to
 three connections per peer, a host built here offers exactly one security protocol (Noise) and
 one muxer (Yamux with whole-payload writes, see p2p.yamux), so a plaintext dialer is refused.
+It proposes protocols with pipelined multistream-select (p2p.multistream).
 Noise reads its messages through a read-ahead buffer (p2p.readahead).
 """
 
@@ -29,7 +30,7 @@ from libp2p.network.stream.net_stream import INetStream
 from libp2p.peer.peerinfo import PeerInfo, info_from_p2p_addr
 from libp2p.security.noise.transport import PROTOCOL_ID as NOISE_PROTOCOL_ID
 
-from p2p import params, yamux
+from p2p import multistream, params, yamux
 from p2p.readahead import ReadAheadNoise
 
 logger = logging.getLogger(__name__)
@@ -139,7 +140,9 @@ def make_host(key_pair: KeyPair, config: HostConfig = HostConfig()) -> GuardedHo
         retry_config=RetryConfig(max_retries=0),
     )
     yamux.install(swarm)
-    return GuardedHost(network=swarm)
+    host = GuardedHost(network=swarm)
+    multistream.install(host)
+    return host
 
 
 def listen_multiaddrs(config: HostConfig) -> list[multiaddr.Multiaddr]:

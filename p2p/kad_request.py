@@ -4,7 +4,9 @@ A get by key wants whichever the peer has: the record (values that fit a DHT rec
 peers that provide the value (every value). py-libp2p asks for each on a stream of its own
 (two multistream negotiations, two round trips). `ask_record_and_providers` writes a standard
 GET_VALUE and a standard GET_PROVIDERS request on one /ipfs/kad/1.0.0 stream and reads the two
-answers in order, as every Kademlia server serves the requests of a stream one after the other.
+answers in order, as every Kademlia server serves the requests of a stream one after the other;
+both requests leave with the protocol proposal (p2p.multistream.open_with_request): one round
+trip in all.
 Both keys must sit at the same point of the key space (p2p.dht.lookup_target) for the closer
 peers of both answers to lead to the peers that hold either.
 """
@@ -28,6 +30,7 @@ from multiaddr import Multiaddr
 
 from p2p import params
 from p2p.bufstream import BufferedStream
+from p2p.multistream import open_with_request
 
 logger = logging.getLogger(__name__)
 
@@ -50,13 +53,12 @@ async def ask_record_and_providers(
     missing, malformed, too large or carries a forged peer record counts as empty (and is
     logged); only failing to open the stream raises.
     """
-    stream = await host.new_stream(peer, [TProtocol(PROTOCOL_ID)])
+    requests = _request(host, Message.MessageType.GET_VALUE, record_key) + _request(
+        host, Message.MessageType.GET_PROVIDERS, provider_key
+    )
+    stream = await open_with_request(host, peer, TProtocol(PROTOCOL_ID), requests)
     answer = Answer()
     try:
-        await stream.write(
-            _request(host, Message.MessageType.GET_VALUE, record_key)
-            + _request(host, Message.MessageType.GET_PROVIDERS, provider_key)
-        )
         reader = BufferedStream(stream)
         record = await _response(host, peer, reader, Message.MessageType.GET_VALUE, answer)
         if record is not None and record.HasField("record") and record.record.value:

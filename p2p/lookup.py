@@ -35,8 +35,8 @@ Query = Callable[[ID], Awaitable[tuple["T | None", list[ID]]]]
 class Walk(Generic[T]):
     """One lookup towards `target`, starting from `start` (the routing table's closest);
     each peer's query is cut off after `query_timeout` seconds. While `busy()` is true (a
-    query is receiving the value), no new query starts: the transfer gets the CPU and the
-    network, and the walk goes on only if it fails."""
+    query is fetching the value from a provider), no new query starts: the fetch gets the CPU
+    and the network; `busy()` is looked at again at least every `recheck` seconds."""
 
     def __init__(
         self,
@@ -47,6 +47,7 @@ class Walk(Generic[T]):
         alpha: int = params.DHT_ALPHA,
         query_timeout: float = params.DHT_QUERY_TIMEOUT,
         busy: Callable[[], bool] = lambda: False,
+        recheck: float = params.WALK_BUSY_RECHECK,
     ) -> None:
         self.target = target
         self.query_timeout = query_timeout
@@ -54,6 +55,7 @@ class Walk(Generic[T]):
         self.own_id = own_id
         self.alpha = alpha
         self.busy = busy
+        self.recheck = recheck
         self.asked: set[ID] = set()
         self.candidates: list[ID] = []
         self._add(start)
@@ -71,12 +73,14 @@ class Walk(Generic[T]):
                     in_flight += 1
                 if in_flight == 0:
                     return None
-                answer, closer = await receive.receive()
-                in_flight -= 1
-                if answer is not None:
-                    nursery.cancel_scope.cancel()
-                    return answer
-                self._add(closer)
+                held_back = bool(self.candidates) and in_flight < self.alpha
+                with trio.move_on_after(self.recheck if held_back else math.inf):
+                    answer, closer = await receive.receive()
+                    in_flight -= 1
+                    if answer is not None:
+                        nursery.cancel_scope.cancel()
+                        return answer
+                    self._add(closer)
 
     def _add(self, peers: Iterable[ID]) -> None:
         new = [p for p in peers if p != self.own_id and p not in self.asked]

@@ -81,6 +81,10 @@ REPUBLISH_INTERVAL: Final = 3600.0  # seconds between re-puts of the values we p
 DHT_GET_TIMEOUT: Final = 10.0
 DHT_ALPHA: Final = 3  # DHT queries in flight per lookup (the Kademlia paper's alpha)
 DHT_QUERY_TIMEOUT: Final = 3.0  # seconds one peer has to answer one DHT request
+# A provider named by a DHT answer is fetched from alone for this long (or while it sends the
+# value): no other query dials and competes with its new connection; then the walk goes on.
+PROVIDER_HEAD_START: Final = 1.0
+WALK_BUSY_RECHECK: Final = 0.05  # seconds between looks at whether the walk may go on
 FETCH_TIMEOUT: Final = 10.0
 # A get whose sources ran out of time tries again (pausing 0.5 s, then twice as long each
 # time, at most 4 s) until this many seconds have passed; below the 20 s its callers allow.

@@ -86,17 +86,19 @@ def record_find_node_walks(store: ContentStore) -> list[bytes]:
     return keys
 
 
-def record_protocols(host) -> list[str]:
-    """Records the protocol of every stream `host` opens from now on."""
-    protocols: list[str] = []
-    new_stream = host.new_stream
+def record_streams(host) -> list:
+    """Records every stream `host` opens from now on (host streams and requests alike)."""
+    streams: list = []
+    network = host.get_network()
+    new_stream = network.new_stream
 
-    async def recorded(peer_id, protocol_ids):
-        protocols.append(str(protocol_ids[0]))
-        return await new_stream(peer_id, protocol_ids)
+    async def recorded(peer_id):
+        stream = await new_stream(peer_id)
+        streams.append(stream)
+        return stream
 
-    host.new_stream = recorded
-    return protocols
+    network.new_stream = recorded
+    return streams
 
 
 async def test_a_peer_answering_with_a_forged_value_does_not_stop_the_lookup():
@@ -254,10 +256,10 @@ async def test_a_get_from_a_known_publisher_makes_no_dht_lookup():
             reader = ContentStore(hosts[2], publisher_head_start=60)  # however loaded the machine
             await stack.enter_async_context(reader.run())
             key = await publisher.put(NS, os.urandom(300_000))
-            protocols = record_protocols(hosts[2])
+            streams = record_streams(hosts[2])
             with trio.fail_after(30):
                 assert record_key(NS, await reader.get(key, publisher=hosts[0].get_id())) == key
-    assert protocols == [params.FETCH_PROTOCOL]
+    assert [stream.get_protocol() for stream in streams] == [params.FETCH_PROTOCOL]
 
 
 async def test_a_publisher_that_is_sending_the_value_is_not_raced_by_lookups():

@@ -5,8 +5,10 @@ from __future__ import annotations
 import trio
 from libp2p.crypto.ed25519 import create_new_key_pair
 from libp2p.peer.id import ID
+from libp2p.peer.peerinfo import PeerInfo
 
 from p2p import params
+from p2p.dht import _ProviderFetches
 from p2p.lookup import Walk
 
 PEERS = [ID.from_pubkey(create_new_key_pair().public_key) for _ in range(12)]
@@ -77,3 +79,57 @@ async def test_no_new_query_starts_while_a_peer_is_sending_the_value(autojump_cl
     walk = Walk(b"key", PEERS[1:4], query, ME, query_timeout=60, busy=sending.is_set)
     assert await walk.run() == b"value"
     assert set(network.asked) == {PEERS[2], PEERS[3]}  # the start peers, nobody after them
+
+
+async def test_queries_held_back_while_busy_start_once_it_ends(autojump_clock):
+    """The first peer asked is busy fetching for 1 s (a provider within its head start, not
+    sending yet) and never answers; the peers the others name are asked once it is over."""
+    network = Network(holders={PEERS[6]})
+    fetch_started: list[float] = []
+
+    async def query(peer: ID) -> tuple[bytes | None, list[ID]]:
+        if peer == PEERS[1]:
+            fetch_started.append(trio.current_time())
+            await trio.sleep_forever()
+        return await network.query(peer)
+
+    def busy() -> bool:
+        return bool(fetch_started) and trio.current_time() - fetch_started[0] < 1.0
+
+    walk = Walk(b"key", PEERS[1:4], query, ME, query_timeout=60, busy=busy)
+    assert await walk.run() == b"value"
+    assert set(network.asked[:2]) == {PEERS[2], PEERS[3]}
+    assert len(network.asked) > 2
+    # the peers named waited for the end of the head start, not for the silent peer's timeout
+    assert 1.0 <= trio.current_time() - fetch_started[0] < 1.5
+
+
+async def test_a_provider_is_busy_for_its_head_start_or_while_it_sends(autojump_clock):
+    """A provider that does not answer keeps the walk waiting for its head start only; one
+    that sends the value keeps it waiting until the transfer ends."""
+    busy_seen: list[tuple[float, bool]] = []
+
+    async def fetch(info: PeerInfo, found: trio.Event) -> bytes | None:
+        if info.peer_id == PEERS[2]:
+            found.set()
+            await trio.sleep(3)
+            return b"value"
+        await trio.sleep(2)
+        return None
+
+    fetches = _ProviderFetches(fetch, tried=set(), head_start=1.0)
+
+    async def watch() -> None:  # looks at 0.25 s, 0.75 s, ... (never at a step's edge)
+        await trio.sleep(0.25)
+        for _ in range(10):
+            busy_seen.append((trio.current_time(), fetches.busy()))
+            await trio.sleep(0.5)
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(watch)
+        providers = [PeerInfo(PEERS[1], []), PeerInfo(PEERS[2], [])]
+        assert await fetches.first_value(providers) == b"value"
+    assert [busy for _, busy in busy_seen] == [
+        True, True, False, False,  # silent provider: 1 s head start, then no longer busy
+        True, True, True, True, True, True,  # the next one sends for 3 s
+    ]
