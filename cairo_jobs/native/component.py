@@ -17,7 +17,7 @@ named with the component's prefix.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -88,3 +88,39 @@ def starts_used(prefix: str, segment: Segment) -> dict[str, int]:
 def ends_at_stop(c: Mapping[str, Any], prefix: str, cells: int, segment: Segment) -> list:
     """The last row's constraint: if the last instance is used, the segment ends right after it."""
     return [c[f"{prefix}_used"] * (c[f"{prefix}_base"] + cells - segment[1])]
+
+
+def fill_row_by_row(
+    segment: Segment,
+    n: int,
+    prefix: str,
+    value_columns: tuple[str, ...],
+    used_rows: Callable[[int], list[list[int]]],
+    unused_rows: list[list[int]],
+    periodic: Mapping[str, Sequence[int]],
+    cells: int,
+) -> dict[str, list[int]]:
+    """The columns of a component whose instances come row by row: for each instance of the n
+    rows, `used_rows(base)` while base < stop (else `unused_rows`) gives each row's
+    `value_columns`; the memory slot holds the row's first value where `<prefix>_cell` is 1
+    (`memory_slot`), with `_base`, `_used` and `_load` beside it."""
+    start, stop = segment
+    columns: dict[str, list[int]] = {name: [] for name in value_columns}
+    for name in ("base", "used", "load", "mem_addr", "mem_value"):
+        columns[f"{prefix}_{name}"] = []
+    cell, cell_index = periodic[f"{prefix}_cell"], periodic[f"{prefix}_cell_index"]
+    instance_rows = len(unused_rows)
+    for instance in range(n // instance_rows):
+        base = start + cells * instance
+        used = base < stop
+        rows = used_rows(base) if used else unused_rows
+        for row, values in enumerate(rows):
+            for name, value in zip(value_columns, values, strict=True):
+                columns[name].append(value)
+            load = used * cell[row]
+            columns[f"{prefix}_base"].append(base)
+            columns[f"{prefix}_used"].append(int(used))
+            columns[f"{prefix}_load"].append(load)
+            columns[f"{prefix}_mem_addr"].append(load * (base + cell_index[row]))
+            columns[f"{prefix}_mem_value"].append(load * values[0])
+    return columns

@@ -34,6 +34,7 @@ from cairo_jobs.native.component import (
     BuiltinComponent,
     Segment,
     ends_at_stop,
+    fill_row_by_row,
     instance_steps,
     memory_slot,
     starts_used,
@@ -240,24 +241,10 @@ def builtin_columns(segment: Segment, n: int, memory: Mapping[int, int]) -> dict
     """The component's trace columns (COLUMNS) for the segment [start, stop) in n rows: the used
     instances from the memory (hashes the run never read are computed), then instances of
     (0, 0) with used = 0."""
-    start, stop = segment
-    columns: dict[str, list[int]] = {name: [] for name in COLUMNS}
     periodic = dict(zip(PERIODIC_NAMES, periodic_columns(), strict=True))
-    unused = instance_rows(0, 0)
-    for instance in range(n // ROWS):
-        base = start + CELLS * instance
-        used = base < stop
-        rows = _used_rows(base, memory) if used else unused
-        for row, values in enumerate(rows):
-            for name, value in zip(INSTANCE_COLUMNS, values, strict=True):
-                columns[name].append(value)
-            load = used * periodic["ped_cell"][row]
-            columns["ped_base"].append(base)
-            columns["ped_used"].append(int(used))
-            columns["ped_load"].append(load)
-            columns["ped_mem_addr"].append(load * (base + periodic["ped_cell_index"][row]))
-            columns["ped_mem_value"].append(load * values[0])
-    return columns
+    return fill_row_by_row(segment, n, "ped", INSTANCE_COLUMNS,
+                           lambda base: _used_rows(base, memory), instance_rows(0, 0),
+                           periodic, CELLS)  # fmt: skip
 
 
 def _used_rows(base: int, memory: Mapping[int, int]) -> list[list[int]]:

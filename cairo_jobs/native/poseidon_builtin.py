@@ -163,24 +163,10 @@ def builtin_columns(segment: Segment, n: int, memory: Mapping[int, int]) -> dict
     """The component's trace columns (COLUMNS) for the segment [start, stop) in n rows: the used
     instances from the memory (outputs the run never read are computed), then instances of
     (0, 0, 0) with used = 0."""
-    start, stop = segment
-    columns: dict[str, list[int]] = {name: [] for name in COLUMNS}
     periodic = dict(zip(PERIODIC_NAMES, periodic_columns(), strict=True))
-    unused = instance_rows([0, 0, 0])
-    for instance in range(n // ROWS):
-        base = start + CELLS * instance
-        used = base < stop
-        rows = _used_rows(base, memory) if used else unused
-        for row, values in enumerate(rows):
-            for name, value in zip((*STATE, *SQUARES, *CUBES), values, strict=True):
-                columns[name].append(value)
-            load = used * periodic["pos_cell"][row]
-            columns["pos_base"].append(base)
-            columns["pos_used"].append(int(used))
-            columns["pos_load"].append(load)
-            columns["pos_mem_addr"].append(load * (base + periodic["pos_cell_index"][row]))
-            columns["pos_mem_value"].append(load * values[0])
-    return columns
+    return component.fill_row_by_row(segment, n, "pos", (*STATE, *SQUARES, *CUBES),
+                                     lambda base: _used_rows(base, memory),
+                                     instance_rows([0, 0, 0]), periodic, CELLS)  # fmt: skip
 
 
 def _used_rows(base: int, memory: Mapping[int, int]) -> list[list[int]]:
