@@ -71,21 +71,27 @@ def run_validator(validator: TopicValidator, data: bytes, origin: ID) -> Verdict
 
 @dataclass
 class DropLog:
-    """Counts dropped messages by reason and logs the first drop of each peer once."""
+    """Counts dropped messages by reason and logs each peer's first drop of each outcome once.
+
+    A rejected message (a bad one: the sender is penalised) is a warning; an ignored one (not
+    judged yet, e.g. its signer's key is still being looked up) is only news, logged at info.
+    """
 
     counts: Counter[str] = field(default_factory=Counter)
     max_remembered_peers: int = 10_000
-    _logged: set[ID] = field(default_factory=set)
+    _logged: set[tuple[ID, Outcome]] = field(default_factory=set)
 
     def record(self, peer: ID, topic: str, verdict: Verdict) -> None:
-        """Count one dropped message; log it if this peer has not been logged yet."""
+        """Count one dropped message; log it if this peer had no drop of its outcome logged."""
         self.counts[verdict.reason] += 1
-        if peer in self._logged:
+        if (peer, verdict.outcome) in self._logged:
             return
         if len(self._logged) >= self.max_remembered_peers:
             self._logged.clear()
-        self._logged.add(peer)
-        logger.warning(
+        self._logged.add((peer, verdict.outcome))
+        level = logging.WARNING if verdict.outcome is Outcome.REJECT else logging.INFO
+        logger.log(
+            level,
             "gossip message dropped (further drops from this peer are only counted)",
             extra={
                 "peer": str(peer),

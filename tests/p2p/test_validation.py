@@ -28,15 +28,27 @@ def test_a_validator_that_returns_no_verdict_rejects_the_message():
     assert verdict.outcome is Outcome.REJECT
 
 
-def test_drops_are_counted_by_reason_and_logged_once_per_peer(caplog):
+def test_drops_are_counted_by_reason_and_logged_once_per_peer_and_outcome(caplog):
     log = DropLog()
     noisy, other = new_peer(), new_peer()
-    with caplog.at_level(logging.WARNING, logger="p2p.validation"):
+    with caplog.at_level(logging.INFO, logger="p2p.validation"):
         for _ in range(5):
             log.record(noisy, "/t", Verdict.reject("bad signature"))
-        log.record(noisy, "/t", Verdict.ignore("late"))
+        for _ in range(3):
+            log.record(noisy, "/t", Verdict.ignore("late"))
         log.record(other, "/t", Verdict.reject("bad signature"))
-    assert log.counts == {"bad signature": 6, "late": 1}
-    assert log.total == 7
-    assert len(caplog.records) == 2
-    assert {r.peer for r in caplog.records} == {str(noisy), str(other)}
+    assert log.counts == {"bad signature": 6, "late": 3}
+    assert log.total == 9
+    logged = sorted((r.peer, r.outcome, r.levelname) for r in caplog.records)
+    assert logged == sorted([
+        (str(noisy), "reject", "WARNING"),
+        (str(noisy), "ignore", "INFO"),
+        (str(other), "reject", "WARNING"),
+    ])
+
+
+def test_an_ignored_message_is_no_warning(caplog):
+    """A message not judged yet (signer's key still being looked up) is normal, not a fault."""
+    with caplog.at_level(logging.WARNING, logger="p2p.validation"):
+        DropLog().record(new_peer(), "/t", Verdict.ignore("signer's public key not known"))
+    assert caplog.records == []
