@@ -95,7 +95,8 @@ class ExecutorSection:
     allowed_hints_file: str = ""
     """JSON list of the hint codes jobs may use; default: the vetted library hints."""
     prover: str = "reexec"
-    """`reexec`: witnesses validators re-execute (0 proof bits); `native`: the built-in STARK."""
+    """`reexec`: witnesses validators re-execute (0 proof bits); `native`: the built-in STARK;
+    `stone`: Stone's `cpu_air_prover` (on PATH, `scripts/install-stone`)."""
     prove_timeout: float = 1800.0
     """Seconds one proof may take (the native prover runs in a child process, then stops)."""
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import logging
 import signal
 import sys
 import time
@@ -26,6 +27,8 @@ from node.config import Config
 from node.errors import PartialResult, UserError
 from p2p.codec import CodecError
 from p2p.messages import JobBody
+
+log = logging.getLogger(__name__)
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
@@ -85,11 +88,13 @@ def serve_command(args: argparse.Namespace, config: Config) -> dict[str, Any]:
     from node.roles.executor import Executor
     from node.roles.services import open_services
 
+    hints, prover = _allowed_hints(config), _prover(config)  # refused before anything starts
+
     async def main() -> None:
         async with open_services(config, "executor") as services, RunnerPool(
             config.executor.max_jobs
         ) as pool:
-            executor = Executor(services, pool, _allowed_hints(config), _prover(config))
+            executor = Executor(services, pool, hints, prover)
             await _run_until_stopped(executor.run, services.ready_info())
 
     return _run(main, {"role": "executor"})
@@ -97,10 +102,11 @@ def serve_command(args: argparse.Namespace, config: Config) -> dict[str, Any]:
 
 def validate_command(args: argparse.Namespace, config: Config) -> dict[str, Any]:
     from cairo_jobs.backends import make_verifier
-    from cairo_jobs.native.backend import NativeConfig, NativeVerifier
     from cairo_jobs.pool import RunnerPool
     from node.roles.services import open_services
     from node.roles.validator import Checked, Validator
+
+    hints, proof_verifiers = _allowed_hints(config), _proof_verifiers()
 
     def report(checked: Checked) -> None:
         _emit(args.json, "witness", {k: hex(v) if type(v) is int and k != "security_bits"
@@ -108,10 +114,8 @@ def validate_command(args: argparse.Namespace, config: Config) -> dict[str, Any]
 
     async def main() -> None:
         async with open_services(config, "validator") as services, RunnerPool(1) as pool:
-            validator = Validator(
-                services, make_verifier(pool, None), _allowed_hints(config), report,
-                proof_verifiers={"native": NativeVerifier(NativeConfig(security_bits=0))},
-            )
+            validator = Validator(services, make_verifier(pool, None), hints, report,
+                                  proof_verifiers=proof_verifiers)
             if config.validator.synthetic_interval <= 0:
                 await _run_until_stopped(validator.run, services.ready_info())
                 return
@@ -306,19 +310,40 @@ def _emit(as_json: bool, event: str, details: dict[str, Any], *, stream: Any = N
         print(f"{event:<10} {shown}", file=stream, flush=True)
 
 
-PROVERS = ("reexec", "native")
+PROVERS = ("reexec", "native", "stone")
 
 
 def _prover(config: Config) -> Any:
     """The executor's prover from `executor.prover` (None: re-execution witnesses)."""
     from cairo_jobs.native.backend import NativeConfig, NativeProver
+    from cairo_jobs.stone import PROVER, StoneConfig, StoneNotInstalled, StoneProver
 
     choice = config.executor.prover
     if choice not in PROVERS:
         raise UserError(f"executor.prover is {choice!r}; choose one of {', '.join(PROVERS)}")
     if choice == "reexec":
         return None
-    return NativeProver(NativeConfig(timeout=config.executor.prove_timeout))
+    if choice == "native":
+        return NativeProver(NativeConfig(timeout=config.executor.prove_timeout))
+    try:
+        return StoneProver(StoneConfig(timeout=config.executor.prove_timeout))
+    except StoneNotInstalled:
+        raise UserError(f"executor.prover is 'stone' but {PROVER} is not on PATH: install the "
+                        "Stone prover with scripts/install-stone (needs internet), or choose "
+                        "executor.prover = \"native\"") from None
+
+
+def _proof_verifiers() -> dict[str, Any]:
+    """The validator's verifiers by witness mode: native always, Stone when installed."""
+    from cairo_jobs.native.backend import NativeConfig, NativeVerifier
+    from cairo_jobs.stone import StoneNotInstalled, StoneVerifier
+
+    verifiers: dict[str, Any] = {"native": NativeVerifier(NativeConfig(security_bits=0))}
+    try:
+        verifiers["stone"] = StoneVerifier()
+    except StoneNotInstalled as error:
+        log.info("stone proofs will be refused", extra={"reason": str(error)})
+    return verifiers
 
 
 def _allowed_hints(config: Config) -> frozenset[str]:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 
 from cairo_jobs.examples import EXAMPLES
 from tests.node.cli_run import Result, clean_environment, run_cli
+from tests.ports import free_port
 
 FIBONACCI = EXAMPLES["fibonacci"].path
 
@@ -71,3 +73,44 @@ def test_roles_need_an_account_keys_and_contracts(
     assert (tmp_path / "identity.key").exists()  # the import made the libp2p identity too
     done = node("serve", data_dir=tmp_path)
     assert done.code == 2 and "contracts.registry is not set" in done.err
+
+
+@pytest.fixture
+def ready_node(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A data dir with keys, and settings naming an account and contracts; the RPC URL points
+    at a port nobody listens on, so whatever needs the chain fails."""
+    (tmp_path / "key").write_text("0x1234")
+    imported = node("keys", "import", "--private-key-file", str(tmp_path / "key"),
+                    data_dir=tmp_path)
+    assert imported.code == 0, imported.err
+    for name, value in (("CHAIN_ACCOUNT", "0x123"), ("CONTRACTS_REGISTRY", "0x456"),
+                        ("CONTRACTS_FACT_REGISTRY", "0x789"), ("CONTRACTS_TOKEN", "0xabc"),
+                        ("CHAIN_RPC_URL", f"http://127.0.0.1:{free_port()}/rpc")):
+        monkeypatch.setenv(f"ZETINA_{name}", value)
+    return tmp_path
+
+
+def test_bad_role_settings_are_refused_before_the_node_starts(
+    ready_node: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (ready_node / "hints.json").write_text('{"not": "a list"}')
+    monkeypatch.setenv("PATH", str(ready_node))  # no Stone binaries to be found
+    cases = [
+        ("serve", {"EXECUTOR_PROVER": "fast"}, "choose one of reexec, native, stone"),
+        ("serve", {"EXECUTOR_PROVER": "stone"}, "install the Stone prover with "
+                                                "scripts/install-stone"),
+        ("serve", {"EXECUTOR_ALLOWED_HINTS_FILE": str(ready_node / "missing.json")},
+         "cannot read executor.allowed_hints_file"),
+        ("validate", {"EXECUTOR_ALLOWED_HINTS_FILE": str(ready_node / "hints.json")},
+         "must hold a JSON list of strings"),
+    ]
+    for role, settings, message in cases:
+        with monkeypatch.context() as env:
+            for name, value in settings.items():
+                env.setenv(f"ZETINA_{name}", value)
+            done = node(role, "--json", data_dir=ready_node)
+        assert done.code == 1 and message in done.err, (role, settings, done.err)
+        assert message in json.loads(done.out)["error"]
+        assert "Starknet node failed" not in done.err  # told before the chain is asked
+    assert not (ready_node / "jobs.sqlite").exists()
+
