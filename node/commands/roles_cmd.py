@@ -16,6 +16,7 @@ import sys
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -97,7 +98,7 @@ def serve_command(args: argparse.Namespace, config: Config) -> dict[str, Any]:
             executor = Executor(services, pool, hints, prover)
             await _run_until_stopped(executor.run, services.ready_info())
 
-    return _run(main, {"role": "executor"})
+    return _run(config, main, {"role": "executor"})
 
 
 def validate_command(args: argparse.Namespace, config: Config) -> dict[str, Any]:
@@ -122,7 +123,7 @@ def validate_command(args: argparse.Namespace, config: Config) -> dict[str, Any]
             await _run_until_stopped(_with_synthetic_jobs(services, validator, args.json),
                                      services.ready_info())
 
-    return _run(main, {"role": "validator"})
+    return _run(config, main, {"role": "validator"})
 
 
 def _with_synthetic_jobs(services: Any, validator: Any, as_json: bool) -> Callable[..., Any]:
@@ -177,7 +178,7 @@ def delegate_command(args: argparse.Namespace, config: Config) -> dict[str, Any]
         if args.executor is not None:
             raise UserError("--executor is for organic jobs; a streaming job picks staked "
                             "executors (stream.min_stake)")
-        return delegate_stream(args, config, program, progress, _run)
+        return delegate_stream(args, config, program, progress, partial(_run, config))
 
     outcome: list[Outcome] = []
 
@@ -198,7 +199,7 @@ def delegate_command(args: argparse.Namespace, config: Config) -> dict[str, Any]
                                                       only=args.executor))
             nursery.cancel_scope.cancel()
 
-    _run(main, {})
+    _run(config, main, {})
     if not outcome:
         raise UserError("interrupted before the job ended; see `node jobs` for its state")
     described = _describe(outcome[0], time.monotonic() - started)
@@ -273,20 +274,25 @@ async def _run_until_stopped(
                 break
 
 
-def _run(main: Callable[[], Awaitable[None]], summary: dict[str, Any]) -> dict[str, Any]:
+def _run(
+    config: Config, main: Callable[[], Awaitable[None]], summary: dict[str, Any]
+) -> dict[str, Any]:
     """Run `main` under trio; a failure the user can act on comes out as one UserError."""
     from starknet_py.net.client_errors import ClientError
 
     from node.chain import ChainError
+    from node.registry_access import UNREACHABLE_ERRORS, unreachable
 
     try:
         trio.run(main)
     except BaseExceptionGroup as group:
         error = _first_leaf(group)
-    except (ChainError, ClientError) as failure:
+    except (ChainError, ClientError, *UNREACHABLE_ERRORS) as failure:
         error = failure
     else:
         return {**summary, "stopped": True}
+    if isinstance(error, UNREACHABLE_ERRORS):
+        raise unreachable(config, error) from error
     if isinstance(error, (ChainError, ClientError)):
         raise UserError(f"the Starknet node failed: {error}; check chain.rpc_url and the "
                         "contract addresses in the config") from error

@@ -114,3 +114,11 @@ def test_bad_role_settings_are_refused_before_the_node_starts(
         assert "Starknet node failed" not in done.err  # told before the chain is asked
     assert not (ready_node / "jobs.sqlite").exists()
 
+
+def test_roles_without_a_reachable_chain_say_so_and_how_to_fix_it(ready_node: Path) -> None:
+    for args in (["serve"], ["validate"], ["delegate", str(FIBONACCI), "--reward", "5"]):
+        done = node(*args, data_dir=ready_node)
+        assert done.code == 1, (args, done.err)
+        assert "cannot reach the Starknet node at http://127.0.0.1:" in done.err, done.err
+        assert "start it or fix chain.rpc_url" in done.err
+        assert "Traceback" not in done.err
