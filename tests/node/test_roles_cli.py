@@ -26,7 +26,7 @@ def node(*args: str, data_dir: Path) -> Result:
 @pytest.fixture
 def inputs(tmp_path: Path) -> dict[str, Path]:
     files = {"not_a_program.json": '{"not": "a program"}', "broken.cairo": "func main( {",
-             "list.json": "[1, 2]"}
+             "list.json": "[1, 2]", "input.json": '{"n": 10}'}
     for name, text in files.items():
         (tmp_path / name).write_text(text)
     return {name: tmp_path / name for name in files}
@@ -49,6 +49,8 @@ def test_bad_delegate_arguments_are_refused_with_what_is_wrong(
         ([fib, "--reward", "5", "--executor", "12"], "'12' is not a Starknet address"),
         ([fib, "--reward", "5", "--output-volume", "table"], "add --wait"),
         ([fib, "--reward", "5"], "chain.account is not set"),  # all good but no account
+        ([fib, "--input", str(inputs["input.json"]), "--reward", "5"],
+         "chain.account is not set"),  # an input file is read as the input
     ]
     for args, message in cases:
         done = node("delegate", *args, data_dir=tmp_path / "node")
