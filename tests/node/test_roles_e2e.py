@@ -30,6 +30,7 @@ from cairo_jobs.streaming import log_commitment
 from cairo_jobs.vm import execute
 from node.config import load_config
 from node.localnet import LocalNetwork, NodeProcess
+from node.roles.admission import MIN_TIME_LEFT_S
 from node.roles.executor import Executor
 from node.roles.services import open_services
 from node.roles.volumes import joined_output, offer_output_volumes, output_volume_refs, volume_bytes
@@ -279,15 +280,23 @@ async def test_headers_that_must_not_run_are_dropped_and_garbage_is_survived(
     pauper = network.account(PAUPER)
     delegator = network.account(DELEGATOR)
 
-    def header(delegator_address: str) -> JobHeader:
+    def header(delegator_address: str, reward: int = REWARD, seconds: int = 600) -> JobHeader:
         return JobHeader(chain_id=chain_id, registry=contracts["registry"],
                          delegator=int(delegator_address, 16), body_id=secrets.token_bytes(32),
-                         program_hash=secrets.randbits(250), max_steps=1000, reward=REWARD,
-                         deadline=int(time.time()) + 600, nonce=secrets.randbits(64))
+                         program_hash=secrets.randbits(250), max_steps=1000, reward=reward,
+                         deadline=int(time.time()) + seconds, nonce=secrets.randbits(64))
 
     insolvent = sign_header(header(pauper["address"]),
                             StarkKeyPair.from_private_key(int(pauper["private_key"], 16)))
     forged = sign_header(header(delegator["address"]), StarkKeyPair.generate())
+    # Signed by the funded delegator, but not worth running: each is declined with its reason.
+    delegator_key = StarkKeyPair.from_private_key(int(delegator["private_key"], 16))
+    declined = {
+        "reward too low": sign_header(header(delegator["address"], reward=0), delegator_key),
+        "already paid": sign_header(header(delegator["address"]), delegator_key),
+        "insolvent delegator": insolvent,
+    }
+    await trio.to_thread.run_sync(pay_without_gossip, network, declined["already paid"])
     garbage = [secrets.token_bytes(n) for n in (1, 50, 700)]
     everything = {
         params.TOPIC_JOBS: [forged.encode(), *garbage],
@@ -303,11 +312,14 @@ async def test_headers_that_must_not_run_are_dropped_and_garbage_is_survived(
             await poor.gossip.subscribe(topic)
             await rogue.gossip.subscribe(topic)
         await trio.sleep(2)  # the mesh forms
-        # First the valid header alone (its signer's key is learned from its first copy),
+        declined["deadline too close"] = sign_header(
+            header(delegator["address"], seconds=int(MIN_TIME_LEFT_S) - 1), delegator_key)
+        # First the valid headers alone (a signer's key is learned from its first copy),
         # then the forged one and the garbage.
         with trio.move_on_after(60):
-            while not all(_declined_insolvent(node) for node in executors(network)):
-                await poor.gossip.publish(params.TOPIC_JOBS, insolvent.encode())
+            while not all(_declined_all(node, declined) for node in executors(network)):
+                for signed in declined.values():
+                    await poor.gossip.publish(params.TOPIC_JOBS, signed.encode())
                 await trio.sleep(0.5)
         with trio.move_on_after(60):
             while not all(_rejected_rogue(node) for node in executors(network)):
@@ -317,15 +329,27 @@ async def test_headers_that_must_not_run_are_dropped_and_garbage_is_survived(
                 await trio.sleep(0.5)
 
     for node in executors(network):
-        assert _declined_insolvent(node) and _rejected_rogue(node), node.log()[-3000:]
+        assert _declined_all(node, declined) and _rejected_rogue(node), node.log()[-3000:]
         jobs = stored_jobs(network, node.name)
-        assert job_hash(insolvent.header) not in jobs and job_hash(forged.header) not in jobs
+        for signed in (*declined.values(), forged):
+            assert job_hash(signed.header) not in jobs
+        for reason, signed in declined.items():  # and each is logged with its reason
+            assert f'job={job_hash(signed.header):#x} reason="{reason}"' in node.log()
     assert all(node.process.poll() is None for node in network.nodes)  # all still running
 
 
-def _declined_insolvent(node: NodeProcess) -> bool:
-    return metric(node, "zetina_messages_dropped_total", topic=params.TOPIC_JOBS,
-                  reason="insolvent delegator") >= 1
+def pay_without_gossip(network: LocalNetwork, signed: SignedJobHeader) -> None:
+    """Have the Registry pay the job (a fact for output [1], submitted by another account)
+    without its header ever being gossiped."""
+    facts = FactRegistryClient(wallet_of(network, VALIDATOR).account(network.url),
+                               network.contracts()["fact_registry"])
+    asyncio.run(facts.register_fact(fact_hash(signed.header.program_hash, [1]), 0))
+    asyncio.run(registry_client(network, PAUPER).submit_witness(signed, [1]))
+
+
+def _declined_all(node: NodeProcess, declined: dict[str, SignedJobHeader]) -> bool:
+    return all(metric(node, "zetina_messages_dropped_total", topic=params.TOPIC_JOBS,
+                      reason=reason) >= 1 for reason in declined)
 
 
 def _rejected_rogue(node: NodeProcess) -> bool:
