@@ -11,6 +11,7 @@ import argparse
 import hashlib
 import json
 import logging
+import math
 import signal
 import sys
 import time
@@ -64,7 +65,8 @@ def register(commands: argparse._SubParsersAction, common: argparse.ArgumentPars
     delegate.add_argument("--layout", default="small", help="Cairo layout (default: small)")
     delegate.add_argument("--reward", type=amount_argument("--reward"), required=True,
                           help="tokens (0.001) or base units (1000000000000000fri)")
-    delegate.add_argument("--deadline", type=float, help="seconds from now (delegator.deadline)")
+    delegate.add_argument("--deadline", type=_positive_seconds,
+                          help="seconds from now (delegator.deadline)")
     delegate.add_argument("--max-steps", type=_positive_int, default=1_000_000)
     delegate.add_argument("--wait", action="store_true",
                           help="stay until the job is paid or expired (default: until assigned)")
@@ -161,6 +163,7 @@ def delegate_command(args: argparse.Namespace, config: Config) -> dict[str, Any]
     from node.roles.services import open_services
 
     deadline = args.deadline if args.deadline is not None else config.delegator.deadline
+    _check_layout(args.layout)
     output_volumes = _output_volumes(args)
     program, program_input = _compiled_program(args.program), _program_input(args.input)
     volumes = _volumes(args.volume)
@@ -212,6 +215,14 @@ def delegate_command(args: argparse.Namespace, config: Config) -> dict[str, Any]
     if outcome[0].volumes:
         described["output_volumes"] = _write_volumes(outcome[0].volumes, args.output_dir)
     return described
+
+
+def _check_layout(layout: str) -> None:
+    from cairo_jobs.vm import SUPPORTED_LAYOUTS
+
+    if layout not in SUPPORTED_LAYOUTS:
+        raise UserError(f"--layout {layout!r} is not a Cairo layout executors run; use one of "
+                        f"{', '.join(SUPPORTED_LAYOUTS)}")
 
 
 def _output_volumes(args: argparse.Namespace) -> tuple[str, ...]:
@@ -434,6 +445,16 @@ def _rate(text: str) -> float:
     if not 0.0 <= value <= 1.0:
         raise argparse.ArgumentTypeError(f"{text!r} is not between 0 (off) and 1 (every "
                                          "request)")
+    return value
+
+
+def _positive_seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not 0 < value < math.inf:
+        raise argparse.ArgumentTypeError(f"{text!r} must be a positive number of seconds")
     return value
 
 

@@ -48,6 +48,10 @@ def test_bad_delegate_arguments_are_refused_with_what_is_wrong(
         ([fib, "--reward", "lots"], "--reward 'lots': not a number"),
         ([fib, "--reward", "5", "--executor", "12"], "'12' is not a Starknet address"),
         ([fib, "--reward", "5", "--output-volume", "table"], "add --wait"),
+        ([fib, "--reward", "5", "--deadline", "0"], "'0' must be a positive number of seconds"),
+        ([fib, "--reward", "5", "--deadline", "nan"], "'nan' must be a positive number"),
+        ([fib, "--reward", "5", "--deadline", "soon"], "'soon' is not a number of seconds"),
+        ([fib, "--reward", "5", "--layout", "smal"], "--layout 'smal' is not a Cairo layout"),
         ([fib, "--reward", "5"], "chain.account is not set"),  # all good but no account
         ([fib, "--input", str(inputs["input.json"]), "--reward", "5"],
          "chain.account is not set"),  # an input file is read as the input
