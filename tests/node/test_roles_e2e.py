@@ -31,7 +31,7 @@ from cairo_jobs.vm import execute
 from node.config import load_config
 from node.localnet import LocalNetwork, NodeProcess
 from node.roles.admission import MIN_TIME_LEFT_S
-from node.roles.executor import Executor
+from node.roles.executor import RESUMABLE, Executor
 from node.roles.services import open_services
 from node.roles.volumes import joined_output, offer_output_volumes, output_volume_refs, volume_bytes
 from node.wallet import Wallet
@@ -84,8 +84,8 @@ def metric(node: NodeProcess, name: str, **labels: str) -> float:
     text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10).read().decode()
     wanted = ",".join(f'{key}="{value}"' for key, value in sorted(labels.items()))
     for line in text.splitlines():
-        match = re.fullmatch(rf"{name}\{{(.*)\}} (\S+)", line)
-        if match and ",".join(sorted(match.group(1).split(","))) == wanted:
+        match = re.fullmatch(rf"{name}(?:\{{(.*)\}})? (\S+)", line)
+        if match and ",".join(sorted((match.group(1) or "").split(","))) == wanted:
             return float(match.group(2))
     return 0.0
 
@@ -381,6 +381,46 @@ def test_a_killed_assignee_is_replaced_and_the_job_is_paid_once(network: LocalNe
         assert time.monotonic() < deadline, restarted.log()[-3000:]
         time.sleep(1)
     assert "already paid" in _last_reason(network, victim.name, key)
+
+
+def test_an_executor_killed_mid_job_resumes_it_once_restarted_and_is_paid_once(
+    network: LocalNetwork,
+) -> None:
+    """The delegator holds the assignment's window while the assignee is down: restarted, it
+    takes the job up again from its store and completes it."""
+    victim = next(n for n in executors(network)
+                  if n.name == "executor-1" and n.process.poll() is None)
+    delegating = network.delegate(FIBONACCI, {"n": 21}, REWARD, "--executor",
+                                  victim.ready["account"], account_index=DELEGATOR,
+                                  settings={"delegator.assignment_window": "120"})
+    key = int(delegating.wait_for("published")["job"], 16)
+    deadline = time.monotonic() + 120
+    while stored_jobs(network, victim.name).get(key, ("",))[0] not in RESUMABLE:
+        assert time.monotonic() < deadline, victim.log()[-3000:]
+        time.sleep(0.02)
+    victim.kill()  # mid-job: running it, or waiting for its fact
+    network.nodes.remove(victim)
+    restarted = network.start("serve", victim.name, EXECUTOR_1,
+                              "--status-port", str(free_port()))
+    outcome = delegating.outcome()
+
+    assert outcome["state"] == "paid" and outcome["attempts"] == 1, restarted.log()[-3000:]
+    assert outcome["executor"] == victim.ready["account"]
+    assert [int(felt, 16) for felt in outcome["output"]] == [21, 10946]
+    assert re.search(rf"resuming job job={key:#x} state=({'|'.join(RESUMABLE)})\n",
+                     restarted.log())
+    state, payout = stored_jobs(network, victim.name)[key]
+    assert state == "paid" and int(payout, 16) == int(outcome["transaction"], 16)
+    others = [n.name for n in executors(network) if n.name != victim.name]
+    assert all(stored_jobs(network, name).get(key, ("bidding",))[0] != "paid" for name in others)
+    # What its status endpoint shows: jobs by state, the steps' durations, its peers.
+    assert metric(restarted, "zetina_jobs", state="paid") >= 1
+    assert metric(restarted, "zetina_step_duration_seconds_count", step="fetch") >= 1
+    assert metric(restarted, "zetina_peers") >= 1
+    port = restarted.ready["status_port"]
+    health = json.loads(urllib.request.urlopen(f"http://127.0.0.1:{port}/health",
+                                               timeout=10).read())
+    assert health["status"] == "ok" and health["checks"]["peers"]["ok"]
 
 
 def test_a_job_nobody_takes_expires_and_the_escrow_keeps_the_reward(
