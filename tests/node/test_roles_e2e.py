@@ -37,9 +37,16 @@ from node.roles.volumes import joined_output, offer_output_volumes, output_volum
 from node.wallet import Wallet
 from p2p import limits, params
 from p2p.host import HostConfig
-from p2p.messages import JobBody, JobHeader, JobWitness, SignedJobHeader, WitnessNotice
+from p2p.messages import (
+    Assignment,
+    JobBody,
+    JobHeader,
+    JobWitness,
+    SignedJobHeader,
+    WitnessNotice,
+)
 from p2p.node import run_node
-from p2p.signing import job_hash, sign_header, sign_notice
+from p2p.signing import job_hash, sign_assignment, sign_header, sign_notice
 from p2p.stark import StarkKeyPair
 from p2p.validation import Verdict
 from registry_contract.client import FactRegistryClient, Refusal, Refused, RegistryClient
@@ -336,6 +343,46 @@ async def test_headers_that_must_not_run_are_dropped_and_garbage_is_survived(
         for reason, signed in declined.items():  # and each is logged with its reason
             assert f'job={job_hash(signed.header):#x} reason="{reason}"' in node.log()
     assert all(node.process.poll() is None for node in network.nodes)  # all still running
+
+
+async def test_a_body_that_is_not_the_headers_program_fails_the_job_unpaid(
+    network: LocalNetwork,
+) -> None:
+    """A delegator's header names another program hash than its body's: the assigned executor
+    fetches the body (its sha256 holds), runs it, finds the program hash differs and fails the
+    job with the reason; nothing is paid."""
+    chain_id = int(network.devnet.info["chain_id"], 16)  # type: ignore[union-attr]
+    delegator = wallet_of(network, DELEGATOR)
+    body = JobBody(program=compiled("fibonacci"), program_input=b'{"n":4}', layout="small")
+    header = JobHeader(chain_id=chain_id, registry=network.contracts()["registry"],
+                       delegator=delegator.address, body_id=body.body_id,
+                       program_hash=secrets.randbits(250), max_steps=10**6, reward=REWARD,
+                       deadline=int(time.time()) + 600, nonce=secrets.randbits(64))
+    signed, key = sign_header(header, delegator.key), job_hash(header)
+    target = next(node for node in executors(network) if node.name == "executor-2")
+    assignment = sign_assignment(
+        Assignment(key, int(target.ready["account"], 16), int(time.time()) + 120, 0),
+        chain_id, delegator.address, delegator.key)
+    config = HostConfig(bootstrap=tuple(node.address for node in network.nodes
+                                        if node.process.poll() is None))
+    anything = {topic: (lambda data, origin: Verdict.accept()) for topic in params.ALL_TOPICS}
+    async with run_node(create_new_key_pair(), config, anything) as rogue:
+        rogue.content.offer(params.NS_BODY, body.encode())
+        for topic in params.ALL_TOPICS:
+            await rogue.gossip.subscribe(topic)
+        await trio.sleep(2)  # the mesh forms
+        with trio.move_on_after(90):
+            while stored_jobs(network, target.name).get(key, ("",))[0] != "failed":
+                await rogue.gossip.publish(params.TOPIC_JOBS, signed.encode())
+                await rogue.gossip.publish(params.TOPIC_ASSIGNMENTS, assignment.encode())
+                await trio.sleep(0.5)
+
+    assert stored_jobs(network, target.name).get(key, ("",))[0] == "failed", target.log()[-3000:]
+    assert f"is not the header's {header.program_hash:#x}" in _last_reason(network, target.name,
+                                                                          key)
+    job = await trio.to_thread.run_sync(asyncio.run, registry_client(network, DELEGATOR)
+                                        .job_state(key))
+    assert not job.paid and target.process.poll() is None
 
 
 def pay_without_gossip(network: LocalNetwork, signed: SignedJobHeader) -> None:
