@@ -277,6 +277,15 @@ def test_without_wait_the_delegator_leaves_once_the_witness_is_announced(
                   for node in executors(network)):
         assert time.monotonic() < deadline, [n.log()[-2000:] for n in executors(network)]
         time.sleep(1)
+    assert stored_jobs(network, "delegator")[key][0] == "assigned"
+
+    # The delegator's next run records the payment it did not wait for.
+    again = network.delegate(FIBONACCI, {"n": 16}, REWARD, account_index=DELEGATOR)
+    assert again.outcome()["state"] == "paid"
+    state, payout = stored_jobs(network, "delegator")[key]
+    paid_by = [stored_jobs(network, node.name)[key][1] for node in executors(network)
+               if stored_jobs(network, node.name).get(key, (None,))[0] == "paid"]
+    assert state == "paid" and [int(payout, 16)] == [int(tx, 16) for tx in paid_by]
 
 
 async def test_headers_that_must_not_run_are_dropped_and_garbage_is_survived(
