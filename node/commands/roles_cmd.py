@@ -91,6 +91,7 @@ def serve_command(args: argparse.Namespace, config: Config) -> dict[str, Any]:
     from node.roles.executor import Executor
     from node.roles.services import open_services
 
+    _check_addresses(config)
     hints, prover = _allowed_hints(config), _prover(config)  # refused before anything starts
 
     async def main() -> None:
@@ -109,6 +110,7 @@ def validate_command(args: argparse.Namespace, config: Config) -> dict[str, Any]
     from node.roles.services import open_services
     from node.roles.validator import Checked, Validator
 
+    _check_addresses(config)
     hints, proof_verifiers = _allowed_hints(config), _proof_verifiers()
 
     def report(checked: Checked) -> None:
@@ -164,6 +166,7 @@ def delegate_command(args: argparse.Namespace, config: Config) -> dict[str, Any]
 
     deadline = args.deadline if args.deadline is not None else config.delegator.deadline
     _check_layout(args.layout)
+    _check_addresses(config)
     output_volumes = _output_volumes(args)
     program, program_input = _compiled_program(args.program), _program_input(args.input)
     volumes = _volumes(args.volume)
@@ -215,6 +218,19 @@ def delegate_command(args: argparse.Namespace, config: Config) -> dict[str, Any]
     if outcome[0].volumes:
         described["output_volumes"] = _write_volumes(outcome[0].volumes, args.output_dir)
     return described
+
+
+def _check_addresses(config: Config) -> None:
+    """Refuse a bad p2p.listen or p2p.bootstrap multiaddr before anything starts."""
+    from p2p.host import HostConfig, listen_multiaddrs, peer_info
+
+    try:
+        listen_multiaddrs(HostConfig(tuple(config.p2p.listen)))
+        for addr in config.p2p.bootstrap:
+            peer_info(addr)
+    except ValueError as error:
+        raise UserError(f"{error} (p2p.listen: --listen; p2p.bootstrap: --bootstrap)"
+                        ) from None
 
 
 def _check_layout(layout: str) -> None:

@@ -128,3 +128,21 @@ def test_roles_without_a_reachable_chain_say_so_and_how_to_fix_it(ready_node: Pa
         assert "cannot reach the Starknet node at http://127.0.0.1:" in done.err, done.err
         assert "start it or fix chain.rpc_url" in done.err
         assert "Traceback" not in done.err
+
+
+def test_bad_listen_or_bootstrap_addresses_are_refused_before_the_node_starts(
+    ready_node: Path,
+) -> None:
+    peer = "/ip4/127.0.0.1/tcp/4001/p2p/12D3KooWBz37vWQBe89Eb5mQCahes61nS5EPBc96PM82haPELAS8"
+    cases = [
+        (["serve", "--listen", "/ip4/127.0.0.1/udp/4001"], "it needs an IP and a TCP port"),
+        (["validate", "--bootstrap", "127.0.0.1:4001"], "bad peer address '127.0.0.1:4001'"),
+        (["serve", "--bootstrap", peer, "--bootstrap", "/ip4/127.0.0.1/tcp/4001"],
+         "it must end in /p2p/<peer id>"),
+        (["delegate", str(FIBONACCI), "--reward", "5", "--listen", "nowhere"],
+         "bad listen address 'nowhere'"),
+    ]
+    for args, message in cases:
+        done = node(*args, data_dir=ready_node)
+        assert done.code == 1 and message in done.err, (args, done.err)
+        assert "--bootstrap" in done.err and "Traceback" not in done.err
