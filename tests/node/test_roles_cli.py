@@ -130,7 +130,7 @@ def test_roles_without_a_reachable_chain_say_so_and_how_to_fix_it(ready_node: Pa
         assert "Traceback" not in done.err
 
 
-def test_bad_listen_or_bootstrap_addresses_are_refused_before_the_node_starts(
+def test_bad_addresses_or_status_port_are_refused_before_the_node_starts(
     ready_node: Path,
 ) -> None:
     peer = "/ip4/127.0.0.1/tcp/4001/p2p/12D3KooWBz37vWQBe89Eb5mQCahes61nS5EPBc96PM82haPELAS8"
@@ -141,8 +141,9 @@ def test_bad_listen_or_bootstrap_addresses_are_refused_before_the_node_starts(
          "it must end in /p2p/<peer id>"),
         (["delegate", str(FIBONACCI), "--reward", "5", "--listen", "nowhere"],
          "bad listen address 'nowhere'"),
+        (["serve", "--status-port", "70000"], "node.status_port 70000 is not a TCP port"),
     ]
     for args, message in cases:
         done = node(*args, data_dir=ready_node)
         assert done.code == 1 and message in done.err, (args, done.err)
-        assert "--bootstrap" in done.err and "Traceback" not in done.err
+        assert "--" in done.err.split(message)[1] and "Traceback" not in done.err
