@@ -91,7 +91,7 @@ def serve_command(args: argparse.Namespace, config: Config) -> dict[str, Any]:
     from node.roles.executor import Executor
     from node.roles.services import open_services
 
-    _check_network_settings(config)
+    _check_addresses(config)
     hints, prover = _allowed_hints(config), _prover(config)  # refused before anything starts
 
     async def main() -> None:
@@ -110,7 +110,7 @@ def validate_command(args: argparse.Namespace, config: Config) -> dict[str, Any]
     from node.roles.services import open_services
     from node.roles.validator import Checked, Validator
 
-    _check_network_settings(config)
+    _check_addresses(config)
     hints, proof_verifiers = _allowed_hints(config), _proof_verifiers()
 
     def report(checked: Checked) -> None:
@@ -166,7 +166,7 @@ def delegate_command(args: argparse.Namespace, config: Config) -> dict[str, Any]
 
     deadline = args.deadline if args.deadline is not None else config.delegator.deadline
     _check_layout(args.layout)
-    _check_network_settings(config)
+    _check_addresses(config)
     output_volumes = _output_volumes(args)
     program, program_input = _compiled_program(args.program), _program_input(args.input)
     volumes = _volumes(args.volume)
@@ -220,14 +220,10 @@ def delegate_command(args: argparse.Namespace, config: Config) -> dict[str, Any]
     return described
 
 
-def _check_network_settings(config: Config) -> None:
-    """Refuse a bad p2p.listen or p2p.bootstrap multiaddr, or node.status_port, before
-    anything starts."""
+def _check_addresses(config: Config) -> None:
+    """Refuse a bad p2p.listen or p2p.bootstrap multiaddr before anything starts."""
     from p2p.host import HostConfig, listen_multiaddrs, peer_info
 
-    if not 0 <= config.node.status_port <= 65535:
-        raise UserError(f"node.status_port {config.node.status_port} is not a TCP port: give "
-                        "one of 1-65535, or 0 for no status endpoint (--status-port)")
     try:
         listen_multiaddrs(HostConfig(tuple(config.p2p.listen)))
         for addr in config.p2p.bootstrap:
