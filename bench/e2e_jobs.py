@@ -287,20 +287,26 @@ def job_stamps(network: LocalNetwork, jobs: list[Timeline]) -> list[dict[str, An
 
 
 def report(results: dict[str, dict[str, float]], floor: float) -> None:
-    now = results["now"]
-    base_name = next((name for name in results if name != "now"), "before")
-    before = results.get(base_name, {})
-    print(f"{'figure':58} {base_name[:12]:>12} {'now':>8} {'ratio':>7}")
-    for figure in now:
-        old = before.get(figure, float("nan"))
-        ratio = now[figure] / old if old else float("nan")
+    """One column per measured setting, and `now`'s ratio to the first other one (when one
+    was measured: `--settings now` alone shows its own figures only)."""
+    names = list(results)
+    base = next((name for name in names if name != "now"), None)
+    shown = "now" if "now" in results else names[-1]
+    ratio = base is not None and shown == "now"
+    print(f"{'figure':58}" + "".join(f" {name[:12]:>12}" for name in names)
+          + (f" {'ratio':>7}" if ratio else ""))
+    for figure in results[shown]:
         unit = "" if "per minute" in figure else " s"
-        print(f"{figure:58} {old:11.2f}{unit:2} {now[figure]:7.2f}{unit:2} {ratio:6.2f}x")
-    latency = now["publish -> paid, median"]
-    throughput = now[next(f for f in now if "per minute" in f)]
-    print(f"goals: latency {latency:.2f} s (<= {GOAL_LATENCY_S} s), {latency / floor:.1f}x the "
-          f"chain floor of {floor:.2f} s; throughput {throughput:.1f} jobs/min "
-          f"(>= {GOAL_JOBS_PER_MIN})", flush=True)
+        row = "".join(f" {results[name][figure]:10.2f}{unit:2}" for name in names)
+        if ratio and results[base][figure]:
+            row += f" {results['now'][figure] / results[base][figure]:6.2f}x"
+        print(f"{figure:58}{row}")
+    figures = results[shown]
+    latency = figures["publish -> paid, median"]
+    throughput = figures[next(f for f in figures if "per minute" in f)]
+    print(f"goals ({shown}): latency {latency:.2f} s (<= {GOAL_LATENCY_S} s), "
+          f"{latency / floor:.1f}x the chain floor of {floor:.2f} s; throughput "
+          f"{throughput:.1f} jobs/min (>= {GOAL_JOBS_PER_MIN})", flush=True)
 
 
 def run_at_ref(ref: str, args: argparse.Namespace) -> dict[str, float]:

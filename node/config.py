@@ -95,7 +95,8 @@ class ExecutorSection:
     allowed_hints_file: str = ""
     """JSON list of the hint codes jobs may use; default: the vetted library hints."""
     prover: str = "reexec"
-    """`reexec`: witnesses validators re-execute (0 proof bits); `native`: the built-in STARK."""
+    """`reexec`: witnesses validators re-execute (0 proof bits); `native`: the built-in STARK;
+    `stone`: Stone's `cpu_air_prover` (on PATH, `scripts/install-stone`)."""
     prove_timeout: float = 1800.0
     """Seconds one proof may take (the native prover runs in a child process, then stops)."""
 
@@ -219,6 +220,39 @@ def _setting_types() -> dict[str, Any]:
 SETTINGS: dict[str, Any] = _setting_types()
 """Every setting's dotted name and its type."""
 
+_YEAR_S = 365 * 24 * 3600.0
+_U256 = 2**256 - 1
+BOUNDS: dict[str, tuple[float, float]] = {
+    "node.status_port": (0, 65535),
+    "chain.poll_interval": (0.01, 3600.0),
+    "chain.fee_estimate_ttl": (0.0, _YEAR_S),
+    "p2p.republish_interval": (0.01, 3600.0),
+    "executor.max_jobs": (1, 1024),
+    "executor.max_steps": (1, 2**128 - 1),
+    "executor.min_reward": (0, _U256),
+    "executor.price_ratio": (0.0, 1.0),
+    "executor.run_timeout": (0.1, _YEAR_S),
+    "executor.prove_timeout": (0.1, _YEAR_S),
+    "delegator.bid_window": (0.0, _YEAR_S),
+    "delegator.assignment_window": (1.0, _YEAR_S),
+    "delegator.deadline": (1.0, _YEAR_S),
+    "validator.synthetic_interval": (0.0, _YEAR_S),
+    "validator.synthetic_reward": (1, _U256),
+    "validator.synthetic_size": (1, 10**9),
+    "validator.synthetic_deadline": (1.0, _YEAR_S),
+    "validator.score_republish_interval": (0.1, _YEAR_S),
+    "stream.skew_ms": (0, 10**9),
+    "stream.request_timeout": (0.1, _YEAR_S),
+    "stream.idle_timeout": (0.1, _YEAR_S),
+    "stream.max_session": (1.0, _YEAR_S),
+    "stream.max_requests": (1, 10**9),
+    "stream.min_stake": (0, _U256),
+    "devnet.port": (0, 65535),
+    "devnet.accounts": (1, 1000),
+    "devnet.block_time": (0.0, 3600.0),
+}
+"""The lowest and highest value of each bounded number setting (NaN is refused too)."""
+
 
 def env_name(setting: str) -> str:
     """The environment variable of a setting: chain.rpc_url -> ZETINA_CHAIN_RPC_URL."""
@@ -288,9 +322,16 @@ def _set(config: Config, name: str, value: Any, source: str, *, from_text: bool)
         typed = _parse_text(SETTINGS[name], value) if from_text else _check(SETTINGS[name], value)
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"setting {name} from {source}: {exc}") from None
+    if name in BOUNDS and not BOUNDS[name][0] <= typed <= BOUNDS[name][1]:
+        raise ConfigError(f"setting {name} from {source}: {typed!r} is out of range; give "
+                          f"{_range_text(*BOUNDS[name])}")
     section, key = name.split(".", 1)
     setattr(getattr(config, section), key, typed)
     config.sources[name] = source
+
+
+def _range_text(low: float, high: float) -> str:
+    return f"at least {low:g}" if high >= 2**64 else f"a value from {low:g} to {high:g}"
 
 
 def _parse_text(kind: Any, text: str) -> Any:

@@ -76,6 +76,16 @@ class Holdings:
         return {**shown, "unlock_at": describe_time(self.unlock_at) if self.unlock_at else None}
 
 
+UNREACHABLE_ERRORS = (aiohttp.ClientError, ConnectionError, asyncio.TimeoutError)
+"""What a starknet-py client raises when the node at chain.rpc_url does not answer."""
+
+
+def unreachable(config: Config, exc: BaseException) -> ChainUnreachable:
+    """The error to show for `exc`, one of UNREACHABLE_ERRORS."""
+    return ChainUnreachable(f"cannot reach the Starknet node at {config.chain.rpc_url} "
+                            f"({exc!r}); start it or fix chain.rpc_url")
+
+
 def run_on_chain(config: Config, coroutine: Coroutine[Any, Any, T]) -> T:
     """Run `coroutine` to its end; chain failures become UserErrors naming chain.rpc_url."""
     url = config.chain.rpc_url
@@ -83,10 +93,8 @@ def run_on_chain(config: Config, coroutine: Coroutine[Any, Any, T]) -> T:
         return asyncio.run(coroutine)
     except Refused as refused:
         raise UserError(f"the contract refused: {refused.refusal.value}") from None
-    except (aiohttp.ClientError, ConnectionError, asyncio.TimeoutError) as exc:
-        raise ChainUnreachable(
-            f"cannot reach the Starknet node at {url} ({exc!r}); start it or fix chain.rpc_url"
-        ) from None
+    except UNREACHABLE_ERRORS as exc:
+        raise unreachable(config, exc) from None
     except ClientError as exc:
         raise UserError(f"the Starknet node at {url} answered: {exc.message}") from None
 

@@ -10,11 +10,14 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import logging
+import math
 import signal
 import sys
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +29,8 @@ from node.config import Config
 from node.errors import PartialResult, UserError
 from p2p.codec import CodecError
 from p2p.messages import JobBody
+
+log = logging.getLogger(__name__)
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
@@ -60,7 +65,8 @@ def register(commands: argparse._SubParsersAction, common: argparse.ArgumentPars
     delegate.add_argument("--layout", default="small", help="Cairo layout (default: small)")
     delegate.add_argument("--reward", type=amount_argument("--reward"), required=True,
                           help="tokens (0.001) or base units (1000000000000000fri)")
-    delegate.add_argument("--deadline", type=float, help="seconds from now (delegator.deadline)")
+    delegate.add_argument("--deadline", type=_positive_seconds,
+                          help="seconds from now (delegator.deadline)")
     delegate.add_argument("--max-steps", type=_positive_int, default=1_000_000)
     delegate.add_argument("--wait", action="store_true",
                           help="stay until the job is paid or expired (default: until assigned)")
@@ -85,22 +91,27 @@ def serve_command(args: argparse.Namespace, config: Config) -> dict[str, Any]:
     from node.roles.executor import Executor
     from node.roles.services import open_services
 
+    _check_addresses(config)
+    hints, prover = _allowed_hints(config), _prover(config)  # refused before anything starts
+
     async def main() -> None:
         async with open_services(config, "executor") as services, RunnerPool(
             config.executor.max_jobs
         ) as pool:
-            executor = Executor(services, pool, _allowed_hints(config), _prover(config))
+            executor = Executor(services, pool, hints, prover)
             await _run_until_stopped(executor.run, services.ready_info())
 
-    return _run(main, {"role": "executor"})
+    return _run(config, main, {"role": "executor"})
 
 
 def validate_command(args: argparse.Namespace, config: Config) -> dict[str, Any]:
     from cairo_jobs.backends import make_verifier
-    from cairo_jobs.native.backend import NativeConfig, NativeVerifier
     from cairo_jobs.pool import RunnerPool
     from node.roles.services import open_services
     from node.roles.validator import Checked, Validator
+
+    _check_addresses(config)
+    hints, proof_verifiers = _allowed_hints(config), _proof_verifiers()
 
     def report(checked: Checked) -> None:
         _emit(args.json, "witness", {k: hex(v) if type(v) is int and k != "security_bits"
@@ -108,17 +119,15 @@ def validate_command(args: argparse.Namespace, config: Config) -> dict[str, Any]
 
     async def main() -> None:
         async with open_services(config, "validator") as services, RunnerPool(1) as pool:
-            validator = Validator(
-                services, make_verifier(pool, None), _allowed_hints(config), report,
-                proof_verifiers={"native": NativeVerifier(NativeConfig(security_bits=0))},
-            )
+            validator = Validator(services, make_verifier(pool, None), hints, report,
+                                  proof_verifiers=proof_verifiers)
             if config.validator.synthetic_interval <= 0:
                 await _run_until_stopped(validator.run, services.ready_info())
                 return
             await _run_until_stopped(_with_synthetic_jobs(services, validator, args.json),
                                      services.ready_info())
 
-    return _run(main, {"role": "validator"})
+    return _run(config, main, {"role": "validator"})
 
 
 def _with_synthetic_jobs(services: Any, validator: Any, as_json: bool) -> Callable[..., Any]:
@@ -156,6 +165,8 @@ def delegate_command(args: argparse.Namespace, config: Config) -> dict[str, Any]
     from node.roles.services import open_services
 
     deadline = args.deadline if args.deadline is not None else config.delegator.deadline
+    _check_layout(args.layout)
+    _check_addresses(config)
     output_volumes = _output_volumes(args)
     program, program_input = _compiled_program(args.program), _program_input(args.input)
     volumes = _volumes(args.volume)
@@ -173,7 +184,7 @@ def delegate_command(args: argparse.Namespace, config: Config) -> dict[str, Any]
         if args.executor is not None:
             raise UserError("--executor is for organic jobs; a streaming job picks staked "
                             "executors (stream.min_stake)")
-        return delegate_stream(args, config, program, progress, _run)
+        return delegate_stream(args, config, program, progress, partial(_run, config))
 
     outcome: list[Outcome] = []
 
@@ -194,7 +205,7 @@ def delegate_command(args: argparse.Namespace, config: Config) -> dict[str, Any]
                                                       only=args.executor))
             nursery.cancel_scope.cancel()
 
-    _run(main, {})
+    _run(config, main, {})
     if not outcome:
         raise UserError("interrupted before the job ended; see `node jobs` for its state")
     described = _describe(outcome[0], time.monotonic() - started)
@@ -207,6 +218,27 @@ def delegate_command(args: argparse.Namespace, config: Config) -> dict[str, Any]
     if outcome[0].volumes:
         described["output_volumes"] = _write_volumes(outcome[0].volumes, args.output_dir)
     return described
+
+
+def _check_addresses(config: Config) -> None:
+    """Refuse a bad p2p.listen or p2p.bootstrap multiaddr before anything starts."""
+    from p2p.host import HostConfig, listen_multiaddrs, peer_info
+
+    try:
+        listen_multiaddrs(HostConfig(tuple(config.p2p.listen)))
+        for addr in config.p2p.bootstrap:
+            peer_info(addr)
+    except ValueError as error:
+        raise UserError(f"{error} (p2p.listen: --listen; p2p.bootstrap: --bootstrap)"
+                        ) from None
+
+
+def _check_layout(layout: str) -> None:
+    from cairo_jobs.vm import SUPPORTED_LAYOUTS
+
+    if layout not in SUPPORTED_LAYOUTS:
+        raise UserError(f"--layout {layout!r} is not a Cairo layout executors run; use one of "
+                        f"{', '.join(SUPPORTED_LAYOUTS)}")
 
 
 def _output_volumes(args: argparse.Namespace) -> tuple[str, ...]:
@@ -269,20 +301,25 @@ async def _run_until_stopped(
                 break
 
 
-def _run(main: Callable[[], Awaitable[None]], summary: dict[str, Any]) -> dict[str, Any]:
+def _run(
+    config: Config, main: Callable[[], Awaitable[None]], summary: dict[str, Any]
+) -> dict[str, Any]:
     """Run `main` under trio; a failure the user can act on comes out as one UserError."""
     from starknet_py.net.client_errors import ClientError
 
     from node.chain import ChainError
+    from node.registry_access import UNREACHABLE_ERRORS, unreachable
 
     try:
         trio.run(main)
     except BaseExceptionGroup as group:
         error = _first_leaf(group)
-    except (ChainError, ClientError) as failure:
+    except (ChainError, ClientError, *UNREACHABLE_ERRORS) as failure:
         error = failure
     else:
         return {**summary, "stopped": True}
+    if isinstance(error, UNREACHABLE_ERRORS):
+        raise unreachable(config, error) from error
     if isinstance(error, (ChainError, ClientError)):
         raise UserError(f"the Starknet node failed: {error}; check chain.rpc_url and the "
                         "contract addresses in the config") from error
@@ -306,19 +343,40 @@ def _emit(as_json: bool, event: str, details: dict[str, Any], *, stream: Any = N
         print(f"{event:<10} {shown}", file=stream, flush=True)
 
 
-PROVERS = ("reexec", "native")
+PROVERS = ("reexec", "native", "stone")
 
 
 def _prover(config: Config) -> Any:
     """The executor's prover from `executor.prover` (None: re-execution witnesses)."""
     from cairo_jobs.native.backend import NativeConfig, NativeProver
+    from cairo_jobs.stone import PROVER, StoneConfig, StoneNotInstalled, StoneProver
 
     choice = config.executor.prover
     if choice not in PROVERS:
         raise UserError(f"executor.prover is {choice!r}; choose one of {', '.join(PROVERS)}")
     if choice == "reexec":
         return None
-    return NativeProver(NativeConfig(timeout=config.executor.prove_timeout))
+    if choice == "native":
+        return NativeProver(NativeConfig(timeout=config.executor.prove_timeout))
+    try:
+        return StoneProver(StoneConfig(timeout=config.executor.prove_timeout))
+    except StoneNotInstalled:
+        raise UserError(f"executor.prover is 'stone' but {PROVER} is not on PATH: install the "
+                        "Stone prover with scripts/install-stone (needs internet), or choose "
+                        "executor.prover = \"native\"") from None
+
+
+def _proof_verifiers() -> dict[str, Any]:
+    """The validator's verifiers by witness mode: native always, Stone when installed."""
+    from cairo_jobs.native.backend import NativeConfig, NativeVerifier
+    from cairo_jobs.stone import StoneNotInstalled, StoneVerifier
+
+    verifiers: dict[str, Any] = {"native": NativeVerifier(NativeConfig(security_bits=0))}
+    try:
+        verifiers["stone"] = StoneVerifier()
+    except StoneNotInstalled as error:
+        log.info("stone proofs will be refused", extra={"reason": str(error)})
+    return verifiers
 
 
 def _allowed_hints(config: Config) -> frozenset[str]:
@@ -403,6 +461,16 @@ def _rate(text: str) -> float:
     if not 0.0 <= value <= 1.0:
         raise argparse.ArgumentTypeError(f"{text!r} is not between 0 (off) and 1 (every "
                                          "request)")
+    return value
+
+
+def _positive_seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not 0 < value < math.inf:
+        raise argparse.ArgumentTypeError(f"{text!r} must be a positive number of seconds")
     return value
 
 

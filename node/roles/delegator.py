@@ -34,7 +34,8 @@ from cairo_jobs.program import load_program, program_hash
 from node.chain import ChainError
 from node.errors import UserError
 from node.roles.gossip import drain_unread, republish, subscribe_all
-from node.roles.payments import Payment, read_payments
+from node.roles.left_jobs import settle_left_jobs
+from node.roles.payments import Payment, read_payments, record_payment
 from node.roles.scores import ScoreTable
 from node.roles.services import Services
 from node.roles.volumes import (
@@ -170,7 +171,8 @@ class BidBook:
 
 class Delegator:
     """A delegator node: one subscription to the bids topic, each bid routed to its open job;
-    one reader of the Registry's events, each payment routed to its open job.
+    one reader of the Registry's events, each payment routed to its open job; the jobs an
+earlier run left open are settled meanwhile (`left_jobs`).
 
     Start `run` in a nursery (`await nursery.start(delegator.run)`), then
     `outcome = await delegator.delegate(spec, progress)`, for as many jobs at once as needed.
@@ -202,7 +204,9 @@ class Delegator:
         channels = await subscribe_all(services.p2p.gossip)
         client = services.registry.account.client
         cursor = EventCursor(await services.chain(client.get_block_number))
+        left = services.store.unfinished("delegator")  # before this run records its own
         async with trio.open_nursery() as nursery:
+            nursery.start_soon(settle_left_jobs, services, left, DEADLINE_GRACE_S)
             nursery.start_soon(drain_unread, channels,
                                {params.TOPIC_BIDS, params.TOPIC_SCORES, params.TOPIC_DONE})
             nursery.start_soon(self._read_scores, channels[params.TOPIC_SCORES])
@@ -487,12 +491,12 @@ class Delegation:
     def _settle(self, key: int, attempt: int) -> Outcome:
         payment = self._payment
         assert payment is not None
+        executor = hex(payment.executor)
         if self.services.store.get(key).state == "bidding":  # paid just after its window
-            self._moved(key, "assigned", "paid after its window", executor=payment.executor)
-        self._moved(key, "submitted", "JobCompleted seen", executor=payment.executor,
-                    output=payment.output)
-        self.services.mark_paid(key, payment.transaction_hash)
-        self.progress("paid", {"executor": hex(payment.executor), "reward": payment.reward,
+            self.progress("assigned", {"reason": "paid after its window", "executor": executor})
+        record_payment(self.services, key, payment)
+        self.progress("submitted", {"reason": "JobCompleted seen", "executor": executor})
+        self.progress("paid", {"executor": executor, "reward": payment.reward,
                                "tx": hex(payment.transaction_hash)})
         return Outcome(key, "paid", attempt + 1, payment)
 

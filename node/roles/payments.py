@@ -52,3 +52,16 @@ async def find_payment(services: Services, job_hash: int) -> Payment | None:
         if after == cursor:
             return None
         cursor = after
+
+
+def record_payment(services: Services, key: int, payment: Payment) -> None:
+    """Record in the store that the Registry paid the delegated job `key`: from `published`
+    or `bidding` (paid after its window) through `assigned`, then `submitted` and `paid`."""
+    state = services.store.get(key).state
+    if state == "published":
+        services.transition(key, "bidding", "header published")
+    if state in ("published", "bidding"):
+        services.transition(key, "assigned", "paid after its window", executor=payment.executor)
+    services.transition(key, "submitted", "JobCompleted seen", executor=payment.executor,
+                        output=payment.output)
+    services.mark_paid(key, payment.transaction_hash)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from node.config import ConfigError, env_name, load_config
+from node.config import BOUNDS, SETTINGS, Config, ConfigError, env_name, load_config
 
 
 def write(tmp_path: Path, text: str) -> Path:
@@ -93,3 +93,35 @@ def test_the_repository_devnet_toml_loads() -> None:
 
 def test_env_names() -> None:
     assert env_name("chain.rpc_url") == "ZETINA_CHAIN_RPC_URL"
+
+
+@pytest.mark.parametrize(
+    ("variable", "text", "advice"),
+    [
+        ("ZETINA_EXECUTOR_MAX_JOBS", "0", "a value from 1 to 1024"),
+        ("ZETINA_EXECUTOR_PRICE_RATIO", "1.5", "a value from 0 to 1"),
+        ("ZETINA_EXECUTOR_MIN_REWARD", "-1", "at least 0"),
+        ("ZETINA_DELEGATOR_BID_WINDOW", "-1", "a value from 0 to"),
+        ("ZETINA_DELEGATOR_DEADLINE", "nan", "a value from 1 to"),
+        ("ZETINA_DELEGATOR_ASSIGNMENT_WINDOW", "inf", "a value from 1 to"),
+        ("ZETINA_CHAIN_POLL_INTERVAL", "0", "a value from 0.01 to 3600"),
+        ("ZETINA_NODE_STATUS_PORT", "65536", "a value from 0 to 65535"),
+    ],
+)
+def test_numbers_out_of_range_are_refused_naming_the_range(
+    variable: str, text: str, advice: str
+) -> None:
+    with pytest.raises(ConfigError, match=f"from env {variable}: .* is out of range; give "
+                                          f"{advice}"):
+        load_config(None, {variable: text}, {})
+
+
+def test_a_file_value_out_of_range_is_refused_and_bounds_name_real_settings(
+    tmp_path: Path,
+) -> None:
+    with pytest.raises(ConfigError, match=r"setting executor.max_steps from .*: 0 is out of"):
+        load_config(write(tmp_path, "[executor]\nmax_steps = 0\n"), {}, {})
+    assert set(BOUNDS) <= set(SETTINGS)
+    assert all(type(getattr(Config(), section).__dict__[key]) in (int, float)
+               for section, key in (name.split(".") for name in BOUNDS))
+    assert all(low <= Config().get(name) <= high for name, (low, high) in BOUNDS.items())

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 
 from cairo_jobs.examples import EXAMPLES
 from tests.node.cli_run import Result, clean_environment, run_cli
+from tests.ports import free_port
 
 FIBONACCI = EXAMPLES["fibonacci"].path
 
@@ -24,7 +26,7 @@ def node(*args: str, data_dir: Path) -> Result:
 @pytest.fixture
 def inputs(tmp_path: Path) -> dict[str, Path]:
     files = {"not_a_program.json": '{"not": "a program"}', "broken.cairo": "func main( {",
-             "list.json": "[1, 2]"}
+             "list.json": "[1, 2]", "input.json": '{"n": 10}'}
     for name, text in files.items():
         (tmp_path / name).write_text(text)
     return {name: tmp_path / name for name in files}
@@ -46,7 +48,13 @@ def test_bad_delegate_arguments_are_refused_with_what_is_wrong(
         ([fib, "--reward", "lots"], "--reward 'lots': not a number"),
         ([fib, "--reward", "5", "--executor", "12"], "'12' is not a Starknet address"),
         ([fib, "--reward", "5", "--output-volume", "table"], "add --wait"),
+        ([fib, "--reward", "5", "--deadline", "0"], "'0' must be a positive number of seconds"),
+        ([fib, "--reward", "5", "--deadline", "nan"], "'nan' must be a positive number"),
+        ([fib, "--reward", "5", "--deadline", "soon"], "'soon' is not a number of seconds"),
+        ([fib, "--reward", "5", "--layout", "smal"], "--layout 'smal' is not a Cairo layout"),
         ([fib, "--reward", "5"], "chain.account is not set"),  # all good but no account
+        ([fib, "--input", str(inputs["input.json"]), "--reward", "5"],
+         "chain.account is not set"),  # an input file is read as the input
     ]
     for args, message in cases:
         done = node("delegate", *args, data_dir=tmp_path / "node")
@@ -71,3 +79,72 @@ def test_roles_need_an_account_keys_and_contracts(
     assert (tmp_path / "identity.key").exists()  # the import made the libp2p identity too
     done = node("serve", data_dir=tmp_path)
     assert done.code == 2 and "contracts.registry is not set" in done.err
+
+
+@pytest.fixture
+def ready_node(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A data dir with keys, and settings naming an account and contracts; the RPC URL points
+    at a port nobody listens on, so whatever needs the chain fails."""
+    (tmp_path / "key").write_text("0x1234")
+    imported = node("keys", "import", "--private-key-file", str(tmp_path / "key"),
+                    data_dir=tmp_path)
+    assert imported.code == 0, imported.err
+    for name, value in (("CHAIN_ACCOUNT", "0x123"), ("CONTRACTS_REGISTRY", "0x456"),
+                        ("CONTRACTS_FACT_REGISTRY", "0x789"), ("CONTRACTS_TOKEN", "0xabc"),
+                        ("CHAIN_RPC_URL", f"http://127.0.0.1:{free_port()}/rpc")):
+        monkeypatch.setenv(f"ZETINA_{name}", value)
+    return tmp_path
+
+
+def test_bad_role_settings_are_refused_before_the_node_starts(
+    ready_node: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (ready_node / "hints.json").write_text('{"not": "a list"}')
+    monkeypatch.setenv("PATH", str(ready_node))  # no Stone binaries to be found
+    cases = [
+        ("serve", {"EXECUTOR_PROVER": "fast"}, "choose one of reexec, native, stone"),
+        ("serve", {"EXECUTOR_PROVER": "stone"}, "install the Stone prover with "
+                                                "scripts/install-stone"),
+        ("serve", {"EXECUTOR_ALLOWED_HINTS_FILE": str(ready_node / "missing.json")},
+         "cannot read executor.allowed_hints_file"),
+        ("validate", {"EXECUTOR_ALLOWED_HINTS_FILE": str(ready_node / "hints.json")},
+         "must hold a JSON list of strings"),
+    ]
+    for role, settings, message in cases:
+        with monkeypatch.context() as env:
+            for name, value in settings.items():
+                env.setenv(f"ZETINA_{name}", value)
+            done = node(role, "--json", data_dir=ready_node)
+        assert done.code == 1 and message in done.err, (role, settings, done.err)
+        assert message in json.loads(done.out)["error"]
+        assert "Starknet node failed" not in done.err  # told before the chain is asked
+    assert not (ready_node / "jobs.sqlite").exists()
+
+
+def test_roles_without_a_reachable_chain_say_so_and_how_to_fix_it(ready_node: Path) -> None:
+    for args in (["serve"], ["validate"], ["delegate", str(FIBONACCI), "--reward", "5"]):
+        done = node(*args, data_dir=ready_node)
+        assert done.code == 1, (args, done.err)
+        assert "cannot reach the Starknet node at http://127.0.0.1:" in done.err, done.err
+        assert "start it or fix chain.rpc_url" in done.err
+        assert "Traceback" not in done.err
+
+
+def test_bad_addresses_or_status_port_are_refused_before_the_node_starts(
+    ready_node: Path,
+) -> None:
+    peer = "/ip4/127.0.0.1/tcp/4001/p2p/12D3KooWBz37vWQBe89Eb5mQCahes61nS5EPBc96PM82haPELAS8"
+    cases = [
+        (["serve", "--listen", "/ip4/127.0.0.1/udp/4001"], "it needs an IP and a TCP port"),
+        (["validate", "--bootstrap", "127.0.0.1:4001"], "bad peer address '127.0.0.1:4001'"),
+        (["serve", "--bootstrap", peer, "--bootstrap", "/ip4/127.0.0.1/tcp/4001"],
+         "it must end in /p2p/<peer id>"),
+        (["delegate", str(FIBONACCI), "--reward", "5", "--listen", "nowhere"],
+         "bad listen address 'nowhere'"),
+    ]
+    for args, message in cases:
+        done = node(*args, data_dir=ready_node)
+        assert done.code == 1 and message in done.err, (args, done.err)
+        assert "--bootstrap" in done.err and "Traceback" not in done.err
+    done = node("serve", "--status-port", "70000", data_dir=ready_node)
+    assert done.code == 2 and "node.status_port from flag: 70000 is out of range" in done.err

@@ -30,15 +30,23 @@ from cairo_jobs.streaming import log_commitment
 from cairo_jobs.vm import execute
 from node.config import load_config
 from node.localnet import LocalNetwork, NodeProcess
-from node.roles.executor import Executor
+from node.roles.admission import MIN_TIME_LEFT_S
+from node.roles.executor import RESUMABLE, Executor
 from node.roles.services import open_services
 from node.roles.volumes import joined_output, offer_output_volumes, output_volume_refs, volume_bytes
 from node.wallet import Wallet
 from p2p import limits, params
 from p2p.host import HostConfig
-from p2p.messages import JobBody, JobHeader, JobWitness, SignedJobHeader, WitnessNotice
+from p2p.messages import (
+    Assignment,
+    JobBody,
+    JobHeader,
+    JobWitness,
+    SignedJobHeader,
+    WitnessNotice,
+)
 from p2p.node import run_node
-from p2p.signing import job_hash, sign_header, sign_notice
+from p2p.signing import job_hash, sign_assignment, sign_header, sign_notice
 from p2p.stark import StarkKeyPair
 from p2p.validation import Verdict
 from registry_contract.client import FactRegistryClient, Refusal, Refused, RegistryClient
@@ -83,8 +91,8 @@ def metric(node: NodeProcess, name: str, **labels: str) -> float:
     text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10).read().decode()
     wanted = ",".join(f'{key}="{value}"' for key, value in sorted(labels.items()))
     for line in text.splitlines():
-        match = re.fullmatch(rf"{name}\{{(.*)\}} (\S+)", line)
-        if match and ",".join(sorted(match.group(1).split(","))) == wanted:
+        match = re.fullmatch(rf"{name}(?:\{{(.*)\}})? (\S+)", line)
+        if match and ",".join(sorted((match.group(1) or "").split(","))) == wanted:
             return float(match.group(2))
     return 0.0
 
@@ -269,6 +277,15 @@ def test_without_wait_the_delegator_leaves_once_the_witness_is_announced(
                   for node in executors(network)):
         assert time.monotonic() < deadline, [n.log()[-2000:] for n in executors(network)]
         time.sleep(1)
+    assert stored_jobs(network, "delegator")[key][0] == "assigned"
+
+    # The delegator's next run records the payment it did not wait for.
+    again = network.delegate(FIBONACCI, {"n": 16}, REWARD, account_index=DELEGATOR)
+    assert again.outcome()["state"] == "paid"
+    state, payout = stored_jobs(network, "delegator")[key]
+    paid_by = [stored_jobs(network, node.name)[key][1] for node in executors(network)
+               if stored_jobs(network, node.name).get(key, (None,))[0] == "paid"]
+    assert state == "paid" and [int(payout, 16)] == [int(tx, 16) for tx in paid_by]
 
 
 async def test_headers_that_must_not_run_are_dropped_and_garbage_is_survived(
@@ -279,15 +296,23 @@ async def test_headers_that_must_not_run_are_dropped_and_garbage_is_survived(
     pauper = network.account(PAUPER)
     delegator = network.account(DELEGATOR)
 
-    def header(delegator_address: str) -> JobHeader:
+    def header(delegator_address: str, reward: int = REWARD, seconds: int = 600) -> JobHeader:
         return JobHeader(chain_id=chain_id, registry=contracts["registry"],
                          delegator=int(delegator_address, 16), body_id=secrets.token_bytes(32),
-                         program_hash=secrets.randbits(250), max_steps=1000, reward=REWARD,
-                         deadline=int(time.time()) + 600, nonce=secrets.randbits(64))
+                         program_hash=secrets.randbits(250), max_steps=1000, reward=reward,
+                         deadline=int(time.time()) + seconds, nonce=secrets.randbits(64))
 
     insolvent = sign_header(header(pauper["address"]),
                             StarkKeyPair.from_private_key(int(pauper["private_key"], 16)))
     forged = sign_header(header(delegator["address"]), StarkKeyPair.generate())
+    # Signed by the funded delegator, but not worth running: each is declined with its reason.
+    delegator_key = StarkKeyPair.from_private_key(int(delegator["private_key"], 16))
+    declined = {
+        "reward too low": sign_header(header(delegator["address"], reward=0), delegator_key),
+        "already paid": sign_header(header(delegator["address"]), delegator_key),
+        "insolvent delegator": insolvent,
+    }
+    await trio.to_thread.run_sync(pay_without_gossip, network, declined["already paid"])
     garbage = [secrets.token_bytes(n) for n in (1, 50, 700)]
     everything = {
         params.TOPIC_JOBS: [forged.encode(), *garbage],
@@ -303,11 +328,14 @@ async def test_headers_that_must_not_run_are_dropped_and_garbage_is_survived(
             await poor.gossip.subscribe(topic)
             await rogue.gossip.subscribe(topic)
         await trio.sleep(2)  # the mesh forms
-        # First the valid header alone (its signer's key is learned from its first copy),
+        declined["deadline too close"] = sign_header(
+            header(delegator["address"], seconds=int(MIN_TIME_LEFT_S) - 1), delegator_key)
+        # First the valid headers alone (a signer's key is learned from its first copy),
         # then the forged one and the garbage.
         with trio.move_on_after(60):
-            while not all(_declined_insolvent(node) for node in executors(network)):
-                await poor.gossip.publish(params.TOPIC_JOBS, insolvent.encode())
+            while not all(_declined_all(node, declined) for node in executors(network)):
+                for signed in declined.values():
+                    await poor.gossip.publish(params.TOPIC_JOBS, signed.encode())
                 await trio.sleep(0.5)
         with trio.move_on_after(60):
             while not all(_rejected_rogue(node) for node in executors(network)):
@@ -317,15 +345,67 @@ async def test_headers_that_must_not_run_are_dropped_and_garbage_is_survived(
                 await trio.sleep(0.5)
 
     for node in executors(network):
-        assert _declined_insolvent(node) and _rejected_rogue(node), node.log()[-3000:]
+        assert _declined_all(node, declined) and _rejected_rogue(node), node.log()[-3000:]
         jobs = stored_jobs(network, node.name)
-        assert job_hash(insolvent.header) not in jobs and job_hash(forged.header) not in jobs
+        for signed in (*declined.values(), forged):
+            assert job_hash(signed.header) not in jobs
+        for reason, signed in declined.items():  # and each is logged with its reason
+            assert f'job={job_hash(signed.header):#x} reason="{reason}"' in node.log()
     assert all(node.process.poll() is None for node in network.nodes)  # all still running
 
 
-def _declined_insolvent(node: NodeProcess) -> bool:
-    return metric(node, "zetina_messages_dropped_total", topic=params.TOPIC_JOBS,
-                  reason="insolvent delegator") >= 1
+async def test_a_body_that_is_not_the_headers_program_fails_the_job_unpaid(
+    network: LocalNetwork,
+) -> None:
+    """A delegator's header names another program hash than its body's: the assigned executor
+    fetches the body (its sha256 holds), runs it, finds the program hash differs and fails the
+    job with the reason; nothing is paid."""
+    chain_id = int(network.devnet.info["chain_id"], 16)  # type: ignore[union-attr]
+    delegator = wallet_of(network, DELEGATOR)
+    body = JobBody(program=compiled("fibonacci"), program_input=b'{"n":4}', layout="small")
+    header = JobHeader(chain_id=chain_id, registry=network.contracts()["registry"],
+                       delegator=delegator.address, body_id=body.body_id,
+                       program_hash=secrets.randbits(250), max_steps=10**6, reward=REWARD,
+                       deadline=int(time.time()) + 600, nonce=secrets.randbits(64))
+    signed, key = sign_header(header, delegator.key), job_hash(header)
+    target = next(node for node in executors(network) if node.name == "executor-2")
+    assignment = sign_assignment(
+        Assignment(key, int(target.ready["account"], 16), int(time.time()) + 120, 0),
+        chain_id, delegator.address, delegator.key)
+    config = HostConfig(bootstrap=tuple(node.address for node in network.nodes
+                                        if node.process.poll() is None))
+    anything = {topic: (lambda data, origin: Verdict.accept()) for topic in params.ALL_TOPICS}
+    async with run_node(create_new_key_pair(), config, anything) as rogue:
+        rogue.content.offer(params.NS_BODY, body.encode())
+        for topic in params.ALL_TOPICS:
+            await rogue.gossip.subscribe(topic)
+        await trio.sleep(2)  # the mesh forms
+        with trio.move_on_after(90):
+            while stored_jobs(network, target.name).get(key, ("",))[0] != "failed":
+                await rogue.gossip.publish(params.TOPIC_JOBS, signed.encode())
+                await rogue.gossip.publish(params.TOPIC_ASSIGNMENTS, assignment.encode())
+                await trio.sleep(0.5)
+
+    assert stored_jobs(network, target.name).get(key, ("",))[0] == "failed", target.log()[-3000:]
+    assert f"is not the header's {header.program_hash:#x}" in _last_reason(network, target.name,
+                                                                          key)
+    job = await trio.to_thread.run_sync(asyncio.run, registry_client(network, DELEGATOR)
+                                        .job_state(key))
+    assert not job.paid and target.process.poll() is None
+
+
+def pay_without_gossip(network: LocalNetwork, signed: SignedJobHeader) -> None:
+    """Have the Registry pay the job (a fact for output [1], submitted by another account)
+    without its header ever being gossiped."""
+    facts = FactRegistryClient(wallet_of(network, VALIDATOR).account(network.url),
+                               network.contracts()["fact_registry"])
+    asyncio.run(facts.register_fact(fact_hash(signed.header.program_hash, [1]), 0))
+    asyncio.run(registry_client(network, PAUPER).submit_witness(signed, [1]))
+
+
+def _declined_all(node: NodeProcess, declined: dict[str, SignedJobHeader]) -> bool:
+    return all(metric(node, "zetina_messages_dropped_total", topic=params.TOPIC_JOBS,
+                      reason=reason) >= 1 for reason in declined)
 
 
 def _rejected_rogue(node: NodeProcess) -> bool:
@@ -357,6 +437,46 @@ def test_a_killed_assignee_is_replaced_and_the_job_is_paid_once(network: LocalNe
         assert time.monotonic() < deadline, restarted.log()[-3000:]
         time.sleep(1)
     assert "already paid" in _last_reason(network, victim.name, key)
+
+
+def test_an_executor_killed_mid_job_resumes_it_once_restarted_and_is_paid_once(
+    network: LocalNetwork,
+) -> None:
+    """The delegator holds the assignment's window while the assignee is down: restarted, it
+    takes the job up again from its store and completes it."""
+    victim = next(n for n in executors(network)
+                  if n.name == "executor-1" and n.process.poll() is None)
+    delegating = network.delegate(FIBONACCI, {"n": 21}, REWARD, "--executor",
+                                  victim.ready["account"], account_index=DELEGATOR,
+                                  settings={"delegator.assignment_window": "120"})
+    key = int(delegating.wait_for("published")["job"], 16)
+    deadline = time.monotonic() + 120
+    while stored_jobs(network, victim.name).get(key, ("",))[0] not in RESUMABLE:
+        assert time.monotonic() < deadline, victim.log()[-3000:]
+        time.sleep(0.02)
+    victim.kill()  # mid-job: running it, or waiting for its fact
+    network.nodes.remove(victim)
+    restarted = network.start("serve", victim.name, EXECUTOR_1,
+                              "--status-port", str(free_port()))
+    outcome = delegating.outcome()
+
+    assert outcome["state"] == "paid" and outcome["attempts"] == 1, restarted.log()[-3000:]
+    assert outcome["executor"] == victim.ready["account"]
+    assert [int(felt, 16) for felt in outcome["output"]] == [21, 10946]
+    assert re.search(rf"resuming job job={key:#x} state=({'|'.join(RESUMABLE)})\n",
+                     restarted.log())
+    state, payout = stored_jobs(network, victim.name)[key]
+    assert state == "paid" and int(payout, 16) == int(outcome["transaction"], 16)
+    others = [n.name for n in executors(network) if n.name != victim.name]
+    assert all(stored_jobs(network, name).get(key, ("bidding",))[0] != "paid" for name in others)
+    # What its status endpoint shows: jobs by state, the steps' durations, its peers.
+    assert metric(restarted, "zetina_jobs", state="paid") >= 1
+    assert metric(restarted, "zetina_step_duration_seconds_count", step="fetch") >= 1
+    assert metric(restarted, "zetina_peers") >= 1
+    port = restarted.ready["status_port"]
+    health = json.loads(urllib.request.urlopen(f"http://127.0.0.1:{port}/health",
+                                               timeout=10).read())
+    assert health["status"] == "ok" and health["checks"]["peers"]["ok"]
 
 
 def test_a_job_nobody_takes_expires_and_the_escrow_keeps_the_reward(
