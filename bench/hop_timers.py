@@ -131,6 +131,10 @@ def install() -> None:
     from p2p import outbound, scoring, yamux
 
     frame_reader = getattr(yamux, "FrameReader", None)  # not in the code before it
+    try:
+        from p2p.noise_session import NoiseSession
+    except ImportError:  # not in the code before it
+        NoiseSession = None
 
     for owner, name, part in (
         (TrioTCPStream, "read", "socket read"),
@@ -141,6 +145,12 @@ def install() -> None:
         (BaseNoiseMsgReadWriter, "write_msg", "Noise framing"),
         (SecureSession, "read", "Noise framing"),
         (SecureSession, "write", "Noise framing"),
+        (NoiseSession, "_receive", "socket read"),
+        (NoiseSession, "_send", "socket write"),
+        (NoiseSession, "_open_whole_messages", "Noise decrypt"),
+        (NoiseSession, "_seal_all", "Noise encrypt"),
+        (NoiseSession, "read", "Noise framing"),
+        (NoiseSession, "write", "Noise framing"),
         (Yamux, "handle_incoming", "Yamux read loop (frame parse, buffers)"),
         (Yamux, "read_stream", "Yamux stream read"),
         (YamuxStream, "read", "Yamux stream read"),
