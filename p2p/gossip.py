@@ -37,7 +37,7 @@ from libp2p.custom_types import TProtocol
 from libp2p.io.exceptions import IOException, MessageTooLarge
 from libp2p.network.connection.exceptions import RawConnError
 from libp2p.network.stream.exceptions import StreamClosed, StreamEOF, StreamError, StreamReset
-from libp2p.network.stream.net_stream import INetStream
+from libp2p.network.stream.net_stream import INetStream, NetStream
 from libp2p.peer.id import ID
 from libp2p.pubsub.gossipsub import GossipSub
 from libp2p.pubsub.pb import rpc_pb2
@@ -49,6 +49,7 @@ from libp2p.tools.anyio_service import background_trio_service
 
 from p2p import params
 from p2p.bufstream import BufferedStream
+from p2p.locks import QuickLock
 from p2p.outbound import FreshQueue, Lifetimes, OutboundDrops
 from p2p.rpc_frames import SharedRPCs, publish_only
 from p2p.scoring import PenaltyLedger, SpecScorer, score_params
@@ -324,6 +325,7 @@ class GuardedPubsub(Pubsub):
     async def stream_handler(self, stream: INetStream) -> None:
         """Read a peer's pubsub stream; bytes that are not an RPC cost score, not the node."""
         peer = stream.muxed_conn.peer_id
+        quicken(stream)
         try:
             await super().stream_handler(BufferedStream(stream))  # type: ignore[arg-type]
         except Exception as exc:
@@ -337,12 +339,23 @@ class GuardedPubsub(Pubsub):
 
     async def _handle_new_peer(self, peer_id: ID) -> None:
         await super()._handle_new_peer(peer_id)
+        stream = self.peers.get(peer_id)
+        if stream is not None:
+            quicken(stream)
         queue = self.peer_queues.get(peer_id)
         if queue is not None and not isinstance(queue._queue, FreshQueue):
             # py-libp2p's RpcQueue holds 32 RPCs, each for as long as the peer takes.
             fresh = FreshQueue(peer_id, self.outbound_drops, self.outbound_max_age, self.lifetimes)
             fresh.adopt(queue._queue)
             queue._queue = fresh
+
+
+def quicken(stream: INetStream) -> None:
+    """Let `stream` read and write without a pass through trio's scheduler when no other task
+    holds its state lock (py-libp2p's NetStream takes it on every read and write, each time a
+    task switch); its states and errors stay py-libp2p's."""
+    if isinstance(stream, NetStream):
+        stream._state_lock = QuickLock()  # type: ignore[assignment]
 
 
 class Gossip:
