@@ -172,6 +172,7 @@ def install() -> None:
         (p2p.gossip.GuardedPubsub, "push_msg", "push_msg (rest)"),
         (p2p.gossip.GuardedPubsub, "notify_subscriptions", "delivery to subscribers"),
         (GossipSub, "publish", "router forward (rest)"),
+        (p2p.gossip.HardenedGossipSub, "publish", "router forward (rest)"),
         (GossipSub, "_get_peers_to_send", "router forward (rest)"),
         (MessageCache, "put", "mcache put"),
         (GossipSub, "send_rpc", "send_rpc (copy, queue)"),

@@ -134,6 +134,74 @@ class HardenedGossipSub(GossipSub):
         elif not queue.push(shared, priority=priority):
             self._handle_dropped_rpc(peer_id, shared, "queue_full")
 
+    async def publish(self, msg_forwarder: ID, pubsub_msg: rpc_pb2.Message) -> None:
+        """Forward a validated message to its topic's mesh peers.
+
+        py-libp2p's forward builds the peer set through several set comprehensions, asks the
+        scorer up to three times per peer, attaches our signed peer record (write_msg drops it:
+        the stream's hello carries it) and constructs the origin's peer id once per connected
+        peer. For a message of one topic we are in the mesh of, without direct peers, this
+        sends it to the same peers (not its forwarder nor its origin, none that sent IDONTWANT
+        for it, none below the gossip, graylist or publish thresholds), and queues it for
+        peers not yet identified or subscribed, as py-libp2p does; anything else (fanout,
+        several topics, direct peers) takes py-libp2p's path.
+        """
+        topics = list(pubsub_msg.topicIDs)
+        pubsub = self.pubsub
+        if pubsub is None or len(topics) != 1 or topics[0] not in self.mesh or self.direct_peers:
+            await super().publish(msg_forwarder, pubsub_msg)
+            return
+        if not self._check_spam_protection(msg_forwarder, pubsub_msg):
+            return
+        if not self._check_equivocation(pubsub_msg):
+            return
+        self.mcache.put(pubsub_msg)
+        msg_id = pubsub.get_message_id(pubsub_msg)
+        await self._emit_idontwant_for_message(msg_id, topics)
+        await self._notify_observers(topics, msg_id)
+        topic, origin = topics[0], ID(pubsub_msg.from_id)
+        rpc = rpc_pb2.RPC(publish=[pubsub_msg])
+        for peer in self._forward_peers(topic, topics, msg_id, (msg_forwarder, origin)):
+            self.send_rpc(peer, rpc)
+        self._hold_for_unready_peers(topic, rpc, (msg_forwarder, origin))
+        now = time.time()
+        self.time_since_last_publish[topic] = int(now)
+        self.recent_message_deliveries[topic].append(now)
+
+    def _forward_peers(
+        self, topic: str, topics: list[str], msg_id: bytes, skip: tuple[ID, ID]
+    ) -> list[ID]:
+        """The mesh peers of `topic` a new message goes to."""
+        assert self.pubsub is not None
+        peers, scorer, dont_send = self.pubsub.peers, self.scorer, self.dont_send_message_ids
+        chosen: list[ID] = []
+        if topic not in self.pubsub.peer_topics:
+            return chosen
+        for peer in self.mesh[topic]:
+            if peer in skip or peer not in peers or msg_id in dont_send.get(peer, ()):
+                continue
+            if scorer is not None and not (
+                scorer.allow_gossip(peer, topics)
+                and not scorer.is_graylisted(peer, topics)
+                and scorer.allow_publish(peer, topics)
+            ):
+                continue
+            chosen.append(peer)
+        return chosen
+
+    def _hold_for_unready_peers(self, topic: str, rpc: rpc_pb2.RPC, skip: tuple[ID, ID]) -> None:
+        """Queue `rpc` for peers whose protocol or subscriptions we do not know yet (sent
+        once they are, by flush_pending_messages), as py-libp2p does."""
+        assert self.pubsub is not None
+        in_topic = self.pubsub.peer_topics.get(topic, set())
+        unready = [p for p in in_topic if p not in self.peer_protocol]
+        unready += [p for p in self.pubsub.peers if p not in in_topic]
+        now = time.time()
+        for peer in dict.fromkeys(unready):
+            if peer not in skip:
+                self._prune_pending_messages(peer)
+                self._pending_messages[peer].append((now, rpc))
+
     def _check_spam_protection(self, peer_id: ID, msg: rpc_pb2.Message) -> bool:
         if self.pubsub is not None and peer_id == self.pubsub.my_id:
             return True

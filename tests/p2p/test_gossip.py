@@ -180,6 +180,40 @@ async def test_invalid_headers_are_dropped_not_forwarded_and_cost_the_sender_sco
         assert victim.drops.counts["peer score below publish threshold"] == 1
 
 
+async def test_a_forward_goes_once_to_each_mesh_peer_never_back_nor_below_the_gossip_threshold():
+    """The hub forwards a header to each of its mesh peers once: not to the peer it came
+    from (here also its origin), not to a peer whose score is below the gossip threshold."""
+    async with (
+        running_hosts(5) as (origin_host, hub_host, left_host, right_host, low_host),
+        running_gossip(
+            [origin_host, hub_host, left_host, right_host, low_host], TOPIC, validate_header
+        ) as (
+            (origin, _),
+            (hub, _),
+            (left, left_got),
+            (right, right_got),
+            (low, low_got),
+        ),
+    ):
+        for host in (origin_host, left_host, right_host, low_host):
+            await connect(host, hub_host)
+        await wait_for_mesh([origin, hub, left, right, low], TOPIC)
+        hub.ledger.add(low_host.get_id(), -params.GOSSIP_THRESHOLD + 1)
+        sent: list[ID] = []
+        write_msg = hub.pubsub.write_msg
+
+        async def recorded(stream: INetStream, rpc: rpc_pb2.RPC) -> bool:
+            sent.extend(stream.muxed_conn.peer_id for _ in rpc.publish)
+            return await write_msg(stream, rpc)
+
+        hub.pubsub.write_msg = recorded  # type: ignore[method-assign]
+        await origin.publish(TOPIC, make_header(1))
+        for channel in (left_got, right_got):
+            assert header_number((await receive_all(channel, 1))[0].data) == 1
+        assert await nothing_more(low_got, 1.0)
+        assert sorted(map(str, sent)) == sorted([str(left_host.get_id()), str(right_host.get_id())])
+
+
 def test_router_uses_spec_heartbeat_and_acting_thresholds():
     router = make_router(PenaltyLedger())
     assert router.heartbeat_interval == 1
