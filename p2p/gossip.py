@@ -42,18 +42,20 @@ from libp2p.peer.id import ID
 from libp2p.pubsub.gossipsub import GossipSub
 from libp2p.pubsub.pb import rpc_pb2
 from libp2p.pubsub.pubsub import Pubsub
+from libp2p.pubsub.rpc_queue import RpcQueue
 from libp2p.pubsub.score import PeerScorer
 from libp2p.pubsub.utils import maybe_consume_signed_record
 from libp2p.pubsub.validators import signature_validator
 from libp2p.tools.anyio_service import background_trio_service
 
 from p2p import params
-from p2p.bufstream import BufferedStream
+from p2p.bufstream import MAX_PREFIX, BufferedStream
 from p2p.locks import QuickLock
 from p2p.outbound import FreshQueue, Lifetimes, OutboundDrops
 from p2p.rpc_frames import SharedRPCs, publish_only
 from p2p.scoring import PenaltyLedger, SpecScorer, score_params
 from p2p.validation import DropLog, Outcome, TopicValidator, Verdict, run_validator
+from p2p.yamux import SerialYamuxStream
 
 logger = logging.getLogger(__name__)
 
@@ -144,7 +146,9 @@ class HardenedGossipSub(GossipSub):
         sends it to the same peers (not its forwarder nor its origin, none that sent IDONTWANT
         for it, none below the gossip, graylist or publish thresholds), and queues it for
         peers not yet identified or subscribed, as py-libp2p does; anything else (fanout,
-        several topics, direct peers) takes py-libp2p's path.
+        several topics, direct peers) takes py-libp2p's path. A forward is written at once
+        when the peer's writer is idle and its stream takes it without waiting
+        (GuardedPubsub.write_now: no hand-over to the writer task), else queued.
         """
         topics = list(pubsub_msg.topicIDs)
         pubsub = self.pubsub
@@ -162,11 +166,21 @@ class HardenedGossipSub(GossipSub):
         topic, origin = topics[0], ID(pubsub_msg.from_id)
         rpc = rpc_pb2.RPC(publish=[pubsub_msg])
         for peer in self._forward_peers(topic, topics, msg_id, (msg_forwarder, origin)):
-            self.send_rpc(peer, rpc)
+            if peer in self._pending_control or not await self._send_at_once(peer, rpc):
+                self.send_rpc(peer, rpc)
         self._hold_for_unready_peers(topic, rpc, (msg_forwarder, origin))
         now = time.time()
         self.time_since_last_publish[topic] = int(now)
         self.recent_message_deliveries[topic].append(now)
+
+    async def _send_at_once(self, peer: ID, rpc: rpc_pb2.RPC) -> bool:
+        """Write `rpc` (as the copy shared by every peer) to `peer` now if nothing is waiting
+        for it and it goes out without waiting (GuardedPubsub.write_now); False if it must
+        be queued."""
+        if not isinstance(self.pubsub, GuardedPubsub):
+            return False
+        shared, size = self.shared_rpcs.share(rpc)
+        return await self.pubsub.write_now(peer, shared, size)
 
     def _forward_peers(
         self, topic: str, topics: list[str], msg_id: bytes, skip: tuple[ID, ID]
@@ -261,6 +275,7 @@ class GuardedPubsub(Pubsub):
         self.outbound_drops = OutboundDrops()
         self.outbound_max_age = params.OUTBOUND_MAX_AGE
         self.lifetimes = Lifetimes()
+        self._writing: set[ID] = set()  # peers a write is under way to
 
     @property
     def scorer(self) -> PeerScorer:
@@ -376,6 +391,47 @@ class GuardedPubsub(Pubsub):
                     )
                 except (trio.BrokenResourceError, trio.ClosedResourceError):
                     self.deliveries[topic].remove(channel)  # that subscriber left
+
+    async def handle_sending_messages(
+        self, peer_id: ID, stream: INetStream, queue: RpcQueue
+    ) -> None:
+        """Write the RPCs queued for `peer_id` until its queue closes or its stream breaks
+        (py-libp2p's loop, noting while it writes: see `write_now`)."""
+        try:
+            while (rpc := await queue.pop()) is not None:
+                if not await self._write_noted(peer_id, stream, rpc):
+                    return
+        except Exception as exc:  # as py-libp2p: a broken writer drops the peer
+            logger.debug("outbound writer ended", extra={"peer": str(peer_id), "error": repr(exc)})
+            self._handle_dead_peer(peer_id)
+
+    async def write_now(self, peer_id: ID, rpc: rpc_pb2.RPC, size: int) -> bool:
+        """Write a forward to `peer_id` at once, without its writer task, if its queue is
+        empty, its writer idle and its stream takes `size` bytes without waiting (one Yamux
+        frame in the send window, a socket with room; SerialYamuxStream.writes_at_once).
+        False if it must be queued: a slow peer's forwards still wait in its FreshQueue,
+        with their lifetimes and age limits."""
+        stream, queue = self.peers.get(peer_id), self.peer_queues.get(peer_id)
+        if stream is None or queue is None or peer_id in self._writing or len(queue):
+            return False
+        muxed = getattr(stream, "muxed_stream", None)
+        if size > queue.max_message_size or not isinstance(muxed, SerialYamuxStream):
+            return False
+        if not muxed.writes_at_once(size + MAX_PREFIX):  # the RPC and its length prefix
+            return False
+        try:
+            await self._write_noted(peer_id, stream, rpc)
+        except Exception as exc:  # as the writer loop: a broken stream drops the peer
+            logger.debug("forward write failed", extra={"peer": str(peer_id), "error": repr(exc)})
+            self._handle_dead_peer(peer_id)
+        return True
+
+    async def _write_noted(self, peer_id: ID, stream: INetStream, rpc: rpc_pb2.RPC) -> bool:
+        self._writing.add(peer_id)
+        try:
+            return await self.write_msg(stream, rpc)
+        finally:
+            self._writing.discard(peer_id)
 
     async def write_msg(self, stream: INetStream, rpc_msg: rpc_pb2.RPC) -> bool:
         """Write an RPC without our signed peer record (the stream's hello carried it); one

@@ -18,7 +18,9 @@ after a bad message can be read.
 from __future__ import annotations
 
 import logging
+import select
 import struct
+from typing import Any
 
 import trio
 from cryptography.exceptions import InvalidTag
@@ -91,6 +93,7 @@ class NoiseSession(SecureSession):
     _plain: bytes
     _failure: NoiseError | None
     _write_lock: trio.Lock
+    _poll: Any  # select.poll() for POLLOUT on the socket
 
     @classmethod
     def adopt(
@@ -114,7 +117,16 @@ class NoiseSession(SecureSession):
         lean._plain = b""
         lean._failure = None
         lean._write_lock = trio.Lock()
+        lean._poll = select.poll()
+        lean._poll.register(socket.socket.fileno(), select.POLLOUT)
         return lean
+
+    def writable(self) -> bool:
+        """Whether a write now would go out at once: nobody is writing and the socket's
+        send buffer has room (a peer that reads slowly fills it)."""
+        return not self._write_lock.locked() and any(
+            events & select.POLLOUT for _, events in self._poll.poll(0)
+        )
 
     async def read(self, n: int | None = None) -> bytes:
         """Up to `n` bytes of plaintext (all that is ready for None), waiting for some if none

@@ -99,6 +99,20 @@ class SerialYamuxStream(YamuxStream):
         finally:
             self._payload_lock.release()
 
+    def writes_at_once(self, size: int) -> bool:
+        """Whether a write of `size` bytes now would be one frame sent without waiting: no
+        other write under way on the stream or its connection, the send window open and the
+        socket's send buffer not full."""
+        conn = self.conn
+        writable = getattr(conn.secured_conn, "writable", None)
+        return (
+            self._fits_one_frame(size)
+            and not self._payload_lock.locked()
+            and not conn._write_lock.locked()
+            and writable is not None
+            and writable()
+        )
+
     def _fits_one_frame(self, size: int) -> bool:
         return (
             0 < size <= min(MAX_FRAME_PAYLOAD, self.send_window)

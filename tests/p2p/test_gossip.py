@@ -6,6 +6,7 @@ import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import pytest
 import trio
 from libp2p.crypto.ed25519 import create_new_key_pair
 from libp2p.custom_types import TProtocol
@@ -26,6 +27,7 @@ from p2p.messages import SignedJobHeader
 from p2p.outbound import EXPIRED
 from p2p.scoring import PenaltyLedger, SpecScorer
 from p2p.validation import Outcome, Verdict
+from p2p.yamux import MAX_FRAME_PAYLOAD
 from tests.p2p.nodes import (
     connect,
     connect_chain,
@@ -388,13 +390,16 @@ async def test_every_subscriber_of_a_topic_gets_every_message():
         assert receiver.pubsub.undelivered == 0
 
 
-async def test_a_slow_reader_is_sent_no_expired_message_and_holds_up_no_other_peer():
+@pytest.mark.parametrize("size", [100_000, 30_000], ids=["above-a-frame", "one-frame"])
+async def test_a_slow_reader_is_sent_no_expired_message_and_holds_up_no_other_peer(size: int):
     """py-libp2p keeps an RPC in a peer's outbound queue until that peer takes it, however
     long: a peer reading slowly was handed job headers past their deadline. Now a message whose
     lifetime (given by its validator) ended while queued is dropped and counted; the other
-    peers get everything."""
-    count, size, lifetime = 16, 100_000, 1.5
+    peers get everything. Messages of one Yamux frame go out at once while the slow peer's
+    window and socket have room (GuardedPubsub.write_now), then through its queue, in order."""
+    count, lifetime = 16, 1.5
     taken: list[bytes] = []
+    at_once: list[ID] = []
 
     def intact_for_a_while(data: bytes, origin: ID) -> Verdict:
         if (verdict := validate_intact(data, origin)).outcome is not Outcome.ACCEPT:
@@ -413,6 +418,15 @@ async def test_a_slow_reader_is_sent_no_expired_message_and_holds_up_no_other_pe
         [host, other_host], TOPIC, intact_for_a_while
     ) as ((gossip, _), (_, received)):
         slow.set_stream_handler(TProtocol(params.GOSSIPSUB_PROTOCOLS[0]), read_slowly)
+        write_now = gossip.pubsub.write_now
+
+        async def noted(peer: ID, rpc: rpc_pb2.RPC, rpc_size: int) -> bool:
+            if written := await write_now(peer, rpc, rpc_size):
+                at_once.append(peer)
+            return written
+
+        gossip.pubsub.write_now = noted  # type: ignore[method-assign]
+        gossip.router.idontwant_threshold = 2 * size  # no IDONTWANT queued ahead of a forward
         await connect(other_host, host)
         await connect(slow, host)
         stream = await slow.new_stream(host.get_id(), [TProtocol(params.GOSSIPSUB_PROTOCOLS[0])])
@@ -433,6 +447,9 @@ async def test_a_slow_reader_is_sent_no_expired_message_and_holds_up_no_other_pe
         assert 0 < len(taken) < count
         assert taken == sent[: len(taken)]  # the oldest went out; what expired did not
         assert gossip.outbound_drops.total == count - len(taken)
+        # Below a frame, the first messages (and every one to the other peer) went out at once.
+        assert (slow.get_id() in at_once) == (size < MAX_FRAME_PAYLOAD)
+        assert at_once.count(other_host.get_id()) == (count if size < MAX_FRAME_PAYLOAD else 0)
 
 
 async def test_a_peer_that_joins_late_is_replayed_recent_messages_through_its_queue():
