@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import Counter
 from collections.abc import AsyncIterator, Iterable, Mapping
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass
@@ -275,7 +276,7 @@ class GuardedPubsub(Pubsub):
         self.outbound_drops = OutboundDrops()
         self.outbound_max_age = params.OUTBOUND_MAX_AGE
         self.lifetimes = Lifetimes()
-        self._writing: set[ID] = set()  # peers a write is under way to
+        self._writing: Counter[ID] = Counter()  # writes under way, by peer
 
     @property
     def scorer(self) -> PeerScorer:
@@ -412,7 +413,7 @@ class GuardedPubsub(Pubsub):
         False if it must be queued: a slow peer's forwards still wait in its FreshQueue,
         with their lifetimes and age limits."""
         stream, queue = self.peers.get(peer_id), self.peer_queues.get(peer_id)
-        if stream is None or queue is None or peer_id in self._writing or len(queue):
+        if stream is None or queue is None or self._writing[peer_id] or len(queue):
             return False
         muxed = getattr(stream, "muxed_stream", None)
         if size > queue.max_message_size or not isinstance(muxed, SerialYamuxStream):
@@ -427,11 +428,13 @@ class GuardedPubsub(Pubsub):
         return True
 
     async def _write_noted(self, peer_id: ID, stream: INetStream, rpc: rpc_pb2.RPC) -> bool:
-        self._writing.add(peer_id)
+        self._writing[peer_id] += 1
         try:
             return await self.write_msg(stream, rpc)
         finally:
-            self._writing.discard(peer_id)
+            self._writing[peer_id] -= 1
+            if not self._writing[peer_id]:
+                del self._writing[peer_id]
 
     async def write_msg(self, stream: INetStream, rpc_msg: rpc_pb2.RPC) -> bool:
         """Write an RPC without our signed peer record (the stream's hello carried it); one
