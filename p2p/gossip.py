@@ -19,7 +19,12 @@ py-libp2p 0.8.1 behaviours worked around here (each has a test in tests/p2p/test
   verification, ~180 µs) for every message of every hop; it now travels once per stream, in
   the hello RPC;
 - message sequence numbers start at the Unix time in seconds, so a node restarted with its
-  identity had its messages dropped as already seen; they start at the time in nanoseconds.
+  identity had its messages dropped as already seen; they start at the time in nanoseconds;
+- a forward's peers are chosen in several set passes with three scorer calls per peer, and
+  every forward waits for the peer's writer task; a one-topic mesh forward is chosen in one
+  pass (the same peers) and written at once when nothing waits for that peer;
+- a pubsub stream takes a trio.Lock (a scheduler pass) on every read and write; it takes a
+  p2p.locks.QuickLock instead (tests/p2p/test_locks.py).
 """
 
 from __future__ import annotations
@@ -72,7 +77,7 @@ class GossipMessage:
 
 class HardenedGossipSub(GossipSub):
     """GossipSub router: no rate limit on our own publishes, IDONTWANT only for large messages,
-    every RPC through the peer's outbound queue.
+    every RPC through the peer's outbound queue unless it can go out at once.
 
     py-libp2p sends an IDONTWANT control RPC to every mesh peer for every message, however
     small; go-libp2p does so only above 1 KiB (IDontWantMessageThreshold), as here. For job
@@ -84,7 +89,8 @@ class HardenedGossipSub(GossipSub):
     caller, and an expired job header went out. Both queue them instead (`send_rpc`).
 
     A message forwarded to several peers is queued for all of them as one shared RPC, encoded
-    once (p2p.rpc_frames).
+    once (p2p.rpc_frames). A forward to a peer whose writer is idle and whose stream takes it
+    without waiting is written at once, not handed to that peer's writer task (`publish`).
     """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
