@@ -131,6 +131,10 @@ def install() -> None:
     from p2p import outbound, scoring, yamux
 
     frame_reader = getattr(yamux, "FrameReader", None)  # not in the code before it
+    try:
+        from p2p.noise_session import NoiseSession
+    except ImportError:  # not in the code before it
+        NoiseSession = None
 
     for owner, name, part in (
         (TrioTCPStream, "read", "socket read"),
@@ -141,6 +145,12 @@ def install() -> None:
         (BaseNoiseMsgReadWriter, "write_msg", "Noise framing"),
         (SecureSession, "read", "Noise framing"),
         (SecureSession, "write", "Noise framing"),
+        (NoiseSession, "_receive", "socket read"),
+        (NoiseSession, "_send", "socket write"),
+        (NoiseSession, "_open_whole_messages", "Noise decrypt"),
+        (NoiseSession, "_seal_all", "Noise encrypt"),
+        (NoiseSession, "read", "Noise framing"),
+        (NoiseSession, "write", "Noise framing"),
         (Yamux, "handle_incoming", "Yamux read loop (frame parse, buffers)"),
         (Yamux, "read_stream", "Yamux stream read"),
         (YamuxStream, "read", "Yamux stream read"),
@@ -162,6 +172,7 @@ def install() -> None:
         (p2p.gossip.GuardedPubsub, "push_msg", "push_msg (rest)"),
         (p2p.gossip.GuardedPubsub, "notify_subscriptions", "delivery to subscribers"),
         (GossipSub, "publish", "router forward (rest)"),
+        (p2p.gossip.HardenedGossipSub, "publish", "router forward (rest)"),
         (GossipSub, "_get_peers_to_send", "router forward (rest)"),
         (MessageCache, "put", "mcache put"),
         (GossipSub, "send_rpc", "send_rpc (copy, queue)"),
@@ -169,6 +180,9 @@ def install() -> None:
         (outbound.FreshQueue, "pop", "outbound queue pop, expiry check"),
         (Pubsub, "handle_sending_messages", "outbound writer loop"),
         (Pubsub, "write_msg", "RPC write (serialize)"),
+        (p2p.gossip.GuardedPubsub, "handle_sending_messages", "outbound writer loop"),
+        (p2p.gossip.GuardedPubsub, "write_now", "forward written at once (checks)"),
+        (p2p.gossip.GuardedPubsub, "write_msg", "RPC write (serialize)"),
         (GossipSub, "handle_rpc", "control RPCs (IHAVE/IWANT/GRAFT/...)"),
         (GossipSub, "heartbeat", "heartbeat (mesh, IHAVE gossip)"),
         (PeerScorer, "score", "peer scores"),

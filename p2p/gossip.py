@@ -19,13 +19,19 @@ py-libp2p 0.8.1 behaviours worked around here (each has a test in tests/p2p/test
   verification, ~180 µs) for every message of every hop; it now travels once per stream, in
   the hello RPC;
 - message sequence numbers start at the Unix time in seconds, so a node restarted with its
-  identity had its messages dropped as already seen; they start at the time in nanoseconds.
+  identity had its messages dropped as already seen; they start at the time in nanoseconds;
+- a forward's peers are chosen in several set passes with three scorer calls per peer, and
+  every forward waits for the peer's writer task; a one-topic mesh forward is chosen in one
+  pass (the same peers) and written at once when nothing waits for that peer;
+- a pubsub stream takes a trio.Lock (a scheduler pass) on every read and write; it takes a
+  p2p.locks.QuickLock instead (tests/p2p/test_locks.py).
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from collections import Counter
 from collections.abc import AsyncIterator, Iterable, Mapping
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass
@@ -37,22 +43,25 @@ from libp2p.custom_types import TProtocol
 from libp2p.io.exceptions import IOException, MessageTooLarge
 from libp2p.network.connection.exceptions import RawConnError
 from libp2p.network.stream.exceptions import StreamClosed, StreamEOF, StreamError, StreamReset
-from libp2p.network.stream.net_stream import INetStream
+from libp2p.network.stream.net_stream import INetStream, NetStream
 from libp2p.peer.id import ID
 from libp2p.pubsub.gossipsub import GossipSub
 from libp2p.pubsub.pb import rpc_pb2
 from libp2p.pubsub.pubsub import Pubsub
+from libp2p.pubsub.rpc_queue import RpcQueue
 from libp2p.pubsub.score import PeerScorer
 from libp2p.pubsub.utils import maybe_consume_signed_record
 from libp2p.pubsub.validators import signature_validator
 from libp2p.tools.anyio_service import background_trio_service
 
 from p2p import params
-from p2p.bufstream import BufferedStream
+from p2p.bufstream import MAX_PREFIX, BufferedStream
+from p2p.locks import QuickLock
 from p2p.outbound import FreshQueue, Lifetimes, OutboundDrops
 from p2p.rpc_frames import SharedRPCs, publish_only
 from p2p.scoring import PenaltyLedger, SpecScorer, score_params
 from p2p.validation import DropLog, Outcome, TopicValidator, Verdict, run_validator
+from p2p.yamux import SerialYamuxStream
 
 logger = logging.getLogger(__name__)
 
@@ -68,7 +77,7 @@ class GossipMessage:
 
 class HardenedGossipSub(GossipSub):
     """GossipSub router: no rate limit on our own publishes, IDONTWANT only for large messages,
-    every RPC through the peer's outbound queue.
+    every RPC through the peer's outbound queue unless it can go out at once.
 
     py-libp2p sends an IDONTWANT control RPC to every mesh peer for every message, however
     small; go-libp2p does so only above 1 KiB (IDontWantMessageThreshold), as here. For job
@@ -80,7 +89,8 @@ class HardenedGossipSub(GossipSub):
     caller, and an expired job header went out. Both queue them instead (`send_rpc`).
 
     A message forwarded to several peers is queued for all of them as one shared RPC, encoded
-    once (p2p.rpc_frames).
+    once (p2p.rpc_frames). A forward to a peer whose writer is idle and whose stream takes it
+    without waiting is written at once, not handed to that peer's writer task (`publish`).
     """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -132,6 +142,86 @@ class HardenedGossipSub(GossipSub):
             self._handle_dropped_rpc(peer_id, shared, "oversized")
         elif not queue.push(shared, priority=priority):
             self._handle_dropped_rpc(peer_id, shared, "queue_full")
+
+    async def publish(self, msg_forwarder: ID, pubsub_msg: rpc_pb2.Message) -> None:
+        """Forward a validated message to its topic's mesh peers.
+
+        py-libp2p's forward builds the peer set through several set comprehensions, asks the
+        scorer up to three times per peer, attaches our signed peer record (write_msg drops it:
+        the stream's hello carries it) and constructs the origin's peer id once per connected
+        peer. For a message of one topic we are in the mesh of, without direct peers, this
+        sends it to the same peers (not its forwarder nor its origin, none that sent IDONTWANT
+        for it, none below the gossip, graylist or publish thresholds), and queues it for
+        peers not yet identified or subscribed, as py-libp2p does; anything else (fanout,
+        several topics, direct peers) takes py-libp2p's path. A forward is written at once
+        when the peer's writer is idle and its stream takes it without waiting
+        (GuardedPubsub.write_now: no hand-over to the writer task), else queued.
+        """
+        topics = list(pubsub_msg.topicIDs)
+        pubsub = self.pubsub
+        if pubsub is None or len(topics) != 1 or topics[0] not in self.mesh or self.direct_peers:
+            await super().publish(msg_forwarder, pubsub_msg)
+            return
+        if not self._check_spam_protection(msg_forwarder, pubsub_msg):
+            return
+        if not self._check_equivocation(pubsub_msg):
+            return
+        self.mcache.put(pubsub_msg)
+        msg_id = pubsub.get_message_id(pubsub_msg)
+        await self._emit_idontwant_for_message(msg_id, topics)
+        await self._notify_observers(topics, msg_id)
+        topic, origin = topics[0], ID(pubsub_msg.from_id)
+        rpc = rpc_pb2.RPC(publish=[pubsub_msg])
+        for peer in self._forward_peers(topic, topics, msg_id, (msg_forwarder, origin)):
+            if peer in self._pending_control or not await self._send_at_once(peer, rpc):
+                self.send_rpc(peer, rpc)
+        self._hold_for_unready_peers(topic, rpc, (msg_forwarder, origin))
+        now = time.time()
+        self.time_since_last_publish[topic] = int(now)
+        self.recent_message_deliveries[topic].append(now)
+
+    async def _send_at_once(self, peer: ID, rpc: rpc_pb2.RPC) -> bool:
+        """Write `rpc` (as the copy shared by every peer) to `peer` now if nothing is waiting
+        for it and it goes out without waiting (GuardedPubsub.write_now); False if it must
+        be queued."""
+        if not isinstance(self.pubsub, GuardedPubsub):
+            return False
+        shared, size = self.shared_rpcs.share(rpc)
+        return await self.pubsub.write_now(peer, shared, size)
+
+    def _forward_peers(
+        self, topic: str, topics: list[str], msg_id: bytes, skip: tuple[ID, ID]
+    ) -> list[ID]:
+        """The mesh peers of `topic` a new message goes to."""
+        assert self.pubsub is not None
+        peers, scorer, dont_send = self.pubsub.peers, self.scorer, self.dont_send_message_ids
+        chosen: list[ID] = []
+        if topic not in self.pubsub.peer_topics:
+            return chosen
+        for peer in self.mesh[topic]:
+            if peer in skip or peer not in peers or msg_id in dont_send.get(peer, ()):
+                continue
+            if scorer is not None and not (
+                scorer.allow_gossip(peer, topics)
+                and not scorer.is_graylisted(peer, topics)
+                and scorer.allow_publish(peer, topics)
+            ):
+                continue
+            chosen.append(peer)
+        return chosen
+
+    def _hold_for_unready_peers(self, topic: str, rpc: rpc_pb2.RPC, skip: tuple[ID, ID]) -> None:
+        """Queue `rpc` for peers whose protocol or subscriptions we do not know yet (sent
+        once they are, by flush_pending_messages), as py-libp2p does."""
+        assert self.pubsub is not None
+        in_topic = self.pubsub.peer_topics.get(topic, set())
+        unready = [p for p in in_topic if p not in self.peer_protocol]
+        unready += [p for p in self.pubsub.peers if p not in in_topic]
+        now = time.time()
+        for peer in dict.fromkeys(unready):
+            if peer not in skip:
+                self._prune_pending_messages(peer)
+                self._pending_messages[peer].append((now, rpc))
 
     def _check_spam_protection(self, peer_id: ID, msg: rpc_pb2.Message) -> bool:
         if self.pubsub is not None and peer_id == self.pubsub.my_id:
@@ -192,6 +282,7 @@ class GuardedPubsub(Pubsub):
         self.outbound_drops = OutboundDrops()
         self.outbound_max_age = params.OUTBOUND_MAX_AGE
         self.lifetimes = Lifetimes()
+        self._writing: Counter[ID] = Counter()  # writes under way, by peer
 
     @property
     def scorer(self) -> PeerScorer:
@@ -308,6 +399,49 @@ class GuardedPubsub(Pubsub):
                 except (trio.BrokenResourceError, trio.ClosedResourceError):
                     self.deliveries[topic].remove(channel)  # that subscriber left
 
+    async def handle_sending_messages(
+        self, peer_id: ID, stream: INetStream, queue: RpcQueue
+    ) -> None:
+        """Write the RPCs queued for `peer_id` until its queue closes or its stream breaks
+        (py-libp2p's loop, noting while it writes: see `write_now`)."""
+        try:
+            while (rpc := await queue.pop()) is not None:
+                if not await self._write_noted(peer_id, stream, rpc):
+                    return
+        except Exception as exc:  # as py-libp2p: a broken writer drops the peer
+            logger.debug("outbound writer ended", extra={"peer": str(peer_id), "error": repr(exc)})
+            self._handle_dead_peer(peer_id)
+
+    async def write_now(self, peer_id: ID, rpc: rpc_pb2.RPC, size: int) -> bool:
+        """Write a forward to `peer_id` at once, without its writer task, if its queue is
+        empty, its writer idle and its stream takes `size` bytes without waiting (one Yamux
+        frame in the send window, a socket with room; SerialYamuxStream.writes_at_once).
+        False if it must be queued: a slow peer's forwards still wait in its FreshQueue,
+        with their lifetimes and age limits."""
+        stream, queue = self.peers.get(peer_id), self.peer_queues.get(peer_id)
+        if stream is None or queue is None or self._writing[peer_id] or len(queue):
+            return False
+        muxed = getattr(stream, "muxed_stream", None)
+        if size > queue.max_message_size or not isinstance(muxed, SerialYamuxStream):
+            return False
+        if not muxed.writes_at_once(size + MAX_PREFIX):  # the RPC and its length prefix
+            return False
+        try:
+            await self._write_noted(peer_id, stream, rpc)
+        except Exception as exc:  # as the writer loop: a broken stream drops the peer
+            logger.debug("forward write failed", extra={"peer": str(peer_id), "error": repr(exc)})
+            self._handle_dead_peer(peer_id)
+        return True
+
+    async def _write_noted(self, peer_id: ID, stream: INetStream, rpc: rpc_pb2.RPC) -> bool:
+        self._writing[peer_id] += 1
+        try:
+            return await self.write_msg(stream, rpc)
+        finally:
+            self._writing[peer_id] -= 1
+            if not self._writing[peer_id]:
+                del self._writing[peer_id]
+
     async def write_msg(self, stream: INetStream, rpc_msg: rpc_pb2.RPC) -> bool:
         """Write an RPC without our signed peer record (the stream's hello carried it); one
         shared by several peers is encoded once (p2p.rpc_frames). False if the stream is
@@ -324,6 +458,7 @@ class GuardedPubsub(Pubsub):
     async def stream_handler(self, stream: INetStream) -> None:
         """Read a peer's pubsub stream; bytes that are not an RPC cost score, not the node."""
         peer = stream.muxed_conn.peer_id
+        quicken(stream)
         try:
             await super().stream_handler(BufferedStream(stream))  # type: ignore[arg-type]
         except Exception as exc:
@@ -337,12 +472,23 @@ class GuardedPubsub(Pubsub):
 
     async def _handle_new_peer(self, peer_id: ID) -> None:
         await super()._handle_new_peer(peer_id)
+        stream = self.peers.get(peer_id)
+        if stream is not None:
+            quicken(stream)
         queue = self.peer_queues.get(peer_id)
         if queue is not None and not isinstance(queue._queue, FreshQueue):
             # py-libp2p's RpcQueue holds 32 RPCs, each for as long as the peer takes.
             fresh = FreshQueue(peer_id, self.outbound_drops, self.outbound_max_age, self.lifetimes)
             fresh.adopt(queue._queue)
             queue._queue = fresh
+
+
+def quicken(stream: INetStream) -> None:
+    """Let `stream` read and write without a pass through trio's scheduler when no other task
+    holds its state lock (py-libp2p's NetStream takes it on every read and write, each time a
+    task switch); its states and errors stay py-libp2p's."""
+    if isinstance(stream, NetStream):
+        stream._state_lock = QuickLock()  # type: ignore[assignment]
 
 
 class Gossip:

@@ -2,10 +2,11 @@
 
 py-libp2p 0.8.1 reads each Noise message with two socket reads, its 2-byte length and then its
 body, and each read takes the connection's read lock and passes through trio's scheduler twice
-(the lock, then `receive_some`): ~0.2 ms of CPU for every gossip RPC received, duplicates
-included. `ReadAheadNoise` hands the Noise handshake and session a `ReadAheadConnection`, which
-reads whatever the socket holds (up to `READ_AHEAD` bytes) and serves the following reads from
-it without touching the socket. The bytes on the wire are unchanged.
+(the lock, then `receive_some`). `ReadAheadNoise` runs py-libp2p's Noise handshake over a
+`ReadAheadConnection`, which reads whatever the socket holds (up to `READ_AHEAD` bytes) and
+serves the following reads from it without touching the socket, then hands the finished session
+to p2p.noise_session.NoiseSession (with the bytes read ahead), which reads and writes whole
+buffers of transport messages. The bytes on the wire are unchanged.
 """
 
 from __future__ import annotations
@@ -15,6 +16,9 @@ from typing import Any
 from libp2p.abc import IRawConnection, ISecureConn
 from libp2p.peer.id import ID
 from libp2p.security.noise.transport import Transport as NoiseTransport
+from libp2p.security.secure_session import SecureSession
+
+from p2p.noise_session import NoiseSession, tcp_socket
 
 # Bytes asked of the socket at once: a Noise message is at most 64 KiB, and a larger request
 # would make every read allocate (and map) a buffer above glibc's mmap threshold.
@@ -46,20 +50,36 @@ class ReadAheadConnection:
             return self._buffer
         return self._buffer[start:end]
 
+    def unread(self) -> bytes:
+        """The bytes read from the socket and not yet handed out (they are handed out now)."""
+        rest = self._buffer[self._offset :]
+        self._buffer, self._offset = b"", 0
+        return rest
+
     def __getattr__(self, name: str) -> Any:
         return getattr(self._conn, name)
 
 
 class ReadAheadNoise(NoiseTransport):
-    """py-libp2p's Noise transport (same protocol, same bytes) over a ReadAheadConnection."""
+    """py-libp2p's Noise handshake (same protocol, same bytes) over a ReadAheadConnection,
+    whose session then runs as a NoiseSession."""
 
     async def secure_inbound(self, conn: IRawConnection) -> ISecureConn:
         """Noise handshake as the responder over a read-ahead connection."""
-        return await super().secure_inbound(ReadAheadConnection(conn))  # type: ignore[arg-type]
+        ahead = ReadAheadConnection(conn)
+        session = await super().secure_inbound(ahead)  # type: ignore[arg-type]
+        return _lean(session, conn, ahead)
 
     async def secure_outbound(self, conn: IRawConnection, peer_id: ID) -> ISecureConn:
         """Noise handshake as the initiator over a read-ahead connection."""
-        return await super().secure_outbound(
-            ReadAheadConnection(conn),  # type: ignore[arg-type]
-            peer_id,
-        )
+        ahead = ReadAheadConnection(conn)
+        session = await super().secure_outbound(ahead, peer_id)  # type: ignore[arg-type]
+        return _lean(session, conn, ahead)
+
+
+def _lean(session: ISecureConn, conn: IRawConnection, ahead: ReadAheadConnection) -> ISecureConn:
+    """`session` as a NoiseSession if it runs over TCP, else as it is."""
+    socket = tcp_socket(conn)
+    if socket is None or not isinstance(session, SecureSession):
+        return session
+    return NoiseSession.adopt(session, socket, ahead.unread())

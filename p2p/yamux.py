@@ -57,6 +57,7 @@ from libp2p.stream_muxer.yamux.yamux import (
 )
 
 from p2p import params
+from p2p.locks import acquire
 from p2p.yamux_frames import FrameReader, pack_header
 
 # The largest payload sent as one frame (py-libp2p's and go-yamux's frame size).
@@ -86,7 +87,7 @@ class SerialYamuxStream(YamuxStream):
         (the cancellation takes effect after); if it takes longer than
         params.STREAM_WRITE_TIMEOUT the stream is reset and MuxedStreamError raised.
         """
-        await _acquire(self._payload_lock)
+        await acquire(self._payload_lock)
         try:
             if self._fits_one_frame(len(data)):
                 self.send_window -= len(data)
@@ -97,6 +98,20 @@ class SerialYamuxStream(YamuxStream):
                 raise MuxedStreamError("stream write timed out part-way; the stream was reset")
         finally:
             self._payload_lock.release()
+
+    def writes_at_once(self, size: int) -> bool:
+        """Whether a write of `size` bytes now would be one frame sent without waiting: no
+        other write under way on the stream or its connection, the send window open and the
+        socket's send buffer not full."""
+        conn = self.conn
+        writable = getattr(conn.secured_conn, "writable", None)
+        return (
+            self._fits_one_frame(size)
+            and not self._payload_lock.locked()
+            and not conn._write_lock.locked()
+            and writable is not None
+            and writable()
+        )
 
     def _fits_one_frame(self, size: int) -> bool:
         return (
@@ -156,14 +171,6 @@ async def _write_whole(write: Callable[[bytes], Awaitable[None]], data: bytes) -
     return not scope.cancelled_caught
 
 
-async def _acquire(lock: trio.Lock) -> None:
-    """Take `lock`, passing through the scheduler only if another task holds it."""
-    try:
-        lock.acquire_nowait()
-    except trio.WouldBlock:
-        await lock.acquire()
-
-
 def _adopt(stream: YamuxStream) -> SerialYamuxStream:
     if not isinstance(stream, SerialYamuxStream):
         stream.__class__ = SerialYamuxStream
@@ -194,7 +201,7 @@ class SerialYamux(Yamux):
             raise MuxedStreamError("connection write timed out part-way; the connection closed")
 
     async def _send_frame(self, data: bytes) -> None:
-        await _acquire(self._write_lock)
+        await acquire(self._write_lock)
         try:
             await self.secured_conn.write(data)
         finally:

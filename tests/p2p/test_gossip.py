@@ -6,6 +6,7 @@ import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import pytest
 import trio
 from libp2p.crypto.ed25519 import create_new_key_pair
 from libp2p.custom_types import TProtocol
@@ -26,6 +27,7 @@ from p2p.messages import SignedJobHeader
 from p2p.outbound import EXPIRED
 from p2p.scoring import PenaltyLedger, SpecScorer
 from p2p.validation import Outcome, Verdict
+from p2p.yamux import MAX_FRAME_PAYLOAD
 from tests.p2p.nodes import (
     connect,
     connect_chain,
@@ -178,6 +180,40 @@ async def test_invalid_headers_are_dropped_not_forwarded_and_cost_the_sender_sco
         assert header_number(got[0].data) == 7
         assert await nothing_more(observed, 1.0)
         assert victim.drops.counts["peer score below publish threshold"] == 1
+
+
+async def test_a_forward_goes_once_to_each_mesh_peer_never_back_nor_below_the_gossip_threshold():
+    """The hub forwards a header to each of its mesh peers once: not to the peer it came
+    from (here also its origin), not to a peer whose score is below the gossip threshold."""
+    async with (
+        running_hosts(5) as (origin_host, hub_host, left_host, right_host, low_host),
+        running_gossip(
+            [origin_host, hub_host, left_host, right_host, low_host], TOPIC, validate_header
+        ) as (
+            (origin, _),
+            (hub, _),
+            (left, left_got),
+            (right, right_got),
+            (low, low_got),
+        ),
+    ):
+        for host in (origin_host, left_host, right_host, low_host):
+            await connect(host, hub_host)
+        await wait_for_mesh([origin, hub, left, right, low], TOPIC)
+        hub.ledger.add(low_host.get_id(), -params.GOSSIP_THRESHOLD + 1)
+        sent: list[ID] = []
+        write_msg = hub.pubsub.write_msg
+
+        async def recorded(stream: INetStream, rpc: rpc_pb2.RPC) -> bool:
+            sent.extend(stream.muxed_conn.peer_id for _ in rpc.publish)
+            return await write_msg(stream, rpc)
+
+        hub.pubsub.write_msg = recorded  # type: ignore[method-assign]
+        await origin.publish(TOPIC, make_header(1))
+        for channel in (left_got, right_got):
+            assert header_number((await receive_all(channel, 1))[0].data) == 1
+        assert await nothing_more(low_got, 1.0)
+        assert sorted(map(str, sent)) == sorted([str(left_host.get_id()), str(right_host.get_id())])
 
 
 def test_router_uses_spec_heartbeat_and_acting_thresholds():
@@ -354,13 +390,16 @@ async def test_every_subscriber_of_a_topic_gets_every_message():
         assert receiver.pubsub.undelivered == 0
 
 
-async def test_a_slow_reader_is_sent_no_expired_message_and_holds_up_no_other_peer():
+@pytest.mark.parametrize("size", [100_000, 30_000], ids=["above-a-frame", "one-frame"])
+async def test_a_slow_reader_is_sent_no_expired_message_and_holds_up_no_other_peer(size: int):
     """py-libp2p keeps an RPC in a peer's outbound queue until that peer takes it, however
     long: a peer reading slowly was handed job headers past their deadline. Now a message whose
     lifetime (given by its validator) ended while queued is dropped and counted; the other
-    peers get everything."""
-    count, size, lifetime = 16, 100_000, 1.5
+    peers get everything. Messages of one Yamux frame go out at once while the slow peer's
+    window and socket have room (GuardedPubsub.write_now), then through its queue, in order."""
+    count, lifetime = 16, 1.5
     taken: list[bytes] = []
+    at_once: list[ID] = []
 
     def intact_for_a_while(data: bytes, origin: ID) -> Verdict:
         if (verdict := validate_intact(data, origin)).outcome is not Outcome.ACCEPT:
@@ -379,6 +418,15 @@ async def test_a_slow_reader_is_sent_no_expired_message_and_holds_up_no_other_pe
         [host, other_host], TOPIC, intact_for_a_while
     ) as ((gossip, _), (_, received)):
         slow.set_stream_handler(TProtocol(params.GOSSIPSUB_PROTOCOLS[0]), read_slowly)
+        write_now = gossip.pubsub.write_now
+
+        async def noted(peer: ID, rpc: rpc_pb2.RPC, rpc_size: int) -> bool:
+            if written := await write_now(peer, rpc, rpc_size):
+                at_once.append(peer)
+            return written
+
+        gossip.pubsub.write_now = noted  # type: ignore[method-assign]
+        gossip.router.idontwant_threshold = 2 * size  # no IDONTWANT queued ahead of a forward
         await connect(other_host, host)
         await connect(slow, host)
         stream = await slow.new_stream(host.get_id(), [TProtocol(params.GOSSIPSUB_PROTOCOLS[0])])
@@ -399,6 +447,9 @@ async def test_a_slow_reader_is_sent_no_expired_message_and_holds_up_no_other_pe
         assert 0 < len(taken) < count
         assert taken == sent[: len(taken)]  # the oldest went out; what expired did not
         assert gossip.outbound_drops.total == count - len(taken)
+        # Below a frame, the first messages (and every one to the other peer) went out at once.
+        assert (slow.get_id() in at_once) == (size < MAX_FRAME_PAYLOAD)
+        assert at_once.count(other_host.get_id()) == (count if size < MAX_FRAME_PAYLOAD else 0)
 
 
 async def test_a_peer_that_joins_late_is_replayed_recent_messages_through_its_queue():

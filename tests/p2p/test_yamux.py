@@ -31,6 +31,7 @@ from libp2p.utils.varint import read_varint_prefixed_bytes_limited
 
 from p2p import yamux_frames
 from p2p.host import p2p_addr, peer_info
+from p2p.noise_session import NoiseSession
 from p2p.yamux import MAX_FRAME_PAYLOAD, SerialYamux
 from p2p.yamux_frames import pack_header
 from tests.p2p.nodes import connect, ping_ok, running_host, running_hosts
@@ -225,7 +226,7 @@ async def test_ours_and_stock_yamux_exchange_small_large_and_window_sized_messag
             await stream.close()
         assert replies == [bytes([n + 1]) * size for n, size in enumerate(SIZES)]
         conn = ours.get_network().connections[stock.get_id()][0].muxed_conn
-        assert isinstance(conn, SerialYamux)
+        assert isinstance(conn, SerialYamux) and isinstance(conn.secured_conn, NoiseSession)
         assert await ping_ok(ours, stock) and await ping_ok(stock, ours)
 
 
