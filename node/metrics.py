@@ -34,8 +34,6 @@ class NodeMetrics:
     jobs: Gauge
     step_seconds: Histogram
     peers: Gauge
-    bytes_sent: Counter
-    bytes_received: Counter
     messages_dropped: Counter
 
     @classmethod
@@ -55,8 +53,6 @@ class NodeMetrics:
                 **common,
             ),
             peers=Gauge("peers", "Peers currently connected.", **common),
-            bytes_sent=Counter("bytes_sent", "Bytes sent to peers.", **common),
-            bytes_received=Counter("bytes_received", "Bytes received from peers.", **common),
             messages_dropped=Counter(
                 "messages_dropped",
                 "Valid job messages this node's role declined (an insolvent delegator, say), by "
@@ -98,6 +94,13 @@ class NodeMetrics:
             )
         )
 
+    def count_traffic(self, sent: Callable[[], int], received: Callable[[], int]) -> None:
+        """Export `sent()` and `received()` (bytes exchanged with peers) when scraped."""
+        self.registry.register(_Totals({
+            "bytes_sent": ("Bytes sent to peers.", sent),
+            "bytes_received": ("Bytes received from peers.", received),
+        }))
+
     def render(self) -> bytes:
         """All metrics in the Prometheus text exposition format."""
         return generate_latest(self.registry)
@@ -116,3 +119,14 @@ class _DropCounts(Collector):
         for reason, count in sorted(self._counts().items()):
             family.add_metric([reason], count)
         yield family
+
+
+class _Totals(Collector):
+    """Counters kept elsewhere (name -> documentation, reader), read at each scrape."""
+
+    def __init__(self, readers: Mapping[str, tuple[str, Callable[[], int]]]):
+        self._readers = readers
+
+    def collect(self) -> Iterator[CounterMetricFamily]:
+        for name, (documentation, read) in self._readers.items():
+            yield CounterMetricFamily(f"{NAMESPACE}_{name}", documentation, value=read())

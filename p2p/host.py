@@ -7,7 +7,8 @@ Unlike `libp2p.new_host`, which offers TLS, SECIO and *plaintext* besides Noise 
 three connections per peer, a host built here offers exactly one security protocol (Noise) and
 one muxer (Yamux with whole-payload writes, see p2p.yamux), so a plaintext dialer is refused.
 It proposes protocols with pipelined multistream-select (p2p.multistream).
-Noise reads its messages through a read-ahead buffer (p2p.readahead).
+Noise reads its messages through a read-ahead buffer (p2p.readahead); `host.traffic` counts the
+bytes its connections send and receive.
 """
 
 from __future__ import annotations
@@ -17,10 +18,12 @@ import time
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from typing import Any
 
 import multiaddr
 import trio
 from libp2p import new_swarm
+from libp2p.abc import INetworkService
 from libp2p.crypto.keys import KeyPair, KeyType
 from libp2p.crypto.x25519 import create_new_key_pair as new_x25519_key_pair
 from libp2p.custom_types import TProtocol
@@ -32,6 +35,7 @@ from libp2p.security.noise.transport import PROTOCOL_ID as NOISE_PROTOCOL_ID
 
 from p2p import multistream, params, yamux
 from p2p.readahead import ReadAheadNoise
+from p2p.traffic import Traffic
 
 logger = logging.getLogger(__name__)
 
@@ -64,6 +68,13 @@ class GuardedHost(BasicHost):
     """
 
     _addrs_cache: tuple[float, list[multiaddr.Multiaddr]] | None = None
+
+    def __init__(
+        self, network: INetworkService, traffic: Traffic | None = None, **options: Any
+    ) -> None:
+        super().__init__(network, **options)
+        self.traffic = traffic if traffic is not None else Traffic()
+        """Bytes this host's connections sent and received (as counted by its Noise sessions)."""
 
     def get_addrs(self) -> list[multiaddr.Multiaddr]:
         """The addresses we advertise, with /p2p/<our id> (recomputed at most once a second)."""
@@ -127,11 +138,12 @@ def make_host(key_pair: KeyPair, config: HostConfig = HostConfig()) -> GuardedHo
     key_type = key_pair.private_key.get_type()
     if key_type != KeyType.Ed25519:
         raise ValueError(f"the libp2p identity must be an Ed25519 key, not {key_type.name}")
+    traffic = Traffic()
     swarm = new_swarm(
         key_pair=key_pair,
         sec_opt={
             NOISE_PROTOCOL_ID: ReadAheadNoise(
-                key_pair, noise_privkey=new_x25519_key_pair().private_key
+                key_pair, noise_privkey=new_x25519_key_pair().private_key, traffic=traffic
             )
         },
         muxer_opt={TProtocol(yamux.PROTOCOL_ID): yamux.SerialYamux},
@@ -140,7 +152,7 @@ def make_host(key_pair: KeyPair, config: HostConfig = HostConfig()) -> GuardedHo
         retry_config=RetryConfig(max_retries=0),
     )
     yamux.install(swarm)
-    host = GuardedHost(network=swarm)
+    host = GuardedHost(network=swarm, traffic=traffic)
     multistream.install(host)
     return host
 

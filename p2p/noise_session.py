@@ -34,6 +34,7 @@ from noise.backends.default.ciphers import ChaCha20Cipher
 from noise.state import CipherState
 
 from p2p.locks import acquire
+from p2p.traffic import Traffic
 
 logger = logging.getLogger(__name__)
 
@@ -96,13 +97,15 @@ class NoiseSession(SecureSession):
     _failure: NoiseError | None
     _write_lock: trio.Lock
     _poll: Any  # select.poll() for POLLOUT on the socket
+    _traffic: Traffic
 
     @classmethod
     def adopt(
-        cls, session: SecureSession, socket: trio.SocketStream, buffered: bytes
+        cls, session: SecureSession, socket: trio.SocketStream, buffered: bytes, traffic: Traffic
     ) -> NoiseSession:
         """`session` (py-libp2p's, just handshaken over `socket`) as a NoiseSession that
-        reads `buffered` (ciphertext read ahead with the handshake) first."""
+        reads `buffered` (ciphertext read ahead with the handshake) first and counts the bytes
+        it reads and writes in `traffic`."""
         protocol = session.conn.noise_state.noise_protocol  # type: ignore[attr-defined]
         lean = cls(
             local_peer=session.local_peer,
@@ -116,6 +119,8 @@ class NoiseSession(SecureSession):
         lean._sealer = CipherDirection(protocol.cipher_state_encrypt)
         lean._opener = CipherDirection(protocol.cipher_state_decrypt)
         lean._incoming = buffered
+        lean._traffic = traffic
+        traffic.received += len(buffered)
         lean._plain = b""
         lean._failure = None
         lean._write_lock = trio.Lock()
@@ -217,11 +222,13 @@ class NoiseSession(SecureSession):
 
     async def _receive(self) -> bytes:
         try:
-            return await self._socket.receive_some(READ_SIZE)
+            chunk = await self._socket.receive_some(READ_SIZE)
         except trio.BrokenResourceError as error:
             raise ConnectionClosedError(f"TCP connection reset by the peer: {error}") from error
         except trio.ClosedResourceError:
             return b""  # closed here: the end of the connection
+        self._traffic.received += len(chunk)
+        return chunk
 
     async def _receive_rest(self) -> bytes:
         """The rest of a message begun: a peer that stops mid-message loses its connection
@@ -237,6 +244,8 @@ class NoiseSession(SecureSession):
             raise ConnectionClosedError(f"TCP connection reset by the peer: {error}") from error
         except trio.ClosedResourceError:
             logger.debug("write on a connection closed here", extra={"peer": str(self.remote_peer)})
+            return
+        self._traffic.sent += len(data)
 
 
 def tcp_socket(raw: IRawConnection) -> trio.SocketStream | None:

@@ -19,6 +19,7 @@ from libp2p.security.noise.transport import Transport as NoiseTransport
 from libp2p.security.secure_session import SecureSession
 
 from p2p.noise_session import NoiseSession, tcp_socket
+from p2p.traffic import Traffic
 
 # Bytes asked of the socket at once: a Noise message is at most 64 KiB, and a larger request
 # would make every read allocate (and map) a buffer above glibc's mmap threshold.
@@ -62,24 +63,30 @@ class ReadAheadConnection:
 
 class ReadAheadNoise(NoiseTransport):
     """py-libp2p's Noise handshake (same protocol, same bytes) over a ReadAheadConnection,
-    whose session then runs as a NoiseSession."""
+    whose session then runs as a NoiseSession counting its bytes in `traffic`."""
+
+    def __init__(self, *args: Any, traffic: Traffic | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.traffic = traffic if traffic is not None else Traffic()
 
     async def secure_inbound(self, conn: IRawConnection) -> ISecureConn:
         """Noise handshake as the responder over a read-ahead connection."""
         ahead = ReadAheadConnection(conn)
         session = await super().secure_inbound(ahead)  # type: ignore[arg-type]
-        return _lean(session, conn, ahead)
+        return _lean(session, conn, ahead, self.traffic)
 
     async def secure_outbound(self, conn: IRawConnection, peer_id: ID) -> ISecureConn:
         """Noise handshake as the initiator over a read-ahead connection."""
         ahead = ReadAheadConnection(conn)
         session = await super().secure_outbound(ahead, peer_id)  # type: ignore[arg-type]
-        return _lean(session, conn, ahead)
+        return _lean(session, conn, ahead, self.traffic)
 
 
-def _lean(session: ISecureConn, conn: IRawConnection, ahead: ReadAheadConnection) -> ISecureConn:
+def _lean(
+    session: ISecureConn, conn: IRawConnection, ahead: ReadAheadConnection, traffic: Traffic
+) -> ISecureConn:
     """`session` as a NoiseSession if it runs over TCP, else as it is."""
     socket = tcp_socket(conn)
     if socket is None or not isinstance(session, SecureSession):
         return session
-    return NoiseSession.adopt(session, socket, ahead.unread())
+    return NoiseSession.adopt(session, socket, ahead.unread(), traffic)

@@ -153,6 +153,8 @@ async def open_services(
                 metrics.count_gossip_drops(lambda: p2p.gossip.drops.counts)
                 metrics.count_outbound_drops(lambda: p2p.gossip.outbound_drops.counts)
                 metrics.peers.set_function(lambda: len(p2p.host.get_network().connections))
+                metrics.count_traffic(lambda: p2p.host.traffic.sent,
+                                      lambda: p2p.host.traffic.received)
                 status_port = await _start_status(nursery, config, metrics, p2p)
                 blocks = BlockWatch(bridge, account.client, config.chain.poll_interval)
                 nursery.start_soon(blocks.run)

@@ -17,6 +17,7 @@ from node.errors import UserError
 from node.health import StatusService, serve
 from node.metrics import STEPS, NodeMetrics
 from p2p.outbound import EXPIRED, QUEUE_FULL, OutboundDrops
+from p2p.traffic import Traffic
 from p2p.validation import DropLog, Verdict
 from tests.ports import free_port
 
@@ -70,8 +71,8 @@ def test_metrics_of_two_nodes_are_independent() -> None:
     first, second = NodeMetrics.create(), NodeMetrics.create()
     first.peers.set(3)
     first.jobs.labels(state="running").set(2)
-    first.bytes_sent.inc(100)
-    first.bytes_received.inc(40)
+    traffic = Traffic(sent=100, received=40)
+    first.count_traffic(lambda: traffic.sent, lambda: traffic.received)
     first.messages_dropped.labels(topic="jobs", reason="bad_signature").inc()
     first.observe_step("prove", 1.5)
 
@@ -123,6 +124,20 @@ def test_gossip_drops_in_and_out_are_exported_as_counted_at_each_scrape() -> Non
     outbound.record(peer, EXPIRED, rpc_pb2.RPC())
     page = samples(metrics.render().decode())
     assert page[("zetina_gossip_outbound_dropped_total", (("reason", EXPIRED),))] == 4
+
+
+def test_bytes_are_read_from_the_host_at_each_scrape() -> None:
+    traffic = Traffic()
+    metrics = NodeMetrics.create()
+    metrics.count_traffic(lambda: traffic.sent, lambda: traffic.received)
+    page = samples(metrics.render().decode())
+    assert page[("zetina_bytes_sent_total", ())] == 0
+    assert page[("zetina_bytes_received_total", ())] == 0
+    traffic.sent += 1500
+    traffic.received += 70
+    page = samples(metrics.render().decode())
+    assert page[("zetina_bytes_sent_total", ())] == 1500
+    assert page[("zetina_bytes_received_total", ())] == 70
 
 
 # --- endpoint: good requests ---------------------------------------------------------------

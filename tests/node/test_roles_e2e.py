@@ -469,10 +469,12 @@ def test_an_executor_killed_mid_job_resumes_it_once_restarted_and_is_paid_once(
     assert state == "paid" and int(payout, 16) == int(outcome["transaction"], 16)
     others = [n.name for n in executors(network) if n.name != victim.name]
     assert all(stored_jobs(network, name).get(key, ("bidding",))[0] != "paid" for name in others)
-    # What its status endpoint shows: jobs by state, the steps' durations, its peers.
+    # What its status endpoint shows: jobs by state, the steps' durations, its peers, bytes.
     assert metric(restarted, "zetina_jobs", state="paid") >= 1
     assert metric(restarted, "zetina_step_duration_seconds_count", step="fetch") >= 1
     assert metric(restarted, "zetina_peers") >= 1
+    assert metric(restarted, "zetina_bytes_received_total") > 0
+    assert metric(restarted, "zetina_bytes_sent_total") > 0
     port = restarted.ready["status_port"]
     health = json.loads(urllib.request.urlopen(f"http://127.0.0.1:{port}/health",
                                                timeout=10).read())

@@ -17,7 +17,7 @@ from libp2p.security.noise.transport import Transport as NoiseTransport
 from libp2p.security.secure_session import SecureSession
 
 from p2p import noise_session
-from p2p.noise_session import LENGTH, MAX_PLAINTEXT, NoiseError, NoiseSession
+from p2p.noise_session import LENGTH, MAX_PLAINTEXT, TAG, NoiseError, NoiseSession
 from p2p.readahead import ReadAheadNoise
 from tests.p2p.nodes import connect, ping_ok, running_host
 from tests.p2p.test_yamux import PROTOCOL, echo, echoed, stock_host
@@ -101,6 +101,32 @@ async def test_stock_noise_reads_what_ours_writes_and_the_other_way(size: int):
             assert await read_exactly(ours, size) == payload
         await ours.write(b"still in step")  # nonces agree after either side's messages
         assert await read_exactly(stock, 13) == b"still in step"
+
+
+async def test_the_session_counts_the_bytes_it_puts_on_and_takes_off_the_wire():
+    """Each Noise message costs its 2-byte length and 16-byte tag besides its payload."""
+    stock, ours = await handshake()
+    traffic = ours._traffic
+    before_sent, before_received = traffic.sent, traffic.received
+    with trio.fail_after(10):
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(ours.write, b"x" * (MAX_PLAINTEXT + 10))  # two messages
+            await read_exactly(stock, MAX_PLAINTEXT + 10)
+        await stock.write(b"y" * 300)
+        await read_exactly(ours, 300)
+    assert traffic.sent - before_sent == MAX_PLAINTEXT + 10 + 2 * (LENGTH.size + TAG)
+    assert traffic.received - before_received == 300 + LENGTH.size + TAG
+
+
+async def test_a_host_counts_the_bytes_of_its_connections():
+    async with running_host() as first, running_host() as second:
+        await connect(first, second)
+        assert await ping_ok(first, second)
+        sent, received = first.traffic.sent, second.traffic.received
+        assert sent > 0 and received > 0
+        assert await ping_ok(first, second)  # 32 bytes out in a Yamux frame in a Noise message
+        assert first.traffic.sent - sent >= 32 + 12 + LENGTH.size + TAG
+        assert second.traffic.received - received >= 32 + 12 + LENGTH.size + TAG
 
 
 async def test_empty_writes_send_nothing_and_an_empty_message_is_skipped():
