@@ -120,7 +120,7 @@ def find_binary(name: str, configured: Path | None) -> Path:
         where = f"at {configured}" if configured is not None else "on PATH"
         raise StoneNotInstalled(
             f"{name} not found {where}; install the Stone prover with scripts/install-stone "
-            "(needs internet) or set its path in the stone configuration"
+            "(needs internet) or give its path in StoneConfig(prover=..., verifier=...)"
         )
     return Path(found)
 

@@ -125,22 +125,26 @@ async def stock_pubsub(host) -> AsyncIterator[Pubsub]:
 
 async def test_invalid_headers_are_dropped_not_forwarded_and_cost_the_sender_score():
     """An expired header is dropped and not forwarded too, but costs no score (see
-    p2p.topic_checks); B's garbage costs it."""
+    p2p.topic_checks); B's garbage costs it. Five hosts: two stock attackers, the victim, an
+    observer beside it and a far observer behind that one."""
     async with (
-        running_hosts(4) as (host_a, host_b, victim_host, observer_host),
+        running_hosts(5) as (host_a, host_b, victim_host, observer_host, far_host),
         stock_pubsub(host_a) as attacker_a,
         stock_pubsub(host_b) as attacker_b,
-        running_gossip([victim_host, observer_host], TOPIC, validate_header) as (
+        running_gossip([victim_host, observer_host, far_host], TOPIC, validate_header) as (
             (victim, _),
             (observer, observed),
+            (far, far_observed),
         ),
     ):
         for host in (host_a, host_b, observer_host):
             await connect(host, victim_host)
-        await wait_for_mesh([victim, observer], TOPIC)
+        await connect(far_host, observer_host)
+        await wait_for_mesh([victim, observer, far], TOPIC)
 
         await attacker_a.publish(TOPIC, make_header(1))
         assert header_number((await receive_all(observed, 1))[0].data) == 1
+        assert header_number((await receive_all(far_observed, 1))[0].data) == 1
 
         forged = make_header(2, key=FORGED)
         await attacker_a.publish(TOPIC, forged)
@@ -167,6 +171,7 @@ async def test_invalid_headers_are_dropped_not_forwarded_and_cost_the_sender_sco
         for attacker_host in (host_a, host_b):
             assert victim.score(attacker_host.get_id()) < 0
         assert await nothing_more(observed, 1.0)
+        assert await nothing_more(far_observed, 0.1)
 
         # One more offence takes A below the publish threshold: from then on even its valid
         # headers are neither delivered nor forwarded, while other peers' headers flow.
@@ -178,7 +183,9 @@ async def test_invalid_headers_are_dropped_not_forwarded_and_cost_the_sender_sco
         await attacker_b.publish(TOPIC, make_header(7))
         got = await receive_all(observed, 1)
         assert header_number(got[0].data) == 7
+        assert header_number((await receive_all(far_observed, 1))[0].data) == 7
         assert await nothing_more(observed, 1.0)
+        assert await nothing_more(far_observed, 0.1)
         assert victim.drops.counts["peer score below publish threshold"] == 1
 
 
