@@ -125,6 +125,9 @@ class ValidatorSection:
     """Seconds an executor has to complete a synthetic job."""
     score_republish_interval: float = 60.0
     """Seconds between re-publications of every score this validator holds."""
+    reexecute: bool = False
+    """Re-execute every witness, those carrying a proof too (their facts are then registered
+    with 0 proof bits); false: a witness's proof is verified by the verifier of its mode."""
 
 
 @dataclass

@@ -120,7 +120,8 @@ def validate_command(args: argparse.Namespace, config: Config) -> dict[str, Any]
     async def main() -> None:
         async with open_services(config, "validator") as services, RunnerPool(1) as pool:
             validator = Validator(services, make_verifier(pool, None), hints, report,
-                                  proof_verifiers=proof_verifiers)
+                                  proof_verifiers=proof_verifiers,
+                                  reexecute=config.validator.reexecute)
             if config.validator.synthetic_interval <= 0:
                 await _run_until_stopped(validator.run, services.ready_info())
                 return

@@ -5,7 +5,8 @@ the witness and the job body from the DHT, verify the claimed output and, when i
 register `fact = poseidon(program_hash, poseidon(output))` in the FactRegistry with the
 verdict's bits. A witness with a proof (mode `native`, `stone`) is checked by the verifier of
 its mode, which reports the proof's security bits; a re-execution witness (`reexec`) by the
-re-execution verifier: 0 bits. The Registry decides which bits it pays for.
+re-execution verifier: 0 bits, as is every witness when the validator is configured to
+re-execute (`validator.reexecute`). The Registry decides which bits it pays for.
 
 A witness whose output is in output volumes names the body's volumes in order with their
 sha256: each is fetched (the content store checks the hash), their sections joined back into the
@@ -78,11 +79,14 @@ class Validator:
         allowed_hints: Set[str],
         report: Callable[[Checked], None] = lambda checked: None,
         proof_verifiers: Mapping[str, Verifier] | None = None,
+        reexecute: bool = False,
     ) -> None:
         self.services = services
         self.verifier = verifier
         self.proof_verifiers = dict(proof_verifiers or {})
         """Witness mode (`native`, `stone`) -> the verifier of its proofs."""
+        self.reexecute = reexecute
+        """Re-execute every witness (0 proof bits), proofs unread."""
         self.allowed_hints = frozenset(allowed_hints)
         self.report = report
         self._seen: dict[bytes, int] = {}
@@ -160,7 +164,7 @@ class Validator:
         )
         started = time.monotonic()
         claim = Claim(request, header.program_hash, output)
-        if witness.mode == "reexec":
+        if witness.mode == "reexec" or self.reexecute:
             verdict = await self.verifier.verify(claim)
         else:
             verdict = await self._verify_proof(claim, witness)

@@ -637,9 +637,8 @@ async def stakes_of(registry: RegistryClient, executors: list[int]) -> list[int]
 
 
 def test_a_native_proof_is_verified_and_its_bits_registered(network: LocalNetwork) -> None:
-    """Last in the module: its executor, the cheapest bidder, stays for the rest of it."""
-    network.start("serve", "prover", PROVER, settings={
-        "executor.prover": "native", "executor.price_ratio": "0.5"})
+    """Near the end of the module: its executor, the cheapest bidder, stays for the rest."""
+    start_prover(network)
 
     # A long bid window: the new node learns the delegator's key from the header's first copy;
     # --executor: on a loaded machine another executor's bid may come first.
@@ -659,3 +658,48 @@ def test_a_native_proof_is_verified_and_its_bits_registered(network: LocalNetwor
                                network.contracts()["fact_registry"])
     bits = asyncio.run(facts.get_verification(fact_hash(program_hash(program), output)))
     assert bits >= 80  # the proof's conjectured security, registered by the validator
+
+
+def test_a_validator_set_to_re_execute_registers_a_proved_job_with_no_proof_bits(
+    network: LocalNetwork,
+) -> None:
+    """The module's validator gives way to one with `validator.reexecute`, which re-executes
+    a proving executor's witness instead of verifying its proof."""
+    start_prover(network)
+    for node in network.nodes:
+        if node.name == "validator":
+            node.stop()
+    checker = network.start("validate", "validator-reexec", VALIDATOR,
+                            settings={"validator.reexecute": "true"})
+
+    outcome = network.delegate(FIBONACCI, {"n": 25}, REWARD, "--executor",
+                               network.account(PROVER)["address"], account_index=DELEGATOR,
+                               settings={"delegator.bid_window": "4"}).outcome()
+
+    assert outcome["state"] == "paid", checker.log()[-3000:]
+    output = [int(felt, 16) for felt in outcome["output"]]
+    assert output == [25, 75025]
+    fact = fact_hash(program_hash(load_program(compiled("fibonacci").decode())), output)
+    facts = FactRegistryClient(wallet_of(network, VALIDATOR).account(network.url),
+                               network.contracts()["fact_registry"])
+    assert asyncio.run(facts.is_valid(fact))
+    assert asyncio.run(facts.get_verification(fact)) == 0
+    key = int(outcome["job"], 16)
+    deadline = time.monotonic() + 30
+    while not (reports := job_reports(checker, key)) and time.monotonic() < deadline:
+        time.sleep(0.2)  # its report line follows the fact's transaction
+    assert [(report["security_bits"], report["valid"]) for report in reports] == [(0, True)]
+    assert reports[0]["reason"].startswith("re-executed in"), reports
+
+
+def start_prover(network: LocalNetwork) -> None:
+    """A native-proving executor, the cheapest bidder (unless one runs already)."""
+    if not any(node.name == "prover" and node.process.poll() is None for node in network.nodes):
+        network.start("serve", "prover", PROVER, settings={
+            "executor.prover": "native", "executor.price_ratio": "0.5"})
+
+
+def job_reports(validator: NodeProcess, key: int) -> list[dict]:
+    """The validator's `witness` reports of job `key` (others, re-announced, come too)."""
+    reports = [json.loads(line) for line in list(validator.lines) if '"witness"' in line]
+    return [report for report in reports if int(report["job_hash"], 16) == key]
