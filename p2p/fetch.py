@@ -25,6 +25,7 @@ from libp2p.utils.varint import read_varint_prefixed_bytes_limited
 
 from p2p import params
 from p2p.bufstream import BufferedStream
+from p2p.housekeeping import held
 from p2p.multistream import open_with_request
 from p2p.records import RecordError, check_record, split_record_key
 
@@ -62,7 +63,7 @@ def serve(host: IHost, lookup: Lookup) -> None:
     async def handler(stream: INetStream) -> None:
         peer = stream.muxed_conn.peer_id
         try:
-            with trio.fail_after(params.FETCH_TIMEOUT):
+            with held(host, peer), trio.fail_after(params.FETCH_TIMEOUT):
                 await _answer(BufferedStream(stream), lookup)
             await stream.close()
         except Exception as exc:
@@ -96,11 +97,12 @@ async def fetch(
 ) -> bytes:
     """Fetch the value of `key` from `peer`; FetchError if absent, invalid or too slow.
 
-    `found`, if given, is set as soon as the peer answers that it holds the value.
+    `found`, if given, is set as soon as the peer answers that it holds the value. Until the
+    value is in, a new connection's identify and gossip streams wait (p2p.housekeeping).
     """
     namespace, _ = split_record_key(key)
     try:
-        with trio.fail_after(params.FETCH_TIMEOUT):
+        with held(host, peer), trio.fail_after(params.FETCH_TIMEOUT):
             request = encode_varint_prefixed(key.encode())
             stream = await open_with_request(host, peer, PROTOCOL, request, max_size)
             try:

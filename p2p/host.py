@@ -21,16 +21,19 @@ from dataclasses import dataclass, field
 import multiaddr
 import trio
 from libp2p import new_swarm
+from libp2p.abc import INetworkService
 from libp2p.crypto.keys import KeyPair, KeyType
 from libp2p.crypto.x25519 import create_new_key_pair as new_x25519_key_pair
 from libp2p.custom_types import TProtocol
 from libp2p.host.basic_host import BasicHost
 from libp2p.network.config import ConnectionConfig, RetryConfig
 from libp2p.network.stream.net_stream import INetStream
+from libp2p.peer.id import ID
 from libp2p.peer.peerinfo import PeerInfo, info_from_p2p_addr
 from libp2p.security.noise.transport import PROTOCOL_ID as NOISE_PROTOCOL_ID
 
 from p2p import multistream, params, yamux
+from p2p.housekeeping import HOUSEKEEPING_PROTOCOLS, HousekeepingGate
 from p2p.readahead import ReadAheadNoise
 
 logger = logging.getLogger(__name__)
@@ -61,9 +64,26 @@ class GuardedHost(BasicHost):
     itself cancelled and peers keep talking to a node that has stopped; when it restarts with
     the same identity, they do not re-announce their subscriptions. `run` closes the swarm
     first, shielded from cancellation.
+
+    A new connection's identify and gossipsub streams wait while a request on it is in flight
+    (`housekeeping`, p2p.housekeeping), so that they do not delay its round trips.
     """
 
     _addrs_cache: tuple[float, list[multiaddr.Multiaddr]] | None = None
+
+    def __init__(self, network: INetworkService) -> None:
+        super().__init__(network)
+        self.housekeeping = HousekeepingGate()
+        network.register_notifee(self.housekeeping)
+
+    async def new_stream(self, peer_id: ID, protocol_ids: Sequence[TProtocol]) -> INetStream:
+        """A stream to `peer_id` speaking one of `protocol_ids`; identify and gossipsub
+        streams first wait for the housekeeping gate."""
+        if HOUSEKEEPING_PROTOCOLS.issuperset(protocol_ids):
+            connection = self._get_first_connection(peer_id)
+            dialed_by_peer = connection is not None and not connection.muxed_conn.is_initiator
+            await self.housekeeping.wait(peer_id, inbound=dialed_by_peer)
+        return await super().new_stream(peer_id, protocol_ids)
 
     def get_addrs(self) -> list[multiaddr.Multiaddr]:
         """The addresses we advertise, with /p2p/<our id> (recomputed at most once a second)."""
