@@ -70,7 +70,7 @@ PARTS = {
     ),
     "multiaddr parse / format": (
         ("multiaddr:Multiaddr", "__init__"),
-        ("multiaddr:Multiaddr", "__str__"),
+        ("multiaddr.multiaddr", "bytes_to_string"),  # str(addr)'s work
         ("multiaddr:Multiaddr", "protocols"),
     ),
     "peer id base58": (("libp2p.peer.id:ID", "to_base58"),),

@@ -7,7 +7,8 @@ Unlike `libp2p.new_host`, which offers TLS, SECIO and *plaintext* besides Noise 
 three connections per peer, a host built here offers exactly one security protocol (Noise) and
 one muxer (Yamux with whole-payload writes, see p2p.yamux), so a plaintext dialer is refused.
 It proposes protocols with pipelined multistream-select (p2p.multistream).
-Noise reads its messages through a read-ahead buffer (p2p.readahead).
+Noise reads its messages through a read-ahead buffer (p2p.readahead); multiaddr text is parsed
+and formatted once per process (p2p.addrcache).
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from libp2p.peer.id import ID
 from libp2p.peer.peerinfo import PeerInfo, info_from_p2p_addr
 from libp2p.security.noise.transport import PROTOCOL_ID as NOISE_PROTOCOL_ID
 
-from p2p import multistream, params, yamux
+from p2p import addrcache, multistream, params, yamux
 from p2p.housekeeping import HOUSEKEEPING_PROTOCOLS, HousekeepingGate
 from p2p.readahead import ReadAheadNoise
 
@@ -144,6 +145,7 @@ def connection_config(max_connections: int = params.MAX_CONNECTIONS) -> Connecti
 
 def make_host(key_pair: KeyPair, config: HostConfig = HostConfig()) -> GuardedHost:
     """Build (not start) a host with identity `key_pair`; start it with `host.run(...)`."""
+    addrcache.install()
     key_type = key_pair.private_key.get_type()
     if key_type != KeyType.Ed25519:
         raise ValueError(f"the libp2p identity must be an Ed25519 key, not {key_type.name}")
