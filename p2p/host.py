@@ -86,6 +86,17 @@ class GuardedHost(BasicHost):
             await self.housekeeping.wait(peer_id, inbound=dialed_by_peer)
         return await super().new_stream(peer_id, protocol_ids)
 
+    async def _identify_peer(self, peer_id: ID, *, reason: str) -> None:
+        """py-libp2p's identify of `peer_id`, with a warning if it got no usable answer (a
+        malformed or oversized one, or none in time: py-libp2p logs that at debug level)."""
+        await super()._identify_peer(peer_id, reason=reason)
+        if peer_id not in self._identified_peers and self._network.get_connections(peer_id):
+            logger.warning(
+                "peer gave no usable identify answer; its addresses and protocols stay "
+                "unknown (is it a libp2p peer of a compatible version?)",
+                extra={"peer": str(peer_id), "reason": reason},
+            )
+
     def get_addrs(self) -> list[multiaddr.Multiaddr]:
         """The addresses we advertise, with /p2p/<our id> (recomputed at most once a second)."""
         now = time.monotonic()
