@@ -1,4 +1,4 @@
-"""A new connection's housekeeping streams wait while it carries its first request.
+"""A new connection's housekeeping streams wait while it carries a request.
 
 Every new connection starts four streams at once: identify and gossipsub, in both directions.
 Each end is one single-threaded process, so a fetch on a connection dialed for it had every

@@ -56,7 +56,7 @@ CLOSE_TIMEOUT: Final = 5.0  # seconds allowed for hanging up all connections on 
 # dialed for to arrive), and never longer than the limit.
 HOUSEKEEPING_GRACE: Final = 0.05
 HOUSEKEEPING_MAX_DELAY: Final = 0.5
-MULTIADDR_CACHE: Final = 4096  # parsed and formatted multiaddrs kept (p2p.addrcache), each
+MULTIADDR_CACHE: Final = 4096  # entries in each of p2p.addrcache's caches (parses, texts)
 CONNECT_RETRIES: Final = 5
 CONNECT_BACKOFF_INITIAL: Final = 0.2  # seconds, doubled after each failure
 CONNECT_BACKOFF_MAX: Final = 5.0
