@@ -14,10 +14,12 @@ from __future__ import annotations
 import enum
 import logging
 from collections.abc import Callable
+from contextlib import suppress
 
 import trio
 from libp2p.abc import IHost
 from libp2p.custom_types import TProtocol
+from libp2p.network.stream.exceptions import StreamEOF, StreamReset
 from libp2p.network.stream.net_stream import INetStream
 from libp2p.peer.id import ID
 from libp2p.utils import encode_varint_prefixed
@@ -63,14 +65,25 @@ def serve(host: IHost, lookup: Lookup) -> None:
     async def handler(stream: INetStream) -> None:
         peer = stream.muxed_conn.peer_id
         try:
-            with held(host, peer), trio.fail_after(params.FETCH_TIMEOUT):
-                await _answer(BufferedStream(stream), lookup)
+            with held(host, peer):
+                reader = BufferedStream(stream)
+                with trio.fail_after(params.FETCH_TIMEOUT):
+                    await _answer(reader, lookup)
+                await _requester_done(reader)
             await stream.close()
         except Exception as exc:
             logger.info("fetch request failed", extra={"peer": str(peer), "error": repr(exc)})
             await stream.reset()
 
     host.set_stream_handler(PROTOCOL, handler)
+
+
+async def _requester_done(stream: BufferedStream) -> None:
+    """Wait (at most params.HOUSEKEEPING_MAX_DELAY) for the requester to close its side, which
+    it does once it has read the whole value: our housekeeping streams to it wait until then
+    (p2p.housekeeping), not only until the value is written to the socket."""
+    with trio.move_on_after(params.HOUSEKEEPING_MAX_DELAY), suppress(StreamEOF, StreamReset):
+        await stream.read(1)  # ends at its close; a byte more is not ours to read
 
 
 async def _answer(stream: BufferedStream, lookup: Lookup) -> None:

@@ -7,7 +7,8 @@ byte of a 1 MB value; bench/p2p_dht.py --trace). `HousekeepingGate` holds those 
 (nothing else changes on the wire; they merely start later):
 - while a request we sent to the peer waits for its answer (the whole value, for a fetch:
   what the value's transfer shares the CPU with delays it), and while we answer a request
-  the peer sent (`held(host, peer)`, used by the fetch and the DHT request);
+  the peer sent (`held(host, peer)`, used by the fetch and the DHT request; a fetch server
+  holds until the requester closes its side, i.e. has read the whole value);
 - on a connection the peer dialed, for params.HOUSEKEEPING_GRACE seconds first, so that the
   request it dialed for (which follows the muxer negotiation) arrives before they start;
 - never longer than params.HOUSEKEEPING_MAX_DELAY seconds, and not at all once the peer has

@@ -8,11 +8,15 @@ from contextlib import AsyncExitStack
 import trio
 from libp2p.abc import INetStream, INetwork
 from libp2p.peer.id import ID
+from libp2p.utils import encode_varint_prefixed
+from libp2p.utils.varint import read_varint_prefixed_bytes_limited
 
 from p2p import fetch, params
+from p2p.bufstream import BufferedStream
 from p2p.content import ContentStore
 from p2p.host import GuardedHost, p2p_addr, peer_info
 from p2p.housekeeping import held
+from p2p.multistream import open_with_request
 from p2p.notifee import Notifee
 from p2p.records import record_key
 from p2p.validation import Verdict
@@ -76,6 +80,27 @@ async def test_a_fetch_over_a_new_connection_goes_first_and_the_mesh_still_forms
         for notifee in opened.values():
             assert notifee.protocols_before(fetched) == {params.FETCH_PROTOCOL}
         await housekeeping_done(getter, provider, gossips)
+
+
+async def test_a_provider_s_streams_wait_until_the_requester_has_the_value(monkeypatch):
+    monkeypatch.setattr(params, "HOUSEKEEPING_MAX_DELAY", 10.0)
+    async with running_hosts(2) as (provider, getter), ContentStore(provider).run() as store:
+        provider.housekeeping.max_delay = 10.0
+        value = os.urandom(1000)
+        key = record_key(params.NS_BODY, value)
+        store.local.put(key, value)
+        know(getter, provider)
+        request = encode_varint_prefixed(key.encode())
+        stream = await open_with_request(getter, provider.get_id(), fetch.PROTOCOL, request)
+        reader = BufferedStream(stream)
+        assert await reader.read(1) == bytes([fetch.Status.FOUND])
+        assert await read_varint_prefixed_bytes_limited(reader, 2000) == value
+        await trio.sleep(0.3)
+        assert getter.get_id() not in provider._identified_peers  # the requester reads on
+        await stream.close()
+        with trio.fail_after(10):
+            while getter.get_id() not in provider._identified_peers:
+                await trio.sleep(0.01)
 
 
 async def test_held_housekeeping_starts_at_its_limit():
