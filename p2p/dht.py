@@ -32,19 +32,19 @@ import math
 from collections.abc import Awaitable, Callable, Sequence
 
 import trio
-from libp2p.abc import IHost, INetConn, INetStream, INetwork, INotifee
+from libp2p.abc import IHost, INetConn, INetStream, INetwork
 from libp2p.kad_dht.kad_dht import DHTMode, KadDHT
 from libp2p.kad_dht.peer_routing import PeerRouting
 from libp2p.peer.id import ID
 from libp2p.peer.peerinfo import PeerInfo
 from libp2p.peer.peerstore import PeerStoreError
 from libp2p.records.validator import NamespacedValidator
-from multiaddr import Multiaddr
 
 from p2p import params
 from p2p.bufstream import BufferedStream
 from p2p.kad_request import Answer, ask_record_and_providers
 from p2p.lookup import Walk
+from p2p.notifee import Notifee
 from p2p.records import Sha256Validator
 
 logger = logging.getLogger(__name__)
@@ -169,7 +169,7 @@ def make_dht(host: IHost, namespaces: Sequence[str] = params.DHT_NAMESPACES) -> 
     return RecordDHT(host, namespaces)
 
 
-class RoutingTableFeeder(INotifee):
+class RoutingTableFeeder(Notifee):
     """Adds every connected peer to the DHT routing table once its listen addresses are known.
 
     py-libp2p adds none, and `KadDHT.add_peer` skips a peer without addresses in the
@@ -213,21 +213,6 @@ class RoutingTableFeeder(INotifee):
 
     async def connected(self, network: INetwork, conn: INetConn) -> None:
         await self.add(conn.muxed_conn.peer_id)
-
-    async def disconnected(self, network: INetwork, conn: INetConn) -> None:
-        return None
-
-    async def opened_stream(self, network: INetwork, stream: INetStream) -> None:
-        return None
-
-    async def closed_stream(self, network: INetwork, stream: INetStream) -> None:
-        return None
-
-    async def listen(self, network: INetwork, multiaddr: Multiaddr) -> None:
-        return None
-
-    async def listen_close(self, network: INetwork, multiaddr: Multiaddr) -> None:
-        return None
 
 
 ADDRS_POLL_INTERVAL = 0.02  # seconds between looks at the peerstore for a new peer's addresses

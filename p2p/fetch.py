@@ -14,10 +14,12 @@ from __future__ import annotations
 import enum
 import logging
 from collections.abc import Callable
+from contextlib import suppress
 
 import trio
 from libp2p.abc import IHost
 from libp2p.custom_types import TProtocol
+from libp2p.network.stream.exceptions import StreamEOF, StreamReset
 from libp2p.network.stream.net_stream import INetStream
 from libp2p.peer.id import ID
 from libp2p.utils import encode_varint_prefixed
@@ -25,6 +27,7 @@ from libp2p.utils.varint import read_varint_prefixed_bytes_limited
 
 from p2p import params
 from p2p.bufstream import BufferedStream
+from p2p.housekeeping import held
 from p2p.multistream import open_with_request
 from p2p.records import RecordError, check_record, split_record_key
 
@@ -62,14 +65,25 @@ def serve(host: IHost, lookup: Lookup) -> None:
     async def handler(stream: INetStream) -> None:
         peer = stream.muxed_conn.peer_id
         try:
-            with trio.fail_after(params.FETCH_TIMEOUT):
-                await _answer(BufferedStream(stream), lookup)
+            with held(host, peer):
+                reader = BufferedStream(stream)
+                with trio.fail_after(params.FETCH_TIMEOUT):
+                    await _answer(reader, lookup)
+                await _requester_done(reader)
             await stream.close()
         except Exception as exc:
             logger.info("fetch request failed", extra={"peer": str(peer), "error": repr(exc)})
             await stream.reset()
 
     host.set_stream_handler(PROTOCOL, handler)
+
+
+async def _requester_done(stream: BufferedStream) -> None:
+    """Wait (at most params.HOUSEKEEPING_MAX_DELAY) for the requester to close its side, which
+    it does once it has read the whole value: our housekeeping streams to it wait until then
+    (p2p.housekeeping), not only until the value is written to the socket."""
+    with trio.move_on_after(params.HOUSEKEEPING_MAX_DELAY), suppress(StreamEOF, StreamReset):
+        await stream.read(1)  # ends at its close; a byte more is not ours to read
 
 
 async def _answer(stream: BufferedStream, lookup: Lookup) -> None:
@@ -96,11 +110,12 @@ async def fetch(
 ) -> bytes:
     """Fetch the value of `key` from `peer`; FetchError if absent, invalid or too slow.
 
-    `found`, if given, is set as soon as the peer answers that it holds the value.
+    `found`, if given, is set as soon as the peer answers that it holds the value. Until the
+    value is in, a new connection's identify and gossip streams wait (p2p.housekeeping).
     """
     namespace, _ = split_record_key(key)
     try:
-        with trio.fail_after(params.FETCH_TIMEOUT):
+        with held(host, peer), trio.fail_after(params.FETCH_TIMEOUT):
             request = encode_varint_prefixed(key.encode())
             stream = await open_with_request(host, peer, PROTOCOL, request, max_size)
             try:

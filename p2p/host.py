@@ -8,7 +8,8 @@ three connections per peer, a host built here offers exactly one security protoc
 one muxer (Yamux with whole-payload writes, see p2p.yamux), so a plaintext dialer is refused.
 It proposes protocols with pipelined multistream-select (p2p.multistream).
 Noise reads its messages through a read-ahead buffer (p2p.readahead); `host.traffic` counts the
-bytes its connections send and receive.
+bytes its connections send and receive; multiaddr text is parsed and formatted once per process
+(p2p.addrcache).
 """
 
 from __future__ import annotations
@@ -30,10 +31,12 @@ from libp2p.custom_types import TProtocol
 from libp2p.host.basic_host import BasicHost
 from libp2p.network.config import ConnectionConfig, RetryConfig
 from libp2p.network.stream.net_stream import INetStream
+from libp2p.peer.id import ID
 from libp2p.peer.peerinfo import PeerInfo, info_from_p2p_addr
 from libp2p.security.noise.transport import PROTOCOL_ID as NOISE_PROTOCOL_ID
 
-from p2p import multistream, params, yamux
+from p2p import addrcache, multistream, params, yamux
+from p2p.housekeeping import HOUSEKEEPING_PROTOCOLS, HousekeepingGate
 from p2p.readahead import ReadAheadNoise
 from p2p.traffic import Traffic
 
@@ -65,6 +68,9 @@ class GuardedHost(BasicHost):
     itself cancelled and peers keep talking to a node that has stopped; when it restarts with
     the same identity, they do not re-announce their subscriptions. `run` closes the swarm
     first, shielded from cancellation.
+
+    A new connection's identify and gossipsub streams wait while a request on it is in flight
+    (`housekeeping`, p2p.housekeeping), so that they do not delay its round trips.
     """
 
     _addrs_cache: tuple[float, list[multiaddr.Multiaddr]] | None = None
@@ -75,6 +81,28 @@ class GuardedHost(BasicHost):
         super().__init__(network, **options)
         self.traffic = traffic if traffic is not None else Traffic()
         """Bytes this host's connections sent and received (as counted by its Noise sessions)."""
+        self.housekeeping = HousekeepingGate()
+        network.register_notifee(self.housekeeping)
+
+    async def new_stream(self, peer_id: ID, protocol_ids: Sequence[TProtocol]) -> INetStream:
+        """A stream to `peer_id` speaking one of `protocol_ids`; identify and gossipsub
+        streams first wait for the housekeeping gate."""
+        if HOUSEKEEPING_PROTOCOLS.issuperset(protocol_ids):
+            connection = self._get_first_connection(peer_id)
+            dialed_by_peer = connection is not None and not connection.muxed_conn.is_initiator
+            await self.housekeeping.wait(peer_id, inbound=dialed_by_peer)
+        return await super().new_stream(peer_id, protocol_ids)
+
+    async def _identify_peer(self, peer_id: ID, *, reason: str) -> None:
+        """py-libp2p's identify of `peer_id`, with a warning if it got no usable answer (a
+        malformed or oversized one, or none in time: py-libp2p logs that at debug level)."""
+        await super()._identify_peer(peer_id, reason=reason)
+        if peer_id not in self._identified_peers and self._network.get_connections(peer_id):
+            logger.warning(
+                "peer gave no usable identify answer; its addresses and protocols stay "
+                "unknown (is it a libp2p peer of a compatible version?)",
+                extra={"peer": str(peer_id), "reason": reason},
+            )
 
     def get_addrs(self) -> list[multiaddr.Multiaddr]:
         """The addresses we advertise, with /p2p/<our id> (recomputed at most once a second)."""
@@ -135,6 +163,7 @@ def connection_config(max_connections: int = params.MAX_CONNECTIONS) -> Connecti
 
 def make_host(key_pair: KeyPair, config: HostConfig = HostConfig()) -> GuardedHost:
     """Build (not start) a host with identity `key_pair`; start it with `host.run(...)`."""
+    addrcache.install()
     key_type = key_pair.private_key.get_type()
     if key_type != KeyType.Ed25519:
         raise ValueError(f"the libp2p identity must be an Ed25519 key, not {key_type.name}")

@@ -30,6 +30,7 @@ from multiaddr import Multiaddr
 
 from p2p import params
 from p2p.bufstream import BufferedStream
+from p2p.housekeeping import held
 from p2p.multistream import open_with_request
 
 logger = logging.getLogger(__name__)
@@ -56,20 +57,23 @@ async def ask_record_and_providers(
     requests = _request(host, Message.MessageType.GET_VALUE, record_key) + _request(
         host, Message.MessageType.GET_PROVIDERS, provider_key
     )
-    stream = await open_with_request(host, peer, TProtocol(PROTOCOL_ID), requests)
-    answer = Answer()
-    try:
-        reader = BufferedStream(stream)
-        record = await _response(host, peer, reader, Message.MessageType.GET_VALUE, answer)
-        if record is not None and record.HasField("record") and record.record.value:
-            answer.value = record.record.value
-        providers = await _response(host, peer, reader, Message.MessageType.GET_PROVIDERS, answer)
-        if providers is not None:
-            answer.providers = _providers(host, providers)
-    except Exception as exc:  # what was answered before still counts
-        logger.info("DHT answer cut short", extra={"peer": str(peer), "error": repr(exc)})
-    finally:
-        await _close_quietly(stream)
+    with held(host, peer):  # a new connection's identify and gossip wait for the answer
+        stream = await open_with_request(host, peer, TProtocol(PROTOCOL_ID), requests)
+        answer = Answer()
+        try:
+            reader = BufferedStream(stream)
+            record = await _response(host, peer, reader, Message.MessageType.GET_VALUE, answer)
+            if record is not None and record.HasField("record") and record.record.value:
+                answer.value = record.record.value
+            providers = await _response(
+                host, peer, reader, Message.MessageType.GET_PROVIDERS, answer
+            )
+            if providers is not None:
+                answer.providers = _providers(host, providers)
+        except Exception as exc:  # what was answered before still counts
+            logger.info("DHT answer cut short", extra={"peer": str(peer), "error": repr(exc)})
+        finally:
+            await _close_quietly(stream)
     return answer
 
 

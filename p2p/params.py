@@ -51,6 +51,12 @@ DIAL_TIMEOUT: Final = 5.0
 ADDRS_CACHE_SECONDS: Final = 1.0  # how long our advertised address list is reused
 STREAM_WRITE_TIMEOUT: Final = 30.0  # seconds one payload or frame write may take once begun
 CLOSE_TIMEOUT: Final = 5.0  # seconds allowed for hanging up all connections on shutdown
+# A new connection's identify and gossipsub streams wait while a request on it is in flight
+# (p2p.housekeeping): on a connection the peer dialed, this long first (for the request it
+# dialed for to arrive), and never longer than the limit.
+HOUSEKEEPING_GRACE: Final = 0.05
+HOUSEKEEPING_MAX_DELAY: Final = 0.5
+MULTIADDR_CACHE: Final = 4096  # entries in each of p2p.addrcache's caches (parses, texts)
 CONNECT_RETRIES: Final = 5
 CONNECT_BACKOFF_INITIAL: Final = 0.2  # seconds, doubled after each failure
 CONNECT_BACKOFF_MAX: Final = 5.0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 
 import pytest
@@ -100,3 +101,31 @@ async def test_garbage_on_raw_tcp_does_not_stop_the_node():
                     await conn.aclose()
         await connect(honest, victim)
         assert await ping_ok(honest, victim)
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        GARBAGE["undecodable protobuf"],
+        b"\x80\x80\x80\x01" + os.urandom(64 * 1024),  # says 2 MiB, above identify's 1 MiB
+    ],
+    ids=["malformed", "huge"],
+)
+async def test_a_bad_identify_answer_is_logged_and_the_node_carries_on(answer, caplog):
+    async with running_hosts(3) as (node, liar, honest):
+
+        async def lie(stream) -> None:
+            await stream.write(answer)
+            await stream.close()
+
+        liar.set_stream_handler(IDENTIFY_PROTOCOL, lie)
+        with caplog.at_level(logging.WARNING, logger="p2p.host"), trio.fail_after(15):
+            await connect(node, liar)
+            while "no usable identify answer" not in caplog.text:
+                await trio.sleep(0.02)
+        assert liar.get_id() not in node._identified_peers
+        assert await ping_ok(node, liar)
+        await connect(honest, node)
+        with trio.fail_after(10):
+            while honest.get_id() not in node._identified_peers:
+                await trio.sleep(0.02)
