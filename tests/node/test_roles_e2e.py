@@ -479,6 +479,52 @@ def test_an_executor_killed_mid_job_resumes_it_once_restarted_and_is_paid_once(
     assert health["status"] == "ok" and health["checks"]["peers"]["ok"]
 
 
+def test_a_delegator_killed_before_it_assigned_takes_its_job_up_again_paid_once(
+    network: LocalNetwork,
+) -> None:
+    """`node delegate --wait` is killed inside its bid window; a plain run then points at the
+    job left open; `node delegate --resume` assigns it, sees it paid, and refuses to take up
+    the paid job again."""
+    name = "delegator-resumed"  # its own store: the resume takes up this job alone
+    killed = network.delegate(FIBONACCI, {"n": 22}, REWARD, account_index=DELEGATOR, name=name,
+                              settings={"delegator.bid_window": "10"})
+    deadline = time.monotonic() + 120
+    while not (bidding := [key for key, (state, _) in stored_jobs(network, name).items()
+                           if state == "bidding"]):
+        assert time.monotonic() < deadline and killed.process.poll() is None, killed.events
+        time.sleep(0.05)
+    killed.process.kill()  # published, collecting bids: no assignment yet
+    killed.process.wait()
+    (key,) = bidding
+    assert stored_jobs(network, name)[key][0] == "bidding"
+
+    # A plain run names the job it could take up (then fails: the escrow is short).
+    hinted = network.delegate(FIBONACCI, {"n": 3}, 10**30, account_index=DELEGATOR, name=name)
+    with pytest.raises(RuntimeError, match="node deposit"):
+        hinted.outcome()
+    assert hinted.wait_for("resumable")["jobs"] == [hex(key)]
+
+    resumed = network.resume(account_index=DELEGATOR, name=name)
+    (outcome,) = resumed.outcome()["jobs"]
+
+    assert outcome["job"] == hex(key) and outcome["state"] == "paid", resumed.events
+    assert [int(felt, 16) for felt in outcome["output"]] == [22, 17711]
+    assert resumed.wait_for("resumed")["state"] == "bidding"
+    assert all(event["job"] == hex(key) for event in resumed.events if event["event"] != "ready")
+    with sqlite3.connect(network.data_dir(name) / "jobs.sqlite") as db:
+        history = [state for (state,) in db.execute(
+            "SELECT to_state FROM history WHERE job_hash = ? ORDER BY id", (f"{key:#066x}",))]
+    assert history == ["published", "bidding", "assigned", "submitted", "paid"]
+    assert int(stored_jobs(network, name)[key][1], 16) == int(outcome["transaction"], 16)
+    paid_by = [node.name for node in executors(network)
+               if stored_jobs(network, node.name).get(key, ("",))[0] == "paid"]
+    assert len(paid_by) == 1
+
+    again = network.node_command("delegate", "--resume", hex(key), "--json", name=name,
+                                 account_index=DELEGATOR)
+    assert again.returncode == 1 and "already paid" in json.loads(again.stdout)["error"]
+
+
 def test_a_job_nobody_takes_expires_and_the_escrow_keeps_the_reward(
     network: LocalNetwork,
 ) -> None:
