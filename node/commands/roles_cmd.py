@@ -249,7 +249,7 @@ def _resume_command(
 ) -> dict[str, Any]:
     """`node delegate --resume [JOB_HASH]`: each job left open, followed to its end."""
     from node.roles.delegator import Delegator, Outcome
-    from node.roles.resume import jobs_to_resume, resume_job
+    from node.roles.resume import NoSuchJobToResume, jobs_to_resume, resume_job
     from node.roles.services import open_services
     from node.store import JobStore, store_path
     from node.wallet import account_address
@@ -260,8 +260,15 @@ def _resume_command(
                          f"{', '.join(given or ['--input'])}")
     _check_addresses(config)
     job = None if args.resume == ALL_LEFT_OPEN else args.resume
-    with JobStore.open(store_path(config.data_dir)) as store:  # refused before anything starts
+    path = store_path(config.data_dir)
+    if not path.exists():
+        if job is not None:
+            raise NoSuchJobToResume(f"no job {job:#x}: there is no job store at {path}")
+        return {"jobs": []}
+    with JobStore.open(path) as store:  # refused before anything starts
         chosen = [left.job_hash for left in jobs_to_resume(store, account_address(config), job)]
+    if not chosen:
+        return {"jobs": []}  # nothing left open: nothing to start
     outcomes: dict[int, Outcome] = {}
 
     async def follow(delegator: Delegator, key: int) -> None:

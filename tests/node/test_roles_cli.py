@@ -204,6 +204,12 @@ def test_resume_refuses_jobs_it_cannot_take_up_saying_why_and_changes_nothing(
         assert done.code == code and message in done.err, (args, done.err)
     assert states(ready_node) == before
 
+    # Nothing left open in an empty data dir: nothing to do, and no chain needed.
+    done = node("delegate", "--resume", "--json", data_dir=ready_node / "empty")
+    assert done.code == 0 and done.json() == {"jobs": []}, done.err
+    done = node("delegate", "--resume", "0xabc", data_dir=ready_node / "empty")
+    assert done.code == 2 and "there is no job store at" in done.err
+    assert not (ready_node / "empty" / "jobs.sqlite").exists()
     # A job it can take up passes every check; then the chain is needed (unreachable here).
     for args in (["--resume", hex(open_job)], ["--resume"]):
         done = node("delegate", *args, data_dir=ready_node)
