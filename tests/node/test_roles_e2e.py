@@ -50,6 +50,7 @@ from p2p.signing import job_hash, sign_assignment, sign_header, sign_notice
 from p2p.stark import StarkKeyPair
 from p2p.validation import Verdict
 from registry_contract.client import FactRegistryClient, Refusal, Refused, RegistryClient
+from tests.node.cli_run import run_cli
 from tests.node.liars import LyingPool
 from tests.node.stream_cli import delegate_stream, stream_until
 from tests.ports import free_port
@@ -480,7 +481,7 @@ def test_an_executor_killed_mid_job_resumes_it_once_restarted_and_is_paid_once(
 
 
 def test_a_delegator_killed_before_it_assigned_takes_its_job_up_again_paid_once(
-    network: LocalNetwork,
+    network: LocalNetwork, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """`node delegate --wait` is killed inside its bid window; a plain run then points at the
     job left open; `node delegate --resume` assigns it, sees it paid, and refuses to take up
@@ -520,9 +521,12 @@ def test_a_delegator_killed_before_it_assigned_takes_its_job_up_again_paid_once(
                if stored_jobs(network, node.name).get(key, ("",))[0] == "paid"]
     assert len(paid_by) == 1
 
-    again = network.node_command("delegate", "--resume", hex(key), "--json", name=name,
-                                 account_index=DELEGATOR)
-    assert again.returncode == 1 and "already paid" in json.loads(again.stdout)["error"]
+    for variable, value in network.env(DELEGATOR).items():
+        if variable.startswith("ZETINA_"):
+            monkeypatch.setenv(variable, value)
+    again = run_cli("delegate", "--resume", hex(key), "--json", "--config",
+                    str(network.config_path), "--data-dir", str(network.data_dir(name)))
+    assert again.code == 1 and "already paid" in again.json()["error"]
 
 
 def test_a_job_nobody_takes_expires_and_the_escrow_keeps_the_reward(
