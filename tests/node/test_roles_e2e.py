@@ -67,8 +67,9 @@ def network(localnet: LocalNetwork) -> Iterator[LocalNetwork]:
     with localnet.scoped() as net:
         net.deposit(DELEGATOR, 10**18)
         net.start("validate", "validator", VALIDATOR)
-        for name, account in (("executor-1", EXECUTOR_1), ("executor-2", EXECUTOR_2)):
-            net.start("serve", name, account, "--status-port", str(free_port()))
+        net.start("serve", "executor-1", EXECUTOR_1, "--status-port", str(free_port()))
+        net.start("serve", "executor-2", EXECUTOR_2, "--status-port", str(free_port()),
+                  settings={"executor.max_jobs": "1"})  # see test_max_jobs_1_...
         yield net
 
 
@@ -369,6 +370,31 @@ async def test_headers_that_must_not_run_are_dropped_and_garbage_is_survived(
     assert _rejected_at(status_port), delegating.events  # the delegator dropped them too
     outcome = await trio.to_thread.run_sync(delegating.outcome)
     assert outcome["state"] == "paid" and [int(f, 16) for f in outcome["output"]] == [7, 13]
+
+
+def test_max_jobs_1_runs_two_jobs_given_at_once_one_after_the_other(
+    network: LocalNetwork,
+) -> None:
+    """Executor 2 (`executor.max_jobs = 1`, before any test restarts it) is given two jobs at
+    once: the second starts running only once the first has run."""
+    single = next(node for node in executors(network) if node.name == "executor-2")
+    delegations = [network.delegate(FIBONACCI, {"n": n}, REWARD, "--executor",
+                                    single.ready["account"], account_index=DELEGATOR, name=name)
+                   for n, name in ((23, "delegator"), (24, "delegator-second"))]
+    outcomes = [delegating.outcome() for delegating in delegations]
+
+    assert [o["state"] for o in outcomes] == ["paid", "paid"], outcomes
+    assert {o["executor"] for o in outcomes} == {single.ready["account"]}
+    first, second = sorted(_ran(network, single.name, int(o["job"], 16)) for o in outcomes)
+    assert first[1] <= second[0], (first, second)
+
+
+def _ran(network: LocalNetwork, name: str, key: int) -> tuple[float, float]:
+    """When node `name` started running job `key` and when it went on to proving it."""
+    with sqlite3.connect(network.data_dir(name) / "jobs.sqlite") as db:
+        at = dict(db.execute("SELECT to_state, at FROM history WHERE job_hash = ?"
+                             " AND to_state IN ('running', 'proving')", (f"{key:#066x}",)))
+    return at["running"], at["proving"]
 
 
 async def test_a_body_that_is_not_the_headers_program_fails_the_job_unpaid(
