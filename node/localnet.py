@@ -272,15 +272,25 @@ class LocalNetwork:
                  settings: dict[str, str] | None = None, wait: bool = True) -> Delegating:
         """Start `node delegate PROGRAM --json` (with `--wait` unless told not to),
         bootstrapped to every running node."""
+        return self._delegating([str(program), "--input", json.dumps(program_input),
+                                 "--reward", f"{reward}fri", *(["--wait"] if wait else []),
+                                 *args], account_index, name, settings)
+
+    def resume(self, *args: str, account_index: int, name: str = "delegator",
+               settings: dict[str, str] | None = None) -> Delegating:
+        """Start `node delegate --resume ARGS --wait --json`, bootstrapped to every running
+        node: node `name` takes up again the jobs an earlier run left open."""
+        return self._delegating(["--resume", *args, "--wait"], account_index, name, settings)
+
+    def _delegating(self, args: list[str], account_index: int, name: str,
+                    settings: dict[str, str] | None) -> Delegating:
         if not (self.data_dir(name) / "keystore.json").exists():
             self.import_keys(name, account_index)
         bootstrap = [arg for node in self.nodes if node.process.poll() is None
                      for arg in ("--bootstrap", node.address)]
-        command = [sys.executable, "-m", "node", "delegate", str(program),
-                   "--input", json.dumps(program_input), "--reward", f"{reward}fri",
-                   *(["--wait"] if wait else []), "--json", "--log-level", "warning",
-                   "--config", str(self.config_path), "--data-dir", str(self.data_dir(name)),
-                   *bootstrap, *args]
+        command = [sys.executable, "-m", "node", "delegate", *args, "--json",
+                   "--log-level", "warning", "--config", str(self.config_path),
+                   "--data-dir", str(self.data_dir(name)), *bootstrap]
         process = subprocess.Popen(command, env=self.env(account_index, settings),
                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                    stdin=subprocess.DEVNULL)

@@ -5,7 +5,8 @@ state change. Every write is one SQLite transaction, so a crash leaves the previ
 file is in WAL mode with a busy timeout, so a reader (`node jobs`) and the node can share it.
 A restarted node picks up `unfinished(role)` again; `snapshot()` gives a reader one consistent
 view. Payment is exactly-once: a trigger refuses any change to a paid job, so a second
-`mark_paid` fails with `AlreadyPaid` and changes nothing.
+`mark_paid` fails with `AlreadyPaid` and changes nothing. A delegated job keeps beside its row
+what a later run needs to take it up again (`KeptDelegation`: body, input volumes, windows).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import json
 import logging
 import sqlite3
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,7 +29,7 @@ from p2p.stark import STARK_PRIME
 log = logging.getLogger(__name__)
 
 JOBS_FILE = "jobs.sqlite"
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 BUSY_TIMEOUT_S = 10.0
 """How long a write waits for another process's write to finish before giving up."""
 
@@ -54,6 +55,16 @@ TRANSITIONS: dict[str, frozenset[str]] = {
 STATES: tuple[str, ...] = tuple(TRANSITIONS)
 ALREADY_PAID_SQL_MESSAGE = "job already paid"
 
+_DELEGATIONS_TABLE = """CREATE TABLE delegations (
+    job_hash TEXT PRIMARY KEY REFERENCES jobs (job_hash),
+    body BLOB NOT NULL,
+    volumes TEXT NOT NULL,
+    bid_window REAL NOT NULL,
+    assignment_window REAL NOT NULL,
+    only_executor TEXT
+)"""
+"""What a delegator keeps to take a job up again: body, input volumes (JSON name -> text), the
+windows it was delegated with and the one executor it is meant for (if any)."""
 _SCHEMA: tuple[str, ...] = (
     "CREATE TABLE schema_version (version INTEGER NOT NULL)",
     f"""CREATE TABLE jobs (
@@ -82,6 +93,7 @@ _SCHEMA: tuple[str, ...] = (
     "CREATE INDEX history_by_job ON history (job_hash, id)",
     f"""CREATE TRIGGER paid_is_final BEFORE UPDATE ON jobs WHEN OLD.state = 'paid'
     BEGIN SELECT RAISE(ABORT, '{ALREADY_PAID_SQL_MESSAGE}'); END""",
+    _DELEGATIONS_TABLE,
 )
 """The tables, in creation order. A paid job's row cannot change at all (`paid_is_final`)."""
 _COLUMNS = (
@@ -90,6 +102,7 @@ _COLUMNS = (
 )
 _MIGRATIONS: dict[int, tuple[str, ...]] = {
     2: ("ALTER TABLE jobs ADD COLUMN assignment BLOB",),
+    3: (_DELEGATIONS_TABLE,),
 }
 """The statements that bring a store from the version before each key to that version."""
 _NOT_SQLITE_MESSAGES = ("file is not a database", "database disk image is malformed")
@@ -149,6 +162,20 @@ class StoredJob:
 
 
 @dataclass(frozen=True)
+class KeptDelegation:
+    """What a delegator needs to take its job up again after a restart."""
+
+    body: bytes
+    """The job body's canonical encoding (program, program input, layout, volume names)."""
+    volumes: Mapping[str, bytes]
+    """The input volumes the body names: name -> UTF-8 JSON bytes."""
+    bid_window: float
+    assignment_window: float
+    only_executor: int | None = None
+    """The one executor whose bids count (`node delegate --executor`), if any."""
+
+
+@dataclass(frozen=True)
 class HistoryEntry:
     """One state change of a job; `from_state` is None for the job's recording."""
 
@@ -180,11 +207,18 @@ class JobStore:
         finally:
             connection.close()
 
-    def record_job(self, signed_header: SignedJobHeader, role: Role) -> StoredJob:
-        """Record a job in state `published`; recording it again returns the existing row."""
+    def record_job(
+        self, signed_header: SignedJobHeader, role: Role, kept: KeptDelegation | None = None
+    ) -> StoredJob:
+        """Record a job in state `published`; recording it again returns the existing row.
+
+        `kept`: for a delegated job, what a later run needs to take it up again (same
+        transaction: a recorded job is never without it)."""
         if not isinstance(signed_header, SignedJobHeader):
             raise StoreError(f"record_job needs a SignedJobHeader, got {type(signed_header)}")
         _check_choice("role", role, ROLES)
+        if kept is not None and role != "delegator":
+            raise StoreError(f"only a delegated job keeps its body (this one's role: {role})")
         key = hash_of_header(signed_header.header)
         with self._transaction():
             existing = self._row(key)
@@ -202,6 +236,8 @@ class JobStore:
                 (_hex(key), role, signed_header.encode(), INITIAL_STATE, now, now),
             )
             self._add_history(key, None, INITIAL_STATE, "recorded", now)
+            if kept is not None:
+                self._keep(key, kept)
             job = self._existing(key)
         log.info("job recorded", extra={"job": _hex(key), "role": role})
         return job
@@ -263,6 +299,21 @@ class JobStore:
             job = self._existing(job_hash)
         log.info("job paid", extra={"job": _hex(job_hash), "tx": tx})
         return job
+
+    def kept_delegation(self, job_hash: int) -> KeptDelegation | None:
+        """What the delegated job keeps to be taken up again; None if it keeps nothing (recorded
+        by a node before schema 3, or not delegated by this node)."""
+        with _errors_name(self.path):
+            row = self._db.execute(
+                "SELECT body, volumes, bid_window, assignment_window, only_executor"
+                " FROM delegations WHERE job_hash = ?", (_hex(_check_felt("job_hash", job_hash)),)
+            ).fetchone()
+        if row is None:
+            return None
+        body, volumes, bid_window, assignment_window, only = row
+        return KeptDelegation(bytes(body), {name: text.encode() for name, text in
+                                            json.loads(volumes).items()},
+                              bid_window, assignment_window, _optional_felt(only))
 
     def get(self, job_hash: int) -> StoredJob:
         """The job with this hash; raises UnknownJob if the store has none."""
@@ -355,6 +406,20 @@ class JobStore:
             "INSERT INTO history (job_hash, from_state, to_state, reason, at)"
             " VALUES (?, ?, ?, ?, ?)",
             (_hex(job_hash), old, new, reason, at),
+        )
+
+    def _keep(self, job_hash: int, kept: KeptDelegation) -> None:
+        try:
+            volumes = json.dumps({name: data.decode() for name, data in kept.volumes.items()})
+        except (AttributeError, UnicodeDecodeError) as error:
+            raise StoreError(f"input volumes must be UTF-8 JSON bytes by name ({error})") from None
+        only = None if kept.only_executor is None else _hex(_check_felt("executor",
+                                                                        kept.only_executor))
+        self._db.execute(
+            "INSERT INTO delegations (job_hash, body, volumes, bid_window, assignment_window,"
+            " only_executor) VALUES (?, ?, ?, ?, ?, ?)",
+            (_hex(job_hash), bytes(kept.body), volumes, float(kept.bid_window),
+             float(kept.assignment_window), only),
         )
 
     def _row(self, job_hash: int) -> StoredJob | None:

@@ -2,7 +2,8 @@
 
 `serve` and `validate` print one `ready` line (JSON) on stdout once listening, with the peer id
 and addresses other nodes bootstrap from, then run until SIGINT/SIGTERM. `delegate` shows each
-step of its job on stderr and prints the outcome.
+step of its job on stderr and prints the outcome; `delegate --resume` takes up again the jobs
+an earlier run left open.
 """
 
 from __future__ import annotations
@@ -51,7 +52,12 @@ def register(commands: argparse._SubParsersAction, common: argparse.ArgumentPars
     delegate = commands.add_parser(
         "delegate", parents=[common, node], help="publish a job and see it run and paid"
     )
-    delegate.add_argument("program", type=Path, help="Cairo source (.cairo) or compiled JSON")
+    delegate.add_argument("program", type=Path, nargs="?",
+                          help="Cairo source (.cairo) or compiled JSON")
+    delegate.add_argument("--resume", nargs="?", const=ALL_LEFT_OPEN, type=_job_hash,
+                          metavar="JOB_HASH",
+                          help="take up again a job an earlier run left open (without "
+                               "JOB_HASH: every one), as it was delegated")
     delegate.add_argument("--input", default="{}", help="program input: JSON text or a file")
     delegate.add_argument("--volume", action="append", default=[], metavar="NAME=FILE",
                           help="an input volume: FILE's JSON, given as program_input[NAME] "
@@ -63,7 +69,7 @@ def register(commands: argparse._SubParsersAction, common: argparse.ArgumentPars
     delegate.add_argument("--output-dir", type=Path,
                           help="with --output-volume: write each volume's bytes to DIR/NAME.json")
     delegate.add_argument("--layout", default="small", help="Cairo layout (default: small)")
-    delegate.add_argument("--reward", type=amount_argument("--reward"), required=True,
+    delegate.add_argument("--reward", type=amount_argument("--reward"),
                           help="tokens (0.001) or base units (1000000000000000fri)")
     delegate.add_argument("--deadline", type=_positive_seconds,
                           help="seconds from now (delegator.deadline)")
@@ -163,19 +169,26 @@ def _with_synthetic_jobs(services: Any, validator: Any, as_json: bool) -> Callab
 def delegate_command(args: argparse.Namespace, config: Config) -> dict[str, Any]:
     from node.registry_access import read_token
     from node.roles.delegator import Delegator, JobSpec, Outcome
+    from node.roles.resume import RESUME_HINT, resumable_now
     from node.roles.services import open_services
 
+    started = time.monotonic()
+
+    def progress(step: str, details: dict[str, Any]) -> None:
+        _emit(args.json, step, {"seconds": round(time.monotonic() - started, 2), **details},
+              stream=sys.stderr)
+
+    if args.resume is not None:
+        return _resume_command(args, config, progress, started)
+    if args.program is None or args.reward is None:
+        raise UsageError("give the PROGRAM to delegate and its --reward, or --resume "
+                         "[JOB_HASH] to take up the jobs an earlier run left open")
     deadline = args.deadline if args.deadline is not None else config.delegator.deadline
     _check_layout(args.layout)
     _check_addresses(config)
     output_volumes = _output_volumes(args)
     program, program_input = _compiled_program(args.program), _program_input(args.input)
     volumes = _volumes(args.volume)
-    started = time.monotonic()
-
-    def progress(step: str, details: dict[str, Any]) -> None:
-        _emit(args.json, step, {"seconds": round(time.monotonic() - started, 2), **details},
-              stream=sys.stderr)
 
     if args.stream:
         from node.commands.stream_cmd import delegate_stream
@@ -202,6 +215,10 @@ def delegate_command(args: argparse.Namespace, config: Config) -> dict[str, Any]
                 output_volumes=output_volumes,
             )
             progress("ready", {"peer_id": services.ready_info()["peer_id"]})
+            left = resumable_now(services.store, services.wallet.address)
+            if left:
+                progress("resumable", {"jobs": [hex(job.job_hash) for job in left],
+                                       "reason": RESUME_HINT})
             outcome.append(await delegator.delegate(spec, progress, wait=args.wait,
                                                       only=args.executor))
             nursery.cancel_scope.cancel()
@@ -209,16 +226,106 @@ def delegate_command(args: argparse.Namespace, config: Config) -> dict[str, Any]
     _run(config, main, {})
     if not outcome:
         raise UserError("interrupted before the job ended; see `node jobs` for its state")
-    described = _describe(outcome[0], time.monotonic() - started)
-    if outcome[0].state == "expired":
-        raise PartialResult("the job expired: no executor completed it before its deadline; "
-                            "the reward stays in your escrow", described)
-    if outcome[0].volumes_problem:
-        raise PartialResult(f"the job was paid but its output volumes could not be had: "
-                            f"{outcome[0].volumes_problem}", described)
-    if outcome[0].volumes:
-        described["output_volumes"] = _write_volumes(outcome[0].volumes, args.output_dir)
+    described, problem = _described_outcome(outcome[0], started, args.output_dir)
+    if problem:
+        raise PartialResult(problem, described)
     return described
+
+
+ALL_LEFT_OPEN = "all"
+"""`--resume` without a job hash: every job an earlier run left open."""
+_FOR_NEW_JOBS = ("program", "reward", "deadline", "executor", "volume", "output_volume",
+                 "stream")
+
+
+class UsageError(UserError):
+    """Arguments that do not go together (exit status 2, as argparse's own)."""
+
+    exit_code = 2
+
+
+def _resume_command(
+    args: argparse.Namespace, config: Config, progress: Callable[[str, dict[str, Any]], None],
+    started: float,
+) -> dict[str, Any]:
+    """`node delegate --resume [JOB_HASH]`: each job left open, followed to its end."""
+    from node.roles.delegator import Delegator, Outcome
+    from node.roles.resume import NoSuchJobToResume, jobs_to_resume, resume_job
+    from node.roles.services import open_services
+    from node.store import JobStore, store_path
+    from node.wallet import account_address
+
+    given = [_flag_name(name) for name in _FOR_NEW_JOBS if getattr(args, name)]
+    if given or args.input != "{}":
+        raise UsageError(f"--resume takes jobs up as they were delegated: drop "
+                         f"{', '.join(given or ['--input'])}")
+    _check_addresses(config)
+    job = None if args.resume == ALL_LEFT_OPEN else args.resume
+    path = store_path(config.data_dir)
+    if not path.exists():
+        if job is not None:
+            raise NoSuchJobToResume(f"no job {job:#x}: there is no job store at {path}")
+        return {"jobs": []}
+    with JobStore.open(path) as store:  # refused before anything starts
+        chosen = [left.job_hash for left in jobs_to_resume(store, account_address(config), job)]
+    if not chosen:
+        return {"jobs": []}  # nothing left open: nothing to start
+    outcomes: dict[int, Outcome] = {}
+
+    async def follow(delegator: Delegator, key: int) -> None:
+        def job_progress(step: str, details: dict[str, Any]) -> None:
+            progress(step, {"job": hex(key), **details})
+
+        stored = delegator.services.store.get(key)
+        outcomes[key] = await resume_job(delegator, stored, job_progress, wait=args.wait)
+
+    async def main() -> None:
+        async with open_services(config, "delegator") as services, trio.open_nursery() as nursery:
+            delegator = Delegator(services)
+            delegator.taken_up.update(chosen)
+            await nursery.start(delegator.run)
+            progress("ready", {"peer_id": services.ready_info()["peer_id"],
+                               "jobs": [hex(key) for key in chosen]})
+            async with trio.open_nursery() as jobs:
+                for key in chosen:
+                    jobs.start_soon(follow, delegator, key)
+            nursery.cancel_scope.cancel()
+
+    _run(config, main, {})
+    if len(outcomes) < len(chosen):
+        raise UserError("interrupted before every job ended; see `node jobs` for their states")
+    results = [_described_outcome(outcomes[key], started, args.output_dir) for key in chosen]
+    problems = [problem for _, problem in results if problem]
+    if job is not None:
+        described, problem = results[0]
+        if problem:
+            raise PartialResult(problem, described)
+        return described
+    jobs = {"jobs": [described for described, _ in results]}
+    if problems:
+        raise PartialResult(f"{len(problems)} of {len(results)} jobs did not end paid: "
+                            f"{'; '.join(problems)}", jobs)
+    return jobs
+
+
+def _flag_name(dest: str) -> str:
+    return "PROGRAM" if dest == "program" else f"--{dest.replace('_', '-')}"
+
+
+def _described_outcome(
+    outcome: Any, started: float, output_dir: Path | None
+) -> tuple[dict[str, Any], str]:
+    """A job's outcome as printed, and why it is a failure (empty when it is not)."""
+    described = _describe(outcome, time.monotonic() - started)
+    if outcome.state == "expired":
+        return described, ("the job expired: no executor completed it before its deadline; "
+                           "the reward stays in your escrow")
+    if outcome.volumes_problem:
+        return described, (f"the job was paid but its output volumes could not be had: "
+                           f"{outcome.volumes_problem}")
+    if outcome.volumes:
+        described["output_volumes"] = _write_volumes(outcome.volumes, output_dir)
+    return described, ""
 
 
 def _check_addresses(config: Config) -> None:
@@ -472,6 +579,19 @@ def _positive_seconds(text: str) -> float:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
     if not 0 < value < math.inf:
         raise argparse.ArgumentTypeError(f"{text!r} must be a positive number of seconds")
+    return value
+
+
+def _job_hash(text: str) -> int | str:
+    if text == ALL_LEFT_OPEN:
+        return text
+    try:
+        value = int(text, 16)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a job hash (hex, as `node jobs` "
+                                         "shows it)") from None
+    if not 0 <= value < 2**252:
+        raise argparse.ArgumentTypeError(f"{text!r} is too large for a job hash (a felt)")
     return value
 
 

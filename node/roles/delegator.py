@@ -14,6 +14,8 @@ ends paid (with the output, the executor and the transaction), or expired once i
 passed: the reward then stays in the escrow. A job with output volumes is paid on its output's
 digest: the delegator then fetches the paid executor's witness and its output volumes, and
 keeps them only if each has its sha256 and their joined sections the digest the Registry paid.
+Resume: a job an earlier run left open is taken up again from what the store kept (`resume`):
+the same signed header and body, its windows, its attempts and the assignment it was under.
 """
 
 from __future__ import annotations
@@ -46,6 +48,7 @@ from node.roles.volumes import (
     program_input_with,
     volume_refs,
 )
+from node.store import KeptDelegation, StoredJob
 from p2p import params
 from p2p.codec import CodecError
 from p2p.content import NotFound
@@ -55,6 +58,7 @@ from p2p.messages import (
     JobBody,
     JobHeader,
     JobWitness,
+    SignedAssignment,
     SignedBid,
     SignedJobHeader,
     SignedScoreReport,
@@ -180,6 +184,9 @@ earlier run left open are settled meanwhile (`left_jobs`).
 
     def __init__(self, services: Services) -> None:
         self.services = services
+        self.taken_up: set[int] = set()
+        """Jobs left open that this run takes up again (`resume`) rather than only settles;
+        set them before `run` starts."""
         self.open: dict[int, tuple[BidBook, Progress]] = {}
         """The jobs collecting bids: job hash -> (its bids, its progress callback)."""
         self.bidders: dict[int, float] = {}
@@ -204,7 +211,8 @@ earlier run left open are settled meanwhile (`left_jobs`).
         channels = await subscribe_all(services.p2p.gossip)
         client = services.registry.account.client
         cursor = EventCursor(await services.chain(client.get_block_number))
-        left = services.store.unfinished("delegator")  # before this run records its own
+        left = [job for job in services.store.unfinished("delegator")  # before this run's own
+                if job.job_hash not in self.taken_up]
         async with trio.open_nursery() as nursery:
             nursery.start_soon(settle_left_jobs, services, left, DEADLINE_GRACE_S)
             nursery.start_soon(drain_unread, channels,
@@ -232,6 +240,21 @@ earlier run left open are settled meanwhile (`left_jobs`).
         --executor`); `choice`: the executors left out and the stake required (streaming jobs).
         """
         return await Delegation(self, spec, progress, wait=wait, only=only, choice=choice).run()
+
+    async def resume(
+        self, job: StoredJob, kept: KeptDelegation, progress: Progress, *, wait: bool = True
+    ) -> Outcome:
+        """Take up again a job an earlier run left open (not paid, deadline not passed): offer
+        its body, re-publish its header, collect bids, assign and re-assign as `delegate`."""
+        body = JobBody.decode(kept.body)
+        header = job.signed_header.header
+        spec = JobSpec(program=body.program, program_input=body.program_input,
+                       layout=body.layout, reward=header.reward, deadline=header.deadline,
+                       max_steps=header.max_steps, volumes=kept.volumes,
+                       output_volumes=body.output_volumes)
+        delegation = Delegation(self, spec, progress, wait=wait, only=kept.only_executor,
+                                kept=kept)
+        return await delegation.resume(job)
 
     async def _read_scores(self, channel: trio.MemoryReceiveChannel[GossipMessage]) -> None:
         async for message in channel:
@@ -290,7 +313,7 @@ class Delegation:
 
     def __init__(
         self, delegator: Delegator, spec: JobSpec, progress: Progress, *, wait: bool = True,
-        only: int | None = None, choice: Choice = Choice(),
+        only: int | None = None, choice: Choice = Choice(), kept: KeptDelegation | None = None,
     ) -> None:
         self.delegator = delegator
         self.only = only
@@ -302,14 +325,39 @@ class Delegation:
         self._paid = trio.Event()
         self._announced = trio.Event()
         self._payment: Payment | None = None
+        settings = self.services.config.delegator
+        self.kept = kept
+        """The body and windows the job is delegated with (made by `run` for a new job)."""
+        self.bid_window = settings.bid_window if kept is None else kept.bid_window
+        self.assignment_window = (settings.assignment_window if kept is None
+                                  else kept.assignment_window)
 
     async def run(self) -> Outcome:
-        services = self.services
+        """Delegate a new job: check the escrow, offer the body, sign and record the header."""
         await self._check_escrow()
-        signed = await self._publish_body_and_sign()
+        body = await self._make_body()
+        self.kept = KeptDelegation(body.encode(), dict(self.spec.volumes), self.bid_window,
+                                   self.assignment_window, self.only)
+        self._offer(self.kept)
+        signed = await self._sign(body)
+        self.services.store.record_job(signed, "delegator", self.kept)
+        self.progress("published", {"job": hex(job_hash(signed.header)),
+                                    "reward": self.spec.reward})
+        return await self._follow(signed, None)
+
+    async def resume(self, job: StoredJob) -> Outcome:
+        """Delegate `job` again from where an earlier run left it."""
+        assert self.kept is not None
+        self._offer(self.kept)
+        self.progress("resumed", {"job": hex(job.job_hash), "state": job.state,
+                                  "attempts": job.attempt, "reward": self.spec.reward})
+        return await self._follow(job.signed_header, job)
+
+    async def _follow(self, signed: SignedJobHeader, resumed: StoredJob | None) -> Outcome:
+        """Publish the recorded job's header and assign it until it is paid or expired."""
+        services = self.services
         key = job_hash(signed.header)
         bids = BidBook(signed.header, key, only=self.only)
-        services.store.record_job(signed, "delegator")
         services.headers[key] = signed
         self.delegator.open[key] = (bids, self.progress)
         self.delegator.expect_payment(key, self._on_payment)
@@ -318,9 +366,9 @@ class Delegation:
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(republish, services, params.TOPIC_JOBS, signed.encode(),
                                    self._paid, signed.header.deadline)
-                self.progress("published", {"job": hex(key), "reward": self.spec.reward})
-                self._moved(key, "bidding", "header published")
-                outcome = await self._assign_until_done(bids)
+                if services.store.get(key).state == "published":
+                    self._moved(key, "bidding", "header published")
+                outcome = await self._assign_until_done(bids, resumed)
                 nursery.cancel_scope.cancel()
             if outcome.payment is not None and self.spec.output_volumes:
                 outcome = await self._with_output_volumes(outcome, outcome.payment)
@@ -342,9 +390,8 @@ class Delegation:
                 " deposit more with `node deposit AMOUNT`"
             )
 
-    async def _publish_body_and_sign(self) -> SignedJobHeader:
-        services, spec = self.services, self.spec
-        program = await trio.to_thread.run_sync(load_program, spec.program.decode())
+    async def _make_body(self) -> JobBody:
+        spec = self.spec
         try:
             body = JobBody(program=spec.program, program_input=spec.program_input,
                            layout=spec.layout, input_volumes=volume_refs(spec.volumes),
@@ -352,8 +399,16 @@ class Delegation:
             program_input_with(body, {name: None for name in spec.volumes})  # no name clash
         except (VolumeError, CodecError) as error:
             raise UserError(f"cannot make the job body: {error}") from None
-        offer_volumes(services.p2p.content, spec.volumes)
-        services.p2p.content.offer(params.NS_BODY, body.encode())  # executors ask us first
+        return body
+
+    def _offer(self, kept: KeptDelegation) -> None:
+        """Serve the body and its input volumes from this node (executors ask us first)."""
+        offer_volumes(self.services.p2p.content, kept.volumes)
+        self.services.p2p.content.offer(params.NS_BODY, kept.body)
+
+    async def _sign(self, body: JobBody) -> SignedJobHeader:
+        services, spec = self.services, self.spec
+        program = await trio.to_thread.run_sync(load_program, spec.program.decode())
         header = JobHeader(
             chain_id=services.network.chain_id, registry=services.network.registry,
             delegator=services.wallet.address, body_id=body.body_id,
@@ -394,39 +449,63 @@ class Delegation:
         self._payment = payment
         self._paid.set()
 
-    async def _assign_until_done(self, bids: BidBook) -> Outcome:
-        services, key = self.services, bids.key
-        settings = services.config.delegator
+    async def _assign_until_done(self, bids: BidBook, resumed: StoredJob | None) -> Outcome:
+        key = bids.key
         excluded = set(self.choice.excluded)
-        attempt = 0
-        with trio.move_on_after(settings.bid_window):
+        attempt, left = 0, None
+        bids_until = time.time() + self.bid_window
+        if resumed is not None:  # what is left of its bid window; the assignment it was under
+            left = self._left_assignment(resumed)
+            attempt = self.services.store.get(key).attempt
+            bids_until = resumed.created_at + self.bid_window
+        with trio.move_on_at(_trio_time_of(bids_until)):
             await self._paid.wait()
         while not self._paid.is_set():
-            chosen = await self._next_bid(bids, excluded)
-            if chosen is None:
+            assignment, left = left or await self._assign(bids, excluded, attempt), None
+            if assignment is None:
                 return await self._expire(key, attempt)
-            window_end = min(bids.header.deadline, int(time.time() + settings.assignment_window))
-            assignment = sign_assignment(
-                Assignment(key, chosen.bid.executor, window_end, attempt),
-                services.network.chain_id, services.wallet.address, services.wallet.key,
-            )
-            self._moved(key, "assigned", f"attempt {attempt}", executor=chosen.bid.executor,
-                        assignment=assignment)
-            self.delegator.assigned[chosen.bid.executor] += 1
+            executor = assignment.assignment.executor
+            self.delegator.assigned[executor] += 1
             try:
-                await self._hold_window(assignment.encode(), window_end)
+                await self._hold_window(assignment.encode(), assignment.assignment.window_end)
             finally:
-                self.delegator.assigned[chosen.bid.executor] -= 1
+                self.delegator.assigned[executor] -= 1
             if self._paid.is_set():
                 break
             if not self.wait and self._announced.is_set():
                 self.progress("announced", {"reason": "witness announced; not waiting for "
                                             "the payment (see `node jobs`, `node events`)"})
                 return Outcome(key, "assigned", attempt + 1)
-            excluded.add(chosen.bid.executor)
-            self._moved(key, "bidding", f"window missed by {chosen.bid.executor:#x}")
+            excluded.add(executor)
+            self._moved(key, "bidding", f"window missed by {executor:#x}")
             attempt += 1
         return self._settle(key, attempt)
+
+    async def _assign(
+        self, bids: BidBook, excluded: set[int], attempt: int
+    ) -> SignedAssignment | None:
+        """Sign and record the assignment to the best bid; None if none came by the deadline."""
+        services = self.services
+        chosen = await self._next_bid(bids, excluded)
+        if chosen is None:
+            return None
+        window_end = min(bids.header.deadline, int(time.time() + self.assignment_window))
+        assignment = sign_assignment(
+            Assignment(bids.key, chosen.bid.executor, window_end, attempt),
+            services.network.chain_id, services.wallet.address, services.wallet.key,
+        )
+        self._moved(bids.key, "assigned", f"attempt {attempt}", executor=chosen.bid.executor,
+                    assignment=assignment)
+        return assignment
+
+    def _left_assignment(self, job: StoredJob) -> SignedAssignment | None:
+        """The assignment an earlier run left the job under, held again until its window ends
+        (None if it left none)."""
+        if job.state != "assigned":
+            return None
+        if job.signed_assignment is None:  # cannot be held again: back to bidding
+            self._moved(job.job_hash, "bidding", "the earlier run's assignment is not known")
+        return job.signed_assignment
 
     async def _next_bid(self, bids: BidBook, excluded: set[int]) -> SignedBid | None:
         """The best bid not yet tried; waits for one until the deadline, or until the job is

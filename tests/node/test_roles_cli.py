@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
 import pytest
 
 from cairo_jobs.examples import EXAMPLES
+from node.store import JobStore, KeptDelegation, store_path
+from p2p.messages import SignedJobHeader
 from tests.node.cli_run import Result, clean_environment, run_cli
+from tests.p2p.test_codec import HEADER
 from tests.ports import free_port
 
 FIBONACCI = EXAMPLES["fibonacci"].path
@@ -148,3 +152,66 @@ def test_bad_addresses_or_status_port_are_refused_before_the_node_starts(
         assert "--bootstrap" in done.err and "Traceback" not in done.err
     done = node("serve", "--status-port", "70000", data_dir=ready_node)
     assert done.code == 2 and "node.status_port from flag: 70000 is out of range" in done.err
+
+
+def recorded(data_dir: Path, nonce: int, *, delegator: int = 0x123, role: str = "delegator",
+             kept: bool = True, to: tuple[str, ...] = ("bidding",)) -> int:
+    """Record a job in the node's store as an earlier run left it; returns its hash."""
+    header = dataclasses.replace(HEADER, delegator=delegator, nonce=nonce)
+    keeps = KeptDelegation(b"body", {}, 0.5, 30.0) if kept and role == "delegator" else None
+    with JobStore.open(store_path(data_dir)) as store:
+        key = store.record_job(SignedJobHeader(header, (1, 2)), role, keeps).job_hash  # type: ignore[arg-type]
+        for state in to:
+            store.transition(key, state, f"to {state}")
+        if to[-1] == "submitted":
+            store.mark_paid(key, 0xBEEF)
+    return key
+
+
+def states(data_dir: Path) -> dict[int, str]:
+    with JobStore.open(store_path(data_dir)) as store:
+        return {job.job_hash: job.state for job in store.jobs()}
+
+
+def test_resume_refuses_jobs_it_cannot_take_up_saying_why_and_changes_nothing(
+    ready_node: Path,
+) -> None:
+    open_job = recorded(ready_node, 1)
+    jobs = {
+        "another account's": recorded(ready_node, 2, delegator=0x999),
+        "an executor's": recorded(ready_node, 3, role="executor"),
+        "paid": recorded(ready_node, 4, to=("bidding", "assigned", "submitted")),
+        "expired": recorded(ready_node, 5, to=("expired",)),
+        "kept nothing": recorded(ready_node, 6, kept=False),
+    }
+    before = states(ready_node)
+    cases = [
+        (["--resume", "zz"], 2, "'zz' is not a job hash"),
+        (["--resume", "0xabc"], 2, "no job 0xabc in"),
+        (["--resume", hex(jobs["another account's"])], 2, "delegator 0x999; this node is 0x123"),
+        (["--resume", hex(jobs["an executor's"])], 2, "not one this node delegated (role executor"),
+        (["--resume", hex(jobs["paid"])], 1, "is already paid (tx 0xbeef)"),
+        (["--resume", hex(jobs["expired"])], 1, "is expired: it cannot be taken up"),
+        (["--resume", hex(jobs["kept nothing"])], 1, "older node that kept no body"),
+        ([str(FIBONACCI), "--resume"], 2, "drop PROGRAM"),
+        (["--resume", "--reward", "5", "--input", "{}"], 2, "drop --reward"),
+        (["--resume", "--input", '{"n": 1}'], 2, "drop --input"),
+        ([], 2, "give the PROGRAM to delegate and its --reward, or --resume"),
+        ([str(FIBONACCI)], 2, "give the PROGRAM to delegate and its --reward"),
+    ]
+    for args, code, message in cases:
+        done = node("delegate", *args, "--json", data_dir=ready_node)
+        assert done.code == code and message in done.err, (args, done.err)
+    assert states(ready_node) == before
+
+    # Nothing left open in an empty data dir: nothing to do, and no chain needed.
+    done = node("delegate", "--resume", "--json", data_dir=ready_node / "empty")
+    assert done.code == 0 and done.json() == {"jobs": []}, done.err
+    done = node("delegate", "--resume", "0xabc", data_dir=ready_node / "empty")
+    assert done.code == 2 and "there is no job store at" in done.err
+    assert not (ready_node / "empty" / "jobs.sqlite").exists()
+    # A job it can take up passes every check; then the chain is needed (unreachable here).
+    for args in (["--resume", hex(open_job)], ["--resume"]):
+        done = node("delegate", *args, data_dir=ready_node)
+        assert done.code == 1 and "cannot reach the Starknet node" in done.err, done.err
+    assert states(ready_node) == before

@@ -50,6 +50,7 @@ from p2p.signing import job_hash, sign_assignment, sign_header, sign_notice
 from p2p.stark import StarkKeyPair
 from p2p.validation import Verdict
 from registry_contract.client import FactRegistryClient, Refusal, Refused, RegistryClient
+from tests.node.cli_run import run_cli
 from tests.node.liars import LyingPool
 from tests.node.stream_cli import delegate_stream, stream_until
 from tests.ports import free_port
@@ -66,8 +67,9 @@ def network(localnet: LocalNetwork) -> Iterator[LocalNetwork]:
     with localnet.scoped() as net:
         net.deposit(DELEGATOR, 10**18)
         net.start("validate", "validator", VALIDATOR)
-        for name, account in (("executor-1", EXECUTOR_1), ("executor-2", EXECUTOR_2)):
-            net.start("serve", name, account, "--status-port", str(free_port()))
+        net.start("serve", "executor-1", EXECUTOR_1, "--status-port", str(free_port()))
+        net.start("serve", "executor-2", EXECUTOR_2, "--status-port", str(free_port()),
+                  settings={"executor.max_jobs": "1"})  # see test_max_jobs_1_...
         yield net
 
 
@@ -87,7 +89,11 @@ def stored_jobs(network: LocalNetwork, name: str) -> dict[int, tuple[str, str | 
 
 def metric(node: NodeProcess, name: str, **labels: str) -> float:
     """A counter's value on the node's /metrics endpoint (0 when absent)."""
-    port = node.ready["status_port"]
+    return metric_at(node.ready["status_port"], name, **labels)
+
+
+def metric_at(port: int, name: str, **labels: str) -> float:
+    """A counter's value on the /metrics endpoint at `port` (0 when absent)."""
     text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10).read().decode()
     wanted = ",".join(f'{key}="{value}"' for key, value in sorted(labels.items()))
     for line in text.splitlines():
@@ -318,7 +324,15 @@ async def test_headers_that_must_not_run_are_dropped_and_garbage_is_survived(
         params.TOPIC_JOBS: [forged.encode(), *garbage],
         **{topic: garbage for topic in params.ALL_TOPICS if topic != params.TOPIC_JOBS},
     }
-    config = HostConfig(bootstrap=tuple(node.address for node in network.nodes))
+    # A delegator with a job open all along (a long bid window), which the rogues reach too.
+    listen, status_port = free_port(), free_port()
+    delegating = network.delegate(FIBONACCI, {"n": 7}, REWARD, "--listen",
+                                  f"/ip4/127.0.0.1/tcp/{listen}", "--status-port",
+                                  str(status_port), account_index=DELEGATOR,
+                                  settings={"delegator.bid_window": "20"})
+    ready = await trio.to_thread.run_sync(delegating.wait_for, "ready")
+    delegator_address = f"/ip4/127.0.0.1/tcp/{listen}/p2p/{ready['peer_id']}"
+    config = HostConfig(bootstrap=(*(node.address for node in network.nodes), delegator_address))
     anything = {topic: (lambda data, origin: Verdict.accept()) for topic in params.ALL_TOPICS}
     # Two senders: the rejected messages graylist theirs, and the valid header must get through.
     async with run_node(create_new_key_pair(), config, anything) as poor, run_node(
@@ -338,7 +352,8 @@ async def test_headers_that_must_not_run_are_dropped_and_garbage_is_survived(
                     await poor.gossip.publish(params.TOPIC_JOBS, signed.encode())
                 await trio.sleep(0.5)
         with trio.move_on_after(60):
-            while not all(_rejected_rogue(node) for node in executors(network)):
+            while not (all(_rejected_rogue(node) for node in executors(network))
+                       and _rejected_at(status_port)):
                 for topic, messages in everything.items():
                     for message in messages:
                         await rogue.gossip.publish(topic, message)
@@ -352,6 +367,34 @@ async def test_headers_that_must_not_run_are_dropped_and_garbage_is_survived(
         for reason, signed in declined.items():  # and each is logged with its reason
             assert f'job={job_hash(signed.header):#x} reason="{reason}"' in node.log()
     assert all(node.process.poll() is None for node in network.nodes)  # all still running
+    assert _rejected_at(status_port), delegating.events  # the delegator dropped them too
+    outcome = await trio.to_thread.run_sync(delegating.outcome)
+    assert outcome["state"] == "paid" and [int(f, 16) for f in outcome["output"]] == [7, 13]
+
+
+def test_max_jobs_1_runs_two_jobs_given_at_once_one_after_the_other(
+    network: LocalNetwork,
+) -> None:
+    """Executor 2 (`executor.max_jobs = 1`, before any test restarts it) is given two jobs at
+    once: the second starts running only once the first has run."""
+    single = next(node for node in executors(network) if node.name == "executor-2")
+    delegations = [network.delegate(FIBONACCI, {"n": n}, REWARD, "--executor",
+                                    single.ready["account"], account_index=DELEGATOR, name=name)
+                   for n, name in ((23, "delegator"), (24, "delegator-second"))]
+    outcomes = [delegating.outcome() for delegating in delegations]
+
+    assert [o["state"] for o in outcomes] == ["paid", "paid"], outcomes
+    assert {o["executor"] for o in outcomes} == {single.ready["account"]}
+    first, second = sorted(_ran(network, single.name, int(o["job"], 16)) for o in outcomes)
+    assert first[1] <= second[0], (first, second)
+
+
+def _ran(network: LocalNetwork, name: str, key: int) -> tuple[float, float]:
+    """When node `name` started running job `key` and when it went on to proving it."""
+    with sqlite3.connect(network.data_dir(name) / "jobs.sqlite") as db:
+        at = dict(db.execute("SELECT to_state, at FROM history WHERE job_hash = ?"
+                             " AND to_state IN ('running', 'proving')", (f"{key:#066x}",)))
+    return at["running"], at["proving"]
 
 
 async def test_a_body_that_is_not_the_headers_program_fails_the_job_unpaid(
@@ -409,8 +452,17 @@ def _declined_all(node: NodeProcess, declined: dict[str, SignedJobHeader]) -> bo
 
 
 def _rejected_rogue(node: NodeProcess) -> bool:
-    return all(metric(node, "zetina_gossip_messages_dropped_total", reason=reason) >= 1
-               for reason in ("bad signature", "undecodable header"))
+    return _rejected_at(node.ready["status_port"])
+
+
+def _rejected_at(port: int) -> bool:
+    """Whether the node whose /metrics is at `port` dropped a forged and a garbage header
+    (False when it does not answer)."""
+    try:
+        return all(metric_at(port, "zetina_gossip_messages_dropped_total", reason=reason) >= 1
+                   for reason in ("bad signature", "undecodable header"))
+    except OSError:
+        return False
 
 
 def test_a_killed_assignee_is_replaced_and_the_job_is_paid_once(network: LocalNetwork) -> None:
@@ -479,6 +531,55 @@ def test_an_executor_killed_mid_job_resumes_it_once_restarted_and_is_paid_once(
     health = json.loads(urllib.request.urlopen(f"http://127.0.0.1:{port}/health",
                                                timeout=10).read())
     assert health["status"] == "ok" and health["checks"]["peers"]["ok"]
+
+
+def test_a_delegator_killed_before_it_assigned_takes_its_job_up_again_paid_once(
+    network: LocalNetwork, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`node delegate --wait` is killed inside its bid window; a plain run then points at the
+    job left open; `node delegate --resume` assigns it, sees it paid, and refuses to take up
+    the paid job again."""
+    name = "delegator-resumed"  # its own store: the resume takes up this job alone
+    killed = network.delegate(FIBONACCI, {"n": 22}, REWARD, account_index=DELEGATOR, name=name,
+                              settings={"delegator.bid_window": "10"})
+    deadline = time.monotonic() + 120
+    while not (bidding := [key for key, (state, _) in stored_jobs(network, name).items()
+                           if state == "bidding"]):
+        assert time.monotonic() < deadline and killed.process.poll() is None, killed.events
+        time.sleep(0.05)
+    killed.process.kill()  # published, collecting bids: no assignment yet
+    killed.process.wait()
+    (key,) = bidding
+    assert stored_jobs(network, name)[key][0] == "bidding"
+
+    # A plain run names the job it could take up (then fails: the escrow is short).
+    hinted = network.delegate(FIBONACCI, {"n": 3}, 10**30, account_index=DELEGATOR, name=name)
+    with pytest.raises(RuntimeError, match="node deposit"):
+        hinted.outcome()
+    assert hinted.wait_for("resumable")["jobs"] == [hex(key)]
+
+    resumed = network.resume(account_index=DELEGATOR, name=name)
+    (outcome,) = resumed.outcome()["jobs"]
+
+    assert outcome["job"] == hex(key) and outcome["state"] == "paid", resumed.events
+    assert [int(felt, 16) for felt in outcome["output"]] == [22, 17711]
+    assert resumed.wait_for("resumed")["state"] == "bidding"
+    assert all(event["job"] == hex(key) for event in resumed.events if event["event"] != "ready")
+    with sqlite3.connect(network.data_dir(name) / "jobs.sqlite") as db:
+        history = [state for (state,) in db.execute(
+            "SELECT to_state FROM history WHERE job_hash = ? ORDER BY id", (f"{key:#066x}",))]
+    assert history == ["published", "bidding", "assigned", "submitted", "paid"]
+    assert int(stored_jobs(network, name)[key][1], 16) == int(outcome["transaction"], 16)
+    paid_by = [node.name for node in executors(network)
+               if stored_jobs(network, node.name).get(key, ("",))[0] == "paid"]
+    assert len(paid_by) == 1
+
+    for variable, value in network.env(DELEGATOR).items():
+        if variable.startswith("ZETINA_"):
+            monkeypatch.setenv(variable, value)
+    again = run_cli("delegate", "--resume", hex(key), "--json", "--config",
+                    str(network.config_path), "--data-dir", str(network.data_dir(name)))
+    assert again.code == 1 and "already paid" in again.json()["error"]
 
 
 def test_a_job_nobody_takes_expires_and_the_escrow_keeps_the_reward(

@@ -22,6 +22,7 @@ from node.store import (
     AlreadyPaid,
     IllegalTransition,
     JobStore,
+    KeptDelegation,
     StoreError,
     UnknownJob,
     store_path,
@@ -463,6 +464,7 @@ def test_a_schema_1_store_is_migrated_and_keeps_its_jobs(db: Path) -> None:
     with JobStore.open(db) as store:
         key = store.record_job(signed(1), "executor").job_hash
     raw = sqlite3.connect(db)  # make it the store an older node wrote
+    raw.execute("DROP TABLE delegations")
     raw.execute("ALTER TABLE jobs DROP COLUMN assignment")
     raw.execute("UPDATE schema_version SET version = 1")
     raw.commit()
@@ -474,7 +476,55 @@ def test_a_schema_1_store_is_migrated_and_keeps_its_jobs(db: Path) -> None:
     assert raw.execute("SELECT version FROM schema_version ORDER BY version").fetchall() == [
         (1,),
         (2,),
+        (3,),
     ]
+    raw.close()
+
+
+KEPT = KeptDelegation(b"\x81body", {"leaves": b"[1, 2]"}, 2.5, 30.0, 0xE1)
+
+
+def test_a_delegated_job_keeps_what_a_later_run_needs_to_take_it_up_again(db: Path) -> None:
+    with JobStore.open(db) as store:
+        key = store.record_job(signed(1), "delegator", KEPT).job_hash
+        plain = store.record_job(signed(2), "delegator").job_hash
+    with JobStore.open(db) as store:
+        assert store.kept_delegation(key) == KEPT
+        assert store.kept_delegation(plain) is None
+        assert store.kept_delegation(job_hash(signed(3).header)) is None
+
+
+def test_a_delegation_that_cannot_be_kept_records_nothing(db: Path) -> None:
+    with JobStore.open(db) as store:
+        with pytest.raises(StoreError, match="UTF-8 JSON bytes"):
+            store.record_job(signed(1), "delegator",
+                             dataclasses.replace(KEPT, volumes={"v": b"\xff"}))
+        with pytest.raises(StoreError, match="only a delegated job keeps its body"):
+            store.record_job(signed(1), "executor", KEPT)
+        with pytest.raises(StoreError, match="executor must be a felt"):
+            store.record_job(signed(1), "delegator",
+                             dataclasses.replace(KEPT, only_executor=STARK_PRIME))
+        assert store.jobs() == []  # each refusal rolled the whole recording back
+        key = store.record_job(signed(1), "delegator", KEPT).job_hash
+        assert store.kept_delegation(key) == KEPT
+
+
+def test_a_schema_2_store_is_migrated_and_its_jobs_stay_readable(db: Path) -> None:
+    with JobStore.open(db) as store:
+        key = store.record_job(signed(1), "delegator").job_hash
+        store.transition(key, "bidding", "header published")
+    raw = sqlite3.connect(db)  # the store a node before schema 3 wrote
+    raw.execute("DROP TABLE delegations")
+    raw.execute("UPDATE schema_version SET version = 2")
+    raw.commit()
+    raw.close()
+    with JobStore.open(db) as store:
+        assert store.get(key).state == "bidding" and store.kept_delegation(key) is None
+        assert [job.job_hash for job in store.unfinished("delegator")] == [key]
+        new = store.record_job(signed(2), "delegator", KEPT).job_hash
+        assert store.kept_delegation(new) == KEPT
+    raw = sqlite3.connect(db)
+    assert raw.execute("SELECT max(version) FROM schema_version").fetchone() == (3,)
     raw.close()
 
 
