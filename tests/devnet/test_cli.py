@@ -14,7 +14,7 @@ from devnet.cli import main
         ("[devnet]\nport = 'high'\n", "devnet.port"),
         ("[devnet]\ncolour = 'blue'\n", "unknown key 'colour'"),
         ("[devnet\n", "error"),
-        ("[devnet]\nblock_time = -1\n", "block time must be positive"),
+        ("[devnet]\nblock_time = -1\n", "out of range"),
         ("[devnet]\nvalidate_workers = 2\n", "validate_workers must be 0 (off), 1 (on)"),
         ("[devnet]\nvalidate_workers = 'yes'\n", "devnet.validate_workers"),
     ],
@@ -49,5 +49,5 @@ def test_busy_port_is_reported(capsys: pytest.CaptureFixture[str]) -> None:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        assert main(["--port", str(port), "--accounts", "0"]) == 2
+        assert main(["--port", str(port), "--accounts", "1"]) == 2
     assert f"cannot listen on 127.0.0.1:{port}" in capsys.readouterr().err
