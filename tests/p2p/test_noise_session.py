@@ -20,7 +20,7 @@ from p2p import noise_session
 from p2p.noise_session import LENGTH, MAX_PLAINTEXT, TAG, NoiseError, NoiseSession
 from p2p.readahead import ReadAheadNoise
 from tests.p2p.nodes import connect, ping_ok, running_host
-from tests.p2p.test_yamux import PROTOCOL, echo, echoed, stock_host
+from tests.p2p.test_yamux import PROTOCOL, assert_serves, echo, stock_host
 
 
 class SlowReads(RawConnection):
@@ -204,8 +204,5 @@ async def test_a_peer_sending_garbage_under_noise_loses_its_connection_and_the_n
         with trio.fail_after(10):
             await conn.event_closed.wait()
         assert "noise message not authentic or incomplete; connection closed" in caplog.text
-        await connect(other, ours)  # the node still serves others
-        stream = await other.new_stream(ours.get_id(), [PROTOCOL])
-        with trio.fail_after(30):
-            assert await echoed(stream, (400,)) == [b"\x01" * 400]
+        await assert_serves(other, ours)
         assert await ping_ok(other, ours)

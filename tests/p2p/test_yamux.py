@@ -210,6 +210,14 @@ async def echoed(stream, sizes: tuple[int, ...]) -> list[bytes]:
     return replies
 
 
+async def assert_serves(other, ours) -> None:
+    """`ours` still serves a new peer: `other` connects, opens PROTOCOL and gets its echo."""
+    await connect(other, ours)
+    stream = await other.new_stream(ours.get_id(), [PROTOCOL])
+    with trio.fail_after(30):
+        assert await echoed(stream, (400,)) == [b"\x01" * 400]
+
+
 @pytest.mark.parametrize("ours_dials", [True, False], ids=["ours-dials", "stock-dials"])
 @pytest.mark.parametrize("ours_opens", [True, False], ids=["ours-opens", "stock-opens"])
 async def test_ours_and_stock_yamux_exchange_small_large_and_window_sized_messages(
@@ -288,10 +296,7 @@ async def test_a_peer_sending_garbage_frames_loses_its_connection_and_the_node_c
         with trio.fail_after(10):
             await conn.event_closed.wait()
         assert "yamux protocol error; connection closed" in caplog.text
-        await connect(other, ours)  # the node still serves others
-        stream = await other.new_stream(ours.get_id(), [PROTOCOL])
-        with trio.fail_after(30):
-            assert await echoed(stream, (400,)) == [b"\x01" * 400]
+        await assert_serves(other, ours)
 
 
 async def test_a_frame_left_unfinished_ends_only_its_connection(monkeypatch, caplog):
@@ -307,7 +312,4 @@ async def test_a_frame_left_unfinished_ends_only_its_connection(monkeypatch, cap
         with trio.fail_after(10):
             await conn.event_closed.wait()
         assert "yamux frame incomplete for too long" in caplog.text
-        await connect(other, ours)
-        stream = await other.new_stream(ours.get_id(), [PROTOCOL])
-        with trio.fail_after(30):
-            assert await echoed(stream, (400,)) == [b"\x01" * 400]
+        await assert_serves(other, ours)
