@@ -46,11 +46,11 @@ class Worker:
 @asynccontextmanager
 async def worker(
     variant: str, root: Path | None = None, options: Sequence[str] = (),
-    script: Path | None = None,
+    script: Path | None = None, cpus: set[int] | None = None,
 ) -> AsyncIterator[Worker]:
     """A running worker process of `variant` ("ours", "prev" or "stock"), with `options`; with
     `root`, the packages of that source tree (bench/baseline.py `source_tree`) and, unless
-    `script` names another, its own worker script."""
+    `script` names another, its own worker script; with `cpus`, pinned to those CPUs."""
     if script is None:
         script = WORKER if root is None else root / "bench" / WORKER.name
     process = await trio.lowlevel.open_process(
@@ -60,6 +60,8 @@ async def worker(
         cwd=root,
         env=None if root is None else {**os.environ, "PYTHONPATH": str(root)},
     )
+    if cpus is not None:  # before the interpreter starts threads: they inherit it
+        os.sched_setaffinity(process.pid, cpus)
     node = Worker(process)
     try:
         with trio.fail_after(STARTUP_TIMEOUT):
@@ -78,14 +80,16 @@ async def worker(
 @asynccontextmanager
 async def cluster(
     count: int, variant: str, root: Path | None = None, options: Sequence[str] = (),
-    script: Path | None = None,
+    script: Path | None = None, cpus: set[int] | None = None,
 ) -> AsyncIterator[list[Worker]]:
     """`count` workers started concurrently, not yet connected (arguments as for `worker`)."""
     async with AsyncExitStack() as stack:
         nodes: list[Worker] = [None] * count  # type: ignore[list-item]
 
         async def start(i: int) -> None:
-            nodes[i] = await stack.enter_async_context(worker(variant, root, options, script))
+            nodes[i] = await stack.enter_async_context(
+                worker(variant, root, options, script, cpus)
+            )
 
         async with trio.open_nursery() as nursery:
             for i in range(count):
@@ -99,6 +103,14 @@ async def connect_line(nodes: Sequence[Worker], extra_links: bool) -> None:
         await nodes[i].call("connect", addr=nodes[i - 1].addr)
         if extra_links and i >= 2:
             await nodes[i].call("connect", addr=nodes[(i * 7) % (i - 1)].addr)
+
+
+def first_cpus(count: str) -> set[int]:
+    """The first `count` CPUs this process may run on (an argparse type: `--cpus N`)."""
+    available = sorted(os.sched_getaffinity(0))
+    if not count.isdigit() or not 1 <= int(count) <= len(available):
+        raise argparse.ArgumentTypeError(f"1..{len(available)} (the CPUs available), not {count}")
+    return set(available[: int(count)])
 
 
 def percentile(values: Sequence[float], fraction: float) -> float:
