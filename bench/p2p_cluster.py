@@ -15,6 +15,7 @@ from pathlib import Path
 import trio
 
 WORKER = Path(__file__).with_name("p2p_worker.py")
+TREE = WORKER.resolve().parent.parent  # this checkout: its packages are "ours"
 STARTUP_TIMEOUT = 240  # seconds; 16 workers importing starknet-py at once on 2 loaded cores
 
 
@@ -50,7 +51,8 @@ async def worker(
 ) -> AsyncIterator[Worker]:
     """A running worker process of `variant` ("ours", "prev" or "stock"), with `options`; with
     `root`, the packages of that source tree (bench/baseline.py `source_tree`) and, unless
-    `script` names another, its own worker script; with `cpus`, pinned to those CPUs."""
+    `script` names another, its own worker script, else this checkout's packages (the
+    editable install may point at another checkout); with `cpus`, pinned to those CPUs."""
     if script is None:
         script = WORKER if root is None else root / "bench" / WORKER.name
     process = await trio.lowlevel.open_process(
@@ -58,7 +60,7 @@ async def worker(
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         cwd=root,
-        env=None if root is None else {**os.environ, "PYTHONPATH": str(root)},
+        env={**os.environ, "PYTHONPATH": str(root or TREE)},
     )
     if cpus is not None:  # before the interpreter starts threads: they inherit it
         os.sched_setaffinity(process.pid, cpus)
