@@ -15,6 +15,7 @@ from pathlib import Path
 import trio
 
 WORKER = Path(__file__).with_name("p2p_worker.py")
+TREE = WORKER.resolve().parent.parent  # this checkout: its packages are "ours"
 STARTUP_TIMEOUT = 240  # seconds; 16 workers importing starknet-py at once on 2 loaded cores
 
 
@@ -46,11 +47,12 @@ class Worker:
 @asynccontextmanager
 async def worker(
     variant: str, root: Path | None = None, options: Sequence[str] = (),
-    script: Path | None = None,
+    script: Path | None = None, cpus: set[int] | None = None,
 ) -> AsyncIterator[Worker]:
     """A running worker process of `variant` ("ours", "prev" or "stock"), with `options`; with
     `root`, the packages of that source tree (bench/baseline.py `source_tree`) and, unless
-    `script` names another, its own worker script."""
+    `script` names another, its own worker script, else this checkout's packages (the
+    editable install may point at another checkout); with `cpus`, pinned to those CPUs."""
     if script is None:
         script = WORKER if root is None else root / "bench" / WORKER.name
     process = await trio.lowlevel.open_process(
@@ -58,8 +60,10 @@ async def worker(
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         cwd=root,
-        env=None if root is None else {**os.environ, "PYTHONPATH": str(root)},
+        env={**os.environ, "PYTHONPATH": str(root or TREE)},
     )
+    if cpus is not None:  # before the interpreter starts threads: they inherit it
+        os.sched_setaffinity(process.pid, cpus)
     node = Worker(process)
     try:
         with trio.fail_after(STARTUP_TIMEOUT):
@@ -78,14 +82,16 @@ async def worker(
 @asynccontextmanager
 async def cluster(
     count: int, variant: str, root: Path | None = None, options: Sequence[str] = (),
-    script: Path | None = None,
+    script: Path | None = None, cpus: set[int] | None = None,
 ) -> AsyncIterator[list[Worker]]:
     """`count` workers started concurrently, not yet connected (arguments as for `worker`)."""
     async with AsyncExitStack() as stack:
         nodes: list[Worker] = [None] * count  # type: ignore[list-item]
 
         async def start(i: int) -> None:
-            nodes[i] = await stack.enter_async_context(worker(variant, root, options, script))
+            nodes[i] = await stack.enter_async_context(
+                worker(variant, root, options, script, cpus)
+            )
 
         async with trio.open_nursery() as nursery:
             for i in range(count):
@@ -99,6 +105,14 @@ async def connect_line(nodes: Sequence[Worker], extra_links: bool) -> None:
         await nodes[i].call("connect", addr=nodes[i - 1].addr)
         if extra_links and i >= 2:
             await nodes[i].call("connect", addr=nodes[(i * 7) % (i - 1)].addr)
+
+
+def first_cpus(count: str) -> set[int]:
+    """The first `count` CPUs this process may run on (an argparse type: `--cpus N`)."""
+    available = sorted(os.sched_getaffinity(0))
+    if not count.isdigit() or not 1 <= int(count) <= len(available):
+        raise argparse.ArgumentTypeError(f"1..{len(available)} (the CPUs available), not {count}")
+    return set(available[: int(count)])
 
 
 def percentile(values: Sequence[float], fraction: float) -> float:

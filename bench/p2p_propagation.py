@@ -11,6 +11,7 @@ checks each one with the job topic's header validator before forwarding it. Prin
 - pubsub RPCs and bytes written per header, summed over all nodes (every RPC is read by one peer);
 - the load average before and after.
 `--leave NODE` kills that node halfway through (delivery then counts the nodes left).
+`--cpus N` pins every node process to the first N CPUs (how p99 scales with the cores).
 Goal: p99 <= 20 ms at 16 nodes.
 `--baseline-ref REV` also runs ours at commit REV (variant "base": these bench scripts on the
 packages of that commit, extracted by bench/baseline.py), alternating with the others; `--runs N`
@@ -41,6 +42,7 @@ from p2p_cluster import (
     add_tuning_arguments,
     cluster,
     connect_line,
+    first_cpus,
     median,
     percentile,
     tuning_options,
@@ -96,7 +98,7 @@ async def measure(
     options += tuning_options(args) if variant == "ours" else []
     base_root = root if variant == "base" else None
     # This tree's worker script on both sides: its timers are the ones compared.
-    async with cluster(size, kind, base_root, options, WORKER) as all_nodes:
+    async with cluster(size, kind, base_root, options, WORKER, args.cpus) as all_nodes:
         await connect_line(all_nodes, extra_links=True)
         await settle(all_nodes)
         leaver = all_nodes[args.leave] if args.leave else None
@@ -191,7 +193,8 @@ def print_parts(rows: dict[tuple[int, str], list[dict]]) -> None:
 
 
 async def main(args: argparse.Namespace) -> None:
-    print(f"load average before: {os.getloadavg()[0]:.2f}", flush=True)
+    where = f"CPUs {sorted(args.cpus)}" if args.cpus else "all CPUs"
+    print(f"load average before: {os.getloadavg()[0]:.2f}; nodes on {where}", flush=True)
     with contextlib.ExitStack() as stack:
         root = stack.enter_context(source_tree(args.baseline_ref)) if args.baseline_ref else None
         variants = [*args.variants, *(["base"] if root else [])]
@@ -265,6 +268,10 @@ if __name__ == "__main__":
         help="kill node NODE (1..n-1; 7 is the hub at 16 nodes) halfway through the publishing",
     )
     add_tuning_arguments(parser)  # ours only; --baseline-ref HEAD runs the defaults beside
+    parser.add_argument(
+        "--cpus", type=first_cpus, metavar="N",
+        help="pin every node process to the first N CPUs (default: no pinning)",
+    )
     parser.add_argument("--idle", type=float, default=2.0, help="seconds of idle CPU baseline")
     parser.add_argument(
         "--profile", help="write a cProfile of the last node to <PROFILE>-<variant>-<n>.pstats"
