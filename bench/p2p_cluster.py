@@ -15,6 +15,7 @@ from pathlib import Path
 import trio
 
 WORKER = Path(__file__).with_name("p2p_worker.py")
+TREE = WORKER.resolve().parent.parent  # this checkout: its packages are "ours"
 STARTUP_TIMEOUT = 240  # seconds; 16 workers importing starknet-py at once on 2 loaded cores
 
 
@@ -58,7 +59,7 @@ async def worker(
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         cwd=root,
-        env=None if root is None else {**os.environ, "PYTHONPATH": str(root)},
+        env={**os.environ, "PYTHONPATH": str(root or TREE)},
     )
     node = Worker(process)
     try:
