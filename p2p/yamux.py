@@ -33,8 +33,8 @@ tests/p2p/test_yamux.py runs ours against py-libp2p's stock Yamux both ways.
 
 A sixth: py-libp2p writes a payload frame by frame, each frame its own pass through the locks
 and one Noise write and socket send (a 1 MiB value: 16 of each). A payload that fits the send
-window goes down as all its frames in one buffer: one Noise write, one socket send (~a quarter
-less CPU for both ends of a 1 MiB fetch, bench/p2p_dht.py).
+window goes down as its frames in buffers of WRITE_BATCH bytes: one Noise write and socket
+send per four frames.
 
 Streams the peer opens are built as `SerialYamuxStream`; those we open are built inside
 py-libp2p's `Yamux.open_stream` and adopted by switching the object's class.
@@ -67,6 +67,9 @@ from p2p.yamux_frames import FrameReader, pack_header
 
 # The largest payload sent as one frame (py-libp2p's and go-yamux's frame size).
 MAX_FRAME_PAYLOAD = MAX_MESSAGE_SIZE - HEADER_SIZE
+# Bytes of a payload's frames per connection write: few writes, yet the first bytes leave
+# (and the reader starts) before a large value is all sealed.
+WRITE_BATCH = 4 * MAX_FRAME_PAYLOAD
 
 __all__ = ["PROTOCOL_ID", "MuxerSelector", "SerialYamux", "SerialYamuxStream", "install"]
 
@@ -89,17 +92,20 @@ class SerialYamuxStream(YamuxStream):
         """Write `data` as consecutive frames; concurrent writers wait their turn.
 
         Once started, a payload is written whole, even if the caller is cancelled meanwhile
-        (the cancellation takes effect after). One that fits the send window leaves in one
-        connection write (all its frames); if that takes longer than
-        params.STREAM_WRITE_TIMEOUT the connection is closed, and for a larger payload the
-        stream is reset; MuxedStreamError either way.
+        (the cancellation takes effect after). If it takes longer than
+        params.STREAM_WRITE_TIMEOUT, MuxedStreamError: the connection is closed if the payload
+        was one connection write (at most WRITE_BATCH bytes), else the stream is reset.
         """
         await acquire(self._payload_lock)
         try:
-            if self._fits_window(len(data)):
+            fits_window = self._fits_window(len(data))
+            if fits_window:
                 self.send_window -= len(data)
-                await self.conn._write_frame(self._data_frames(data))
-            elif not await _write_whole(super().write, data):
+            if fits_window and len(data) <= WRITE_BATCH:
+                await self.conn._write_frame(self._data_frames(memoryview(data)))
+            elif not await _write_whole(
+                self._write_batches if fits_window else super().write, data
+            ):
                 await self.reset()
                 raise MuxedStreamError("stream write timed out part-way; the stream was reset")
         finally:
@@ -123,13 +129,19 @@ class SerialYamuxStream(YamuxStream):
     def _fits_window(self, size: int) -> bool:
         return 0 < size <= self.send_window and not self.send_closed and not self.closed
 
-    def _data_frames(self, data: bytes) -> bytes:
+    async def _write_batches(self, data: bytes) -> None:
+        """`data` (within the send window, already counted) as data frames, WRITE_BATCH bytes
+        of them per connection write."""
+        view = memoryview(data)
+        for start in range(0, len(data), WRITE_BATCH):
+            await self.conn._write_frame(self._data_frames(view[start : start + WRITE_BATCH]))
+
+    def _data_frames(self, data: memoryview) -> bytes:
         """`data` as consecutive data frames of at most MAX_FRAME_PAYLOAD bytes, in one
         buffer (one write down the connection instead of one per frame)."""
-        view = memoryview(data)
         parts: list[bytes | memoryview] = []
         for start in range(0, len(data), MAX_FRAME_PAYLOAD):
-            chunk = view[start : start + MAX_FRAME_PAYLOAD]
+            chunk = data[start : start + MAX_FRAME_PAYLOAD]
             parts += (pack_header(TYPE_DATA, 0, self.stream_id, len(chunk)), chunk)
         return b"".join(parts)
 

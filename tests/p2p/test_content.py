@@ -366,7 +366,7 @@ async def test_values_at_frame_and_noise_message_boundaries_arrive_byte_exact():
     """A value is written as consecutive Yamux frames in one buffer, sealed in Noise messages
     and read back through the buffered reader: sizes around each boundary (the response adds
     a status byte and a length prefix) arrive whole and unchanged."""
-    sizes = (1, 65_516, 65_517, 65_518, 65_519, 131_036, 131_037, 1024 * 1024 + 3)
+    sizes = (1, 65_516, 65_517, 65_519, 131_037, 262_092, 262_093, 1024 * 1024 + 3)
     values = {record_key(NS, value): value for value in map(os.urandom, sizes)}
     async with running_hosts(2) as (server, reader):
         fetch.serve(server, values.get)
