@@ -18,7 +18,6 @@ import statistics
 import subprocess
 import sys
 import time
-from contextlib import nullcontext
 from pathlib import Path
 
 TREE = Path(__file__).resolve().parent.parent
@@ -87,17 +86,9 @@ def main() -> None:
         print(json.dumps(trio.run(measure, args.size, args.fetches)))
         return
     sys.path.insert(0, str(Path(__file__).parent))
-    from baseline import source_tree
+    from baseline import alternate
 
-    print(f"load average before: {os.getloadavg()[0]:.2f}")
-    runs: dict[str, list[dict]] = {"now": []}
-    with source_tree(args.baseline_ref) if args.baseline_ref else nullcontext() as root:
-        for _ in range(args.runs):
-            runs["now"].append(run_tree(TREE, args))
-            if root is not None:
-                runs.setdefault("base", []).append(run_tree(root, args))
-    print(f"load average after: {os.getloadavg()[0]:.2f}")
-    report(runs)
+    report(alternate(args.baseline_ref, args.runs, lambda root: run_tree(root or TREE, args)))
 
 
 if __name__ == "__main__":
