@@ -155,7 +155,7 @@ def run_tree(root: Path | None, args: argparse.Namespace) -> dict:
     """Run one measure in a process on `root`'s p2p package (this tree if None)."""
     command = [sys.executable, __file__, "--child", "--hosts", str(args.hosts)]
     command += ["--bare"] * args.bare + ["--parts"] * args.parts
-    env = None if root is None else {**os.environ, "PYTHONPATH": str(root)}
+    env = {**os.environ, "PYTHONPATH": str(root or Path(__file__).resolve().parent.parent)}
     done = subprocess.run(
         command, capture_output=True, text=True, check=True, timeout=300, cwd=root, env=env
     )
