@@ -5,9 +5,10 @@ the current directory and on PYTHONPATH (the editable install points at this tre
 from __future__ import annotations
 
 import contextlib
+import os
 import subprocess
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 REPOSITORY = Path(__file__).resolve().parent.parent
@@ -21,3 +22,17 @@ def source_tree(ref: str) -> Iterator[Path]:
                                  capture_output=True, check=True, timeout=120).stdout
         subprocess.run(["tar", "-x", "-C", root], input=archive, check=True, timeout=120)
         yield Path(root)
+
+
+def alternate(ref: str | None, runs: int, measure: Callable[[Path | None], dict]) -> dict:
+    """`measure(None)` (this tree) and, with `ref`, `measure(ref's tree)`, alternating `runs`
+    times; the results by label ("now", "base"), with the load average before and after."""
+    print(f"load average before: {os.getloadavg()[0]:.2f}")
+    results: dict[str, list[dict]] = {"now": []}
+    with source_tree(ref) if ref else contextlib.nullcontext() as root:
+        for _ in range(runs):
+            results["now"].append(measure(None))
+            if root is not None:
+                results.setdefault("base", []).append(measure(root))
+    print(f"load average after: {os.getloadavg()[0]:.2f}")
+    return results

@@ -26,7 +26,7 @@ import sys
 import time
 from collections import Counter
 from collections.abc import AsyncIterator
-from contextlib import AsyncExitStack, asynccontextmanager, nullcontext
+from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
 
 import connection_timers
@@ -155,7 +155,7 @@ def run_tree(root: Path | None, args: argparse.Namespace) -> dict:
     """Run one measure in a process on `root`'s p2p package (this tree if None)."""
     command = [sys.executable, __file__, "--child", "--hosts", str(args.hosts)]
     command += ["--bare"] * args.bare + ["--parts"] * args.parts
-    env = None if root is None else {**os.environ, "PYTHONPATH": str(root)}
+    env = {**os.environ, "PYTHONPATH": str(root or Path(__file__).resolve().parent.parent)}
     done = subprocess.run(
         command, capture_output=True, text=True, check=True, timeout=300, cwd=root, env=env
     )
@@ -193,17 +193,9 @@ def main() -> None:
         child(args)
         return
     sys.path.insert(0, str(Path(__file__).parent))
-    from baseline import source_tree
+    from baseline import alternate
 
-    print(f"load average before: {os.getloadavg()[0]:.2f}")
-    runs: dict[str, list[dict]] = {"now": []}
-    with source_tree(args.baseline_ref) if args.baseline_ref else nullcontext() as root:
-        for _ in range(args.runs):
-            runs["now"].append(run_tree(None, args))
-            if root is not None:
-                runs.setdefault("base", []).append(run_tree(root, args))
-    print(f"load average after: {os.getloadavg()[0]:.2f}")
-    report(runs)
+    report(alternate(args.baseline_ref, args.runs, lambda root: run_tree(root, args)))
 
 
 if __name__ == "__main__":

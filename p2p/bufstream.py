@@ -61,7 +61,8 @@ class BufferedStream:
         end = start + length
         while len(self._buffer) < end:
             await self._fill(f"Incomplete message: expected {length} bytes")
-        message = bytes(self._buffer[start:end])
+        with memoryview(self._buffer) as buffered:
+            message = bytes(buffered[start:end])  # one copy (a bytearray slice is one more)
         del self._buffer[:end]
         return message
 

@@ -22,7 +22,7 @@ from libp2p.custom_types import TProtocol
 from libp2p.network.stream.exceptions import StreamEOF, StreamReset
 from libp2p.network.stream.net_stream import INetStream
 from libp2p.peer.id import ID
-from libp2p.utils import encode_varint_prefixed
+from libp2p.utils import encode_uvarint, encode_varint_prefixed
 from libp2p.utils.varint import read_varint_prefixed_bytes_limited
 
 from p2p import params
@@ -98,7 +98,7 @@ async def _answer(stream: BufferedStream, lookup: Lookup) -> None:
     if value is None:
         await stream.write(bytes([Status.NOT_FOUND]))
         return
-    await stream.write(bytes([Status.FOUND]) + encode_varint_prefixed(value))
+    await stream.write(b"".join((bytes([Status.FOUND]), encode_uvarint(len(value)), value)))
 
 
 async def fetch(
@@ -140,7 +140,7 @@ async def _read_response(
     if status == bytes([Status.FOUND]):
         if found is not None:
             found.set()
-        return await read_varint_prefixed_bytes_limited(stream, max_size)
+        return await stream.read_prefixed(max_size)
     if status == bytes([Status.NOT_FOUND]):
         raise FetchError(f"peer does not hold {key}", definitive=True)
     raise FetchError(f"peer answered {status!r} to the request for {key}", definitive=True)

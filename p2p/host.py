@@ -9,7 +9,7 @@ one muxer (Yamux with whole-payload writes, see p2p.yamux), so a plaintext diale
 It proposes protocols with pipelined multistream-select (p2p.multistream).
 Noise reads its messages through a read-ahead buffer (p2p.readahead); `host.traffic` counts the
 bytes its connections send and receive; multiaddr text is parsed and formatted once per process
-(p2p.addrcache).
+(p2p.addrcache), and each signed peer record verified once (p2p.peer_records).
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ from libp2p.peer.id import ID
 from libp2p.peer.peerinfo import PeerInfo, info_from_p2p_addr
 from libp2p.security.noise.transport import PROTOCOL_ID as NOISE_PROTOCOL_ID
 
-from p2p import addrcache, multistream, params, yamux
+from p2p import addrcache, multistream, params, peer_records, yamux
 from p2p.housekeeping import HOUSEKEEPING_PROTOCOLS, HousekeepingGate
 from p2p.readahead import ReadAheadNoise
 from p2p.traffic import Traffic
@@ -164,6 +164,7 @@ def connection_config(max_connections: int = params.MAX_CONNECTIONS) -> Connecti
 def make_host(key_pair: KeyPair, config: HostConfig = HostConfig()) -> GuardedHost:
     """Build (not start) a host with identity `key_pair`; start it with `host.run(...)`."""
     addrcache.install()
+    peer_records.install()
     key_type = key_pair.private_key.get_type()
     if key_type != KeyType.Ed25519:
         raise ValueError(f"the libp2p identity must be an Ed25519 key, not {key_type.name}")

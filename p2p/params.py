@@ -57,6 +57,7 @@ CLOSE_TIMEOUT: Final = 5.0  # seconds allowed for hanging up all connections on 
 HOUSEKEEPING_GRACE: Final = 0.05
 HOUSEKEEPING_MAX_DELAY: Final = 0.5
 MULTIADDR_CACHE: Final = 4096  # entries in each of p2p.addrcache's caches (parses, texts)
+PEER_RECORD_CACHE: Final = 4096  # valid signed peer records remembered (p2p.peer_records)
 CONNECT_RETRIES: Final = 5
 CONNECT_BACKOFF_INITIAL: Final = 0.2  # seconds, doubled after each failure
 CONNECT_BACKOFF_MAX: Final = 5.0

@@ -127,7 +127,7 @@ class FrameReader:
                 end = pos + HEADER.size + body_length
                 if end > len(buffer):
                     break
-                body = bytes(buffer[pos + HEADER.size : end]) if body_length else b""
+                body = buffer[pos + HEADER.size : end] if body_length else b""
                 pos = end
                 if typ == TYPE_GO_AWAY:
                     logger.debug(
@@ -145,7 +145,7 @@ class FrameReader:
         return True
 
     async def _on_stream_frame(
-        self, typ: int, flags: int, stream_id: int, length: int, body: bytes
+        self, typ: int, flags: int, stream_id: int, length: int, body: bytes | bytearray
     ) -> None:
         """A data or window-update frame (maybe ACK, FIN, RST) on a stream we know; frames
         on streams we do not know (closed meanwhile) are ignored, as go-yamux does."""
@@ -156,7 +156,9 @@ class FrameReader:
         if flags & (FLAG_FIN | FLAG_RST):
             await self._end(stream, flags)
 
-    def _apply(self, stream: SerialYamuxStream, typ: int, length: int, body: bytes) -> None:
+    def _apply(
+        self, stream: SerialYamuxStream, typ: int, length: int, body: bytes | bytearray
+    ) -> None:
         if typ == TYPE_WINDOW_UPDATE:
             stream.send_window += length
             return
@@ -187,7 +189,7 @@ class FrameReader:
             await self.conn._finalize_stream(stream, fully_closed=True)
 
     async def _on_new_stream(
-        self, typ: int, flags: int, stream_id: int, length: int, body: bytes
+        self, typ: int, flags: int, stream_id: int, length: int, body: bytes | bytearray
     ) -> None:
         """SYN: a stream the peer opens. Acknowledged and handed to `accept_stream`; a SYN
         for a stream id in use is answered with RST."""

@@ -11,7 +11,7 @@ import trio
 from libp2p.kad_dht.common import PROTOCOL_ID as KAD_PROTOCOL
 from libp2p.kad_dht.pb.kademlia_pb2 import Message, Record
 from libp2p.network.stream.exceptions import StreamEOF
-from libp2p.utils import encode_varint_prefixed, read_varint_prefixed_bytes
+from libp2p.utils import encode_uvarint, encode_varint_prefixed, read_varint_prefixed_bytes
 
 from p2p import fetch, params
 from p2p.bufstream import BufferedStream
@@ -360,3 +360,42 @@ async def test_published_values_are_put_again_after_the_dht_lost_them():
                     for s, before in zip(others, received, strict=True)
                 ):
                     await trio.sleep(0.1)
+
+
+async def test_values_at_frame_and_noise_message_boundaries_arrive_byte_exact():
+    """A value is written as consecutive Yamux frames in one buffer, sealed in Noise messages
+    and read back through the buffered reader: sizes around each boundary (the response adds
+    a status byte and a length prefix) arrive whole and unchanged."""
+    sizes = (1, 65_516, 65_517, 65_519, 131_037, 262_092, 262_093, 1024 * 1024 + 3)
+    values = {record_key(NS, value): value for value in map(os.urandom, sizes)}
+    async with running_hosts(2) as (server, reader):
+        fetch.serve(server, values.get)
+        await connect(reader, server)
+        with trio.fail_after(30):
+            for key, value in values.items():
+                assert await fetch.fetch(reader, server.get_id(), key) == value
+
+
+@pytest.mark.parametrize(
+    "response",
+    [b"\x00" + encode_varint_prefixed(b"x" * 1000)[:500], b"\x00" + encode_uvarint(2**40)],
+    ids=["cut-short", "too-large"],
+)
+async def test_a_short_or_oversized_response_is_a_clear_error_and_the_server_keeps_serving(
+    response: bytes,
+):
+    async with running_hosts(2) as (server, reader):
+        await connect(reader, server)
+        key = record_key(NS, b"x" * 1000)
+
+        async def bad_handler(stream) -> None:
+            await stream.read(100)
+            await stream.write(response)
+            await stream.close()
+
+        server.set_stream_handler(fetch.PROTOCOL, bad_handler)
+        with pytest.raises(fetch.FetchError, match=r"StreamEOF|exceeds"), trio.fail_after(10):
+            await fetch.fetch(reader, server.get_id(), key)
+        fetch.serve(server, {key: b"x" * 1000}.get)
+        with trio.fail_after(10):
+            assert await fetch.fetch(reader, server.get_id(), key) == b"x" * 1000
