@@ -6,7 +6,9 @@ restarts.
 Unlike `libp2p.new_host`, which offers TLS, SECIO and *plaintext* besides Noise and keeps up to
 three connections per peer, a host built here offers exactly one security protocol (Noise) and
 one muxer (Yamux with whole-payload writes, see p2p.yamux), so a plaintext dialer is refused.
-It proposes protocols with pipelined multistream-select (p2p.multistream).
+It proposes protocols with pipelined multistream-select (p2p.multistream), and lists Yamux in
+its Noise handshakes, so that peers which do the same skip the muxer's negotiation
+(p2p.inline_muxer).
 Noise reads its messages through a read-ahead buffer (p2p.readahead); `host.traffic` counts the
 bytes its connections send and receive; multiaddr text is parsed and formatted once per process
 (p2p.addrcache), and each signed peer record verified once (p2p.peer_records).
@@ -173,7 +175,10 @@ def make_host(key_pair: KeyPair, config: HostConfig = HostConfig()) -> GuardedHo
         key_pair=key_pair,
         sec_opt={
             NOISE_PROTOCOL_ID: ReadAheadNoise(
-                key_pair, noise_privkey=new_x25519_key_pair().private_key, traffic=traffic
+                key_pair,
+                noise_privkey=new_x25519_key_pair().private_key,
+                traffic=traffic,
+                muxers=(yamux.PROTOCOL_ID,),
             )
         },
         muxer_opt={TProtocol(yamux.PROTOCOL_ID): yamux.SerialYamux},

@@ -6,20 +6,28 @@ body, and each read takes the connection's read lock and passes through trio's s
 `ReadAheadConnection`, which reads whatever the socket holds (up to `READ_AHEAD` bytes) and
 serves the following reads from it without touching the socket, then hands the finished session
 to p2p.noise_session.NoiseSession (with the bytes read ahead), which reads and writes whole
-buffers of transport messages. The bytes on the wire are unchanged.
+buffers of transport messages. The bytes on the wire are unchanged, but for the muxers it
+lists in its handshake payloads (p2p.inline_muxer): the secured connection's `inline_muxer`
+is the muxer both sides agreed on there, or None if multistream-select is to choose it.
 """
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Sequence
 from typing import Any
 
 from libp2p.abc import IRawConnection, ISecureConn
 from libp2p.peer.id import ID
+from libp2p.security.noise.patterns import IPattern
 from libp2p.security.noise.transport import Transport as NoiseTransport
 from libp2p.security.secure_session import SecureSession
 
+from p2p import inline_muxer
 from p2p.noise_session import NoiseSession, tcp_socket
 from p2p.traffic import Traffic
+
+logger = logging.getLogger(__name__)
 
 # Bytes asked of the socket at once: a Noise message is at most 64 KiB, and a larger request
 # would make every read allocate (and map) a buffer above glibc's mmap threshold.
@@ -62,24 +70,64 @@ class ReadAheadConnection:
 
 
 class ReadAheadNoise(NoiseTransport):
-    """py-libp2p's Noise handshake (same protocol, same bytes) over a ReadAheadConnection,
-    whose session then runs as a NoiseSession counting its bytes in `traffic`."""
+    """py-libp2p's Noise handshake over a ReadAheadConnection, listing `muxers` (preferred
+    first; none: the muxer is left to multistream-select), whose session then runs as a
+    NoiseSession counting its bytes in `traffic`."""
 
-    def __init__(self, *args: Any, traffic: Traffic | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        traffic: Traffic | None = None,
+        muxers: Sequence[str] = (),
+        **kwargs: Any,
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.traffic = traffic if traffic is not None else Traffic()
+        self.muxers = tuple(muxers)
+        inline_muxer.install()
+
+    def get_pattern(self) -> IPattern:
+        """The XX handshake, with our muxers in our payloads if we list any."""
+        if not self.muxers:
+            return super().get_pattern()
+        return inline_muxer.MuxerListingXX(
+            self.local_peer, self.libp2p_privkey, self.noise_privkey, muxers=self.muxers
+        )
 
     async def secure_inbound(self, conn: IRawConnection) -> ISecureConn:
         """Noise handshake as the responder over a read-ahead connection."""
         ahead = ReadAheadConnection(conn)
-        session = await super().secure_inbound(ahead)  # type: ignore[arg-type]
-        return _lean(session, conn, ahead, self.traffic)
+        with inline_muxer.peer_muxers() as theirs:
+            session = await super().secure_inbound(ahead)  # type: ignore[arg-type]
+        return await self._finish(session, conn, ahead, theirs, self.muxers)
 
     async def secure_outbound(self, conn: IRawConnection, peer_id: ID) -> ISecureConn:
         """Noise handshake as the initiator over a read-ahead connection."""
         ahead = ReadAheadConnection(conn)
-        session = await super().secure_outbound(ahead, peer_id)  # type: ignore[arg-type]
-        return _lean(session, conn, ahead, self.traffic)
+        with inline_muxer.peer_muxers() as theirs:
+            session = await super().secure_outbound(ahead, peer_id)  # type: ignore[arg-type]
+        return await self._finish(session, conn, ahead, self.muxers, theirs)
+
+    async def _finish(
+        self,
+        session: ISecureConn,
+        conn: IRawConnection,
+        ahead: ReadAheadConnection,
+        initiator_muxers: Sequence[str],
+        responder_muxers: Sequence[str],
+    ) -> ISecureConn:
+        try:
+            muxer = inline_muxer.choose(initiator_muxers, responder_muxers)
+        except inline_muxer.NoCommonMuxer as exc:
+            logger.warning(
+                "connection refused: no stream muxer in common",
+                extra={"peer": str(session.get_remote_peer()), "error": str(exc)},
+            )
+            await session.close()
+            raise
+        secured = _lean(session, conn, ahead, self.traffic)
+        secured.inline_muxer = muxer  # type: ignore[attr-defined]
+        return secured
 
 
 def _lean(

@@ -241,10 +241,15 @@ class MuxerSelector(MuxerMultistream):
     """Muxer negotiation that builds the negotiated class (py-libp2p hard-codes `Yamux`)."""
 
     async def new_conn(self, conn: ISecureConn, peer_id: ID) -> IMuxedConn:
-        """Negotiate a muxer over `conn` and wrap it in the class registered for it."""
-        protocol, muxer_class = await self._selector.select(
-            conn, conn.is_initiator, self.negotiate_timeout
-        )
+        """The muxer chosen in `conn`'s handshake (p2p.inline_muxer), else one negotiated
+        over `conn`, wrapped in the class registered for it."""
+        protocol = getattr(conn, "inline_muxer", None)
+        if protocol in self.transports:
+            muxer_class = self.transports[protocol]
+        else:
+            protocol, muxer_class = await self._selector.select(
+                conn, conn.is_initiator, self.negotiate_timeout
+            )
         return self._annotate_connection(muxer_class(conn, peer_id), conn, protocol)
 
 

@@ -235,6 +235,7 @@ async def test_ours_and_stock_yamux_exchange_small_large_and_window_sized_messag
         assert replies == [bytes([n + 1]) * size for n, size in enumerate(SIZES)]
         conn = ours.get_network().connections[stock.get_id()][0].muxed_conn
         assert isinstance(conn, SerialYamux) and isinstance(conn.secured_conn, NoiseSession)
+        assert conn.secured_conn.inline_muxer is None  # it lists none: multistream chose
         assert await ping_ok(ours, stock) and await ping_ok(stock, ours)
 
 
