@@ -12,7 +12,7 @@ publisher that is already sending once its head start is over.
 Prints the median put and get times per size and variant, the streams the cold getter opened
 per get (each a multistream negotiation; DHT lookups open one per peer queried), the CPU time
 of both ends (getter and publisher processes) per cold and per hinted get, failures and the
-load average.
+load average, then why any of them failed (each reason once per size).
 --baseline-ref REV also runs `ours` of commit REV (bench/baseline.py), alternating with this
 tree `--runs` times, and prints each figure's median over the runs and the ratio base / now.
 --trace times the steps of each cold get of this tree (bench/dht_trace.py): dials (TCP, the
@@ -44,7 +44,9 @@ async def measure(
     variant: str, root: Path | None, nodes_count: int, rounds: int, settle: float, trace: bool
 ) -> dict[int, dict]:
     """One run: a line of `nodes_count` nodes, `rounds` values of each size, every get."""
-    results: dict[int, dict] = {size: {c: [] for c in COLUMNS} | {"failed": 0} for size in SIZES}
+    results: dict[int, dict] = {
+        size: {c: [] for c in COLUMNS} | {"failed": 0, "errors": set()} for size in SIZES
+    }
     joiners = rounds * len(SIZES)
     async with cluster(nodes_count + joiners, variant, root) as workers:
         nodes, fresh = workers[:nodes_count], workers[nodes_count:]
@@ -55,6 +57,7 @@ async def measure(
                 put = await nodes[0].call("put", size=size)
                 if "error" in put:
                     results[size]["failed"] += 1
+                    results[size]["errors"].add(f"put: {put['error']}")
                     continue
                 results[size]["put"].append(put["seconds"])
                 keys.append((size, put["key"]))
@@ -93,6 +96,7 @@ async def get(
     after = [await joiner.call("counters"), await publisher.call("counters")]
     if not got.get("ok"):
         results[size]["failed"] += 1
+        results[size]["errors"].add(f"{column} get: {got.get('error', 'wrong value')}")
         return
     results[size][column].append(got["seconds"])
     cpu = sum(a["cpu"] - b["cpu"] for a, b in zip(after, before, strict=True))
@@ -127,6 +131,9 @@ def print_run(label: str, results: dict[int, dict]) -> None:
             f"{r['failed']:>6} {os.getloadavg()[0]:>5.2f}",
             flush=True,
         )
+    for size, r in results.items():
+        for error in sorted(r["errors"]):
+            print(f"{size:>9} {label:>7} failed: {error}", flush=True)
 
 
 def print_comparison(runs: dict[str, list[dict[int, dict]]]) -> None:

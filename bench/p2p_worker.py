@@ -296,8 +296,10 @@ class Node:
                     value = await self.dht.get_value(key)
         except Exception as exc:
             return {"error": repr(exc)[:200]}
-        ok = value is not None and record_key(params.NS_BODY, value) == key
-        return {"ok": ok, "seconds": time.perf_counter() - started}
+        seconds = time.perf_counter() - started
+        if value is None:
+            return {"error": f"not found after {seconds:.3f} s", "seconds": seconds}
+        return {"ok": record_key(params.NS_BODY, value) == key, "seconds": seconds}
 
 
 class PyLibp2pLookups(ContentStore):
