@@ -171,6 +171,7 @@ def make_host(key_pair: KeyPair, config: HostConfig = HostConfig()) -> GuardedHo
     if key_type != KeyType.Ed25519:
         raise ValueError(f"the libp2p identity must be an Ed25519 key, not {key_type.name}")
     traffic = Traffic()
+    muxer_opt = {TProtocol(yamux.PROTOCOL_ID): yamux.SerialYamux}
     swarm = new_swarm(
         key_pair=key_pair,
         sec_opt={
@@ -178,10 +179,10 @@ def make_host(key_pair: KeyPair, config: HostConfig = HostConfig()) -> GuardedHo
                 key_pair,
                 noise_privkey=new_x25519_key_pair().private_key,
                 traffic=traffic,
-                muxers=(yamux.PROTOCOL_ID,),
+                muxers=tuple(muxer_opt),  # listed in its handshakes: exactly those it runs
             )
         },
-        muxer_opt={TProtocol(yamux.PROTOCOL_ID): yamux.SerialYamux},
+        muxer_opt=muxer_opt,
         listen_addrs=listen_multiaddrs(config),
         connection_config=connection_config(config.max_connections),
         retry_config=RetryConfig(max_retries=0),
